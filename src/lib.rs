@@ -1,2 +1,5 @@
 //! podscale: a discrete-event simulator of request-driven autoscaling on Kubernetes.
+pub mod autoscaler;
+pub mod engine;
 pub mod time;
+pub mod traffic;

@@ -1,0 +1,1 @@
+//! Autoscalers: Knative's KPA, Kubernetes' HPA, CronHPA. Each is a model with time passed in and plain data out.
