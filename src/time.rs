@@ -218,6 +218,45 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
     Ok(SimDuration(total.round() as u64))
 }
 
+impl<'de> serde::Deserialize<'de> for SimDuration {
+    /// Accepts a Go-style duration string ("30s", "1m30s", "250ms") or a plain number of seconds.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = SimDuration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration such as \"30s\", \"1m30s\", \"250ms\", or a number of seconds")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SimDuration, E> {
+                parse_duration(v).map_err(E::custom)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<SimDuration, E> {
+                if !(v >= 0.0 && v.is_finite()) {
+                    return Err(E::custom(format!("duration {v} must be a non-negative number of seconds")));
+                }
+                Ok(SimDuration::from_secs_f64(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<SimDuration, E> {
+                Ok(SimDuration::from_secs(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<SimDuration, E> {
+                if v < 0 {
+                    return Err(E::custom(format!("duration {v} must not be negative")));
+                }
+                Ok(SimDuration::from_secs(v as u64))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl serde::Serialize for SimDuration {
+    /// Serializes as a Go-style duration string, the form the input accepts.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,6 @@ pub struct PoissonSource {
     next: SimTime,
     end: SimTime,
     exp: Exp<f64>,
-    started: bool,
 }
 
 impl PoissonSource {
@@ -20,7 +19,6 @@ impl PoissonSource {
             next: start,
             end,
             exp: Exp::new(rate_per_s).expect("rate validated as positive"),
-            started: false,
         }
     }
 }
@@ -29,7 +27,6 @@ impl ArrivalSource for PoissonSource {
     fn next_arrival(&mut self, rng: &mut SimRng) -> Result<Option<Arrival>, TrafficError> {
         let gap = SimDuration::from_secs_f64(self.exp.sample(rng));
         self.next += gap;
-        self.started = true;
         if self.next >= self.end {
             return Ok(None);
         }
