@@ -507,6 +507,13 @@ struct StreamScale {
     metrics_error: Option<String>,
 }
 
+/// The stream generator created each decider at its own wall clock, years after the streams' `t0_unix`, so a
+/// decider that starts in panic (more than one ready pod) keeps that panic until a tick is over the threshold
+/// again: its panic start lies in the future of every tick. Creating the decider this far after T0 reproduces
+/// that; with creation at T0 the six scenarios that start with 3 ready pods and never re-enter panic leave
+/// panic after one stable window instead.
+const GENERATOR_CREATION_LEAD: SimDuration = SimDuration::from_secs(100 * 365 * 24 * 3600);
+
 struct StreamRun {
     id: u64,
     t0: SimTime,
@@ -555,7 +562,7 @@ fn run_stream(path: &Path) -> (usize, usize, Vec<String>) {
                         secs(s.panic_window_s),
                         s.scrape_target_set,
                     ),
-                    decider: Decider::new(spec, t0, s.initial_ready_pods),
+                    decider: Decider::new(spec, t0 + GENERATOR_CREATION_LEAD, s.initial_ready_pods),
                     check: Checker::default(),
                 });
             }
