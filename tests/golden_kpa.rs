@@ -48,14 +48,16 @@ struct Checker {
 impl Checker {
     fn exact<T: PartialEq + Debug>(&mut self, at: &str, field: &str, expected: T, actual: T) {
         if expected != actual {
-            self.mismatches
-                .push(format!("{at}: {field} expected {expected:?}, actual {actual:?}"));
+            self.mismatches.push(format!(
+                "{at}: {field} expected {expected:?}, actual {actual:?}"
+            ));
         }
     }
     fn float(&mut self, at: &str, field: &str, expected: f64, actual: f64) {
         if !floats_match(expected, actual) {
-            self.mismatches
-                .push(format!("{at}: {field} expected {expected:?}, actual {actual:?}"));
+            self.mismatches.push(format!(
+                "{at}: {field} expected {expected:?}, actual {actual:?}"
+            ));
         }
     }
 }
@@ -93,7 +95,11 @@ fn run_golden(builtin: &str, prefix: &str, run: fn(&Path) -> (usize, usize, Vec<
         panic!(
             "{} golden mismatches; first ones:\n{}",
             failures.len(),
-            shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+            shown
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 }
@@ -207,8 +213,8 @@ struct TableExpect {
 }
 
 fn run_table(path: &Path) -> (usize, usize, Vec<String>) {
-    let file: TableFile = serde_yaml::from_str(&read(path))
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let file: TableFile =
+        serde_yaml::from_str(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut matched = 0;
     let mut mismatches = Vec::new();
     for case in &file.cases {
@@ -221,7 +227,12 @@ fn run_table(path: &Path) -> (usize, usize, Vec<String>) {
         };
         let mut decider = Decider::new(case.config.spec(), at(0.0), created_ready);
         let here = format!("case {:?} creation", case.name);
-        check.exact(&here, "in_panic", case.initial_state.in_panic, decider.in_panic());
+        check.exact(
+            &here,
+            "in_panic",
+            case.initial_state.in_panic,
+            decider.in_panic(),
+        );
         check.exact(
             &here,
             "max_panic_pods",
@@ -229,7 +240,10 @@ fn run_table(path: &Path) -> (usize, usize, Vec<String>) {
             decider.max_panic_pods(),
         );
         if let Some(pre) = &case.pre_state {
-            decider.set_panic_state(pre.in_panic.then(|| at(pre.panic_time_s)), pre.max_panic_pods);
+            decider.set_panic_state(
+                pre.in_panic.then(|| at(pre.panic_time_s)),
+                pre.max_panic_pods,
+            );
         }
         for (i, step) in case.steps.iter().enumerate() {
             if let Some(update) = &step.update_spec_before_scale {
@@ -249,10 +263,25 @@ fn run_table(path: &Path) -> (usize, usize, Vec<String>) {
             let here = format!("case {:?} step {i} (t={}s)", case.name, step.t_s);
             let e = &step.expect;
             check.exact(&here, "valid", e.scale_valid, result.valid);
-            check.exact(&here, "desired_pod_count", e.desired_pod_count, result.desired_pod_count);
-            check.exact(&here, "excess_burst_capacity", e.excess_burst_capacity, result.excess_burst_capacity);
+            check.exact(
+                &here,
+                "desired_pod_count",
+                e.desired_pod_count,
+                result.desired_pod_count,
+            );
+            check.exact(
+                &here,
+                "excess_burst_capacity",
+                e.excess_burst_capacity,
+                result.excess_burst_capacity,
+            );
             check.exact(&here, "in_panic", e.in_panic, result.in_panic);
-            check.exact(&here, "max_panic_pods", e.max_panic_pods, result.max_panic_pods);
+            check.exact(
+                &here,
+                "max_panic_pods",
+                e.max_panic_pods,
+                result.max_panic_pods,
+            );
         }
         if check.mismatches.is_empty() {
             matched += 1;
@@ -310,8 +339,8 @@ impl Op {
 }
 
 fn run_aggregation(path: &Path) -> (usize, usize, Vec<String>) {
-    let file: AggregationFile = serde_yaml::from_str(&read(path))
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let file: AggregationFile =
+        serde_yaml::from_str(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut matched = 0;
     let mut mismatches = Vec::new();
     for sequence in &file.sequences {
@@ -326,7 +355,8 @@ fn run_aggregation(path: &Path) -> (usize, usize, Vec<String>) {
             }
             let here = format!("sequence {:?} op {i} ({})", sequence.name, op.op);
             let need_buckets = |b: &Option<TimedFloat64Buckets>| -> TimedFloat64Buckets {
-                b.clone().unwrap_or_else(|| panic!("{here}: no buckets created"))
+                b.clone()
+                    .unwrap_or_else(|| panic!("{here}: no buckets created"))
             };
             match op.op.as_str() {
                 "compute_smoothing_coeff" => {
@@ -362,7 +392,12 @@ fn run_aggregation(path: &Path) -> (usize, usize, Vec<String>) {
                 "is_empty" => {
                     let b = need_buckets(&buckets);
                     let expected = op.result.as_ref().and_then(|r| r.as_bool()).expect("bool");
-                    check.exact(&here, "is_empty", expected, b.is_empty(at(op.field(op.t_s, "t_s"))));
+                    check.exact(
+                        &here,
+                        "is_empty",
+                        expected,
+                        b.is_empty(at(op.field(op.t_s, "t_s"))),
+                    );
                 }
                 "sum_valid_buckets" => {
                     let b = need_buckets(&buckets);
@@ -398,7 +433,12 @@ fn run_aggregation(path: &Path) -> (usize, usize, Vec<String>) {
                             .iter()
                             .all(|(k, v)| actual.get(k).is_some_and(|a| floats_match(*v, *a)));
                     if !same {
-                        check.exact(&here, "buckets", format!("{expected:?}"), format!("{actual:?}"));
+                        check.exact(
+                            &here,
+                            "buckets",
+                            format!("{expected:?}"),
+                            format!("{actual:?}"),
+                        );
                     }
                 }
                 "resize" => {
@@ -410,7 +450,12 @@ fn run_aggregation(path: &Path) -> (usize, usize, Vec<String>) {
                 }
                 "smoothing_coeff" => {
                     let b = need_buckets(&buckets);
-                    check.float(&here, "coefficient", op.result_f64().expect("result"), b.smoothing_coeff());
+                    check.float(
+                        &here,
+                        "coefficient",
+                        op.result_f64().expect("result"),
+                        b.smoothing_coeff(),
+                    );
                 }
                 "new_max_time_window" => {
                     max_window = Some(TimeWindowMax::new(
@@ -420,7 +465,10 @@ fn run_aggregation(path: &Path) -> (usize, usize, Vec<String>) {
                 }
                 "max_record_then_current" => {
                     let w = max_window.as_mut().expect("max window");
-                    w.record(at(op.field(op.t_s, "t_s")), op.field(op.value, "value") as i32);
+                    w.record(
+                        at(op.field(op.t_s, "t_s")),
+                        op.field(op.value, "value") as i32,
+                    );
                     let expected = op.result_f64().expect("result") as i32;
                     check.exact(&here, "current", expected, w.current());
                 }
@@ -526,7 +574,11 @@ struct StreamRun {
 fn run_stream(path: &Path) -> (usize, usize, Vec<String>) {
     let text = read(path);
     let mut runs: Vec<StreamRun> = Vec::new();
-    for (line_no, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (line_no, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let parsed: StreamLine = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), line_no + 1));
         match parsed {
@@ -572,9 +624,11 @@ fn run_stream(path: &Path) -> (usize, usize, Vec<String>) {
                     .find(|r| r.id == init.scenario_id)
                     .expect("init before its scenario");
                 let here = format!("scenario {} init", run.id);
-                run.check.exact(&here, "in_panic", init.in_panic, run.decider.in_panic());
+                run.check
+                    .exact(&here, "in_panic", init.in_panic, run.decider.in_panic());
                 let actual = run.decider.max_panic_pods();
-                run.check.exact(&here, "max_panic_pods", init.max_panic_pods, actual);
+                run.check
+                    .exact(&here, "max_panic_pods", init.max_panic_pods, actual);
             }
             StreamLine::Sec(sec) => {
                 let run = runs
@@ -585,7 +639,8 @@ fn run_stream(path: &Path) -> (usize, usize, Vec<String>) {
                 let second = run.t0 + SimDuration::from_secs(sec.t);
                 for record in sec.records.iter().flatten() {
                     let when = second + SimDuration::from_millis(record.offset_ms);
-                    run.collector.record_totals(when, record.concurrency, record.rps);
+                    run.collector
+                        .record_totals(when, record.concurrency, record.rps);
                 }
                 let Some(expected) = sec.scale else { continue };
                 let observed = run.collector.stable_and_panic(second);
@@ -593,7 +648,12 @@ fn run_stream(path: &Path) -> (usize, usize, Vec<String>) {
                 let here = format!("scenario {} t={}", run.id, sec.t);
                 let check = &mut run.check;
                 check.exact(&here, "valid", expected.valid, result.valid);
-                check.exact(&here, "desired_pod_count", expected.desired_pod_count, result.desired_pod_count);
+                check.exact(
+                    &here,
+                    "desired_pod_count",
+                    expected.desired_pod_count,
+                    result.desired_pod_count,
+                );
                 check.exact(
                     &here,
                     "excess_burst_capacity",
@@ -601,13 +661,23 @@ fn run_stream(path: &Path) -> (usize, usize, Vec<String>) {
                     result.excess_burst_capacity,
                 );
                 check.exact(&here, "in_panic", expected.in_panic, result.in_panic);
-                check.exact(&here, "max_panic_pods", expected.max_panic_pods, result.max_panic_pods);
+                check.exact(
+                    &here,
+                    "max_panic_pods",
+                    expected.max_panic_pods,
+                    result.max_panic_pods,
+                );
                 match (&expected.metrics_error, observed) {
                     (Some(_), Err(NoData)) => {}
-                    (Some(message), Ok(values)) => {
-                        check.exact(&here, "metrics", format!("error {message:?}"), format!("{values:?}"))
+                    (Some(message), Ok(values)) => check.exact(
+                        &here,
+                        "metrics",
+                        format!("error {message:?}"),
+                        format!("{values:?}"),
+                    ),
+                    (None, Err(NoData)) => {
+                        check.exact(&here, "metrics", "values", "no data available")
                     }
-                    (None, Err(NoData)) => check.exact(&here, "metrics", "values", "no data available"),
                     (None, Ok((stable, panic))) => {
                         if let Some(e) = expected.observed_stable {
                             check.float(&here, "observed_stable", e, stable);
@@ -621,7 +691,10 @@ fn run_stream(path: &Path) -> (usize, usize, Vec<String>) {
         }
     }
     let total = runs.len();
-    let matched = runs.iter().filter(|r| r.check.mismatches.is_empty()).count();
+    let matched = runs
+        .iter()
+        .filter(|r| r.check.mismatches.is_empty())
+        .count();
     let mismatches = runs.into_iter().flat_map(|r| r.check.mismatches).collect();
     (matched, total, mismatches)
 }

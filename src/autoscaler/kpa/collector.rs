@@ -99,7 +99,12 @@ impl MetricCollector {
 
     /// `(stable, panic)` rps averages at `now`.
     pub fn stable_and_panic_rps(&self, now: SimTime) -> Result<(f64, f64), NoData> {
-        Self::stable_and_panic_of(&self.rps_stable, &self.rps_panic, self.scrape_target_set, now)
+        Self::stable_and_panic_of(
+            &self.rps_stable,
+            &self.rps_panic,
+            self.scrape_target_set,
+            now,
+        )
     }
 
     /// `(stable, panic)` of the revision's scaling metric at `now`: what the decider consumes.
@@ -123,7 +128,12 @@ impl MetricCollector {
     }
 
     /// Applies changed windows (the revision's `window` / `panic-window-percentage` annotations changed).
-    pub fn resize_windows(&mut self, stable_window: SimDuration, panic_window: SimDuration, now: SimTime) {
+    pub fn resize_windows(
+        &mut self,
+        stable_window: SimDuration,
+        panic_window: SimDuration,
+        now: SimTime,
+    ) {
         self.concurrency_stable.resize_window(stable_window, now);
         self.rps_stable.resize_window(stable_window, now);
         self.concurrency_panic.resize_window(panic_window, now);
@@ -174,12 +184,18 @@ mod tests {
         c.record(SimTime::from_millis(100), &scraped);
         c.record(SimTime::from_millis(900), &activator);
         assert_eq!(c.stable_and_panic(SimTime::from_secs(1)), Ok((10.0, 10.0)));
-        assert_eq!(c.stable_and_panic_rps(SimTime::from_secs(1)), Ok((20.0, 20.0)));
+        assert_eq!(
+            c.stable_and_panic_rps(SimTime::from_secs(1)),
+            Ok((20.0, 20.0))
+        );
     }
 
     #[test]
     fn empty_stable_window_is_no_data_only_with_a_scrape_target() {
         assert_eq!(collector(true).stable_and_panic(SimTime::ZERO), Err(NoData));
-        assert_eq!(collector(false).stable_and_panic(SimTime::ZERO), Ok((0.0, 0.0)));
+        assert_eq!(
+            collector(false).stable_and_panic(SimTime::ZERO),
+            Ok((0.0, 0.0))
+        );
     }
 }

@@ -249,8 +249,8 @@ impl Decider {
         let excess_burst_capacity = if spec.target_burst_capacity == 0.0 {
             0
         } else if spec.target_burst_capacity > 0.0 {
-            (original_ready * spec.total_value - spec.target_burst_capacity - observed_panic).floor()
-                as i32
+            (original_ready * spec.total_value - spec.target_burst_capacity - observed_panic)
+                .floor() as i32
         } else {
             -1
         };
@@ -309,9 +309,15 @@ mod tests {
         let t = SimTime::from_secs(100);
         let mut decider = Decider::new(spec(), t, 1);
         let result = decider.scale(t, 10, Ok((10.0, 10.0)));
-        assert_eq!((result.desired_pod_count, result.reason), (5, ScaleReason::RateLimitedDown));
+        assert_eq!(
+            (result.desired_pod_count, result.reason),
+            (5, ScaleReason::RateLimitedDown)
+        );
         let result = decider.scale(t, 1, Ok((30.0, 30.0)));
-        assert_eq!((result.desired_pod_count, result.reason), (3, ScaleReason::Panic));
+        assert_eq!(
+            (result.desired_pod_count, result.reason),
+            (3, ScaleReason::Panic)
+        );
         let result = decider.scale(t, 1, Err(NoData));
         assert!(!result.valid);
         assert_eq!(result.reason.as_str(), "no_data");

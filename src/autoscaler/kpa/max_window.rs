@@ -87,7 +87,11 @@ mod tests {
         window.record(at(11), 0);
         assert_eq!(window.current(), 4);
         window.record(at(14), 0);
-        assert_eq!(window.current(), 3, "the 9:00 entry is exactly 150 buckets old");
+        assert_eq!(
+            window.current(),
+            3,
+            "the 9:00 entry is exactly 150 buckets old"
+        );
         window.record(at(15), 0);
         assert_eq!(window.current(), 0);
     }

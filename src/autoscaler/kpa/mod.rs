@@ -26,12 +26,17 @@
 
 pub mod aggregation;
 pub mod collector;
+pub mod config;
 pub mod decider;
 pub mod max_window;
 pub mod stats;
 
 pub use aggregation::{AggregationAlgorithm, TimedFloat64Buckets};
 pub use collector::{MetricCollector, NoData};
+pub use config::{
+    kserve_annotations, resolve_revision, AutoscalerConfig, ConfigError, KServeComponent,
+    RevisionScaling,
+};
 pub use decider::{Decider, DeciderSpec, ScaleReason, ScaleResult};
 pub use max_window::TimeWindowMax;
 pub use stats::{scrape_sample_size, ActivatorRevisionStats, RequestStats, Stat, StatsReport};

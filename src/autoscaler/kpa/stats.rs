@@ -145,7 +145,10 @@ impl RequestStats {
     /// A proxied request finished.
     pub fn proxied_out(&mut self, now: SimTime) {
         self.request_out(now);
-        debug_assert!(self.proxied_in_flight > 0, "proxied_out with nothing in flight");
+        debug_assert!(
+            self.proxied_in_flight > 0,
+            "proxied_out with nothing in flight"
+        );
         self.proxied_in_flight = self.proxied_in_flight.saturating_sub(1);
     }
 
@@ -230,7 +233,11 @@ impl ActivatorRevisionStats {
     pub fn report(&mut self, now: SimTime) -> Option<Stat> {
         let entry = self.entry.as_mut()?;
         let report = entry.stats.report(now);
-        let first_adjustment = if entry.first_request_pending { 1.0 } else { 0.0 };
+        let first_adjustment = if entry.first_request_pending {
+            1.0
+        } else {
+            0.0
+        };
         entry.first_request_pending = false;
         if report.average_concurrency == 0.0 {
             self.entry = None;
@@ -326,7 +333,9 @@ mod tests {
     #[test]
     fn activator_sends_an_immediate_one_and_subtracts_it_once() {
         let mut activator = ActivatorRevisionStats::new();
-        let poke = activator.request_in(ms(200)).expect("first request creates the entry");
+        let poke = activator
+            .request_in(ms(200))
+            .expect("first request creates the entry");
         assert_eq!((poke.average_concurrency, poke.request_count), (1.0, 1.0));
         assert!(activator.request_in(ms(300)).is_none());
         // Two requests in flight from 300 ms: average over [200, 1000] = (100*1 + 700*2) / 800.
@@ -336,10 +345,19 @@ mod tests {
         activator.request_out(ms(1000));
         activator.request_out(ms(1000));
         let second = activator.report(ms(2000)).unwrap();
-        assert_eq!((second.average_concurrency, second.request_count), (0.0, 0.0));
-        assert!(!activator.has_entry(), "an idle entry is dropped after reporting");
+        assert_eq!(
+            (second.average_concurrency, second.request_count),
+            (0.0, 0.0)
+        );
+        assert!(
+            !activator.has_entry(),
+            "an idle entry is dropped after reporting"
+        );
         assert!(activator.report(ms(3000)).is_none());
-        assert!(activator.request_in(ms(3500)).is_some(), "the next request pokes again");
+        assert!(
+            activator.request_in(ms(3500)).is_some(),
+            "the next request pokes again"
+        );
     }
 
     #[test]
