@@ -257,11 +257,13 @@ impl DistSpec {
                             samples.push(SimDuration::from_secs_f64(ms / 1e3).0)
                         }
                         _ if i == 0 => continue, // a header line
-                        _ => return Err(format!(
+                        _ => {
+                            return Err(format!(
                             "{}:{}: \"{field}\" is not a latency in milliseconds (a number >= 0)",
                             full.display(),
                             i + 1
-                        )),
+                        ))
+                        }
                     }
                 }
                 if samples.is_empty() {

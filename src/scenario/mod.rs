@@ -406,6 +406,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
         }
     }
     if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
         return Err(ScenarioErrors(errors));
     }
 
@@ -466,6 +467,13 @@ fn check_section(text: &str, section: &str, path: &Path) -> Option<ScenarioError
         let (key, message) = match message.split_once(": ") {
             Some((k, m)) if !k.contains(' ') => (k.to_string(), m.to_string()),
             _ => (section.to_string(), message),
+        };
+        let key = match message
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+        {
+            Some(field) => format!("{key}.{field}"),
+            None => key,
         };
         ScenarioError {
             file: path.to_path_buf(),
