@@ -1,0 +1,415 @@
+//! The stateful HPA: one [`HpaController`] per HorizontalPodAutoscaler object, reconciled every
+//! `sync_period` (15 s) by the simulator (spec §2, §6–§8).
+//!
+//! Per sync the simulator passes an [`HpaInputs`] snapshot (the target's `spec.replicas` and
+//! `status.replicas`, the selected pods, and one [`MetricObservation`] per `spec.metrics` entry, in the same
+//! order) and gets an [`HpaDecision`]: the replica count to write plus everything worth a time-series column.
+//! The controller keeps the recommendation and scale-event histories the windows and policies need; it never
+//! reads a clock.
+//!
+//! Simplifications: selector validation (invalid or ambiguous selectors) and API failures on `/scale` are
+//! not modelled; the metric pipeline lag is the caller's business (pass what the metrics API would return at
+//! `now`).
+
+use super::calculator::{
+    average_value_replicas, plain_metric_replicas, ready_running_pod_count,
+    resource_utilization_replicas, sum_series, value_replicas, CalcContext, MetricError,
+    PodMetricSample, PodState,
+};
+use super::normalize::{
+    behavior_rate_limit, behavior_stabilize, legacy_rules, legacy_stabilize, store_scale_event,
+    HpaReason, Recommendation, ScaleEvent,
+};
+use super::spec::{HpaConfig, HpaSpec, MetricSpec, MetricTarget, Tolerances};
+use crate::time::SimTime;
+
+/// What the metrics APIs returned for one `spec.metrics` entry at this sync.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricObservation {
+    /// Resource or Pods metric: one sample per pod of [`HpaInputs::pods`] (same order), `None` = missing.
+    PerPod(Vec<Option<PodMetricSample>>),
+    /// Object metric: the object's value, milli-units.
+    Object(i64),
+    /// External metric: the values of all returned series, milli-units.
+    External(Vec<i64>),
+    /// The metrics API failed for this metric.
+    Unavailable,
+}
+
+/// Everything the HPA reads at one sync.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HpaInputs {
+    /// `scale.spec.replicas` of the target: the replica count the HPA last asked for (or a user set).
+    pub spec_replicas: i32,
+    /// `scale.status.replicas`: pods that exist; used by the Object/External AverageValue paths.
+    pub status_replicas: i32,
+    /// Pods matched by the target's selector.
+    pub pods: Vec<PodState>,
+    /// One observation per `spec.metrics` entry, in order.
+    pub metrics: Vec<MetricObservation>,
+}
+
+/// The value a metric was observed at (what `kubectl get hpa` shows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObservedValue {
+    /// Resource Utilization target: first-pass utilization (%) and average usage (milli-units).
+    Utilization { percent: i32, average_m: i64 },
+    /// Per-pod average, milli-units.
+    AverageValue(i64),
+    /// Total value, milli-units.
+    Value(i64),
+}
+
+/// Per-metric outcome of one sync.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricStatus {
+    pub name: String,
+    pub result: Result<(i32, ObservedValue), MetricError>,
+}
+
+impl MetricStatus {
+    pub fn proposal(&self) -> Option<i32> {
+        self.result.as_ref().ok().map(|(r, _)| *r)
+    }
+}
+
+/// The outcome of one sync.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HpaDecision {
+    /// The replica count the target should have; equals the input `spec_replicas` when nothing changes.
+    pub desired_replicas: i32,
+    /// Whether `desired_replicas` differs from the input `spec_replicas` (a write to `/scale`).
+    pub rescale: bool,
+    /// Largest valid per-metric proposal (`None` when the metric path was not taken or failed).
+    pub metric_desired: Option<i32>,
+    /// The recommendation after the stabilization window(s), before rate limits and min/max.
+    pub stabilized: Option<i32>,
+    /// Per-metric observed value and proposal, in `spec.metrics` order.
+    pub metrics: Vec<MetricStatus>,
+    /// Why `desired_replicas` is what it is (the most constraining step).
+    pub reason: HpaReason,
+    /// The AbleToScale condition reason (`SucceededRescale`, `ReadyForNewScale`, `ScaleUpStabilized`, ...).
+    pub able_to_scale: &'static str,
+    /// The ScalingLimited condition reason (`DesiredWithinRange`, `TooManyReplicas`, ...).
+    pub scaling_limited: &'static str,
+    /// Index into the scale-up or scale-down policies of the policy that capped this sync, if any.
+    pub limiting_policy: Option<usize>,
+}
+
+/// One HPA object with its histories.
+#[derive(Debug, Clone)]
+pub struct HpaController {
+    spec: HpaSpec,
+    config: HpaConfig,
+    recommendations: Vec<Recommendation>,
+    scale_up_events: Vec<ScaleEvent>,
+    scale_down_events: Vec<ScaleEvent>,
+    last_scale_time: Option<SimTime>,
+}
+
+impl HpaController {
+    pub fn new(spec: HpaSpec, config: HpaConfig) -> Self {
+        HpaController {
+            spec,
+            config,
+            recommendations: Vec::new(),
+            scale_up_events: Vec::new(),
+            scale_down_events: Vec::new(),
+            last_scale_time: None,
+        }
+    }
+
+    pub fn spec(&self) -> &HpaSpec {
+        &self.spec
+    }
+
+    pub fn config(&self) -> &HpaConfig {
+        &self.config
+    }
+
+    /// Replaces min/max (what a CronHPA job does to its HPA); the histories are kept, as upstream.
+    pub fn set_replica_bounds(&mut self, min_replicas: i32, max_replicas: i32) {
+        self.spec.min_replicas = min_replicas;
+        self.spec.max_replicas = max_replicas;
+    }
+
+    /// `status.lastScaleTime`.
+    pub fn last_scale_time(&self) -> Option<SimTime> {
+        self.last_scale_time
+    }
+
+    /// The tolerances in force: the controller flag, overridden per direction by `behavior`.
+    pub fn tolerances(&self) -> Tolerances {
+        let flag = self.config.tolerance;
+        match &self.spec.behavior {
+            Some(b) => Tolerances {
+                scale_down: b.scale_down.tolerance.unwrap_or(flag),
+                scale_up: b.scale_up.tolerance.unwrap_or(flag),
+            },
+            None => Tolerances::symmetric(flag),
+        }
+    }
+
+    /// One metric's proposal (spec §5).
+    pub fn metric_proposal(
+        &self,
+        metric: &MetricSpec,
+        observation: &MetricObservation,
+        inputs: &HpaInputs,
+        ctx: &CalcContext,
+    ) -> Result<(i32, ObservedValue), MetricError> {
+        use MetricObservation as Obs;
+        let current = inputs.spec_replicas;
+        let invalid = |metric_type, target| MetricError::InvalidTarget {
+            metric_type,
+            target,
+        };
+        match (metric, observation) {
+            (_, Obs::Unavailable) => Err(MetricError::Unavailable),
+            (MetricSpec::Resource { resource, target, .. }, Obs::PerPod(samples)) => match *target {
+                MetricTarget::Utilization(pct) => {
+                    let p = resource_utilization_replicas(
+                        current, pct, resource, &inputs.pods, samples, ctx,
+                    )?;
+                    Ok((
+                        p.replicas,
+                        ObservedValue::Utilization {
+                            percent: p.utilization_pct,
+                            average_m: p.raw_average_m,
+                        },
+                    ))
+                }
+                MetricTarget::AverageValue(target_m) => {
+                    let p = plain_metric_replicas(
+                        current,
+                        target_m,
+                        Some(resource),
+                        &inputs.pods,
+                        samples,
+                        ctx,
+                    )?;
+                    Ok((p.replicas, ObservedValue::AverageValue(p.usage_m)))
+                }
+                MetricTarget::Value(_) => Err(invalid("Resource", "Value")),
+            },
+            (MetricSpec::Pods { target, .. }, Obs::PerPod(samples)) => match *target {
+                MetricTarget::AverageValue(target_m) => {
+                    let p =
+                        plain_metric_replicas(current, target_m, None, &inputs.pods, samples, ctx)?;
+                    Ok((p.replicas, ObservedValue::AverageValue(p.usage_m)))
+                }
+                MetricTarget::Utilization(_) => Err(invalid("Pods", "Utilization")),
+                MetricTarget::Value(_) => Err(invalid("Pods", "Value")),
+            },
+            (MetricSpec::Object { target, .. }, Obs::Object(value_m)) => {
+                self.total_value_proposal("Object", *target, *value_m, inputs, ctx)
+            }
+            (MetricSpec::External { target, .. }, Obs::External(series)) => {
+                self.total_value_proposal("External", *target, sum_series(series), inputs, ctx)
+            }
+            _ => Err(MetricError::ObservationMismatch {
+                metric: metric.name().to_string(),
+            }),
+        }
+    }
+
+    fn total_value_proposal(
+        &self,
+        metric_type: &'static str,
+        target: MetricTarget,
+        total_m: i64,
+        inputs: &HpaInputs,
+        ctx: &CalcContext,
+    ) -> Result<(i32, ObservedValue), MetricError> {
+        match target {
+            MetricTarget::Value(target_m) => {
+                let p = value_replicas(
+                    inputs.spec_replicas,
+                    total_m,
+                    target_m,
+                    ready_running_pod_count(&inputs.pods),
+                    ctx,
+                )?;
+                Ok((p.replicas, ObservedValue::Value(p.usage_m)))
+            }
+            MetricTarget::AverageValue(target_m) => {
+                let p = average_value_replicas(inputs.status_replicas, total_m, target_m, ctx);
+                Ok((p.replicas, ObservedValue::AverageValue(p.usage_m)))
+            }
+            MetricTarget::Utilization(_) => Err(MetricError::InvalidTarget {
+                metric_type,
+                target: "Utilization",
+            }),
+        }
+    }
+
+    /// `computeReplicasForMetrics` (spec §6): the largest valid proposal, or `None` when no metric is valid
+    /// or a broken metric would allow a scale-down.
+    pub fn replicas_for_metrics(
+        &self,
+        now: SimTime,
+        inputs: &HpaInputs,
+    ) -> (Option<i32>, Vec<MetricStatus>) {
+        let ctx = CalcContext::new(now, &self.config, self.tolerances());
+        let mut statuses = Vec::with_capacity(self.spec.metrics.len());
+        let mut best: Option<i32> = None;
+        let mut invalid = 0usize;
+        for (index, metric) in self.spec.metrics.iter().enumerate() {
+            let observation = inputs
+                .metrics
+                .get(index)
+                .unwrap_or(&MetricObservation::Unavailable);
+            let result = self.metric_proposal(metric, observation, inputs, &ctx);
+            match &result {
+                // A zero proposal counts as "unset": any later proposal replaces it.
+                Ok((replicas, _)) => {
+                    if best.is_none_or(|b| b == 0 || *replicas > b) {
+                        best = Some(*replicas);
+                    }
+                }
+                Err(_) => invalid += 1,
+            }
+            statuses.push(MetricStatus {
+                name: metric.name().to_string(),
+                result,
+            });
+        }
+        let blocked = invalid >= self.spec.metrics.len()
+            || (invalid > 0 && best.is_some_and(|b| b < inputs.spec_replicas));
+        (if blocked { None } else { best }, statuses)
+    }
+
+    /// One sync (`reconcileAutoscaler`): decides the replica count and updates the histories.
+    pub fn reconcile(&mut self, now: SimTime, inputs: &HpaInputs) -> HpaDecision {
+        let current = inputs.spec_replicas;
+        if self.recommendations.is_empty() {
+            self.recommendations.push(Recommendation {
+                replicas: current,
+                at: now,
+            });
+        }
+        let min = self.spec.min_replicas;
+        let max = self.spec.max_replicas;
+        let mut decision = HpaDecision {
+            desired_replicas: current,
+            rescale: false,
+            metric_desired: None,
+            stabilized: None,
+            metrics: Vec::new(),
+            reason: HpaReason::DesiredWithinRange,
+            able_to_scale: "ReadyForNewScale",
+            scaling_limited: "DesiredWithinRange",
+            limiting_policy: None,
+        };
+        if current == 0 && min != 0 {
+            decision.reason = HpaReason::ScalingDisabled;
+            return decision;
+        }
+        if current > max {
+            decision.desired_replicas = max;
+            decision.reason = HpaReason::CurrentAboveMax;
+            decision.scaling_limited = "TooManyReplicas";
+        } else if current < min {
+            decision.desired_replicas = min;
+            decision.reason = HpaReason::CurrentBelowMin;
+            decision.scaling_limited = "TooFewReplicas";
+        } else {
+            let (metric_desired, statuses) = self.replicas_for_metrics(now, inputs);
+            decision.metrics = statuses;
+            let Some(metric_desired) = metric_desired else {
+                decision.reason = HpaReason::InvalidMetrics;
+                return decision;
+            };
+            decision.metric_desired = Some(metric_desired);
+            self.normalize(now, current, metric_desired, &mut decision);
+        }
+        decision.rescale = decision.desired_replicas != current;
+        if decision.rescale {
+            self.record_scale_event(now, current, decision.desired_replicas);
+            self.last_scale_time = Some(now);
+            decision.able_to_scale = "SucceededRescale";
+        }
+        decision
+    }
+
+    fn normalize(&mut self, now: SimTime, current: i32, desired: i32, decision: &mut HpaDecision) {
+        let (min, max) = (self.spec.min_replicas, self.spec.max_replicas);
+        let (stabilized, stabilize_reason, limited) = match &self.spec.behavior {
+            None => {
+                let stabilized = legacy_stabilize(
+                    &mut self.recommendations,
+                    desired,
+                    now,
+                    self.config.downscale_stabilization,
+                );
+                let reason = if stabilized != desired {
+                    HpaReason::ScaleDownStabilized
+                } else {
+                    HpaReason::DesiredWithinRange
+                };
+                let (replicas, limit_reason) = legacy_rules(current, stabilized, min, max);
+                (stabilized, reason, (replicas, limit_reason, None))
+            }
+            Some(behavior) => {
+                let up_window = behavior.scale_up.stabilization_window.unwrap_or_default();
+                let down_window = behavior
+                    .scale_down
+                    .stabilization_window
+                    .unwrap_or(self.config.downscale_stabilization);
+                let (stabilized, reason) = behavior_stabilize(
+                    &mut self.recommendations,
+                    current,
+                    desired,
+                    now,
+                    up_window,
+                    down_window,
+                );
+                let limited = behavior_rate_limit(
+                    current,
+                    stabilized,
+                    min,
+                    max,
+                    behavior,
+                    &self.scale_up_events,
+                    &self.scale_down_events,
+                    now,
+                );
+                (
+                    stabilized,
+                    reason,
+                    (limited.replicas, limited.reason, limited.limiting_policy),
+                )
+            }
+        };
+        let (replicas, limit_reason, limiting_policy) = limited;
+        decision.stabilized = Some(stabilized);
+        decision.desired_replicas = replicas;
+        decision.able_to_scale = match stabilize_reason {
+            HpaReason::DesiredWithinRange => "ReadyForNewScale",
+            other => other.condition_reason(),
+        };
+        decision.scaling_limited = limit_reason.condition_reason();
+        decision.limiting_policy = limiting_policy;
+        decision.reason = if replicas != stabilized {
+            limit_reason
+        } else {
+            stabilize_reason
+        };
+    }
+
+    fn record_scale_event(&mut self, now: SimTime, previous: i32, new: i32) {
+        let Some(behavior) = &self.spec.behavior else {
+            return;
+        };
+        if new > previous {
+            store_scale_event(&mut self.scale_up_events, &behavior.scale_up, new - previous, now);
+        } else if new < previous {
+            store_scale_event(
+                &mut self.scale_down_events,
+                &behavior.scale_down,
+                previous - new,
+                now,
+            );
+        }
+    }
+}
