@@ -101,7 +101,8 @@ pub struct HpaDecision {
 pub struct HpaController {
     spec: HpaSpec,
     config: HpaConfig,
-    recommendations: Vec<Recommendation>,
+    /// `None` until the first sync records `(current, now)`, as upstream does for a new HPA.
+    recommendations: Option<Vec<Recommendation>>,
     scale_up_events: Vec<ScaleEvent>,
     scale_down_events: Vec<ScaleEvent>,
     last_scale_time: Option<SimTime>,
@@ -112,7 +113,7 @@ impl HpaController {
         HpaController {
             spec,
             config,
-            recommendations: Vec::new(),
+            recommendations: None,
             scale_up_events: Vec::new(),
             scale_down_events: Vec::new(),
             last_scale_time: None,
@@ -131,6 +132,18 @@ impl HpaController {
     pub fn set_replica_bounds(&mut self, min_replicas: i32, max_replicas: i32) {
         self.spec.min_replicas = min_replicas;
         self.spec.max_replicas = max_replicas;
+    }
+
+    /// Replaces the recommendation history (e.g. an HPA that has been running before the simulation, or
+    /// the upstream test fixtures that start from an empty history). An empty list disables the initial
+    /// `(current, now)` record of the first sync.
+    pub fn set_recommendations(&mut self, history: Vec<Recommendation>) {
+        self.recommendations = Some(history);
+    }
+
+    /// The recommendation history the stabilization windows read.
+    pub fn recommendations(&self) -> &[Recommendation] {
+        self.recommendations.as_deref().unwrap_or(&[])
     }
 
     /// `status.lastScaleTime`.
@@ -282,12 +295,13 @@ impl HpaController {
     /// One sync (`reconcileAutoscaler`): decides the replica count and updates the histories.
     pub fn reconcile(&mut self, now: SimTime, inputs: &HpaInputs) -> HpaDecision {
         let current = inputs.spec_replicas;
-        if self.recommendations.is_empty() {
-            self.recommendations.push(Recommendation {
+        // A new HPA remembers the current count, so its first sync cannot scale straight down.
+        self.recommendations.get_or_insert_with(|| {
+            vec![Recommendation {
                 replicas: current,
                 at: now,
-            });
-        }
+            }]
+        });
         let min = self.spec.min_replicas;
         let max = self.spec.max_replicas;
         let mut decision = HpaDecision {
@@ -337,7 +351,7 @@ impl HpaController {
         let (stabilized, stabilize_reason, limited) = match &self.spec.behavior {
             None => {
                 let stabilized = legacy_stabilize(
-                    &mut self.recommendations,
+                    self.recommendations.get_or_insert_with(Vec::new),
                     desired,
                     now,
                     self.config.downscale_stabilization,
@@ -357,7 +371,7 @@ impl HpaController {
                     .stabilization_window
                     .unwrap_or(self.config.downscale_stabilization);
                 let (stabilized, reason) = behavior_stabilize(
-                    &mut self.recommendations,
+                    self.recommendations.get_or_insert_with(Vec::new),
                     current,
                     desired,
                     now,
