@@ -25,8 +25,8 @@ use podscale::autoscaler::hpa::normalize::{
 };
 use podscale::autoscaler::hpa::{
     Behavior, HpaConfig, HpaController, HpaInputs, HpaSpec, MetricObservation, MetricSpec,
-    MetricTarget, PodMetricSample, PodPhase, PodState, ReadyCondition, ScalingPolicy,
-    ScalingRules, SelectPolicy, ToleranceRule, Tolerances,
+    MetricTarget, PodMetricSample, PodPhase, PodState, ReadyCondition, ScalingPolicy, ScalingRules,
+    SelectPolicy, ToleranceRule, Tolerances,
 };
 use podscale::time::{SimDuration, SimTime};
 use serde_yaml::Value;
@@ -67,7 +67,7 @@ fn check<T: PartialEq + std::fmt::Debug>(what: &str, expected: T, actual: T) -> 
     }
 }
 
-#[allow(dead_code)]
+#[allow(dead_code)] // the current files hold no float observations; kept for extra golden files
 fn check_f64(what: &str, expected: f64, actual: f64) -> Result<(), String> {
     let scale = expected.abs().max(actual.abs()).max(f64::MIN_POSITIVE);
     if (expected - actual).abs() / scale <= 1e-9 {
@@ -109,7 +109,11 @@ fn case_id(v: &Value, fallback: usize) -> String {
 
 // ---------------------------------------------------------------- HPA
 
-fn pods_from(pods: &Value, values_key: &str, resource: &str) -> (Vec<PodState>, Vec<Option<PodMetricSample>>) {
+fn pods_from(
+    pods: &Value,
+    values_key: &str,
+    resource: &str,
+) -> (Vec<PodState>, Vec<Option<PodMetricSample>>) {
     let values = seq(pods, values_key);
     let requests = seq(pods, "request_m");
     let count = values.len().max(requests.len());
@@ -147,11 +151,16 @@ fn pods_from(pods: &Value, values_key: &str, resource: &str) -> (Vec<PodState>, 
             }),
             requests_m,
         });
-        samples.push(values.get(i).and_then(Value::as_i64).map(|value_m| PodMetricSample {
-            value_m,
-            timestamp: now(),
-            window: SimDuration::from_secs(60),
-        }));
+        samples.push(
+            values
+                .get(i)
+                .and_then(Value::as_i64)
+                .map(|value_m| PodMetricSample {
+                    value_m,
+                    timestamp: now(),
+                    window: SimDuration::from_secs(60),
+                }),
+        );
     }
     (states, samples)
 }
@@ -192,24 +201,41 @@ fn run_calculator(case: &Value, rule: ToleranceRule) -> Result<(i32, i64, i64), 
         }
         "pods_average_value" => {
             let (pods, samples) = pods_from(&case["pods"], "value_m", "");
-            let p = plain_metric_replicas(current, int(case, "target_m"), None, &pods, &samples, &ctx)
-                .map_err(err)?;
+            let p =
+                plain_metric_replicas(current, int(case, "target_m"), None, &pods, &samples, &ctx)
+                    .map_err(err)?;
             Ok((p.replicas, p.usage_m, 0))
         }
         "object_value" | "external_value" => {
             let value = match opt_int(case, "value_m") {
                 Some(v) => v,
-                None => sum_series(&seq(case, "series_m").iter().filter_map(Value::as_i64).collect::<Vec<_>>()),
+                None => sum_series(
+                    &seq(case, "series_m")
+                        .iter()
+                        .filter_map(Value::as_i64)
+                        .collect::<Vec<_>>(),
+                ),
             };
-            let p = value_replicas(current, value, int(case, "target_m"), ready_pods, &ctx).map_err(err)?;
+            let p = value_replicas(current, value, int(case, "target_m"), ready_pods, &ctx)
+                .map_err(err)?;
             Ok((p.replicas, p.usage_m, 0))
         }
         "object_average_value" | "external_average_value" => {
             let value = match opt_int(case, "value_m") {
                 Some(v) => v,
-                None => sum_series(&seq(case, "series_m").iter().filter_map(Value::as_i64).collect::<Vec<_>>()),
+                None => sum_series(
+                    &seq(case, "series_m")
+                        .iter()
+                        .filter_map(Value::as_i64)
+                        .collect::<Vec<_>>(),
+                ),
             };
-            let p = average_value_replicas(int(case, "status_replicas") as i32, value, int(case, "target_m"), &ctx);
+            let p = average_value_replicas(
+                int(case, "status_replicas") as i32,
+                value,
+                int(case, "target_m"),
+                &ctx,
+            );
             Ok((p.replicas, p.usage_m, 0))
         }
         other => Err(format!("unknown calculator kind {other:?}")),
@@ -232,9 +258,17 @@ fn calculator_case(case: &Value) -> Result<(), String> {
         return Ok(());
     }
     let new = run_calculator(case, ToleranceRule::Interval)?.0;
-    check("replicas (1.33+)", int(&case["expected_v1_33_plus"], "replicas") as i32, new)?;
+    check(
+        "replicas (1.33+)",
+        int(&case["expected_v1_33_plus"], "replicas") as i32,
+        new,
+    )?;
     let old = run_calculator(case, ToleranceRule::Absolute)?.0;
-    check("replicas (pre-1.33)", int(&case["expected_pre_v1_33"], "replicas") as i32, old)
+    check(
+        "replicas (pre-1.33)",
+        int(&case["expected_pre_v1_33"], "replicas") as i32,
+        old,
+    )
 }
 
 fn controller_case(case: &Value) -> Result<(), String> {
@@ -243,7 +277,11 @@ fn controller_case(case: &Value) -> Result<(), String> {
     let mut observations = Vec::new();
     let mut pods: Vec<PodState> = Vec::new();
     for m in seq(case, "metrics") {
-        let name = m.get("name").and_then(Value::as_str).unwrap_or("metric").to_string();
+        let name = m
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("metric")
+            .to_string();
         let target = if let Some(p) = opt_int(m, "target_utilization_pct") {
             MetricTarget::Utilization(p as i32)
         } else if let Some(v) = opt_int(m, "target_average_value_m") {
@@ -256,7 +294,11 @@ fn controller_case(case: &Value) -> Result<(), String> {
             "Resource" => {
                 let (p, s) = pods_from(m, "usage_m", &name);
                 pods = p;
-                metric_specs.push(MetricSpec::Resource { resource: name, container: None, target });
+                metric_specs.push(MetricSpec::Resource {
+                    resource: name,
+                    container: None,
+                    target,
+                });
                 observations.push(MetricObservation::PerPod(s));
             }
             "Pods" => {
@@ -267,7 +309,11 @@ fn controller_case(case: &Value) -> Result<(), String> {
             }
             "Object" => {
                 metric_specs.push(MetricSpec::Object { name, target });
-                observations.push(if error { MetricObservation::Unavailable } else { MetricObservation::Object(int(m, "value_m")) });
+                observations.push(if error {
+                    MetricObservation::Unavailable
+                } else {
+                    MetricObservation::Object(int(m, "value_m"))
+                });
             }
             "External" => {
                 metric_specs.push(MetricSpec::External { name, target });
@@ -281,7 +327,9 @@ fn controller_case(case: &Value) -> Result<(), String> {
         }
     }
     if pods.is_empty() {
-        pods = (0..spec_replicas).map(|_| PodState::running(SimTime::ZERO, "cpu", 1000)).collect();
+        pods = (0..spec_replicas)
+            .map(|_| PodState::running(SimTime::ZERO, "cpu", 1000))
+            .collect();
     }
     let spec = HpaSpec {
         min_replicas: int(case, "min") as i32,
@@ -302,7 +350,11 @@ fn controller_case(case: &Value) -> Result<(), String> {
             metrics: observations,
         },
     );
-    check("desired", int(case, "expected_desired") as i32, decision.desired_replicas)?;
+    check(
+        "desired",
+        int(case, "expected_desired") as i32,
+        decision.desired_replicas,
+    )?;
     if let Some(conditions) = case.get("expected_conditions") {
         if let Some(r) = conditions.get("AbleToScale").and_then(Value::as_str) {
             check("AbleToScale", r, decision.able_to_scale)?;
@@ -317,14 +369,21 @@ fn controller_case(case: &Value) -> Result<(), String> {
 fn history(case: &Value, key: &str) -> Vec<Recommendation> {
     seq(case, key)
         .iter()
-        .map(|r| Recommendation { replicas: r[0].as_i64().unwrap() as i32, at: ago(r[1].as_i64().unwrap()) })
+        .map(|r| Recommendation {
+            replicas: r[0].as_i64().unwrap() as i32,
+            at: ago(r[1].as_i64().unwrap()),
+        })
         .collect()
 }
 
 fn events(case: &Value, key: &str) -> Vec<ScaleEvent> {
     seq(case, key)
         .iter()
-        .map(|r| ScaleEvent { change: r[0].as_i64().unwrap() as i32, at: ago(r[1].as_i64().unwrap()), outdated: false })
+        .map(|r| ScaleEvent {
+            change: r[0].as_i64().unwrap() as i32,
+            at: ago(r[1].as_i64().unwrap()),
+            outdated: false,
+        })
         .collect()
 }
 
@@ -357,14 +416,27 @@ fn legacy_rules_case(case: &Value) -> Result<(), String> {
         int(case, "max") as i32,
     );
     check("replicas", int(case, "expected") as i32, replicas)?;
-    check("condition", text(case, "condition"), reason.condition_reason())
+    check(
+        "condition",
+        text(case, "condition"),
+        reason.condition_reason(),
+    )
 }
 
 fn legacy_stabilization_case(case: &Value) -> Result<(), String> {
     let mut log = history(case, "recommendations");
-    let result = legacy_stabilize(&mut log, int(case, "desired") as i32, now(), SimDuration::from_secs(300));
+    let result = legacy_stabilize(
+        &mut log,
+        int(case, "desired") as i32,
+        now(),
+        SimDuration::from_secs(300),
+    );
     check("stabilized", int(case, "expected") as i32, result)?;
-    check("log length", int(case, "expected_log_len") as usize, log.len())
+    check(
+        "log length",
+        int(case, "expected_log_len") as usize,
+        log.len(),
+    )
 }
 
 fn behavior_stabilization_case(case: &Value) -> Result<(), String> {
@@ -379,7 +451,10 @@ fn behavior_stabilization_case(case: &Value) -> Result<(), String> {
     );
     check("stabilized", int(case, "expected") as i32, result)?;
     if case.get("expected_log").is_some() {
-        let expected: Vec<i32> = seq(case, "expected_log").iter().map(|v| v.as_i64().unwrap() as i32).collect();
+        let expected: Vec<i32> = seq(case, "expected_log")
+            .iter()
+            .map(|v| v.as_i64().unwrap() as i32)
+            .collect();
         check("log", expected, log.iter().map(|r| r.replicas).collect())?;
     }
     Ok(())
@@ -404,7 +479,11 @@ fn behavior_rate_case(case: &Value) -> Result<(), String> {
         now(),
     );
     check("replicas", int(case, "expected") as i32, limited.replicas)?;
-    check("condition", text(case, "condition"), limited.reason.condition_reason())
+    check(
+        "condition",
+        text(case, "condition"),
+        limited.reason.condition_reason(),
+    )
 }
 
 fn limit_function_case(case: &Value) -> Result<(), String> {
@@ -431,14 +510,21 @@ fn store_event_case(case: &Value) -> Result<(), String> {
     )?;
     // Without behavior the controller keeps no events at all.
     if let Some(list) = case.get("behavior_policies").and_then(Value::as_sequence) {
-        let rules = ScalingRules { policies: policies(list), ..ScalingRules::default_scale_up() };
+        let rules = ScalingRules {
+            policies: policies(list),
+            ..ScalingRules::default_scale_up()
+        };
         store_scale_event(&mut log, &rules, 5, now());
     }
     let expected: Vec<(i32, bool)> = seq(case, "expected_events_after")
         .iter()
         .map(|e| (e[0].as_i64().unwrap() as i32, e[1].as_bool().unwrap()))
         .collect();
-    check("events after", expected, log.iter().map(|e| (e.change, e.outdated)).collect())
+    check(
+        "events after",
+        expected,
+        log.iter().map(|e| (e.change, e.outdated)).collect(),
+    )
 }
 
 fn run_hpa_file(doc: &Value) -> Tally {
@@ -470,7 +556,10 @@ fn unknown_sections(doc: &Value, known: &[&str], ignored: &[&str], tally: &mut T
     if let Some(map) = doc.as_mapping() {
         for key in map.keys().filter_map(Value::as_str) {
             if !known.contains(&key) && !ignored.contains(&key) {
-                tally.record(key, Err("unknown section: the harness has no runner for it".into()));
+                tally.record(
+                    key,
+                    Err("unknown section: the harness has no runner for it".into()),
+                );
             }
         }
     }
@@ -479,15 +568,20 @@ fn unknown_sections(doc: &Value, known: &[&str], ignored: &[&str], tally: &mut T
 // ---------------------------------------------------------------- cron
 
 fn naive(s: &str) -> NaiveDateTime {
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap_or_else(|e| panic!("bad golden time {s:?}: {e}"))
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+        .unwrap_or_else(|e| panic!("bad golden time {s:?}: {e}"))
 }
 
 fn in_zone(tz: Tz, s: &str) -> DateTime<Utc> {
-    tz.from_local_datetime(&naive(s)).earliest().unwrap().with_timezone(&Utc)
+    tz.from_local_datetime(&naive(s))
+        .earliest()
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 fn fmt_in(tz: Tz, t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "never".into())
+    t.map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| "never".into())
 }
 
 fn next_fire_case(case: &Value) -> Result<(), String> {
@@ -500,7 +594,11 @@ fn next_fire_case(case: &Value) -> Result<(), String> {
     let mut t = in_zone(tz, text(case, "from"));
     for expected in seq(case, "next") {
         let next = schedule.next_fire_after(t);
-        check("next", expected.as_str().unwrap().to_string(), fmt_in(tz, next))?;
+        check(
+            "next",
+            expected.as_str().unwrap().to_string(),
+            fmt_in(tz, next),
+        )?;
         t = next.unwrap();
     }
     Ok(())
@@ -517,16 +615,31 @@ fn interplay_case(case: &Value) -> Result<(), String> {
     );
     check("min", int(expected, "min") as i32, adj.min_replicas)?;
     check("max", int(expected, "max") as i32, adj.max_replicas)?;
-    check("hpa_updated", expected["hpa_updated"].as_bool().unwrap(), adj.hpa_updated)?;
-    check("workload_replicas_written", opt_int(expected, "workload_replicas_written").map(|v| v as i32), adj.workload_replicas)?;
-    let rules: Vec<u8> = seq(case, "rules_fired").iter().map(|v| v.as_u64().unwrap() as u8).collect();
+    check(
+        "hpa_updated",
+        expected["hpa_updated"].as_bool().unwrap(),
+        adj.hpa_updated,
+    )?;
+    check(
+        "workload_replicas_written",
+        opt_int(expected, "workload_replicas_written").map(|v| v as i32),
+        adj.workload_replicas,
+    )?;
+    let rules: Vec<u8> = seq(case, "rules_fired")
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u8)
+        .collect();
     check("rules_fired", rules, adj.rules_fired)
 }
 
 fn cron_spec(kind: &str, jobs: Vec<CronJobSpec>, exclude_dates: Vec<String>) -> CronHpaSpec {
     CronHpaSpec {
         scale_target_ref: CronScaleTargetRef {
-            api_version: if kind == "Deployment" { "apps/v1".into() } else { "autoscaling/v2".into() },
+            api_version: if kind == "Deployment" {
+                "apps/v1".into()
+            } else {
+                "autoscaling/v2".into()
+            },
             kind: kind.into(),
             name: "web".into(),
         },
@@ -536,14 +649,23 @@ fn cron_spec(kind: &str, jobs: Vec<CronJobSpec>, exclude_dates: Vec<String>) -> 
 }
 
 fn job(name: &str, schedule: &str, target_size: i32, run_once: bool) -> CronJobSpec {
-    CronJobSpec { name: name.into(), schedule: schedule.into(), target_size, run_once }
+    CronJobSpec {
+        name: name.into(),
+        schedule: schedule.into(),
+        target_size,
+        run_once,
+    }
 }
 
 fn plain_target_case(case: &Value) -> Result<(), String> {
     let target = int(case, "D") as i32;
     let start = in_zone(Tz::UTC, "2024-03-05 10:00:00");
     let mut cron = CronHpa::new(
-        cron_spec("Deployment", vec![job("j", "0 */1 * * * *", target, false)], vec![]),
+        cron_spec(
+            "Deployment",
+            vec![job("j", "0 */1 * * * *", target, false)],
+            vec![],
+        ),
         CronHpaConfig::default(),
         start,
     )
@@ -561,9 +683,14 @@ fn plain_target_case(case: &Value) -> Result<(), String> {
 }
 
 fn exclude_case(case: &Value) -> Result<(), String> {
-    let schedule = CronSchedule::parse(text(case, "expr"), CronDialect::CronHpa, Tz::UTC).map_err(|e| e.to_string())?;
+    let schedule = CronSchedule::parse(text(case, "expr"), CronDialect::CronHpa, Tz::UTC)
+        .map_err(|e| e.to_string())?;
     let now = in_zone(Tz::UTC, text(case, "now"));
-    check("intended_skip", case["intended_skip"].as_bool().unwrap(), is_excluded(&schedule, now, ExcludeMode::Intended))?;
+    check(
+        "intended_skip",
+        case["intended_skip"].as_bool().unwrap(),
+        is_excluded(&schedule, now, ExcludeMode::Intended),
+    )?;
     check(
         "bug_compatible_skip",
         case["bug_compatible_skip"].as_bool().unwrap(),
@@ -581,21 +708,38 @@ fn lifecycle_case(case: &Value) -> Result<(), String> {
             let j = &case["job"];
             let mut cron = new(cron_spec(
                 "Deployment",
-                vec![job("once", text(j, "schedule"), 3, j["runOnce"].as_bool().unwrap())],
+                vec![job(
+                    "once",
+                    text(j, "schedule"),
+                    3,
+                    j["runOnce"].as_bool().unwrap(),
+                )],
                 vec![],
             ))?;
             // 08:00 next morning is 20 h after the start; 2020-11-15 00:00 is 12 h after it.
-            let expected_first = if id == "lc_runonce_flag" { 20 * 3600 } else { 12 * 3600 };
+            let expected_first = if id == "lc_runonce_flag" {
+                20 * 3600
+            } else {
+                12 * 3600
+            };
             let at = cron.next_fire().ok_or("never fires")?;
             check("first fire", SimTime::from_secs(expected_first), at)?;
             check("firings", 1, cron.fire_due(at).len())?;
             check("next fire after the first run", None, cron.next_fire())?;
             // A later reconcile with the same spec must not resurrect it.
-            cron.update_spec(cron.spec().clone(), at + SimDuration::from_secs(1)).map_err(|e| e.to_string())?;
+            cron.update_spec(cron.spec().clone(), at + SimDuration::from_secs(1))
+                .map_err(|e| e.to_string())?;
             check("next fire after reconcile", None, cron.next_fire())
         }
         "lc_edit_job" | "lc_edit_target_or_excludes" => {
-            let spec = cron_spec("Deployment", vec![job("a", "@every 1h", 2, false), job("b", "@every 1h", 4, false)], vec![]);
+            let spec = cron_spec(
+                "Deployment",
+                vec![
+                    job("a", "@every 1h", 2, false),
+                    job("b", "@every 1h", 4, false),
+                ],
+                vec![],
+            );
             let mut cron = new(spec.clone())?;
             let half = SimTime::from_secs(1800);
             let mut edited = spec;
@@ -605,9 +749,17 @@ fn lifecycle_case(case: &Value) -> Result<(), String> {
                 edited.exclude_dates = vec!["* * * 15 11 *".into()];
             }
             cron.update_spec(edited, half).map_err(|e| e.to_string())?;
-            check("a re-added from the edit time", Some(SimTime::from_secs(5400)), cron.next_fire_of("a"))?;
+            check(
+                "a re-added from the edit time",
+                Some(SimTime::from_secs(5400)),
+                cron.next_fire_of("a"),
+            )?;
             let b_expected = if id == "lc_edit_job" { 3600 } else { 5400 };
-            check("b", Some(SimTime::from_secs(b_expected)), cron.next_fire_of("b"))
+            check(
+                "b",
+                Some(SimTime::from_secs(b_expected)),
+                cron.next_fire_of("b"),
+            )
         }
         other => Err(format!("no scenario for lifecycle case {other:?}")),
     }
@@ -617,7 +769,14 @@ fn metadata(v: &Value) -> BTreeMap<String, String> {
     v.as_mapping()
         .map(|m| {
             m.iter()
-                .map(|(k, v)| (k.as_str().unwrap().to_string(), v.as_str().map(str::to_string).unwrap_or_else(|| format!("{v:?}"))))
+                .map(|(k, v)| {
+                    (
+                        k.as_str().unwrap().to_string(),
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("{v:?}")),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -639,8 +798,17 @@ fn keda_trigger(tz: &str, start: &str, end: &str, index: usize) -> Result<KedaCr
 }
 
 fn keda_metric_name_case(case: &Value) -> Result<(), String> {
-    let trigger = keda_trigger(text(case, "timezone"), text(case, "start"), text(case, "end"), int(case, "trigger_index") as usize)?;
-    check("name", text(case, "name").to_string(), trigger.metric_name())
+    let trigger = keda_trigger(
+        text(case, "timezone"),
+        text(case, "start"),
+        text(case, "end"),
+        int(case, "trigger_index") as usize,
+    )?;
+    check(
+        "name",
+        text(case, "name").to_string(),
+        trigger.metric_name(),
+    )
 }
 
 fn keda_activity_case(case: &Value) -> Result<(), String> {
@@ -650,7 +818,11 @@ fn keda_activity_case(case: &Value) -> Result<(), String> {
         Some(s) => in_zone(Tz::UTC, s),
         None => in_zone(tz_name.parse().unwrap(), text(case, "now")),
     };
-    check("active", case["active"].as_bool().unwrap(), trigger.is_active(now))?;
+    check(
+        "active",
+        case["active"].as_bool().unwrap(),
+        trigger.is_active(now),
+    )?;
     if let Some(metric) = opt_int(case, "metric") {
         check("metric", metric * 1000, trigger.metric_value_m(now))?;
     }
@@ -659,8 +831,10 @@ fn keda_activity_case(case: &Value) -> Result<(), String> {
 
 fn keda_hpa_case(case: &Value) -> Result<(), String> {
     let proposal = |rule| {
-        let mut config = HpaConfig::default();
-        config.tolerance_rule = rule;
+        let config = HpaConfig {
+            tolerance_rule: rule,
+            ..HpaConfig::default()
+        };
         let ctx = CalcContext::new(now(), &config, Tolerances::symmetric(config.tolerance));
         average_value_replicas(
             int(case, "status_replicas") as i32,
@@ -673,11 +847,23 @@ fn keda_hpa_case(case: &Value) -> Result<(), String> {
     match opt_int(case, "hpa_proposal") {
         Some(p) => {
             check("proposal", p as i32, proposal(ToleranceRule::Interval))?;
-            check("proposal (pre-1.33)", p as i32, proposal(ToleranceRule::Absolute))
+            check(
+                "proposal (pre-1.33)",
+                p as i32,
+                proposal(ToleranceRule::Absolute),
+            )
         }
         None => {
-            check("proposal (1.33+)", int(case, "hpa_proposal_v1_33_plus") as i32, proposal(ToleranceRule::Interval))?;
-            check("proposal (pre-1.33)", int(case, "hpa_proposal_pre_v1_33") as i32, proposal(ToleranceRule::Absolute))
+            check(
+                "proposal (1.33+)",
+                int(case, "hpa_proposal_v1_33_plus") as i32,
+                proposal(ToleranceRule::Interval),
+            )?;
+            check(
+                "proposal (pre-1.33)",
+                int(case, "hpa_proposal_pre_v1_33") as i32,
+                proposal(ToleranceRule::Absolute),
+            )
         }
     }
 }
@@ -709,8 +895,10 @@ fn run_cron_file(doc: &Value) -> Tally {
 // ---------------------------------------------------------------- driver
 
 fn run_file(path: &Path, runner: fn(&Value) -> Tally) -> Tally {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let doc: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let doc: Value = serde_yaml::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
     let tally = runner(&doc);
     let name = path.file_name().unwrap().to_string_lossy();
     println!("golden {name}: {}/{} match", tally.matched, tally.total);
@@ -718,12 +906,19 @@ fn run_file(path: &Path, runner: fn(&Value) -> Tally) -> Tally {
 }
 
 fn golden_files(prefix: &str) -> Vec<PathBuf> {
-    let mut files = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("testdata/golden/{prefix}.yaml"))];
+    let mut files =
+        vec![Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("testdata/golden/{prefix}.yaml"))];
     if let Ok(dir) = std::env::var("PODSCALE_EXTRA_GOLDEN") {
         let mut extra: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("PODSCALE_EXTRA_GOLDEN={dir} is not a readable directory: {e}"))
+            .unwrap_or_else(|e| {
+                panic!("PODSCALE_EXTRA_GOLDEN={dir} is not a readable directory: {e}")
+            })
             .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+            .filter(|p| {
+                p.is_file()
+                    && p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+            })
             .collect();
         extra.sort();
         files.extend(extra);
@@ -740,7 +935,11 @@ fn run_all(prefix: &str, runner: fn(&Value) -> Tally) {
             failures.push(format!("{}: {m}", path.display()));
         }
     }
-    assert!(failures.is_empty(), "golden mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "golden mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -35,7 +35,11 @@ pub struct Arrival {
 #[derive(Debug, thiserror::Error)]
 pub enum TrafficError {
     #[error("{path}:{line}: {message}")]
-    Malformed { path: String, line: u64, message: String },
+    Malformed {
+        path: String,
+        line: u64,
+        message: String,
+    },
     #[error("{path}: {message}")]
     Io { path: String, message: String },
 }

@@ -89,7 +89,11 @@ pub fn parse_cronhpa_manifest(text: &str) -> Result<CronHpaSpec, CronHpaError> {
     }
     if let Some(api) = &manifest.api_version {
         if !api.starts_with("autoscaling.alibabacloud.com/") {
-            return Err(invalid("apiVersion", api, "autoscaling.alibabacloud.com/v1beta1"));
+            return Err(invalid(
+                "apiVersion",
+                api,
+                "autoscaling.alibabacloud.com/v1beta1",
+            ));
         }
     }
     Ok(manifest.spec)
@@ -268,7 +272,9 @@ impl CronHpa {
     }
 
     fn sim_time(&self, civil: DateTime<Utc>) -> SimTime {
-        let nanos = (civil - self.civil_start).num_nanoseconds().unwrap_or(i64::MAX);
+        let nanos = (civil - self.civil_start)
+            .num_nanoseconds()
+            .unwrap_or(i64::MAX);
         SimTime(nanos.max(0) as u64)
     }
 
@@ -285,14 +291,12 @@ impl CronHpa {
         let tz = self.config.time_zone;
         let mut excludes = Vec::with_capacity(spec.exclude_dates.len());
         for (i, text) in spec.exclude_dates.iter().enumerate() {
-            excludes.push(
-                CronSchedule::parse(text, CronDialect::CronHpa, tz).map_err(|source| {
-                    CronHpaError::Schedule {
-                        field: format!("spec.excludeDates[{i}]"),
-                        source,
-                    }
-                })?,
-            );
+            excludes.push(CronSchedule::parse(text, CronDialect::CronHpa, tz).map_err(
+                |source| CronHpaError::Schedule {
+                    field: format!("spec.excludeDates[{i}]"),
+                    source,
+                },
+            )?);
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, job) in spec.jobs.iter().enumerate() {
@@ -319,12 +323,13 @@ impl CronHpa {
                     continue;
                 }
             }
-            let schedule = CronSchedule::parse(&job.schedule, CronDialect::CronHpa, tz).map_err(
-                |source| CronHpaError::Schedule {
-                    field: format!("spec.jobs[{i}].schedule"),
-                    source,
-                },
-            )?;
+            let schedule =
+                CronSchedule::parse(&job.schedule, CronDialect::CronHpa, tz).map_err(|source| {
+                    CronHpaError::Schedule {
+                        field: format!("spec.jobs[{i}].schedule"),
+                        source,
+                    }
+                })?;
             let next = self.next_after(&schedule, now);
             jobs.push(JobState {
                 spec: job.clone(),
@@ -394,5 +399,82 @@ impl CronHpa {
             job.next = next;
         }
         firings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const MANIFEST: &str = r#"
+apiVersion: autoscaling.alibabacloud.com/v1beta1
+kind: CronHorizontalPodAutoscaler
+metadata: {name: cronhpa-sample}
+spec:
+  scaleTargetRef: {apiVersion: autoscaling/v2, kind: HorizontalPodAutoscaler, name: web}
+  excludeDates: ["* * * 15 11 *"]
+  jobs:
+  - {name: scale-down, schedule: "30 */1 * * * *", targetSize: 1}
+  - {name: scale-up, schedule: "0 */1 * * * *", targetSize: 3, runOnce: true}
+"#;
+
+    #[test]
+    fn manifest_jobs_fire_in_time_order_and_run_once_retires() {
+        let spec = parse_cronhpa_manifest(MANIFEST).unwrap();
+        let start = Utc.with_ymd_and_hms(2024, 3, 5, 10, 0, 0).unwrap();
+        let mut cron = CronHpa::new(spec, CronHpaConfig::default(), start).unwrap();
+        assert!(cron.targets_hpa());
+        assert_eq!(cron.next_fire(), Some(SimTime::from_secs(30)));
+        let fired = cron.fire_due(SimTime::from_secs(60));
+        let names: Vec<_> = fired.iter().map(|f| (f.job_name.as_str(), f.at)).collect();
+        assert_eq!(
+            names,
+            vec![
+                ("scale-down", SimTime::from_secs(30)),
+                ("scale-up", SimTime::from_secs(60))
+            ]
+        );
+        assert_eq!(fired[1].action, CronAction::AdjustHpa(3));
+        assert_eq!(cron.next_fire_of("scale-up"), None);
+        assert_eq!(cron.next_fire(), Some(SimTime::from_secs(90)));
+    }
+
+    #[test]
+    fn excluded_day_skips_jobs() {
+        let mut spec = parse_cronhpa_manifest(MANIFEST).unwrap();
+        spec.scale_target_ref.kind = "Deployment".into();
+        let start = Utc.with_ymd_and_hms(2024, 11, 15, 10, 0, 0).unwrap();
+        let mut cron = CronHpa::new(spec, CronHpaConfig::default(), start).unwrap();
+        let fired = cron.fire_due(SimTime::from_secs(30));
+        assert_eq!(fired[0].action, CronAction::Skipped);
+    }
+
+    #[test]
+    fn manifest_errors_name_the_field() {
+        let bad = MANIFEST.replace("30 */1 * * * *", "30 */1 * *");
+        let spec = parse_cronhpa_manifest(&bad).unwrap();
+        let err = CronHpa::new(spec, CronHpaConfig::default(), Utc::now()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("spec.jobs[0].schedule") && text.contains("5 or 6 fields"),
+            "{text}"
+        );
+        let err = parse_cronhpa_manifest(&MANIFEST.replace("targetSize: 1", "targetSise: 1"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("targetSise"), "{err}");
+        let dup = MANIFEST.replace("name: scale-up", "name: scale-down");
+        let err = CronHpa::new(
+            parse_cronhpa_manifest(&dup).unwrap(),
+            CronHpaConfig::default(),
+            Utc::now(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("spec.jobs[1].name") && err.contains("unique"),
+            "{err}"
+        );
     }
 }

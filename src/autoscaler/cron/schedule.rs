@@ -115,7 +115,9 @@ const DOW: FieldRange = FieldRange {
 };
 
 fn bits_between(min: u32, max: u32, step: u32) -> u64 {
-    (min..=max).step_by(step as usize).fold(0, |b, v| b | (1 << v))
+    (min..=max)
+        .step_by(step as usize)
+        .fold(0, |b, v| b | (1 << v))
 }
 
 fn parse_field(text: &str, range: &FieldRange, dialect: CronDialect) -> Result<u64, String> {
@@ -138,7 +140,11 @@ fn parse_field(text: &str, range: &FieldRange, dialect: CronDialect) -> Result<u
                 format!(
                     "{} field {part:?}: {s:?} is not a non-negative number{}",
                     range.name,
-                    if range.names.is_empty() { "" } else { " or a name" }
+                    if range.names.is_empty() {
+                        ""
+                    } else {
+                        " or a name"
+                    }
                 )
             })
         };
@@ -157,9 +163,9 @@ fn parse_field(text: &str, range: &FieldRange, dialect: CronDialect) -> Result<u
         let step = match range_and_step.get(1) {
             None => 1,
             Some(s) => {
-                let step = s
-                    .parse::<u32>()
-                    .map_err(|_| format!("{} field {part:?}: step {s:?} is not a number", range.name))?;
+                let step = s.parse::<u32>().map_err(|_| {
+                    format!("{} field {part:?}: step {s:?} is not a number", range.name)
+                })?;
                 if low_high.len() == 1 {
                     end = range.max;
                 }
@@ -179,7 +185,10 @@ fn parse_field(text: &str, range: &FieldRange, dialect: CronDialect) -> Result<u
             return Err(format!("{} field {part:?}: start is after end", range.name));
         }
         if step == 0 {
-            return Err(format!("{} field {part:?}: step must be at least 1", range.name));
+            return Err(format!(
+                "{} field {part:?}: step must be at least 1",
+                range.name
+            ));
         }
         bits |= bits_between(start, end, step) | star;
     }
@@ -205,7 +214,9 @@ impl CronSchedule {
         let mut is_date = false;
         let kind = if let Some(descriptor) = text.strip_prefix('@') {
             if dialect == CronDialect::Standard {
-                return Err(fail("descriptors (@...) are not accepted here; use 5 fields".into()));
+                return Err(fail(
+                    "descriptors (@...) are not accepted here; use 5 fields".into(),
+                ));
             }
             let fixed = |second, minute, hour, dom, month, dow| {
                 Kind::Fields(FieldBits {
@@ -217,8 +228,14 @@ impl CronSchedule {
                     dow,
                 })
             };
-            let (s0, m0, h0, d1, mo1, w0) =
-                (single(0), single(0), single(0), single(1), single(1), single(0));
+            let (s0, m0, h0, d1, mo1, w0) = (
+                single(0),
+                single(0),
+                single(0),
+                single(1),
+                single(1),
+                single(0),
+            );
             match descriptor {
                 "yearly" | "annually" => fixed(s0, m0, h0, d1, mo1, all(&DOW)),
                 "monthly" => fixed(s0, m0, h0, d1, all(&MONTHS), all(&DOW)),
@@ -440,9 +457,15 @@ mod tests {
     fn errors_name_the_problem() {
         let parse = |e| CronSchedule::parse(e, CronDialect::CronHpa, Tz::UTC).unwrap_err();
         assert!(parse("0 0 8").problem.contains("5 or 6 fields"));
-        assert!(parse("0 0 25 * * *").problem.contains("hour field \"25\" is outside 0-23"));
-        assert!(parse("0 */0 * * * *").problem.contains("step must be at least 1"));
-        assert!(parse("0 5-2 * * * *").problem.contains("start is after end"));
+        assert!(parse("0 0 25 * * *")
+            .problem
+            .contains("hour field \"25\" is outside 0-23"));
+        assert!(parse("0 */0 * * * *")
+            .problem
+            .contains("step must be at least 1"));
+        assert!(parse("0 5-2 * * * *")
+            .problem
+            .contains("start is after end"));
         assert!(parse("@fortnightly").problem.contains("unknown descriptor"));
         let std = CronSchedule::parse("0 0 * * * *", CronDialect::Standard, Tz::UTC).unwrap_err();
         assert!(std.problem.contains("expected 5 fields"));

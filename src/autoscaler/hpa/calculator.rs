@@ -212,7 +212,10 @@ fn cpu_pod_is_unready(pod: &PodState, sample: &PodMetricSample, ctx: &CalcContex
     }
 }
 
-fn check_samples(pods: &[PodState], samples: &[Option<PodMetricSample>]) -> Result<(), MetricError> {
+fn check_samples(
+    pods: &[PodState],
+    samples: &[Option<PodMetricSample>],
+) -> Result<(), MetricError> {
     if samples.len() != pods.len() {
         return Err(MetricError::SampleCountMismatch {
             samples: samples.len(),
@@ -316,11 +319,14 @@ fn rebalanced_replicas(
     entries: usize,
     ctx: &CalcContext,
 ) -> i32 {
-    if ctx.within(new_ratio) || (ratio < 1.0 && new_ratio > 1.0) || (ratio > 1.0 && new_ratio < 1.0) {
+    if ctx.within(new_ratio) || (ratio < 1.0 && new_ratio > 1.0) || (ratio > 1.0 && new_ratio < 1.0)
+    {
         return current_replicas;
     }
     let replicas = ceil_i32(new_ratio * entries as f64);
-    if (new_ratio < 1.0 && replicas > current_replicas) || (new_ratio > 1.0 && replicas < current_replicas) {
+    if (new_ratio < 1.0 && replicas > current_replicas)
+        || (new_ratio > 1.0 && replicas < current_replicas)
+    {
         return current_replicas;
     }
     replicas

@@ -179,10 +179,20 @@ impl HpaController {
         };
         match (metric, observation) {
             (_, Obs::Unavailable) => Err(MetricError::Unavailable),
-            (MetricSpec::Resource { resource, target, .. }, Obs::PerPod(samples)) => match *target {
+            (
+                MetricSpec::Resource {
+                    resource, target, ..
+                },
+                Obs::PerPod(samples),
+            ) => match *target {
                 MetricTarget::Utilization(pct) => {
                     let p = resource_utilization_replicas(
-                        current, pct, resource, &inputs.pods, samples, ctx,
+                        current,
+                        pct,
+                        resource,
+                        &inputs.pods,
+                        samples,
+                        ctx,
                     )?;
                     Ok((
                         p.replicas,
@@ -416,7 +426,12 @@ impl HpaController {
             return;
         };
         if new > previous {
-            store_scale_event(&mut self.scale_up_events, &behavior.scale_up, new - previous, now);
+            store_scale_event(
+                &mut self.scale_up_events,
+                &behavior.scale_up,
+                new - previous,
+                now,
+            );
         } else if new < previous {
             store_scale_event(
                 &mut self.scale_down_events,
@@ -425,5 +440,114 @@ impl HpaController {
                 now,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autoscaler::hpa::spec::Behavior;
+    use crate::time::SimDuration;
+
+    fn cpu_spec(behavior: Option<Behavior>) -> HpaSpec {
+        HpaSpec {
+            min_replicas: 1,
+            max_replicas: 100,
+            metrics: vec![MetricSpec::Resource {
+                resource: "cpu".into(),
+                container: None,
+                target: MetricTarget::Utilization(50),
+            }],
+            behavior,
+        }
+    }
+
+    /// `n` old, ready pods each using `usage_m` of a 1000m request.
+    fn inputs(n: i32, usage_m: i64, now: SimTime) -> HpaInputs {
+        let pods = (0..n)
+            .map(|_| PodState::running(SimTime::ZERO, "cpu", 1000))
+            .collect();
+        let sample = PodMetricSample {
+            value_m: usage_m,
+            timestamp: now,
+            window: SimDuration::from_secs(15),
+        };
+        HpaInputs {
+            spec_replicas: n,
+            status_replicas: n,
+            pods,
+            metrics: vec![MetricObservation::PerPod(vec![Some(sample); n as usize])],
+        }
+    }
+
+    #[test]
+    fn legacy_path_waits_for_the_downscale_window() {
+        let mut hpa = HpaController::new(cpu_spec(None), HpaConfig::default());
+        let t0 = SimTime::from_secs(1000);
+        let first = hpa.reconcile(t0, &inputs(10, 100, t0));
+        assert_eq!(first.metric_desired, Some(2));
+        assert_eq!(first.desired_replicas, 10, "initial recommendation holds");
+        assert_eq!(first.reason, HpaReason::ScaleDownStabilized);
+        let mut t = t0;
+        let mut last = first;
+        while t < t0 + SimDuration::from_secs(300) {
+            t += SimDuration::from_secs(15);
+            last = hpa.reconcile(t, &inputs(10, 100, t));
+        }
+        assert_eq!(
+            last.desired_replicas, 10,
+            "window still holds at exactly 300 s"
+        );
+        t += SimDuration::from_secs(15);
+        let after = hpa.reconcile(t, &inputs(10, 100, t));
+        assert_eq!(after.desired_replicas, 2);
+        assert!(after.rescale);
+        assert_eq!(after.reason.as_str(), "within_range");
+    }
+
+    #[test]
+    fn default_behavior_rate_limits_consecutive_scale_ups() {
+        let mut hpa = HpaController::new(cpu_spec(Some(Behavior::default())), HpaConfig::default());
+        let t0 = SimTime::from_secs(1000);
+        let first = hpa.reconcile(t0, &inputs(2, 1000, t0));
+        assert_eq!(first.metric_desired, Some(4));
+        assert_eq!(first.desired_replicas, 4);
+        // Still hot at 4 pods: the metrics want 8, but 2 were added within 15 s, so the limit is
+        // max(2 + 4, 2 × 2) = 6.
+        let t1 = t0 + SimDuration::from_secs(10);
+        let second = hpa.reconcile(t1, &inputs(4, 1000, t1));
+        assert_eq!(second.metric_desired, Some(8));
+        assert_eq!(second.desired_replicas, 6);
+        assert_eq!(second.reason, HpaReason::ScaleUpLimit);
+        assert_eq!(second.limiting_policy, Some(0));
+    }
+
+    #[test]
+    fn zero_replicas_with_positive_min_disables_scaling() {
+        let mut hpa = HpaController::new(cpu_spec(None), HpaConfig::default());
+        let decision = hpa.reconcile(SimTime::from_secs(1), &inputs(0, 0, SimTime::from_secs(1)));
+        assert_eq!(decision.reason, HpaReason::ScalingDisabled);
+        assert!(!decision.rescale);
+    }
+
+    #[test]
+    fn a_broken_metric_blocks_scale_down_only() {
+        let mut spec = cpu_spec(Some(Behavior::default()));
+        spec.metrics.push(MetricSpec::External {
+            name: "queue".into(),
+            target: MetricTarget::Value(1000),
+        });
+        let mut hpa = HpaController::new(spec, HpaConfig::default());
+        hpa.set_recommendations(Vec::new());
+        let t = SimTime::from_secs(1000);
+        let mut low = inputs(4, 100, t);
+        low.metrics.push(MetricObservation::Unavailable);
+        let held = hpa.reconcile(t, &low);
+        assert_eq!(held.reason, HpaReason::InvalidMetrics);
+        assert_eq!(held.desired_replicas, 4);
+        assert!(held.metrics[1].result.is_err());
+        let mut high = inputs(4, 900, t);
+        high.metrics.push(MetricObservation::Unavailable);
+        assert_eq!(hpa.reconcile(t, &high).desired_replicas, 8);
     }
 }

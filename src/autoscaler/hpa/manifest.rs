@@ -267,7 +267,11 @@ fn convert_target(
         }
         "AverageValue" => {
             let f = format!("{field}.averageValue");
-            let v = target.average_value.as_ref().ok_or_else(|| missing(&f))?.milli(&f)?;
+            let v = target
+                .average_value
+                .as_ref()
+                .ok_or_else(|| missing(&f))?
+                .milli(&f)?;
             if v <= 0 {
                 return Err(invalid(&f, format!("{v}m"), "a quantity > 0"));
             }
@@ -275,7 +279,11 @@ fn convert_target(
         }
         _ => {
             let f = format!("{field}.value");
-            let v = target.value.as_ref().ok_or_else(|| missing(&f))?.milli(&f)?;
+            let v = target
+                .value
+                .as_ref()
+                .ok_or_else(|| missing(&f))?
+                .milli(&f)?;
             if v <= 0 {
                 return Err(invalid(&f, format!("{v}m"), "a quantity > 0"));
             }
@@ -335,8 +343,11 @@ fn convert_metric(metric: &MetricManifest, field: &str) -> Result<MetricSpec, Hp
             })
         }
         "Pods" => {
-            let (name, target) =
-                named_metric(metric.pods.as_ref(), &format!("{field}.pods"), &["AverageValue"])?;
+            let (name, target) = named_metric(
+                metric.pods.as_ref(),
+                &format!("{field}.pods"),
+                &["AverageValue"],
+            )?;
             Ok(MetricSpec::Pods { name, target })
         }
         "Object" => {
@@ -502,10 +513,16 @@ spec:
         );
         let behavior = spec.behavior.unwrap();
         assert_eq!(behavior.scale_up.policies, vec![ScalingPolicy::pods(2, 60)]);
-        assert_eq!(behavior.scale_up.stabilization_window, Some(SimDuration::ZERO));
+        assert_eq!(
+            behavior.scale_up.stabilization_window,
+            Some(SimDuration::ZERO)
+        );
         assert_eq!(behavior.scale_up.select_policy, SelectPolicy::Max);
         assert_eq!(behavior.scale_down.select_policy, SelectPolicy::Min);
-        assert_eq!(behavior.scale_down.policies, vec![ScalingPolicy::percent(100, 15)]);
+        assert_eq!(
+            behavior.scale_down.policies,
+            vec![ScalingPolicy::percent(100, 15)]
+        );
         assert_eq!(behavior.scale_down.tolerance, Some(0.05));
         assert_eq!(
             behavior.scale_down.stabilization_window,
@@ -535,24 +552,43 @@ spec:
     #[test]
     fn errors_name_field_value_and_allowed() {
         let e = error_of("spec: {maxReplicas: 3, metrics: [{type: Pods, pods: {metric: {name: q}, target: {type: AverageValue, averageValue: 12x}}}]}");
-        assert!(e.contains("spec.metrics[0].pods.target.averageValue"), "{e}");
+        assert!(
+            e.contains("spec.metrics[0].pods.target.averageValue"),
+            "{e}"
+        );
         assert!(e.contains("12x") && e.contains("suffix is unknown"), "{e}");
 
         let e = error_of("spec: {maxReplicas: 3, metrics: [{type: Pods, pods: {metric: {name: q}, target: {type: Value, value: 1}}}]}");
-        assert!(e.contains("spec.metrics[0].pods.target.type") && e.contains("AverageValue"), "{e}");
+        assert!(
+            e.contains("spec.metrics[0].pods.target.type") && e.contains("AverageValue"),
+            "{e}"
+        );
 
         let e = error_of("spec: {maxReplicas: 3, behavior: {scaleDown: {selectPolicy: Biggest}}}");
-        assert!(e.contains("spec.behavior.scaleDown.selectPolicy") && e.contains("Biggest") && e.contains("Max, Min or Disabled"), "{e}");
+        assert!(
+            e.contains("spec.behavior.scaleDown.selectPolicy")
+                && e.contains("Biggest")
+                && e.contains("Max, Min or Disabled"),
+            "{e}"
+        );
 
         let e = error_of("spec: {maxReplicas: 3, behavior: {scaleUp: {policies: [{type: Pods, value: 1, periodSeconds: 0}]}}}");
-        assert!(e.contains("spec.behavior.scaleUp.policies[0].periodSeconds") && e.contains("(0, 1800]"), "{e}");
+        assert!(
+            e.contains("spec.behavior.scaleUp.policies[0].periodSeconds")
+                && e.contains("(0, 1800]"),
+            "{e}"
+        );
 
         let e = error_of("spec: {minReplicas: 5, maxReplicas: 3}");
         assert!(e.contains("spec.maxReplicas") && e.contains('3'), "{e}");
 
         assert!(error_of("spec: {minReplicas: 1}").contains("spec.maxReplicas"));
-        assert!(error_of("kind: Deployment\nspec: {maxReplicas: 1}").contains("HorizontalPodAutoscaler"));
+        assert!(error_of("kind: Deployment\nspec: {maxReplicas: 1}")
+            .contains("HorizontalPodAutoscaler"));
         let e = error_of("spec: {maxReplicas: 3, metrics: [{type: Cpu}]}");
-        assert!(e.contains("spec.metrics[0].type") && e.contains("Cpu"), "{e}");
+        assert!(
+            e.contains("spec.metrics[0].type") && e.contains("Cpu"),
+            "{e}"
+        );
     }
 }

@@ -255,10 +255,17 @@ pub fn scale_down_limit(
         let proposed = match policy.kind {
             PolicyKind::Pods => start - policy.value,
             // Go's int32(float) conversion truncates toward zero.
-            PolicyKind::Percent => (f64::from(start) * (1.0 - f64::from(policy.value) / 100.0)) as i32,
+            PolicyKind::Percent => {
+                (f64::from(start) * (1.0 - f64::from(policy.value) / 100.0)) as i32
+            }
         };
-        let better =
-            best.is_none_or(|(b, _)| if pick_highest { proposed > b } else { proposed < b });
+        let better = best.is_none_or(|(b, _)| {
+            if pick_highest {
+                proposed > b
+            } else {
+                proposed < b
+            }
+        });
         if better {
             best = Some((proposed, index));
         }

@@ -43,7 +43,9 @@ pub fn parse_quantity_milli(text: &str) -> Result<i64, QuantityError> {
     if digits.len() > 30 {
         return Err(fail("it has too many digits"));
     }
-    let mantissa: i128 = digits.parse().map_err(|_| fail("it does not start with a number"))?;
+    let mantissa: i128 = digits
+        .parse()
+        .map_err(|_| fail("it does not start with a number"))?;
     // value = mantissa * 10^pow10 * 2^pow2, in milli-units hence the +3.
     let mut pow10: i32 = 3 - frac_part.len() as i32;
     let mut pow2: u32 = 0;
@@ -76,9 +78,7 @@ pub fn parse_quantity_milli(text: &str) -> Result<i64, QuantityError> {
         _ => return Err(fail("its suffix is unknown")),
     }
     let too_large = || fail("it is too large");
-    let mut value = mantissa
-        .checked_mul(1i128 << pow2)
-        .ok_or_else(too_large)?;
+    let mut value = mantissa.checked_mul(1i128 << pow2).ok_or_else(too_large)?;
     if pow10 >= 0 {
         value = value
             .checked_mul(10i128.checked_pow(pow10 as u32).ok_or_else(too_large)?)
@@ -129,11 +129,23 @@ mod tests {
 
     #[test]
     fn rejects_malformed_text_with_reason() {
-        for bad in ["", "m", "1.2.3", "12x", "1e", "abc", "1eX", "99999999999999999999E"] {
+        for bad in [
+            "",
+            "m",
+            "1.2.3",
+            "12x",
+            "1e",
+            "abc",
+            "1eX",
+            "99999999999999999999E",
+        ] {
             let err = parse_quantity_milli(bad).unwrap_err();
             assert_eq!(err.text, bad);
             assert!(err.to_string().contains("invalid quantity"));
         }
-        assert_eq!(parse_quantity_milli("12x").unwrap_err().problem, "its suffix is unknown");
+        assert_eq!(
+            parse_quantity_milli("12x").unwrap_err().problem,
+            "its suffix is unknown"
+        );
     }
 }
