@@ -1,5 +1,8 @@
 //! podscale: a discrete-event simulator of request-driven autoscaling on Kubernetes.
 pub mod autoscaler;
+pub mod dist;
 pub mod engine;
+pub mod scenario;
+pub mod sim;
 pub mod time;
 pub mod traffic;

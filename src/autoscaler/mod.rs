@@ -1,3 +1,6 @@
 //! Autoscalers: Knative's KPA, Kubernetes' HPA, CronHPA. Each is a model with time passed in and plain data out.
 
+pub mod cron;
+pub mod hpa;
 pub mod kpa;
+pub mod kpa_reconciler;

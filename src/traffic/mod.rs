@@ -10,6 +10,7 @@
 use crate::engine::SimRng;
 use crate::time::{SimDuration, SimTime};
 
+pub mod closed;
 pub mod poisson;
 
 /// What a request carries besides its arrival time. Service models use what they understand: a fixed-slots

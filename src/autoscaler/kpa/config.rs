@@ -205,7 +205,7 @@ impl<'a> Reader<'a> {
 }
 
 fn whole_seconds(d: SimDuration) -> bool {
-    d.as_nanos() % 1_000_000_000 == 0
+    d.as_nanos().is_multiple_of(1_000_000_000)
 }
 
 /// A non-negative integer that fits Knative's `int32`, or an error naming `key`.
