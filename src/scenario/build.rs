@@ -3,7 +3,8 @@
 
 use super::{LoadedScenario, ScenarioError, ScenarioErrors};
 use crate::dist::DurationDist;
-use crate::sim::{AutoscalerMode, SimConfig, Traffic};
+use crate::autoscaler::kpa;
+use crate::sim::{AutoscalerMode, InitialState, KpaSetup, SimConfig, Traffic};
 use crate::time::{SimDuration, SimTime};
 use crate::traffic::closed::ClosedLoopDriver;
 use crate::traffic::poisson::PoissonSource;
@@ -68,42 +69,132 @@ pub fn prepare(
         ));
     }
 
-    let cc = spec.service.container_concurrency.unwrap_or(0);
-    if cc > 1000 {
-        errors.push(loaded.error_at(
-            "service.containerConcurrency",
-            format!("{cc} is outside [0, 1000] (Knative's limit)"),
-        ));
+    // The service: a referenced manifest first, then the scenario's own fields on top.
+    let mut service = super::manifests::ServiceManifest::default();
+    if let Some(rel) = &spec.service.manifest {
+        match super::manifests::read_service_manifest(&base.join(rel)) {
+            Ok(m) => service = m,
+            Err(message) => errors.push(loaded.error_at("service.manifest", message)),
+        }
     }
-    let timeout = spec.service.timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT);
+    let s = &spec.service;
+    let cc = s.container_concurrency.or(service.container_concurrency).unwrap_or(0);
+    let min_replicas = s.min_replicas.or(service.min_replicas);
+    let max_replicas = s.max_replicas.or(service.max_replicas);
+    let scale_metric = s.scale_metric.clone().or(service.scale_metric.clone());
+    let scale_target = s.scale_target.or(service.scale_target);
+    let mut annotations = service.annotations.clone();
+    annotations.extend(s.annotations.clone());
+    if cc > 1000 {
+        errors.push(loaded.error_at("service.containerConcurrency", format!("{cc} is outside [0, 1000] (Knative's limit)")));
+    }
+    let timeout = s.timeout.or(service.timeout_seconds.map(SimDuration::from_secs)).unwrap_or(DEFAULT_REQUEST_TIMEOUT);
     if timeout.0 == 0 {
         errors.push(loaded.error_at("service.timeout", "must be greater than 0s"));
     }
 
-    let class = spec.autoscaler.class.as_deref().unwrap_or("kpa");
+    // The class: the scenario's `autoscaler.class`, else the annotations users write.
+    let annotated_class = annotations
+        .get("autoscaling.knative.dev/class")
+        .map(|c| if c.starts_with("hpa") { "hpa" } else { "kpa" })
+        .or_else(|| annotations.get("serving.kserve.io/autoscalerClass").map(|c| if c == "hpa" { "hpa" } else { "kpa" }));
+    let class = spec.autoscaler.class.as_deref().or(annotated_class).unwrap_or("kpa");
+    let mut settings = BTreeMap::new();
     let autoscaler = match class {
         "fixed" => match spec.autoscaler.replicas {
             Some(n) if n >= 1 => AutoscalerMode::Fixed { replicas: n },
             Some(n) => {
-                errors.push(loaded.error_at(
-                    "autoscaler.replicas",
-                    format!("{n} must be at least 1 for class `fixed`"),
-                ));
+                errors.push(loaded.error_at("autoscaler.replicas", format!("{n} must be at least 1 for class `fixed`")));
                 AutoscalerMode::Fixed { replicas: 1 }
             }
             None => {
-                errors.push(loaded.error_at(
-                    "autoscaler.class",
-                    "class `fixed` needs `autoscaler.replicas` (the pod count)",
-                ));
+                errors.push(loaded.error_at("autoscaler.class", "class `fixed` needs `autoscaler.replicas` (the pod count)"));
                 AutoscalerMode::Fixed { replicas: 1 }
             }
         },
+        "kpa" => {
+            let mut data = BTreeMap::new();
+            if let Some(rel) = &spec.autoscaler.configmap {
+                match super::manifests::read_configmap(&base.join(rel)) {
+                    Ok(d) => data = d,
+                    Err(message) => errors.push(loaded.error_at("autoscaler.configmap", message)),
+                }
+            }
+            data.extend(spec.autoscaler.config.clone());
+            let config = match kpa::AutoscalerConfig::from_configmap(&data) {
+                Ok(c) => c,
+                Err(errs) => {
+                    for e in errs {
+                        errors.push(loaded.error_at(&format!("autoscaler.config.{}", e.key), format!("{:?} {}", e.value, e.message)));
+                    }
+                    kpa::AutoscalerConfig::default()
+                }
+            };
+            let target = match scale_target {
+                Some(t) if t.fract() != 0.0 || t < 0.0 => {
+                    errors.push(loaded.error_at(
+                        "service.scaleTarget",
+                        format!("{t} must be a whole number >= 0 (KServe's field is an integer); for fractions set the annotation autoscaling.knative.dev/target"),
+                    ));
+                    None
+                }
+                Some(t) => Some(t as u32),
+                None => None,
+            };
+            let component = kpa::KServeComponent {
+                scale_metric: scale_metric.clone(),
+                scale_target: target,
+                min_replicas,
+                max_replicas,
+                container_concurrency: Some(cc),
+                annotations: annotations.clone(),
+            };
+            let (revision_annotations, cc) = kpa::kserve_annotations(&component, config.allow_zero_initial_scale);
+            match kpa::resolve_revision(&config, &revision_annotations, cc) {
+                Ok(scaling) => {
+                    settings.insert("target".into(), format!("{}", scaling.decider.target_value));
+                    settings.insert("metric".into(), format!("{:?}", scaling.metric).to_lowercase());
+                    settings.insert("stable-window".into(), scaling.stable_window.to_string());
+                    settings.insert("panic-window".into(), scaling.panic_window.to_string());
+                    settings.insert("min-scale".into(), scaling.min_scale.to_string());
+                    settings.insert("max-scale".into(), scaling.max_scale.to_string());
+                    settings.insert("target-burst-capacity".into(), scaling.decider.target_burst_capacity.to_string());
+                    let initial_state = s.initial_state.unwrap_or(InitialState::Deployed);
+                    let warm_pods = s.initial_pods.unwrap_or(scaling.min_scale.max(1));
+                    if initial_state == InitialState::ScaledToZero && scaling.min_scale > 0 {
+                        errors.push(loaded.error_at(
+                            "service.initial_state",
+                            format!("scaled_to_zero needs min-scale 0 (minReplicas: 0), but min-scale is {}", scaling.min_scale),
+                        ));
+                    }
+                    AutoscalerMode::Kpa(Box::new(KpaSetup {
+                        scaling,
+                        initial_state,
+                        warm_pods,
+                        // progress-deadline (config-deployment, default 600 s) + the 30 s activation buffer.
+                        activation_timeout: SimDuration::from_secs(630),
+                        activator_probe_delay: SimDuration::from_secs(1),
+                    }))
+                }
+                Err(errs) => {
+                    for e in errs {
+                        let short = e.key.strip_prefix("autoscaling.knative.dev/").unwrap_or(&e.key);
+                        let user_wrote_annotation = annotations.contains_key(&e.key);
+                        let key = match short {
+                            "target" if !user_wrote_annotation => "service.scaleTarget".to_string(),
+                            "metric" if !user_wrote_annotation => "service.scaleMetric".to_string(),
+                            "min-scale" if !user_wrote_annotation => "service.minReplicas".to_string(),
+                            "max-scale" if !user_wrote_annotation => "service.maxReplicas".to_string(),
+                            _ => format!("service.annotations.\"{}\"", e.key),
+                        };
+                        errors.push(loaded.error_at(&key, format!("{:?} {}", e.value, e.message)));
+                    }
+                    AutoscalerMode::Fixed { replicas: 1 }
+                }
+            }
+        }
         other => {
-            errors.push(loaded.error_at(
-                "autoscaler.class",
-                format!("\"{other}\" is not supported yet; allowed: fixed"),
-            ));
+            errors.push(loaded.error_at("autoscaler.class", format!("\"{other}\" is not supported yet; allowed: kpa, fixed")));
             AutoscalerMode::Fixed { replicas: 1 }
         }
     };
@@ -112,7 +203,6 @@ pub fn prepare(
     if !errors.is_empty() {
         return Err(ScenarioErrors(errors));
     }
-    let mut settings = BTreeMap::new();
     settings.insert("autoscaler".into(), class.to_string());
     settings.insert("containerConcurrency".into(), cc.to_string());
     settings.insert("service_time".into(), service_time.describe());

@@ -31,6 +31,7 @@
 mod build;
 mod error;
 pub mod locate;
+pub mod manifests;
 pub mod overrides;
 
 pub use build::{prepare, Prepared, DEFAULT_REQUEST_TIMEOUT};
@@ -128,6 +129,13 @@ pub struct ServiceSpec {
     /// Request timeout (the revision's timeoutSeconds; Knative's default is 300 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<SimDuration>,
+    /// The revision's state at time 0: `deployed` (created at 0, initial-scale pods cold-start; the
+    /// default), `warm` (`initial_pods` pods Ready, autoscaler quiet) or `scaled_to_zero`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_state: Option<crate::sim::InitialState>,
+    /// Ready pods at time 0 for `initial_state: warm` (default: max(minReplicas, 1)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_pods: Option<u32>,
 }
 
 /// Which autoscaler drives the replica count and its configuration.

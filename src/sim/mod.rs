@@ -26,4 +26,4 @@ mod pods;
 mod run;
 
 pub use output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
-pub use run::{run, AutoscalerMode, SimConfig, SimError, Traffic};
+pub use run::{run, AutoscalerMode, InitialState, KpaSetup, SimConfig, SimError, Traffic};

@@ -131,7 +131,8 @@ impl SecondRow {
 
 /// Rounds to 6 decimals so float formatting never depends on accumulated noise in the last digits.
 pub fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
+    // Adding 0.0 turns -0.0 into 0.0, which would otherwise print as "-0".
+    (v * 1e6).round() / 1e6 + 0.0
 }
 
 /// Receives each second's row as the run progresses.

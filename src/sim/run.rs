@@ -5,6 +5,11 @@ use super::output::{
     TimeseriesSink,
 };
 use super::pods::{Pod, PodState};
+use crate::autoscaler::kpa::stats::{extrapolate, REPORT_PERIOD};
+use crate::autoscaler::kpa::{
+    scrape_sample_size, ActivatorRevisionStats, Decider, MetricCollector, RequestStats, RevisionScaling, ScaleResult, Stat,
+};
+use crate::autoscaler::kpa_reconciler::{KpaReconciler, PaState, ReconcilerSettings, SksMode};
 use crate::dist::DurationDist;
 use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
 use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
@@ -45,14 +50,78 @@ pub struct SimConfig {
 pub enum AutoscalerMode {
     /// No autoscaler: `replicas` pods, Ready at time 0, requests go straight to them.
     Fixed { replicas: u32 },
+    /// Knative's KPA with the activator and queue-proxy statistics.
+    Kpa(Box<KpaSetup>),
+}
+
+/// The state of the revision when the simulation starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitialState {
+    /// Created at time 0: initial-scale pods cold-start, the activator is in the path until they are ready.
+    Deployed,
+    /// Running and quiet: `pods` pods Ready at time 0, the PA Active.
+    Warm,
+    /// Scaled to zero long ago: no pods, the activator in the path.
+    ScaledToZero,
+}
+
+/// KPA configuration, resolved from config-autoscaler, the revision annotations and KServe's fields.
+pub struct KpaSetup {
+    pub scaling: RevisionScaling,
+    pub initial_state: InitialState,
+    /// Pods Ready at time 0 for [`InitialState::Warm`].
+    pub warm_pods: u32,
+    /// progress-deadline + 30 s (Knative's activation timeout).
+    pub activation_timeout: SimDuration,
+    /// Time until the activator-in-path probe succeeds after the SKS switched to Proxy.
+    pub activator_probe_delay: SimDuration,
 }
 
 impl AutoscalerMode {
     fn label(&self) -> &'static str {
         match self {
             AutoscalerMode::Fixed { .. } => "fixed",
+            AutoscalerMode::Kpa(_) => "kpa",
         }
     }
+}
+
+#[inline]
+fn stats_in(stats: &mut RequestStats, now: SimTime, proxied: bool) {
+    if proxied {
+        stats.proxied_in(now);
+    } else {
+        stats.request_in(now);
+    }
+}
+
+#[inline]
+fn stats_out(stats: &mut RequestStats, now: SimTime, proxied: bool) {
+    if proxied {
+        stats.proxied_out(now);
+    } else {
+        stats.request_out(now);
+    }
+}
+
+/// The KPA's moving parts during a run.
+struct KpaRuntime {
+    scaling: RevisionScaling,
+    collector: MetricCollector,
+    decider: Decider,
+    reconciler: KpaReconciler,
+    activator_stats: ActivatorRevisionStats,
+    /// The decider status (Knative's DesiredScale; −1 until the first valid decision).
+    desired_scale: i32,
+    excess_burst_capacity: i32,
+    last: Option<ScaleResult>,
+    reason: &'static str,
+    requeue: Option<EventId>,
+    panic_seconds: u64,
+    /// Scratch buffers for the scraper's sample, reused every second.
+    old_pods: Vec<u32>,
+    young_pods: Vec<u32>,
 }
 
 /// Where requests come from.
@@ -82,6 +151,8 @@ enum Event {
     PodGraceOver(u32),
     Tick,
     QueueTimeout(u32),
+    /// The KPA reconciler's re-enqueue timer.
+    KpaReconcile,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +188,7 @@ struct Rngs {
     cold_start: SimRng,
     lb: SimRng,
     network: SimRng,
+    scrape: SimRng,
 }
 
 /// Per-second counters, reset after each row.
@@ -171,6 +243,8 @@ struct Sim {
     rows: u64,
     max_ready: u32,
     max_desired: u32,
+    kpa: Option<KpaRuntime>,
+    autoscaler_label: &'static str,
 }
 
 /// Runs one simulation, streaming per-second rows to `sink`, and returns the summary.
@@ -204,6 +278,7 @@ impl Sim {
                 cold_start: streams.stream(Stream::ColdStart),
                 lb: streams.stream(Stream::LoadBalancing),
                 network: streams.stream(Stream::Network),
+                scrape: streams.stream(Stream::Scrape),
             },
             end,
             traffic_end,
@@ -237,6 +312,8 @@ impl Sim {
             rows: 0,
             max_ready: 0,
             max_desired: 0,
+            kpa: None,
+            autoscaler_label: cfg.autoscaler.label(),
             cfg,
         }
     }
@@ -251,13 +328,20 @@ impl Sim {
     fn start(&mut self) -> Result<(), SimError> {
         // Ticks first, so a tick at instant t is handled before request events of the same instant.
         self.at(SimTime::from_secs(1), Event::Tick);
-        match self.cfg.autoscaler {
+        match &self.cfg.autoscaler {
             AutoscalerMode::Fixed { replicas } => {
+                let replicas = *replicas;
                 for _ in 0..replicas {
                     self.create_pod(SimTime::ZERO, true);
                 }
                 self.desired = replicas;
                 self.max_desired = replicas;
+            }
+            AutoscalerMode::Kpa(_) => {
+                // The setup moves into the runtime; the label was taken in `new`.
+                if let AutoscalerMode::Kpa(setup) = std::mem::replace(&mut self.cfg.autoscaler, AutoscalerMode::Fixed { replicas: 0 }) {
+                    self.start_kpa(*setup);
+                }
             }
         }
         self.fetch_open_arrival()?;
@@ -307,6 +391,12 @@ impl Sim {
             Event::PodReady(pod) => self.pod_ready(now, pod),
             Event::PodGraceOver(pod) => self.pod_grace_over(now, pod),
             Event::QueueTimeout(req) => self.queue_timeout(now, req),
+            Event::KpaReconcile => {
+                if let Some(k) = self.kpa.as_mut() {
+                    k.requeue = None;
+                }
+                self.kpa_reconcile(now);
+            }
             Event::Tick => {
                 self.tick(now, sink)?;
                 let next = now + SimDuration::from_secs(1);
@@ -374,6 +464,16 @@ impl Sim {
             self.counts.rejected += 1;
             self.respond(now, id, 503);
             return;
+        }
+        if let Some(k) = self.kpa.as_mut() {
+            if let Some(first) = k.activator_stats.request_in(now) {
+                // A new activator entry reports "1" at once, and the autoscaler pokes the decider if the
+                // revision is at zero: the scale-from-zero trigger.
+                k.collector.record(now, &first);
+                if k.desired_scale == 0 && first.average_concurrency != 0.0 {
+                    self.kpa_decide(now);
+                }
+            }
         }
         let r = &mut self.requests[id as usize];
         r.via_activator = true;
@@ -469,7 +569,7 @@ impl Sim {
         self.requests[id as usize].pod = pod;
         let p = &mut self.pods[pod as usize];
         // Queue-proxy statistics count the request before the breaker, so queued requests count too.
-        p.stats.request_in(now, via_activator);
+        stats_in(&mut p.stats, now, via_activator);
         if cc == 0 || p.executing < cc {
             self.start_service(now, id, pod);
         } else if p.queued < QUEUE_PROXY_DEPTH_FACTOR * cc {
@@ -481,7 +581,7 @@ impl Sim {
             let ev = self.at(deadline, Event::QueueTimeout(id));
             self.requests[id as usize].timeout_event = Some(ev);
         } else {
-            p.stats.request_out(now, via_activator);
+            stats_out(&mut p.stats, now, via_activator);
             if via_activator {
                 self.activator_release(pod);
             }
@@ -518,7 +618,7 @@ impl Sim {
         let pod = r.pod;
         let p = &mut self.pods[pod as usize];
         p.executing -= 1;
-        p.stats.request_out(now, r.via_activator);
+        stats_out(&mut p.stats, now, r.via_activator);
         if r.via_activator {
             self.activator_release(pod);
         }
@@ -573,7 +673,7 @@ impl Sim {
             Stage::PodQueue => {
                 let p = &mut self.pods[r.pod as usize];
                 p.queued -= 1;
-                p.stats.request_out(now, r.via_activator);
+                stats_out(&mut p.stats, now, r.via_activator);
                 if r.via_activator {
                     self.activator_release(r.pod);
                 }
@@ -587,6 +687,11 @@ impl Sim {
 
     /// Sends the response (success or failure) back through the request path.
     fn respond(&mut self, now: SimTime, id: u32, status: u16) {
+        if self.requests[id as usize].via_activator {
+            if let Some(k) = self.kpa.as_mut() {
+                k.activator_stats.request_out(now);
+            }
+        }
         let delay = self.one_way_delay();
         let r = &mut self.requests[id as usize];
         r.stage = Stage::Returning;
@@ -670,16 +775,18 @@ impl Sim {
         }
         p.state = PodState::Ready;
         p.ready_at = Some(now);
-        p.stats = super::pods::ConcurrencyStats::new(now);
+        p.stats = RequestStats::new(now);
         self.starting -= 1;
         self.mark_ready(pod);
         if self.activator_queued > 0 {
             self.dispatch_from_activator(now);
         }
+        if self.kpa.is_some() {
+            self.kpa_reconcile(now);
+        }
     }
 
     /// Scales the deployment to `replicas` (Starting + Ready pods).
-    #[allow(dead_code)]
     fn set_replicas(&mut self, now: SimTime, replicas: u32) {
         let current = self.starting + self.ready.len() as u32;
         if replicas != self.desired {
@@ -778,8 +885,12 @@ impl Sim {
     // ---- per-second statistics ----------------------------------------------------------------------
 
     fn tick(&mut self, now: SimTime, sink: &mut dyn TimeseriesSink) -> Result<(), SimError> {
-        for &pod in &self.ready {
-            self.pods[pod as usize].stats.report(now);
+        if self.kpa.is_some() {
+            self.kpa_second(now);
+        } else {
+            for &pod in &self.ready {
+                self.pods[pod as usize].stats.report(now);
+            }
         }
         let queue_proxy_queue: u64 = self
             .pods
@@ -814,13 +925,13 @@ impl Sim {
             pending_pods: 0,
             starting_pods: self.starting,
             terminating_pods: self.terminating,
-            observed_stable: None,
-            observed_panic: None,
-            target_per_pod: None,
-            panic: false,
-            excess_burst_capacity: None,
+            observed_stable: self.kpa.as_ref().and_then(|k| k.last.map(|r| r.observed_stable)),
+            observed_panic: self.kpa.as_ref().and_then(|k| k.last.map(|r| r.observed_panic)),
+            target_per_pod: self.kpa.as_ref().map(|k| k.decider.spec().target_value),
+            panic: self.kpa.as_ref().is_some_and(|k| k.decider.in_panic()),
+            excess_burst_capacity: self.kpa.as_ref().map(|k| i64::from(k.excess_burst_capacity)),
             activator_in_path: self.activator_in_path,
-            scale_reason: "",
+            scale_reason: self.kpa.as_ref().map_or("", |k| k.reason),
             latency_p50_ms: pct(0.50),
             latency_p95_ms: pct(0.95),
             latency_p99_ms: pct(0.99),
@@ -837,6 +948,158 @@ impl Sim {
         s.cold_completions = 0;
         s.latencies_us.clear();
         Ok(())
+    }
+
+    // ---- KPA ------------------------------------------------------------------------------------------
+
+    fn start_kpa(&mut self, setup: KpaSetup) {
+        let scaling = setup.scaling;
+        let settings = ReconcilerSettings {
+            min_scale: scaling.min_scale,
+            max_scale: scaling.max_scale,
+            initial_scale: scaling.initial_scale,
+            enable_scale_to_zero: scaling.enable_scale_to_zero,
+            reachable: scaling.decider.reachable,
+            stable_window: scaling.stable_window,
+            scale_to_zero_grace: scaling.scale_to_zero_grace_period,
+            pod_retention: scaling.scale_to_zero_pod_retention_period,
+            target_burst_capacity: scaling.decider.target_burst_capacity,
+            activation_timeout: setup.activation_timeout,
+            probe_delay: setup.activator_probe_delay,
+        };
+        let now = SimTime::ZERO;
+        let (reconciler, desired_scale, initial_pods, ready_at_start) = match setup.initial_state {
+            InitialState::Deployed => {
+                let n = scaling.initial_scale;
+                (KpaReconciler::new(settings, now, n), -1, n, false)
+            }
+            InitialState::Warm => {
+                let n = setup.warm_pods.max(1);
+                (KpaReconciler::resumed(settings, now, n, PaState::Active), -1, n, true)
+            }
+            InitialState::ScaledToZero => (KpaReconciler::resumed(settings, now, 0, PaState::Inactive), 0, 0, false),
+        };
+        for _ in 0..initial_pods {
+            self.create_pod(now, ready_at_start);
+        }
+        self.desired = initial_pods;
+        self.max_desired = initial_pods;
+        self.activator_in_path = reconciler.sks_mode() == SksMode::Proxy;
+        let collector = MetricCollector::new(
+            scaling.metric,
+            scaling.aggregation,
+            scaling.stable_window,
+            scaling.panic_window,
+            scaling.scrape_target_set,
+        );
+        // The decider is created with the revision; a warm service's autoscaler has been running, so it does
+        // not start in panic (Knative starts in panic only when the autoscaler itself restarts).
+        let decider = Decider::new(scaling.decider.clone(), now, 0);
+        let excess_burst_capacity = Decider::initial_excess_burst_capacity(&scaling.decider, scaling.initial_scale);
+        self.kpa = Some(KpaRuntime {
+            scaling,
+            collector,
+            decider,
+            reconciler,
+            activator_stats: ActivatorRevisionStats::new(),
+            desired_scale,
+            excess_burst_capacity,
+            last: None,
+            reason: "",
+            requeue: None,
+            panic_seconds: 0,
+            old_pods: Vec::new(),
+            young_pods: Vec::new(),
+        });
+    }
+
+    /// The once-a-second metric work: queue-proxy reports, the scrape, the activator's report, and on even
+    /// seconds the decider.
+    fn kpa_second(&mut self, now: SimTime) {
+        let Some(k) = self.kpa.as_mut() else { return };
+        // Every queue-proxy closes its 1 s period; the scraper samples n of the N ready pods, pods older than
+        // the stable window first, and extrapolates their sum to the revision.
+        k.old_pods.clear();
+        k.young_pods.clear();
+        let stable_window = k.scaling.stable_window;
+        for &pod in &self.ready {
+            let p = &self.pods[pod as usize];
+            if now.saturating_since(p.created) >= stable_window {
+                k.old_pods.push(pod);
+            } else {
+                k.young_pods.push(pod);
+            }
+        }
+        let ready = self.ready.len();
+        let sample = scrape_sample_size(ready);
+        let mut reports: Stat = Stat::default();
+        if sample == ready {
+            for &pod in &self.ready {
+                let r = self.pods[pod as usize].stats.report(now).to_queue_proxy_stat(REPORT_PERIOD);
+                reports = reports.add(&r);
+            }
+        } else {
+            shuffle(&mut k.old_pods, &mut self.rng.scrape);
+            shuffle(&mut k.young_pods, &mut self.rng.scrape);
+            for (i, &pod) in k.old_pods.iter().chain(k.young_pods.iter()).enumerate() {
+                let r = self.pods[pod as usize].stats.report(now).to_queue_proxy_stat(REPORT_PERIOD);
+                if i < sample {
+                    reports = reports.add(&r);
+                }
+            }
+        }
+        if let Some(total) = extrapolate(&reports, sample, ready) {
+            k.collector.record(now, &total);
+        }
+        if let Some(stat) = k.activator_stats.report(now) {
+            k.collector.record(now, &stat);
+        }
+        if k.decider.in_panic() {
+            k.panic_seconds += 1;
+        }
+        if now.whole_secs() % 2 == 0 {
+            self.kpa_decide(now);
+        }
+    }
+
+    /// Runs the decider (`Scale`) and then the reconciler.
+    fn kpa_decide(&mut self, now: SimTime) {
+        let ready = self.ready.len() as u32;
+        let Some(k) = self.kpa.as_mut() else { return };
+        let observed = k.collector.stable_and_panic(now);
+        let result = k.decider.scale(now, ready, observed);
+        if result.valid {
+            k.desired_scale = result.desired_pod_count;
+            k.excess_burst_capacity = result.excess_burst_capacity;
+            k.last = Some(result);
+        }
+        k.reason = result.reason.as_str();
+        self.kpa_reconcile(now);
+    }
+
+    fn kpa_reconcile(&mut self, now: SimTime) {
+        let ready = self.ready.len() as u32;
+        let Some(k) = self.kpa.as_mut() else { return };
+        let outcome = k.reconciler.reconcile(now, k.desired_scale, k.excess_burst_capacity, ready);
+        if outcome.reason != crate::autoscaler::kpa_reconciler::BoundReason::Decider {
+            k.reason = outcome.reason.as_str();
+        }
+        if let Some(after) = outcome.requeue_after {
+            if let Some(ev) = k.requeue.take() {
+                self.queue.cancel(ev);
+            }
+            let ev = self.queue.schedule(now + after, Event::KpaReconcile).expect("requeue is in the future");
+            if let Some(k) = self.kpa.as_mut() {
+                k.requeue = Some(ev);
+            }
+        }
+        let in_path = outcome.sks_mode == SksMode::Proxy;
+        if in_path != self.activator_in_path {
+            self.activator_in_path = in_path;
+        }
+        if let Some(replicas) = outcome.apply {
+            self.set_replicas(now, replicas);
+        }
     }
 
     fn finish(mut self, wall_time_s: f64) -> RunSummary {
@@ -891,7 +1154,7 @@ impl Sim {
             scenario: self.cfg.name.clone(),
             seed: self.cfg.seed,
             duration_s,
-            autoscaler: self.cfg.autoscaler.label().to_string(),
+            autoscaler: self.autoscaler_label.to_string(),
             requests: self.counts.clone(),
             latency_ms,
             latency_histogram_ms: histogram,
@@ -918,12 +1181,20 @@ impl Sim {
             pod_seconds: self.pod_ns as f64 / 1e9,
             gpu_seconds: 0.0,
             scale_events: self.scale_events,
-            panic_seconds: 0.0,
+            panic_seconds: self.kpa.as_ref().map_or(0.0, |k| k.panic_seconds as f64),
             cold_starts: self.cold_starts,
             events_processed: self.queue.events_processed(),
             wall_time_s,
             settings: self.cfg.settings.clone(),
             effective_config: self.cfg.effective_config.clone(),
         }
+    }
+}
+
+/// Fisher-Yates shuffle with the given stream (the scraper's random pod choice).
+fn shuffle(items: &mut [u32], rng: &mut SimRng) {
+    for i in (1..items.len()).rev() {
+        let j = rng.random_range(0..=i);
+        items.swap(i, j);
     }
 }
