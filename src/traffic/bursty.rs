@@ -20,11 +20,27 @@ use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 
 /// A square wave: `on_rate` for `on`, `off_rate` for `off`, repeated forever from t = 0.
-pub fn on_off_profile(on_rate: f64, off_rate: f64, on: SimDuration, off: SimDuration, start_on: bool) -> RateProfile {
+pub fn on_off_profile(
+    on_rate: f64,
+    off_rate: f64,
+    on: SimDuration,
+    off: SimDuration,
+    start_on: bool,
+) -> RateProfile {
     if start_on {
-        RateProfile::Square { first_rate: on_rate, first_for: on, second_rate: off_rate, second_for: off }
+        RateProfile::Square {
+            first_rate: on_rate,
+            first_for: on,
+            second_rate: off_rate,
+            second_for: off,
+        }
     } else {
-        RateProfile::Square { first_rate: off_rate, first_for: off, second_rate: on_rate, second_for: on }
+        RateProfile::Square {
+            first_rate: off_rate,
+            first_for: off,
+            second_rate: on_rate,
+            second_for: on,
+        }
     }
 }
 
@@ -49,12 +65,19 @@ pub struct MmppSource {
 impl MmppSource {
     /// `states` must be non-empty with positive mean durations (checked by `TrafficSpec::validate`).
     pub fn new(states: Vec<MmppState>, start: SimTime, end: SimTime) -> Self {
-        MmppSource { states, current: 0, state_end: None, now: start, end }
+        MmppSource {
+            states,
+            current: 0,
+            state_end: None,
+            now: start,
+            end,
+        }
     }
 
     fn sojourn(&self, rng: &mut SimRng) -> SimDuration {
         let unit_exp: f64 = Exp1.sample(rng);
-        SimDuration::from_secs_f64(unit_exp * self.states[self.current].mean_duration.as_secs_f64()).max(SimDuration(1))
+        SimDuration::from_secs_f64(unit_exp * self.states[self.current].mean_duration.as_secs_f64())
+            .max(SimDuration(1))
     }
 }
 
@@ -105,12 +128,22 @@ mod tests {
     #[test]
     fn on_off_has_no_arrivals_in_off_phases() {
         let end = SimTime::from_secs(100);
-        let profile = on_off_profile(100.0, 0.0, SimDuration::from_secs(5), SimDuration::from_secs(15), true);
+        let profile = on_off_profile(
+            100.0,
+            0.0,
+            SimDuration::from_secs(5),
+            SimDuration::from_secs(15),
+            true,
+        );
         let mut src = NhppSource::new(profile, SimTime::ZERO, end);
         let mut rng = SimRng::seed_from_u64(11);
         let mut n = 0;
         while let Some(a) = src.next_arrival(&mut rng).unwrap() {
-            assert!(a.at.0 % 20_000_000_000 < 5_000_000_000, "arrival in off phase at {}", a.at);
+            assert!(
+                a.at.0 % 20_000_000_000 < 5_000_000_000,
+                "arrival in off phase at {}",
+                a.at
+            );
             n += 1;
         }
         // 5 on-phases of 5 s at 100/s: 2500 expected, sd 50.
@@ -120,8 +153,14 @@ mod tests {
     #[test]
     fn mmpp_long_run_rate_is_the_time_weighted_mean() {
         let states = vec![
-            MmppState { rate: 10.0, mean_duration: SimDuration::from_secs(30) },
-            MmppState { rate: 100.0, mean_duration: SimDuration::from_secs(10) },
+            MmppState {
+                rate: 10.0,
+                mean_duration: SimDuration::from_secs(30),
+            },
+            MmppState {
+                rate: 100.0,
+                mean_duration: SimDuration::from_secs(10),
+            },
         ];
         let mut src = MmppSource::new(states, SimTime::ZERO, SimTime::from_secs(20_000));
         let mut rng = SimRng::seed_from_u64(5);

@@ -79,9 +79,23 @@ pub struct ClosedLoopDriver {
 
 impl ClosedLoopDriver {
     pub fn new(spec: ClosedLoopSpec) -> Self {
-        let min_gap = spec.qps_per_client.filter(|q| *q > 0.0).map_or(SimDuration::ZERO, |q| SimDuration::from_secs_f64(1.0 / q));
-        let clients = vec![ClientState { last_send: spec.start, done: false }; spec.clients as usize];
-        ClosedLoopDriver { spec, min_gap, clients, sent: 0 }
+        let min_gap = spec
+            .qps_per_client
+            .filter(|q| *q > 0.0)
+            .map_or(SimDuration::ZERO, |q| SimDuration::from_secs_f64(1.0 / q));
+        let clients = vec![
+            ClientState {
+                last_send: spec.start,
+                done: false
+            };
+            spec.clients as usize
+        ];
+        ClosedLoopDriver {
+            spec,
+            min_gap,
+            clients,
+            sent: 0,
+        }
     }
 
     pub fn spec(&self) -> &ClosedLoopSpec {
@@ -114,7 +128,12 @@ impl ClosedLoopDriver {
 
     /// The response (or failure) to `client`'s outstanding request arrived at `now`: when it sends next,
     /// or `None` if it is finished (duration over, budget spent, or an unknown/finished client).
-    pub fn on_response(&mut self, client: ClientId, now: SimTime, rng: &mut SimRng) -> Option<SimTime> {
+    pub fn on_response(
+        &mut self,
+        client: ClientId,
+        now: SimTime,
+        rng: &mut SimRng,
+    ) -> Option<SimTime> {
         let id = client as usize;
         if self.clients.get(id).is_none_or(|c| c.done) {
             return None;
@@ -157,29 +176,54 @@ mod tests {
 
     #[test]
     fn qps_limit_spaces_sends_per_client() {
-        let mut driver = ClosedLoopDriver::new(ClosedLoopSpec { qps_per_client: Some(4.0), ..spec(1) });
+        let mut driver = ClosedLoopDriver::new(ClosedLoopSpec {
+            qps_per_client: Some(4.0),
+            ..spec(1)
+        });
         let mut rng = SimRng::seed_from_u64(1);
         assert_eq!(driver.initial_sends(), vec![(0, SimTime::ZERO)]);
         // A fast response (10 ms) waits for the 250 ms slot; a slow one (400 ms) sends immediately.
-        assert_eq!(driver.on_response(0, SimTime::from_millis(10), &mut rng), Some(SimTime::from_millis(250)));
-        assert_eq!(driver.on_response(0, SimTime::from_millis(650), &mut rng), Some(SimTime::from_millis(650)));
+        assert_eq!(
+            driver.on_response(0, SimTime::from_millis(10), &mut rng),
+            Some(SimTime::from_millis(250))
+        );
+        assert_eq!(
+            driver.on_response(0, SimTime::from_millis(650), &mut rng),
+            Some(SimTime::from_millis(650))
+        );
     }
 
     #[test]
     fn duration_ends_the_client() {
-        let mut driver = ClosedLoopDriver::new(ClosedLoopSpec { think_time: SimDuration::from_secs(3), ..spec(1) });
+        let mut driver = ClosedLoopDriver::new(ClosedLoopSpec {
+            think_time: SimDuration::from_secs(3),
+            ..spec(1)
+        });
         let mut rng = SimRng::seed_from_u64(1);
         driver.initial_sends();
-        assert_eq!(driver.on_response(0, SimTime::from_secs(1), &mut rng), Some(SimTime::from_secs(4)));
+        assert_eq!(
+            driver.on_response(0, SimTime::from_secs(1), &mut rng),
+            Some(SimTime::from_secs(4))
+        );
         assert_eq!(driver.on_response(0, SimTime::from_secs(7), &mut rng), None);
-        assert_eq!(driver.on_response(0, SimTime::from_secs(8), &mut rng), None, "finished clients stay finished");
+        assert_eq!(
+            driver.on_response(0, SimTime::from_secs(8), &mut rng),
+            None,
+            "finished clients stay finished"
+        );
     }
 
     #[test]
     fn budget_smaller_than_clients_starts_only_that_many() {
-        let mut driver = ClosedLoopDriver::new(ClosedLoopSpec { total_requests: Some(3), ..spec(5) });
+        let mut driver = ClosedLoopDriver::new(ClosedLoopSpec {
+            total_requests: Some(3),
+            ..spec(5)
+        });
         let ids: Vec<ClientId> = driver.initial_sends().into_iter().map(|(c, _)| c).collect();
         assert_eq!(ids, vec![0, 1, 2]);
-        assert_eq!(driver.on_response(0, SimTime::from_secs(1), &mut SimRng::seed_from_u64(1)), None);
+        assert_eq!(
+            driver.on_response(0, SimTime::from_secs(1), &mut SimRng::seed_from_u64(1)),
+            None
+        );
     }
 }

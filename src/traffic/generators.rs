@@ -33,13 +33,19 @@ pub struct ConstantSource {
 impl ConstantSource {
     /// `rate_per_s` must be positive and finite (checked by `TrafficSpec::validate`).
     pub fn new(rate_per_s: f64, start: SimTime, end: SimTime) -> Self {
-        ConstantSource { start, end, interval_ns: NANOS_PER_SEC as f64 / rate_per_s, sent: 0 }
+        ConstantSource {
+            start,
+            end,
+            interval_ns: NANOS_PER_SEC as f64 / rate_per_s,
+            sent: 0,
+        }
     }
 }
 
 impl ArrivalSource for ConstantSource {
     fn next_arrival(&mut self, _rng: &mut SimRng) -> Result<Option<Arrival>, TrafficError> {
-        let offset = SimDuration::from_secs_f64(self.sent as f64 * self.interval_ns / NANOS_PER_SEC as f64);
+        let offset =
+            SimDuration::from_secs_f64(self.sent as f64 * self.interval_ns / NANOS_PER_SEC as f64);
         let at = self.start + offset;
         if at >= self.end {
             return Ok(None);
@@ -64,11 +70,24 @@ pub enum Interpolation {
 #[derive(Clone, Debug, PartialEq)]
 pub enum RateProfile {
     /// Points sorted by time (equal times allowed: a vertical step).
-    Piecewise { points: Vec<(SimTime, f64)>, interpolation: Interpolation },
+    Piecewise {
+        points: Vec<(SimTime, f64)>,
+        interpolation: Interpolation,
+    },
     /// `mean + amplitude * sin(2π (t + phase) / period)`, clipped at zero.
-    Sine { mean: f64, amplitude: f64, period: SimDuration, phase: SimDuration },
+    Sine {
+        mean: f64,
+        amplitude: f64,
+        period: SimDuration,
+        phase: SimDuration,
+    },
     /// A square wave from t = 0: `first_rate` for `first_for`, then `second_rate` for `second_for`, repeated.
-    Square { first_rate: f64, first_for: SimDuration, second_rate: f64, second_for: SimDuration },
+    Square {
+        first_rate: f64,
+        first_for: SimDuration,
+        second_rate: f64,
+        second_for: SimDuration,
+    },
 }
 
 impl RateProfile {
@@ -81,7 +100,12 @@ impl RateProfile {
     }
 
     /// `start_rate` until `ramp_start`, a straight line to `end_rate` at `ramp_start + duration`, then held.
-    pub fn ramp(start_rate: f64, end_rate: f64, ramp_start: SimTime, duration: SimDuration) -> Self {
+    pub fn ramp(
+        start_rate: f64,
+        end_rate: f64,
+        ramp_start: SimTime,
+        duration: SimDuration,
+    ) -> Self {
         RateProfile::Piecewise {
             points: vec![(ramp_start, start_rate), (ramp_start + duration, end_rate)],
             interpolation: Interpolation::Linear,
@@ -91,7 +115,11 @@ impl RateProfile {
     /// `base_rate`, except `spike_rate` during `[at, at + duration)`.
     pub fn spike(base_rate: f64, spike_rate: f64, at: SimTime, duration: SimDuration) -> Self {
         RateProfile::Piecewise {
-            points: vec![(SimTime::ZERO, base_rate), (at, spike_rate), (at + duration, base_rate)],
+            points: vec![
+                (SimTime::ZERO, base_rate),
+                (at, spike_rate),
+                (at + duration, base_rate),
+            ],
             interpolation: Interpolation::Hold,
         }
     }
@@ -99,8 +127,13 @@ impl RateProfile {
     /// The instantaneous rate at `t`, requests per second (never negative).
     pub fn rate_at(&self, t: SimTime) -> f64 {
         match self {
-            RateProfile::Piecewise { points, interpolation } => {
-                let Some(first) = points.first() else { return 0.0 };
+            RateProfile::Piecewise {
+                points,
+                interpolation,
+            } => {
+                let Some(first) = points.first() else {
+                    return 0.0;
+                };
                 let after = points.partition_point(|p| p.0 <= t);
                 if after == 0 {
                     return first.1.max(0.0);
@@ -114,7 +147,12 @@ impl RateProfile {
                     _ => r0.max(0.0),
                 }
             }
-            RateProfile::Sine { mean, amplitude, period, phase } => {
+            RateProfile::Sine {
+                mean,
+                amplitude,
+                period,
+                phase,
+            } => {
                 let cycle = period.0.max(1);
                 let pos = (t.0 % cycle + phase.0 % cycle) % cycle;
                 let angle = std::f64::consts::TAU * pos as f64 / cycle as f64;
@@ -127,7 +165,10 @@ impl RateProfile {
     /// An upper bound on the rate over `[t, until)` and `until` (> `t`, or `SimTime::MAX`).
     fn bound_from(&self, t: SimTime) -> (f64, SimTime) {
         match self {
-            RateProfile::Piecewise { points, interpolation } => {
+            RateProfile::Piecewise {
+                points,
+                interpolation,
+            } => {
                 let after = points.partition_point(|p| p.0 <= t);
                 let until = points.get(after).map_or(SimTime::MAX, |p| p.0);
                 let bound = match (after, interpolation) {
@@ -140,15 +181,28 @@ impl RateProfile {
                 };
                 (bound.max(0.0), until)
             }
-            RateProfile::Sine { mean, amplitude, .. } => ((mean + amplitude.abs()).max(0.0), SimTime::MAX),
-            RateProfile::Square { first_rate, first_for, second_rate, second_for } => {
+            RateProfile::Sine {
+                mean, amplitude, ..
+            } => ((mean + amplitude.abs()).max(0.0), SimTime::MAX),
+            RateProfile::Square {
+                first_rate,
+                first_for,
+                second_rate,
+                second_for,
+            } => {
                 let cycle = first_for.0.saturating_add(second_for.0).max(1);
                 let cycle_start = t.0 - t.0 % cycle;
                 let pos = t.0 - cycle_start;
                 if pos < first_for.0 {
-                    (first_rate.max(0.0), SimTime(cycle_start.saturating_add(first_for.0)))
+                    (
+                        first_rate.max(0.0),
+                        SimTime(cycle_start.saturating_add(first_for.0)),
+                    )
                 } else {
-                    (second_rate.max(0.0), SimTime(cycle_start.saturating_add(cycle)))
+                    (
+                        second_rate.max(0.0),
+                        SimTime(cycle_start.saturating_add(cycle)),
+                    )
                 }
             }
         }
@@ -159,7 +213,9 @@ impl RateProfile {
         const STEPS: u64 = 10_000;
         let step = (horizon.0 / STEPS).max(1);
         let samples = horizon.0 / step;
-        let total: f64 = (0..samples).map(|i| self.rate_at(SimTime(i * step + step / 2))).sum();
+        let total: f64 = (0..samples)
+            .map(|i| self.rate_at(SimTime(i * step + step / 2)))
+            .sum();
         total / samples.max(1) as f64
     }
 }
@@ -173,7 +229,11 @@ pub struct NhppSource {
 
 impl NhppSource {
     pub fn new(profile: RateProfile, start: SimTime, end: SimTime) -> Self {
-        NhppSource { profile, now: start, end }
+        NhppSource {
+            profile,
+            now: start,
+            end,
+        }
     }
 }
 
@@ -208,7 +268,12 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    fn count_in(source: &mut dyn ArrivalSource, rng: &mut SimRng, from: u64, to: u64) -> (u64, u64) {
+    fn count_in(
+        source: &mut dyn ArrivalSource,
+        rng: &mut SimRng,
+        from: u64,
+        to: u64,
+    ) -> (u64, u64) {
         let (mut inside, mut total) = (0, 0);
         let mut last = SimTime::ZERO;
         while let Some(a) = source.next_arrival(rng).unwrap() {
@@ -232,12 +297,19 @@ mod tests {
         }
         assert_eq!(times.len(), 3000);
         assert_eq!(times[2999], 999_666_666_667);
-        assert!(times.windows(2).all(|w| (333_333_333..=333_333_334).contains(&(w[1] - w[0]))));
+        assert!(times
+            .windows(2)
+            .all(|w| (333_333_333..=333_333_334).contains(&(w[1] - w[0]))));
     }
 
     #[test]
     fn linear_profile_interpolates_and_holds_ends() {
-        let p = RateProfile::ramp(10.0, 30.0, SimTime::from_secs(10), SimDuration::from_secs(20));
+        let p = RateProfile::ramp(
+            10.0,
+            30.0,
+            SimTime::from_secs(10),
+            SimDuration::from_secs(20),
+        );
         assert_eq!(p.rate_at(SimTime::from_secs(0)), 10.0);
         assert!((p.rate_at(SimTime::from_secs(20)) - 20.0).abs() < 1e-9);
         assert_eq!(p.rate_at(SimTime::from_secs(100)), 30.0);
@@ -245,13 +317,22 @@ mod tests {
 
     #[test]
     fn spike_counts_match_the_profile() {
-        let profile = RateProfile::spike(10.0, 200.0, SimTime::from_secs(100), SimDuration::from_secs(10));
+        let profile = RateProfile::spike(
+            10.0,
+            200.0,
+            SimTime::from_secs(100),
+            SimDuration::from_secs(10),
+        );
         let mut src = NhppSource::new(profile, SimTime::ZERO, SimTime::from_secs(200));
         let mut rng = SimRng::seed_from_u64(7);
         let (spike, total) = count_in(&mut src, &mut rng, 100, 110);
         // Expected 2000 in the spike (sd ~45) and 1900 outside (sd ~44).
         assert!((1860..=2140).contains(&spike), "spike count {spike}");
-        assert!((1760..=2040).contains(&(total - spike)), "base count {}", total - spike);
+        assert!(
+            (1760..=2040).contains(&(total - spike)),
+            "base count {}",
+            total - spike
+        );
     }
 
     #[test]

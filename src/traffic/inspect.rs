@@ -53,17 +53,36 @@ impl TraceProfile {
 
     /// Highest per-interval rate, requests per second, and the start of that interval.
     pub fn peak_rate(&self) -> (f64, SimTime) {
-        let (index, count) = self.counts.iter().enumerate().max_by_key(|(i, c)| (**c, std::cmp::Reverse(*i))).map_or((0, 0), |(i, c)| (i, *c));
-        (count as f64 / self.interval.as_secs_f64(), SimTime(index as u64 * self.interval.0))
+        let (index, count) = self
+            .counts
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, c)| (**c, std::cmp::Reverse(*i)))
+            .map_or((0, 0), |(i, c)| (i, *c));
+        (
+            count as f64 / self.interval.as_secs_f64(),
+            SimTime(index as u64 * self.interval.0),
+        )
     }
 }
 
 /// Profiles the trace at `path` read as `format`, counting arrivals per `interval` (must be > 0).
-pub fn inspect(path: &Path, format: TraceFormat, interval: SimDuration) -> Result<TraceProfile, TrafficError> {
+pub fn inspect(
+    path: &Path,
+    format: TraceFormat,
+    interval: SimDuration,
+) -> Result<TraceProfile, TrafficError> {
     if interval == SimDuration::ZERO {
-        return Err(TrafficError::Invalid { key: "interval".into(), message: "interval must be positive, e.g. 60s".into() });
+        return Err(TrafficError::Invalid {
+            key: "interval".into(),
+            message: "interval must be positive, e.g. 60s".into(),
+        });
     }
-    let options = TraceOptions { format, spread: Spread::Even, ..TraceOptions::default() };
+    let options = TraceOptions {
+        format,
+        spread: Spread::Even,
+        ..TraceOptions::default()
+    };
     let mut source = TraceSource::open(path, options)?;
     let mut rng = SimRng::seed_from_u64(0);
     let mut profile = TraceProfile {
@@ -98,28 +117,67 @@ impl fmt::Display for TraceProfile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "trace      {} ({})", self.path, self.format.name())?;
         writeln!(f, "requests   {}", self.requests)?;
-        writeln!(f, "span       {} (first arrival {}, last {})", self.span(), opt_secs(self.first), opt_secs(self.last))?;
+        writeln!(
+            f,
+            "span       {} (first arrival {}, last {})",
+            self.span(),
+            opt_secs(self.first),
+            opt_secs(self.last)
+        )?;
         let (peak, peak_at) = self.peak_rate();
         writeln!(f, "mean rate  {:.3} req/s", self.mean_rate())?;
-        writeln!(f, "peak rate  {:.3} req/s in the {} interval starting at {:.0} s", peak, self.interval, peak_at.as_secs_f64())?;
+        writeln!(
+            f,
+            "peak rate  {:.3} req/s in the {} interval starting at {:.0} s",
+            peak,
+            self.interval,
+            peak_at.as_secs_f64()
+        )?;
         if self.prompt_tokens + self.output_tokens > 0 && self.requests > 0 {
             let n = self.requests as f64;
-            writeln!(f, "tokens     mean prompt {:.1}, mean output {:.1}", self.prompt_tokens as f64 / n, self.output_tokens as f64 / n)?;
+            writeln!(
+                f,
+                "tokens     mean prompt {:.1}, mean output {:.1}",
+                self.prompt_tokens as f64 / n,
+                self.output_tokens as f64 / n
+            )?;
         }
         if self.with_service_time > 0 {
-            writeln!(f, "service    {} of {} rows give a service time", self.with_service_time, self.requests)?;
+            writeln!(
+                f,
+                "service    {} of {} rows give a service time",
+                self.with_service_time, self.requests
+            )?;
         }
         if self.counts.is_empty() {
             return writeln!(f, "(no arrivals)");
         }
         let merge = self.counts.len().div_ceil(MAX_CHART_ROWS);
         let row_len = self.interval.as_secs_f64() * merge as f64;
-        let rows: Vec<f64> = self.counts.chunks(merge).map(|c| c.iter().sum::<u64>() as f64 / row_len).collect();
+        let rows: Vec<f64> = self
+            .counts
+            .chunks(merge)
+            .map(|c| c.iter().sum::<u64>() as f64 / row_len)
+            .collect();
         let max = rows.iter().copied().fold(0.0, f64::max);
-        writeln!(f, "rate per {} (req/s):", SimDuration::from_secs_f64(row_len))?;
+        writeln!(
+            f,
+            "rate per {} (req/s):",
+            SimDuration::from_secs_f64(row_len)
+        )?;
         for (i, rate) in rows.iter().enumerate() {
-            let width = if max > 0.0 { (rate / max * BAR_WIDTH as f64).round() as usize } else { 0 };
-            writeln!(f, "{:>9.0}s {:>10.3} |{}", i as f64 * row_len, rate, "#".repeat(width))?;
+            let width = if max > 0.0 {
+                (rate / max * BAR_WIDTH as f64).round() as usize
+            } else {
+                0
+            };
+            writeln!(
+                f,
+                "{:>9.0}s {:>10.3} |{}",
+                i as f64 * row_len,
+                rate,
+                "#".repeat(width)
+            )?;
         }
         Ok(())
     }

@@ -56,7 +56,10 @@ pub struct Arrival {
 impl Arrival {
     /// An arrival without trace attributes.
     pub fn plain(at: SimTime) -> Self {
-        Arrival { at, attrs: RequestAttrs::default() }
+        Arrival {
+            at,
+            attrs: RequestAttrs::default(),
+        }
     }
 }
 
@@ -65,7 +68,12 @@ impl Arrival {
 pub enum TrafficError {
     /// A trace row (or header) that cannot be read: `line` is 1-based and counts the header line.
     #[error("{path}:{line}: column `{column}`: {message}")]
-    Malformed { path: String, line: u64, column: String, message: String },
+    Malformed {
+        path: String,
+        line: u64,
+        column: String,
+        message: String,
+    },
     #[error("{path}: {message}")]
     Io { path: String, message: String },
     /// A configuration that cannot be built (reported by `TrafficSpec::validate` first in normal use).

@@ -291,13 +291,19 @@ impl<'de> Visitor<'de> for SpecVisitor {
         while let Some(key) = map.next_key::<String>()? {
             if key == "kind" {
                 let kind: Kind = map.next_value()?;
-                let rest = BufferedThenLive { buffered: before_kind.into_iter(), buffered_value: None, live: map };
+                let rest = BufferedThenLive {
+                    buffered: before_kind.into_iter(),
+                    buffered_value: None,
+                    live: map,
+                };
                 return kind.read_fields(de::value::MapAccessDeserializer::new(rest));
             }
             let value = map.next_value()?;
             before_kind.push((key, value));
         }
-        Err(de::Error::custom(format!("missing `kind`; expected one of {KIND_NAMES}")))
+        Err(de::Error::custom(format!(
+            "missing `kind`; expected one of {KIND_NAMES}"
+        )))
     }
 }
 
@@ -330,7 +336,10 @@ struct BufferedThenLive<A> {
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for BufferedThenLive<A> {
     type Error = A::Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
         match self.buffered.next() {
             Some((key, value)) => {
                 self.buffered_value = Some(value);
@@ -370,22 +379,35 @@ impl Checker<'_> {
 
     /// A rate in req/s: finite, at most [`MAX_RATE`], positive unless `allow_zero`.
     fn rate(&mut self, field: &str, value: f64, allow_zero: bool) {
-        let low_ok = if allow_zero { value >= 0.0 } else { value > 0.0 };
+        let low_ok = if allow_zero {
+            value >= 0.0
+        } else {
+            value > 0.0
+        };
         if !(low_ok && value <= MAX_RATE) {
             let low = if allow_zero { "0 <= rate" } else { "0 < rate" };
-            self.fail(field, format!("rate {value} req/s is out of range; allowed: {low} <= {MAX_RATE} req/s"));
+            self.fail(
+                field,
+                format!("rate {value} req/s is out of range; allowed: {low} <= {MAX_RATE} req/s"),
+            );
         }
     }
 
     fn positive(&mut self, field: &str, value: SimDuration) {
         if value == SimDuration::ZERO {
-            self.fail(field, "duration 0s is not allowed; it must be positive (e.g. \"10s\")".into());
+            self.fail(
+                field,
+                "duration 0s is not allowed; it must be positive (e.g. \"10s\")".into(),
+            );
         }
     }
 
     fn factor(&mut self, field: &str, value: f64, what: &str) {
         if !(value > 0.0 && value.is_finite() && value <= 1e6) {
-            self.fail(field, format!("{value} is not a valid {what}; allowed: 0 < {field} <= 1000000"));
+            self.fail(
+                field,
+                format!("{value} is not a valid {what}; allowed: 0 < {field} <= 1000000"),
+            );
         }
     }
 }
@@ -405,7 +427,14 @@ impl TrafficSpec {
             TrafficSpec::Constant(s) | TrafficSpec::Poisson(s) => {
                 c.rate("rate", s.rate, false);
                 if s.end.is_some_and(|end| end <= s.start) {
-                    c.fail("end", format!("end {} must be after start {}", s.end.unwrap_or_default(), s.start));
+                    c.fail(
+                        "end",
+                        format!(
+                            "end {} must be after start {}",
+                            s.end.unwrap_or_default(),
+                            s.start
+                        ),
+                    );
                 }
             }
             TrafficSpec::Step(s) => {
@@ -462,10 +491,20 @@ impl TrafficSpec {
                     c.fail("kind", "closed_loop may only be the whole traffic section or a direct child of the top-level sum".into());
                 }
                 if !(1..=1_000_000).contains(&s.clients) {
-                    c.fail("clients", format!("clients {} is out of range; allowed: 1 to 1000000", s.clients));
+                    c.fail(
+                        "clients",
+                        format!(
+                            "clients {} is out of range; allowed: 1 to 1000000",
+                            s.clients
+                        ),
+                    );
                 }
                 if s.requests == Some(0) {
-                    c.fail("requests", "requests 0 sends nothing; allowed: at least 1, or omit for no limit".into());
+                    c.fail(
+                        "requests",
+                        "requests 0 sends nothing; allowed: at least 1, or omit for no limit"
+                            .into(),
+                    );
                 }
                 if let Some(q) = s.qps {
                     c.rate("qps", q, false);
@@ -476,32 +515,57 @@ impl TrafficSpec {
             }
             TrafficSpec::Trace(s) => {
                 if s.path.as_os_str().is_empty() {
-                    c.fail("path", "path is empty; give the trace file, relative to the scenario file".into());
+                    c.fail(
+                        "path",
+                        "path is empty; give the trace file, relative to the scenario file".into(),
+                    );
                 }
-                c.factor("time_scale", s.time_scale, "time scale (multiplier of trace times: 0.5 replays twice as fast)");
+                c.factor(
+                    "time_scale",
+                    s.time_scale,
+                    "time scale (multiplier of trace times: 0.5 replays twice as fast)",
+                );
                 if !(s.load_scale > 0.0 && s.load_scale.is_finite() && s.load_scale <= 1000.0) {
                     c.fail("load_scale", format!("{} is not a valid load scale; allowed: 0 < load_scale <= 1000 (0.5 keeps half the requests, 2 doubles them)", s.load_scale));
                 }
                 if let Some(w) = &s.window {
                     if w.to.is_some_and(|to| to <= w.from) {
-                        c.fail("window.to", format!("window end {} must be after its start {}", w.to.unwrap_or_default(), w.from));
+                        c.fail(
+                            "window.to",
+                            format!(
+                                "window end {} must be after its start {}",
+                                w.to.unwrap_or_default(),
+                                w.from
+                            ),
+                        );
                     }
                 }
                 if let Some(i) = s.interval {
                     c.positive("interval", i);
                 }
-                if !s.format.is_per_interval() && (s.interval.is_some() || s.count_column.is_some()) {
+                if !s.format.is_per_interval() && (s.interval.is_some() || s.count_column.is_some())
+                {
                     c.fail("interval", format!("interval/count_column apply to counts and azure_functions traces, not {}", s.format.name()));
                 }
                 if s.reorder_buffer > 10_000_000 {
-                    c.fail("reorder_buffer", format!("{} rows is too many; allowed: 0 to 10000000", s.reorder_buffer));
+                    c.fail(
+                        "reorder_buffer",
+                        format!(
+                            "{} rows is too many; allowed: 0 to 10000000",
+                            s.reorder_buffer
+                        ),
+                    );
                 }
             }
             TrafficSpec::Sum(s) => {
                 if s.sources.is_empty() {
                     c.fail("sources", "a sum needs at least one source".into());
                 }
-                let closed = s.sources.iter().filter(|x| matches!(x, TrafficSpec::ClosedLoop(_))).count();
+                let closed = s
+                    .sources
+                    .iter()
+                    .filter(|x| matches!(x, TrafficSpec::ClosedLoop(_)))
+                    .count();
                 if closed > 1 {
                     c.fail("sources", format!("{closed} closed_loop sources; at most one is allowed (use more clients instead)"));
                 }
@@ -516,38 +580,95 @@ impl TrafficSpec {
     /// Builds the sources for a run of `run_duration`. Relative trace paths resolve against `base_dir`
     /// (the scenario file's folder). Fails on the first validation error, or if a trace cannot be opened
     /// or its header is wrong (rows are checked as they stream).
-    pub fn build(&self, base_dir: &Path, run_duration: SimDuration, streams: &RngStreams) -> Result<TrafficPlan, TrafficError> {
+    pub fn build(
+        &self,
+        base_dir: &Path,
+        run_duration: SimDuration,
+        streams: &RngStreams,
+    ) -> Result<TrafficPlan, TrafficError> {
         if let Some((key, message)) = self.validate("traffic").into_iter().next() {
             return Err(TrafficError::Invalid { key, message });
         }
         let end = SimTime::ZERO + run_duration;
         match self.build_part(base_dir, end, streams, None)? {
-            Built::Open(source) => Ok(TrafficPlan { open_loop: Some(source), closed_loop: None }),
-            Built::Closed(driver) => Ok(TrafficPlan { open_loop: None, closed_loop: Some(driver) }),
-            Built::Both(source, driver) => Ok(TrafficPlan { open_loop: Some(source), closed_loop: Some(driver) }),
+            Built::Open(source) => Ok(TrafficPlan {
+                open_loop: Some(source),
+                closed_loop: None,
+            }),
+            Built::Closed(driver) => Ok(TrafficPlan {
+                open_loop: None,
+                closed_loop: Some(driver),
+            }),
+            Built::Both(source, driver) => Ok(TrafficPlan {
+                open_loop: Some(source),
+                closed_loop: Some(driver),
+            }),
         }
     }
 
-    fn build_part(&self, base_dir: &Path, end: SimTime, streams: &RngStreams, stream_index: Option<u64>) -> Result<Built, TrafficError> {
+    fn build_part(
+        &self,
+        base_dir: &Path,
+        end: SimTime,
+        streams: &RngStreams,
+        stream_index: Option<u64>,
+    ) -> Result<Built, TrafficError> {
         let at = |d: SimDuration| SimTime::ZERO + d;
-        let nhpp = |profile: RateProfile| Built::Open(Box::new(NhppSource::new(profile, SimTime::ZERO, end)));
+        let nhpp = |profile: RateProfile| {
+            Built::Open(Box::new(NhppSource::new(profile, SimTime::ZERO, end)))
+        };
         Ok(match self {
-            TrafficSpec::Constant(s) => Built::Open(Box::new(ConstantSource::new(s.rate, at(s.start), s.end.map_or(end, at).min(end)))),
-            TrafficSpec::Poisson(s) => Built::Open(Box::new(PoissonSource::new(s.rate, at(s.start), s.end.map_or(end, at).min(end)))),
+            TrafficSpec::Constant(s) => Built::Open(Box::new(ConstantSource::new(
+                s.rate,
+                at(s.start),
+                s.end.map_or(end, at).min(end),
+            ))),
+            TrafficSpec::Poisson(s) => Built::Open(Box::new(PoissonSource::new(
+                s.rate,
+                at(s.start),
+                s.end.map_or(end, at).min(end),
+            ))),
             TrafficSpec::Step(s) => nhpp(RateProfile::step(s.rate_before, s.rate_after, at(s.at))),
             TrafficSpec::Ramp(s) => {
-                let duration = s.duration.unwrap_or_else(|| end.saturating_since(at(s.start))).max(SimDuration(1));
-                nhpp(RateProfile::ramp(s.start_rate, s.end_rate, at(s.start), duration))
+                let duration = s
+                    .duration
+                    .unwrap_or_else(|| end.saturating_since(at(s.start)))
+                    .max(SimDuration(1));
+                nhpp(RateProfile::ramp(
+                    s.start_rate,
+                    s.end_rate,
+                    at(s.start),
+                    duration,
+                ))
             }
-            TrafficSpec::Spike(s) => nhpp(RateProfile::spike(s.base_rate, s.spike_rate, at(s.at), s.duration)),
-            TrafficSpec::Sine(s) => nhpp(RateProfile::Sine { mean: s.mean_rate, amplitude: s.amplitude, period: s.period, phase: s.phase }),
-            TrafficSpec::OnOff(s) => nhpp(on_off_profile(s.on_rate, s.off_rate, s.on, s.off, s.start_on)),
+            TrafficSpec::Spike(s) => nhpp(RateProfile::spike(
+                s.base_rate,
+                s.spike_rate,
+                at(s.at),
+                s.duration,
+            )),
+            TrafficSpec::Sine(s) => nhpp(RateProfile::Sine {
+                mean: s.mean_rate,
+                amplitude: s.amplitude,
+                period: s.period,
+                phase: s.phase,
+            }),
+            TrafficSpec::OnOff(s) => nhpp(on_off_profile(
+                s.on_rate, s.off_rate, s.on, s.off, s.start_on,
+            )),
             TrafficSpec::Piecewise(s) => nhpp(RateProfile::Piecewise {
                 points: s.points.iter().map(|p| (at(p.at), p.rate)).collect(),
                 interpolation: s.interpolation,
             }),
             TrafficSpec::Mmpp(s) => {
-                let states = s.states.iter().map(|x| MmppState { rate: x.rate, mean_duration: x.mean_duration }).collect();
+                let states = s
+                    .states
+                    .iter()
+                    .map(|x| MmppState {
+                        rate: x.rate,
+                        mean_duration: x.mean_duration,
+                    })
+                    .collect();
                 Built::Open(Box::new(MmppSource::new(states, SimTime::ZERO, end)))
             }
             TrafficSpec::ClosedLoop(s) => {
@@ -563,8 +684,15 @@ impl TrafficSpec {
                 }))
             }
             TrafficSpec::Trace(s) => {
-                let path = if s.path.is_absolute() { s.path.clone() } else { base_dir.join(&s.path) };
-                let window = s.window.clone().unwrap_or(WindowSpec { from: SimDuration::ZERO, to: None });
+                let path = if s.path.is_absolute() {
+                    s.path.clone()
+                } else {
+                    base_dir.join(&s.path)
+                };
+                let window = s.window.clone().unwrap_or(WindowSpec {
+                    from: SimDuration::ZERO,
+                    to: None,
+                });
                 let options = TraceOptions {
                     format: s.format,
                     time_column: s.time_column.clone(),
@@ -591,7 +719,9 @@ impl TrafficSpec {
                 for (i, source) in s.sources.iter().enumerate() {
                     let index = child_stream_index(stream_index, i as u64);
                     match source.build_part(base_dir, end, streams, Some(index))? {
-                        Built::Open(child) => children.push((child, streams.indexed(Stream::Traffic, index))),
+                        Built::Open(child) => {
+                            children.push((child, streams.indexed(Stream::Traffic, index)))
+                        }
                         Built::Closed(d) => driver = Some(d),
                         Built::Both(child, d) => {
                             children.push((child, streams.indexed(Stream::Traffic, index)));
@@ -613,15 +743,40 @@ impl TrafficSpec {
         match self {
             TrafficSpec::Constant(s) => format!("constant {} req/s", num(s.rate)),
             TrafficSpec::Poisson(s) => format!("poisson {} req/s", num(s.rate)),
-            TrafficSpec::Step(s) => format!("step {}→{} req/s at {}", num(s.rate_before), num(s.rate_after), s.at),
+            TrafficSpec::Step(s) => format!(
+                "step {}→{} req/s at {}",
+                num(s.rate_before),
+                num(s.rate_after),
+                s.at
+            ),
             TrafficSpec::Ramp(s) => format!("ramp {}→{} req/s", num(s.start_rate), num(s.end_rate)),
-            TrafficSpec::Spike(s) => format!("spike {}→{} req/s at {} for {}", num(s.base_rate), num(s.spike_rate), s.at, s.duration),
-            TrafficSpec::Sine(s) => format!("sine {}±{} req/s, period {}", num(s.mean_rate), num(s.amplitude), s.period),
-            TrafficSpec::OnOff(s) => format!("on/off {} req/s ({} on, {} off)", num(s.on_rate), s.on, s.off),
+            TrafficSpec::Spike(s) => format!(
+                "spike {}→{} req/s at {} for {}",
+                num(s.base_rate),
+                num(s.spike_rate),
+                s.at,
+                s.duration
+            ),
+            TrafficSpec::Sine(s) => format!(
+                "sine {}±{} req/s, period {}",
+                num(s.mean_rate),
+                num(s.amplitude),
+                s.period
+            ),
+            TrafficSpec::OnOff(s) => format!(
+                "on/off {} req/s ({} on, {} off)",
+                num(s.on_rate),
+                s.on,
+                s.off
+            ),
             TrafficSpec::Mmpp(s) => format!("mmpp, {} states", s.states.len()),
             TrafficSpec::Piecewise(s) => format!("piecewise schedule, {} points", s.points.len()),
             TrafficSpec::ClosedLoop(s) => {
-                let mut text = format!("{} closed-loop client{}", s.clients, if s.clients == 1 { "" } else { "s" });
+                let mut text = format!(
+                    "{} closed-loop client{}",
+                    s.clients,
+                    if s.clients == 1 { "" } else { "s" }
+                );
                 if let Some(q) = s.qps {
                     text += &format!(", ≤{} req/s each", num(q));
                 }
@@ -631,7 +786,10 @@ impl TrafficSpec {
                 text
             }
             TrafficSpec::Trace(s) => {
-                let name = s.path.file_name().map_or_else(|| s.path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                let name = s.path.file_name().map_or_else(
+                    || s.path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
                 let mut text = format!("trace {name}");
                 if s.time_scale != 1.0 {
                     text += &format!(", time x{}", num(s.time_scale));
@@ -641,7 +799,12 @@ impl TrafficSpec {
                 }
                 text
             }
-            TrafficSpec::Sum(s) => s.sources.iter().map(TrafficSpec::describe).collect::<Vec<_>>().join(" + "),
+            TrafficSpec::Sum(s) => s
+                .sources
+                .iter()
+                .map(TrafficSpec::describe)
+                .collect::<Vec<_>>()
+                .join(" + "),
         }
     }
 }

@@ -24,7 +24,14 @@ pub struct SumSource {
 impl SumSource {
     pub fn new(children: Vec<(Box<dyn ArrivalSource>, SimRng)>) -> Self {
         SumSource {
-            children: children.into_iter().map(|(source, rng)| Child { source, rng, head: None }).collect(),
+            children: children
+                .into_iter()
+                .map(|(source, rng)| Child {
+                    source,
+                    rng,
+                    head: None,
+                })
+                .collect(),
         }
     }
 }
@@ -63,7 +70,10 @@ mod tests {
         fn next_arrival(&mut self, rng: &mut SimRng) -> Result<Option<Arrival>, TrafficError> {
             Ok(self.0.next_arrival(rng)?.map(|a| Arrival {
                 at: a.at,
-                attrs: RequestAttrs { prompt_tokens: self.1, ..Default::default() },
+                attrs: RequestAttrs {
+                    prompt_tokens: self.1,
+                    ..Default::default()
+                },
             }))
         }
     }
@@ -72,8 +82,14 @@ mod tests {
     fn merges_in_time_order_with_ties_to_the_lower_index() {
         let end = SimTime::from_secs(2);
         let children: Vec<(Box<dyn ArrivalSource>, SimRng)> = vec![
-            (Box::new(Tagged(ConstantSource::new(2.0, SimTime::ZERO, end), 0)), SimRng::seed_from_u64(1)),
-            (Box::new(Tagged(ConstantSource::new(4.0, SimTime::ZERO, end), 1)), SimRng::seed_from_u64(2)),
+            (
+                Box::new(Tagged(ConstantSource::new(2.0, SimTime::ZERO, end), 0)),
+                SimRng::seed_from_u64(1),
+            ),
+            (
+                Box::new(Tagged(ConstantSource::new(4.0, SimTime::ZERO, end), 1)),
+                SimRng::seed_from_u64(2),
+            ),
         ];
         let mut sum = SumSource::new(children);
         let mut rng = SimRng::seed_from_u64(0);
@@ -81,6 +97,22 @@ mod tests {
         while let Some(a) = sum.next_arrival(&mut rng).unwrap() {
             got.push((a.at.as_nanos() / 250_000_000, a.attrs.prompt_tokens));
         }
-        assert_eq!(got, vec![(0, 0), (0, 1), (1, 1), (2, 0), (2, 1), (3, 1), (4, 0), (4, 1), (5, 1), (6, 0), (6, 1), (7, 1)]);
+        assert_eq!(
+            got,
+            vec![
+                (0, 0),
+                (0, 1),
+                (1, 1),
+                (2, 0),
+                (2, 1),
+                (3, 1),
+                (4, 0),
+                (4, 1),
+                (5, 1),
+                (6, 0),
+                (6, 1),
+                (7, 1)
+            ]
+        );
     }
 }

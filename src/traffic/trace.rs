@@ -70,7 +70,8 @@ pub enum TraceFormat {
 }
 
 impl TraceFormat {
-    pub const NAMES: &'static [&'static str] = &["requests", "azure_llm", "counts", "azure_functions"];
+    pub const NAMES: &'static [&'static str] =
+        &["requests", "azure_llm", "counts", "azure_functions"];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -141,9 +142,20 @@ impl Default for TraceOptions {
     }
 }
 
-const TIME_COLUMNS: &[&str] = &["time_s", "time", "timestamp", "arrival_time", "arrival_time_s"];
+const TIME_COLUMNS: &[&str] = &[
+    "time_s",
+    "time",
+    "timestamp",
+    "arrival_time",
+    "arrival_time_s",
+];
 const SERVICE_COLUMNS: &[&str] = &["service_time_s", "service_time_ms"];
-const PROMPT_COLUMNS: &[&str] = &["prompt_tokens", "context_tokens", "contexttokens", "input_tokens"];
+const PROMPT_COLUMNS: &[&str] = &[
+    "prompt_tokens",
+    "context_tokens",
+    "contexttokens",
+    "input_tokens",
+];
 const OUTPUT_COLUMNS: &[&str] = &["output_tokens", "generated_tokens", "generatedtokens"];
 const COUNT_COLUMNS: &[&str] = &["count", "requests", "arrivals"];
 
@@ -158,7 +170,11 @@ pub fn parse_seconds_exact(text: &str) -> Option<u64> {
     if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let whole_ns = if whole.is_empty() { 0 } else { whole.parse::<u64>().ok()?.checked_mul(NANOS_PER_SEC)? };
+    let whole_ns = if whole.is_empty() {
+        0
+    } else {
+        whole.parse::<u64>().ok()?.checked_mul(NANOS_PER_SEC)?
+    };
     let mut frac_ns = 0u64;
     for (i, digit) in frac.bytes().take(9).enumerate() {
         frac_ns += u64::from(digit - b'0') * 10u64.pow(8 - i as u32);
@@ -174,7 +190,9 @@ fn parse_absolute_ns(text: &str) -> Option<i64> {
             return t.and_utc().timestamp_nanos_opt();
         }
     }
-    chrono::DateTime::parse_from_rfc3339(text).ok()?.timestamp_nanos_opt()
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()?
+        .timestamp_nanos_opt()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,13 +221,19 @@ impl TimeParser {
                     Err(format!("`{text}` is not a time; expected {expected}"))
                 }
             }
-            Some(TimeKind::Relative) => parse_seconds_exact(text)
-                .ok_or_else(|| format!("`{text}` is not a non-negative number of seconds (earlier rows used seconds)")),
+            Some(TimeKind::Relative) => parse_seconds_exact(text).ok_or_else(|| {
+                format!(
+                    "`{text}` is not a non-negative number of seconds (earlier rows used seconds)"
+                )
+            }),
             Some(TimeKind::Absolute { origin_ns }) => {
                 let abs = parse_absolute_ns(text)
                     .ok_or_else(|| format!("`{text}` is not a timestamp like 2023-11-16 18:15:46.6805900 (earlier rows used timestamps)"))?;
-                u64::try_from(abs - origin_ns)
-                    .map_err(|_| format!("timestamp `{text}` is earlier than the first row, which defines time 0"))
+                u64::try_from(abs - origin_ns).map_err(|_| {
+                    format!(
+                        "timestamp `{text}` is earlier than the first row, which defines time 0"
+                    )
+                })
             }
         }
     }
@@ -226,26 +250,60 @@ struct CsvStream {
 impl CsvStream {
     fn open(path: &Path) -> Result<Self, TrafficError> {
         let display = path.display().to_string();
-        let file = File::open(path).map_err(|e| TrafficError::Io { path: display.clone(), message: format!("cannot open trace: {e}") })?;
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(BufReader::with_capacity(1 << 16, file));
+        let file = File::open(path).map_err(|e| TrafficError::Io {
+            path: display.clone(),
+            message: format!("cannot open trace: {e}"),
+        })?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::All)
+            .from_reader(BufReader::with_capacity(1 << 16, file));
         let headers = reader
             .headers()
-            .map_err(|e| TrafficError::Malformed { path: display.clone(), line: 1, column: "(header)".into(), message: format!("unreadable header: {e}") })?
+            .map_err(|e| TrafficError::Malformed {
+                path: display.clone(),
+                line: 1,
+                column: "(header)".into(),
+                message: format!("unreadable header: {e}"),
+            })?
             .iter()
             .map(str::to_string)
             .collect();
-        Ok(CsvStream { path: display, reader, headers, record: csv::StringRecord::new() })
+        Ok(CsvStream {
+            path: display,
+            reader,
+            headers,
+            record: csv::StringRecord::new(),
+        })
     }
 
     /// Index of the column named `wanted` (case-insensitive), or the first of `candidates` present.
-    fn column(&self, wanted: Option<&str>, candidates: &[&str], what: &str, required: bool) -> Result<Option<usize>, TrafficError> {
-        let find = |name: &str| self.headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    fn column(
+        &self,
+        wanted: Option<&str>,
+        candidates: &[&str],
+        what: &str,
+        required: bool,
+    ) -> Result<Option<usize>, TrafficError> {
+        let find = |name: &str| {
+            self.headers
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(name))
+        };
         if let Some(name) = wanted {
-            return find(name).map(Some).ok_or_else(|| self.header_error(what, &format!("no column named `{name}`")));
+            return find(name)
+                .map(Some)
+                .ok_or_else(|| self.header_error(what, &format!("no column named `{name}`")));
         }
         match candidates.iter().find_map(|c| find(c)) {
             Some(i) => Ok(Some(i)),
-            None if required => Err(self.header_error(what, &format!("no {what} column; expected one of {}", candidates.join(", ")))),
+            None if required => Err(self.header_error(
+                what,
+                &format!(
+                    "no {what} column; expected one of {}",
+                    candidates.join(", ")
+                ),
+            )),
             None => Ok(None),
         }
     }
@@ -261,12 +319,14 @@ impl CsvStream {
 
     /// Advances to the next record; `Ok(false)` at the end of the file.
     fn advance(&mut self) -> Result<bool, TrafficError> {
-        self.reader.read_record(&mut self.record).map_err(|e| TrafficError::Malformed {
-            path: self.path.clone(),
-            line: e.position().map_or(0, |p| p.line()),
-            column: "(row)".into(),
-            message: format!("unreadable CSV row: {e}"),
-        })
+        self.reader
+            .read_record(&mut self.record)
+            .map_err(|e| TrafficError::Malformed {
+                path: self.path.clone(),
+                line: e.position().map_or(0, |p| p.line()),
+                column: "(row)".into(),
+                message: format!("unreadable CSV row: {e}"),
+            })
     }
 
     fn line(&self) -> u64 {
@@ -281,7 +341,11 @@ impl CsvStream {
         TrafficError::Malformed {
             path: self.path.clone(),
             line: self.line(),
-            column: self.headers.get(index).cloned().unwrap_or_else(|| format!("#{}", index + 1)),
+            column: self
+                .headers
+                .get(index)
+                .cloned()
+                .unwrap_or_else(|| format!("#{}", index + 1)),
             message,
         }
     }
@@ -314,16 +378,35 @@ impl RequestReader {
                 csv.column(Some("GeneratedTokens"), &[], "GeneratedTokens", true)?,
             )
         } else {
-            let service = csv.column(options.service_time_column.as_deref(), SERVICE_COLUMNS, "service time", false)?;
+            let service = csv.column(
+                options.service_time_column.as_deref(),
+                SERVICE_COLUMNS,
+                "service time",
+                false,
+            )?;
             let service = service.map(|i| {
-                let nanos_per_unit = if csv.headers[i].to_ascii_lowercase().ends_with("_ms") { 1_000_000 } else { NANOS_PER_SEC };
+                let nanos_per_unit = if csv.headers[i].to_ascii_lowercase().ends_with("_ms") {
+                    1_000_000
+                } else {
+                    NANOS_PER_SEC
+                };
                 (i, nanos_per_unit)
             });
             (
                 csv.column(options.time_column.as_deref(), TIME_COLUMNS, "time", true)?,
                 service,
-                csv.column(options.prompt_tokens_column.as_deref(), PROMPT_COLUMNS, "prompt tokens", false)?,
-                csv.column(options.output_tokens_column.as_deref(), OUTPUT_COLUMNS, "output tokens", false)?,
+                csv.column(
+                    options.prompt_tokens_column.as_deref(),
+                    PROMPT_COLUMNS,
+                    "prompt tokens",
+                    false,
+                )?,
+                csv.column(
+                    options.output_tokens_column.as_deref(),
+                    OUTPUT_COLUMNS,
+                    "output tokens",
+                    false,
+                )?,
             )
         };
         Ok(RequestReader {
@@ -348,15 +431,32 @@ impl RequestReader {
             return Ok(0);
         }
         text.parse::<u32>()
-            .or_else(|_| text.parse::<f64>().ok().filter(|v| v.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(v)).map(|v| v as u32).ok_or(()))
-            .map_err(|_| self.csv.row_error(i, format!("`{text}` is not a token count; expected a whole number from 0 to {}", u32::MAX)))
+            .or_else(|_| {
+                text.parse::<f64>()
+                    .ok()
+                    .filter(|v| v.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(v))
+                    .map(|v| v as u32)
+                    .ok_or(())
+            })
+            .map_err(|_| {
+                self.csv.row_error(
+                    i,
+                    format!(
+                        "`{text}` is not a token count; expected a whole number from 0 to {}",
+                        u32::MAX
+                    ),
+                )
+            })
     }
 
     fn read_row(&mut self) -> Result<Option<(u64, u64, RequestAttrs)>, TrafficError> {
         if !self.csv.advance()? {
             return Ok(None);
         }
-        let t = self.times.parse(self.csv.field(self.time_col)).map_err(|m| self.csv.row_error(self.time_col, m))?;
+        let t = self
+            .times
+            .parse(self.csv.field(self.time_col))
+            .map_err(|m| self.csv.row_error(self.time_col, m))?;
         let service_time = match self.service_col {
             None => None,
             Some((i, unit)) => {
@@ -367,11 +467,17 @@ impl RequestReader {
                     let value: f64 = text.parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0).ok_or_else(|| {
                         self.csv.row_error(i, format!("`{text}` is not a service time; expected a non-negative number"))
                     })?;
-                    Some(SimDuration::from_secs_f64(value * unit as f64 / NANOS_PER_SEC as f64))
+                    Some(SimDuration::from_secs_f64(
+                        value * unit as f64 / NANOS_PER_SEC as f64,
+                    ))
                 }
             }
         };
-        let attrs = RequestAttrs { service_time, prompt_tokens: self.tokens(self.prompt_col)?, output_tokens: self.tokens(self.output_col)? };
+        let attrs = RequestAttrs {
+            service_time,
+            prompt_tokens: self.tokens(self.prompt_col)?,
+            output_tokens: self.tokens(self.output_col)?,
+        };
         Ok(Some((t, self.csv.line(), attrs)))
     }
 
@@ -382,7 +488,9 @@ impl RequestReader {
                 None => self.eof = true,
             }
         }
-        let Some(Reverse((t, line, attrs))) = self.heap.pop() else { return Ok(None) };
+        let Some(Reverse((t, line, attrs))) = self.heap.pop() else {
+            return Ok(None);
+        };
         if t < self.last_emitted {
             return Err(TrafficError::Malformed {
                 path: self.csv.path.clone(),
@@ -403,7 +511,11 @@ impl RequestReader {
 
     /// Where a loop should restart: the last arrival plus the mean gap.
     fn natural_end(&self) -> u64 {
-        let mean_gap = if self.emitted > 1 { self.last_emitted / (self.emitted - 1) } else { NANOS_PER_SEC };
+        let mean_gap = if self.emitted > 1 {
+            self.last_emitted / (self.emitted - 1)
+        } else {
+            NANOS_PER_SEC
+        };
         self.last_emitted.saturating_add(mean_gap.max(1))
     }
 }
@@ -431,8 +543,17 @@ struct CountsReader {
 impl CountsReader {
     fn open(path: &Path, options: &TraceOptions) -> Result<Self, TrafficError> {
         let csv = CsvStream::open(path)?;
-        let time_col = csv.column(options.time_column.as_deref(), TIME_COLUMNS, "time", true)?.unwrap_or(0);
-        let count_col = csv.column(options.count_column.as_deref(), COUNT_COLUMNS, "count", true)?.unwrap_or(1);
+        let time_col = csv
+            .column(options.time_column.as_deref(), TIME_COLUMNS, "time", true)?
+            .unwrap_or(0);
+        let count_col = csv
+            .column(
+                options.count_column.as_deref(),
+                COUNT_COLUMNS,
+                "count",
+                true,
+            )?
+            .unwrap_or(1);
         let mut reader = CountsReader {
             csv,
             time_col,
@@ -451,18 +572,28 @@ impl CountsReader {
         if !self.csv.advance()? {
             return Ok(None);
         }
-        let t = self.times.parse(self.csv.field(self.time_col)).map_err(|m| self.csv.row_error(self.time_col, m))?;
+        let t = self
+            .times
+            .parse(self.csv.field(self.time_col))
+            .map_err(|m| self.csv.row_error(self.time_col, m))?;
         let text = self.csv.field(self.count_col);
         let count: f64 = text
             .parse()
             .ok()
             .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-            .ok_or_else(|| self.csv.row_error(self.count_col, format!("`{text}` is not a count; expected a non-negative number")))?;
+            .ok_or_else(|| {
+                self.csv.row_error(
+                    self.count_col,
+                    format!("`{text}` is not a count; expected a non-negative number"),
+                )
+            })?;
         Ok(Some((t, count, self.csv.line())))
     }
 
     fn next_interval(&mut self) -> Result<Option<Interval>, TrafficError> {
-        let Some((start, count, _)) = self.pending else { return Ok(None) };
+        let Some((start, count, _)) = self.pending else {
+            return Ok(None);
+        };
         let next = self.read_row()?;
         if let Some((next_start, _, line)) = next {
             if next_start <= start {
@@ -481,7 +612,9 @@ impl CountsReader {
                 path: self.csv.path.clone(),
                 line: self.csv.line(),
                 column: self.csv.headers[self.time_col].clone(),
-                message: "a single row cannot tell how long its interval is; set `interval` (e.g. 60s)".into(),
+                message:
+                    "a single row cannot tell how long its interval is; set `interval` (e.g. 60s)"
+                        .into(),
             })?,
         };
         self.last_len = Some(len);
@@ -510,7 +643,10 @@ impl FunctionsReader {
         let minutes = csv.headers.len() - Self::FIXED.len();
         for (k, h) in csv.headers[Self::FIXED.len()..].iter().enumerate() {
             if h.parse::<usize>().ok() != Some(k + 1) {
-                return Err(csv.header_error(h, &format!("minute column {} must be named `{}`", k + 1, k + 1)));
+                return Err(csv.header_error(
+                    h,
+                    &format!("minute column {} must be named `{}`", k + 1, k + 1),
+                ));
             }
         }
         let mut per_minute = vec![0.0; minutes];
@@ -527,14 +663,21 @@ impl FunctionsReader {
                 *total += value;
             }
         }
-        Ok(FunctionsReader { per_minute, next_minute: 0 })
+        Ok(FunctionsReader {
+            per_minute,
+            next_minute: 0,
+        })
     }
 
     fn next_interval(&mut self) -> Option<Interval> {
         let count = *self.per_minute.get(self.next_minute)?;
         let start = self.next_minute as u64 * 60 * NANOS_PER_SEC;
         self.next_minute += 1;
-        Some(Interval { start, len: 60 * NANOS_PER_SEC, count })
+        Some(Interval {
+            start,
+            len: 60 * NANOS_PER_SEC,
+            count,
+        })
     }
 }
 
@@ -552,7 +695,11 @@ struct Spreader {
 impl Spreader {
     fn begin(&mut self, interval: Interval, rng: &mut SimRng) {
         let whole = interval.count.floor();
-        let extra = if interval.count > whole && rng.random::<f64>() < interval.count - whole { 1 } else { 0 };
+        let extra = if interval.count > whole && rng.random::<f64>() < interval.count - whole {
+            1
+        } else {
+            0
+        };
         self.remaining = whole as u64 + extra;
         self.total = self.remaining;
         self.position = 0.0;
@@ -579,7 +726,8 @@ impl Spreader {
                 }
                 // The minimum of n uniforms on [p, 1) is p + (1 - p)(1 - U^(1/n)): sorted order, O(1) memory.
                 let u: f64 = rng.random();
-                self.position += (1.0 - self.position) * (1.0 - u.powf(1.0 / self.remaining as f64));
+                self.position +=
+                    (1.0 - self.position) * (1.0 - u.powf(1.0 / self.remaining as f64));
                 self.remaining -= 1;
                 self.position * interval.len as f64
             }
@@ -604,11 +752,23 @@ enum RawReader {
 
 impl RawReader {
     fn open(path: &Path, options: &TraceOptions) -> Result<Self, TrafficError> {
-        let spreader = || Spreader { spread: options.spread, current: None, remaining: 0, total: 0, position: 0.0 };
+        let spreader = || Spreader {
+            spread: options.spread,
+            current: None,
+            remaining: 0,
+            total: 0,
+            position: 0.0,
+        };
         Ok(match options.format {
-            TraceFormat::Requests | TraceFormat::AzureLlm => RawReader::Requests(Box::new(RequestReader::open(path, options)?)),
-            TraceFormat::Counts => RawReader::Counts(Box::new(CountsReader::open(path, options)?), spreader()),
-            TraceFormat::AzureFunctions => RawReader::Functions(FunctionsReader::open(path)?, spreader()),
+            TraceFormat::Requests | TraceFormat::AzureLlm => {
+                RawReader::Requests(Box::new(RequestReader::open(path, options)?))
+            }
+            TraceFormat::Counts => {
+                RawReader::Counts(Box::new(CountsReader::open(path, options)?), spreader())
+            }
+            TraceFormat::AzureFunctions => {
+                RawReader::Functions(FunctionsReader::open(path)?, spreader())
+            }
         })
     }
 
@@ -677,11 +837,22 @@ impl TraceSource {
     /// Opens `path` (reads the header, and for `azure_functions` the whole file once to sum the minutes).
     pub fn open(path: &Path, options: TraceOptions) -> Result<Self, TrafficError> {
         let reader = RawReader::open(path, &options)?;
-        Ok(TraceSource { path: path.to_path_buf(), options, reader, pass_offset: 0, arrivals_this_pass: 0, pending: None, finished: false })
+        Ok(TraceSource {
+            path: path.to_path_buf(),
+            options,
+            reader,
+            pass_offset: 0,
+            arrivals_this_pass: 0,
+            pending: None,
+            finished: false,
+        })
     }
 
     /// Next windowed, rebased, looped trace time (ns) before scaling; `None` when the replay is over.
-    fn next_windowed(&mut self, rng: &mut SimRng) -> Result<Option<(u64, RequestAttrs)>, TrafficError> {
+    fn next_windowed(
+        &mut self,
+        rng: &mut SimRng,
+    ) -> Result<Option<(u64, RequestAttrs)>, TrafficError> {
         let from = self.options.window_from.0;
         loop {
             let raw = self.reader.next_raw(rng)?;
@@ -696,7 +867,10 @@ impl TraceSource {
                     if !self.options.looped || self.arrivals_this_pass == 0 {
                         return Ok(None);
                     }
-                    let end = self.options.window_to.map_or_else(|| self.reader.natural_end(), |to| to.0);
+                    let end = self
+                        .options
+                        .window_to
+                        .map_or_else(|| self.reader.natural_end(), |to| to.0);
                     let period = end.saturating_sub(from);
                     if period == 0 {
                         return Ok(None);
@@ -715,7 +889,11 @@ impl TraceSource {
             return 1;
         }
         let whole = k.floor();
-        let extra = if k > whole && rng.random::<f64>() < k - whole { 1 } else { 0 };
+        let extra = if k > whole && rng.random::<f64>() < k - whole {
+            1
+        } else {
+            0
+        };
         whole as u64 + extra
     }
 }
@@ -724,7 +902,11 @@ impl ArrivalSource for TraceSource {
     fn next_arrival(&mut self, rng: &mut SimRng) -> Result<Option<Arrival>, TrafficError> {
         loop {
             if let Some((arrival, left)) = self.pending {
-                self.pending = if left > 1 { Some((arrival, left - 1)) } else { None };
+                self.pending = if left > 1 {
+                    Some((arrival, left - 1))
+                } else {
+                    None
+                };
                 return Ok(Some(arrival));
             }
             if self.finished {
@@ -737,7 +919,9 @@ impl ArrivalSource for TraceSource {
             let scaled = if self.options.time_scale == 1.0 {
                 SimDuration(trace_ns)
             } else {
-                SimDuration::from_secs_f64(trace_ns as f64 * self.options.time_scale / NANOS_PER_SEC as f64)
+                SimDuration::from_secs_f64(
+                    trace_ns as f64 * self.options.time_scale / NANOS_PER_SEC as f64,
+                )
             };
             let at = self.options.start + scaled;
             if at >= self.options.end {
