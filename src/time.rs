@@ -127,8 +127,8 @@ impl fmt::Display for SimDuration {
         if ns == 0 {
             return write!(f, "0s");
         }
-        if ns % NANOS_PER_SEC != 0 {
-            if ns % 1_000_000 == 0 {
+        if !ns.is_multiple_of(NANOS_PER_SEC) {
+            if ns.is_multiple_of(1_000_000) {
                 return write!(f, "{}ms", ns / 1_000_000);
             }
             return write!(f, "{}s", self.as_secs_f64());

@@ -636,7 +636,7 @@ impl FunctionsReader {
     fn open(path: &Path) -> Result<Self, TrafficError> {
         let mut csv = CsvStream::open(path)?;
         for (i, name) in Self::FIXED.iter().enumerate() {
-            if !csv.headers.get(i).is_some_and(|h| h == name) {
+            if csv.headers.get(i).is_none_or(|h| h != name) {
                 return Err(csv.header_error(name, &format!("column {} must be `{name}` (Azure Functions 2019 layout HashOwner,HashApp,HashFunction,Trigger,1..1440)", i + 1)));
             }
         }
