@@ -5,9 +5,8 @@ use super::{LoadedScenario, ScenarioError, ScenarioErrors};
 use crate::dist::DurationDist;
 use crate::autoscaler::kpa;
 use crate::sim::{AutoscalerMode, InitialState, KpaSetup, SimConfig, Traffic};
-use crate::time::{SimDuration, SimTime};
-use crate::traffic::closed::ClosedLoopDriver;
-use crate::traffic::poisson::PoissonSource;
+use crate::time::SimDuration;
+use crate::engine::RngStreams;
 use std::collections::BTreeMap;
 
 /// Knative's default revision timeout (timeoutSeconds).
@@ -199,17 +198,19 @@ pub fn prepare(
         }
     };
 
-    let traffic = build_traffic(loaded, &mut errors);
-    if !errors.is_empty() {
+    let seed = seed_override.unwrap_or(spec.seed);
+    let traffic = build_traffic(loaded, seed, &mut errors);
+    let Some(traffic) = traffic.filter(|_| errors.is_empty()) else {
         return Err(ScenarioErrors(errors));
-    }
+    };
+    settings.insert("traffic".into(), spec.traffic.describe());
     settings.insert("autoscaler".into(), class.to_string());
     settings.insert("containerConcurrency".into(), cc.to_string());
     settings.insert("service_time".into(), service_time.describe());
     settings.insert("cold_start".into(), cold_start.describe());
     let config = SimConfig {
         name: loaded.name(),
-        seed: seed_override.unwrap_or(spec.seed),
+        seed,
         traffic_duration: spec.duration,
         cooldown: spec.cooldown,
         container_concurrency: cc,
@@ -225,41 +226,20 @@ pub fn prepare(
     Ok(Prepared { config, traffic })
 }
 
-fn build_traffic(loaded: &LoadedScenario, errors: &mut Vec<ScenarioError>) -> Traffic {
-    let t = &loaded.spec.traffic;
-    let end = SimTime::ZERO + loaded.spec.duration;
-    match t.get("kind").and_then(|k| k.as_str()) {
-        Some("poisson") => match t.get("rate").and_then(|r| r.as_f64()) {
-            Some(rate) if rate > 0.0 && rate.is_finite() => Traffic {
-                open_loop: Some(Box::new(PoissonSource::new(rate, SimTime::ZERO, end))),
-                closed_loop: None,
-            },
-            _ => {
-                errors.push(loaded.error_at(
-                    "traffic.rate",
-                    "must be a number of requests per second > 0",
-                ));
-                Traffic::default()
-            }
-        },
-        Some("closed_loop") => {
-            let clients = t.get("clients").and_then(|c| c.as_u64()).unwrap_or(0);
-            if clients == 0 {
-                errors.push(loaded.error_at("traffic.clients", "must be a whole number >= 1"));
-            }
-            Traffic {
-                open_loop: None,
-                closed_loop: Some(ClosedLoopDriver {
-                    clients: clients as u32,
-                    think_time: SimDuration::ZERO,
-                    start: SimTime::ZERO,
-                    end,
-                }),
-            }
+fn build_traffic(loaded: &LoadedScenario, seed: u64, errors: &mut Vec<ScenarioError>) -> Option<Traffic> {
+    let spec = &loaded.spec.traffic;
+    let problems = spec.validate("traffic");
+    if !problems.is_empty() {
+        for (key, message) in problems {
+            errors.push(loaded.error_at(&key, message));
         }
-        _ => {
-            errors.push(loaded.error_at("traffic.kind", "allowed: poisson, closed_loop"));
-            Traffic::default()
+        return None;
+    }
+    match spec.build(&loaded.base_dir, loaded.spec.duration, &RngStreams::new(seed)) {
+        Ok(plan) => Some(plan),
+        Err(e) => {
+            errors.push(loaded.error_at("traffic", e.to_string()));
+            None
         }
     }
 }

@@ -45,7 +45,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The scenario as written (after overrides), before models are built.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSpec {
     /// Name used for the output folder and plot titles; defaults to the file stem.
@@ -71,7 +71,7 @@ pub struct ScenarioSpec {
     pub pod: PodSpec,
     #[serde(default)]
     pub request_path: RequestPathSpec,
-    pub traffic: Value,
+    pub traffic: crate::traffic::TrafficSpec,
     #[serde(default)]
     pub output: OutputSpec,
 }
@@ -397,7 +397,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
             ));
         }
     }
-    for section in ["service", "autoscaler", "pod", "request_path", "output"] {
+    for section in ["service", "autoscaler", "pod", "request_path", "traffic", "output"] {
         if map.contains_key(section) {
             if let Some(e) = check_section(&text, section, path) {
                 errors.push(e);
@@ -468,6 +468,7 @@ fn check_section(text: &str, section: &str, path: &Path) -> Option<ScenarioError
         "pod" => serde_yaml::from_str::<Section<PodSpec>>(&masked).map(|_| ()),
         "request_path" => serde_yaml::from_str::<Section<RequestPathSpec>>(&masked).map(|_| ()),
         "output" => serde_yaml::from_str::<Section<OutputSpec>>(&masked).map(|_| ()),
+        "traffic" => serde_yaml::from_str::<Section<crate::traffic::TrafficSpec>>(&masked).map(|_| ()),
         _ => Ok(()),
     };
     result.err().map(|e| {

@@ -13,7 +13,7 @@ use crate::autoscaler::kpa_reconciler::{KpaReconciler, PaState, ReconcilerSettin
 use crate::dist::DurationDist;
 use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
 use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
-use crate::traffic::closed::ClosedLoopDriver;
+use crate::traffic::ClosedLoopDriver;
 use crate::traffic::{Arrival, ArrivalSource, RequestAttrs, TrafficError};
 use hdrhistogram::Histogram;
 use rand::RngExt;
@@ -124,12 +124,8 @@ struct KpaRuntime {
     young_pods: Vec<u32>,
 }
 
-/// Where requests come from.
-#[derive(Default)]
-pub struct Traffic {
-    pub open_loop: Option<Box<dyn ArrivalSource>>,
-    pub closed_loop: Option<ClosedLoopDriver>,
-}
+/// Where requests come from: open-loop sources and closed-loop clients.
+pub type Traffic = crate::traffic::TrafficPlan;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {

@@ -2,20 +2,41 @@
 //!
 //! Open-loop sources implement [`ArrivalSource`]: they yield arrivals in non-decreasing time order,
 //! independent of how the system responds. Closed-loop clients (the next request is sent when the previous
-//! answer arrives, like `hey -c N`) are driven by the simulator itself, because their arrivals depend on
-//! completions; their parameters are plain data in the scenario.
+//! answer arrives, like `hey -c N`) cannot be a source, because their arrivals depend on completions; they
+//! are the pure state machine [`closed_loop::ClosedLoopDriver`] that the simulator drives.
 //!
-//! Units: arrival times are [`SimTime`] (ns since the start of the run); rates are requests per second.
+//! * [`generators`]: constant (evenly spaced), Poisson, and non-homogeneous Poisson processes whose rate
+//!   follows a step, ramp, spike, sine/diurnal curve or a piecewise schedule; [`bursty`]: on/off and
+//!   Markov-modulated Poisson; [`sum::SumSource`]: several sources merged in time order.
+//! * [`trace`]: replay of recorded traffic, streamed from disk, with time/load scaling, windows and looping.
+//! * [`spec::TrafficSpec`]: the scenario's `traffic:` section (serde), its validation and construction.
+//! * [`inspect()`]: a streamed profile of a trace file for `podscale trace inspect`.
+//!
+//! Units: arrival times are [`SimTime`] (integer ns since the start of the run); rates are requests per
+//! second (`f64`), converted to integer time only through [`SimDuration::from_secs_f64`] or exact integer
+//! arithmetic. Every source is deterministic for a given random stream, and holds O(1) memory in the number
+//! of arrivals it produces (O(schedule points) for piecewise schedules, O(columns) for per-minute traces).
 
 use crate::engine::SimRng;
 use crate::time::{SimDuration, SimTime};
 
-pub mod closed;
+pub mod bursty;
+pub mod closed_loop;
+pub mod generators;
+pub mod inspect;
 pub mod poisson;
+pub mod spec;
+pub mod sum;
+pub mod trace;
+
+pub use closed_loop::{ClientId, ClosedLoopDriver, ClosedLoopSpec, ThinkTime};
+pub use inspect::{inspect, TraceProfile};
+pub use spec::{TrafficPlan, TrafficSpec};
+pub use trace::{TraceFormat, TraceOptions, TraceSource};
 
 /// What a request carries besides its arrival time. Service models use what they understand: a fixed-slots
 /// pod with a service-time distribution ignores the token counts; an LLM pod uses them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RequestAttrs {
     /// Service time given by the trace (overrides the pod's service-time distribution), if any.
     pub service_time: Option<SimDuration>,
@@ -32,17 +53,32 @@ pub struct Arrival {
     pub attrs: RequestAttrs,
 }
 
-/// Errors from traffic sources (a malformed trace row, an unreadable file).
+impl Arrival {
+    /// An arrival without trace attributes.
+    pub fn plain(at: SimTime) -> Self {
+        Arrival {
+            at,
+            attrs: RequestAttrs::default(),
+        }
+    }
+}
+
+/// Errors from traffic sources (a malformed trace row, an unreadable file, an unusable configuration).
 #[derive(Debug, thiserror::Error)]
 pub enum TrafficError {
-    #[error("{path}:{line}: {message}")]
+    /// A trace row (or header) that cannot be read: `line` is 1-based and counts the header line.
+    #[error("{path}:{line}: column `{column}`: {message}")]
     Malformed {
         path: String,
         line: u64,
+        column: String,
         message: String,
     },
     #[error("{path}: {message}")]
     Io { path: String, message: String },
+    /// A configuration that cannot be built (reported by `TrafficSpec::validate` first in normal use).
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
 }
 
 /// An open-loop arrival process.
@@ -53,4 +89,10 @@ pub enum TrafficError {
 /// but the source's own state.
 pub trait ArrivalSource: Send {
     fn next_arrival(&mut self, rng: &mut SimRng) -> Result<Option<Arrival>, TrafficError>;
+}
+
+impl<S: ArrivalSource + ?Sized> ArrivalSource for Box<S> {
+    fn next_arrival(&mut self, rng: &mut SimRng) -> Result<Option<Arrival>, TrafficError> {
+        (**self).next_arrival(rng)
+    }
 }

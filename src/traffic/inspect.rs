@@ -1,0 +1,188 @@
+//! Trace inspection: a streamed profile of a trace file (`podscale trace inspect FILE`).
+//!
+//! The file is replayed once without transformations (per-interval formats spread evenly, so the profile
+//! is deterministic) and arrivals are counted per `interval`. Memory is O(span / interval), independent of
+//! the number of rows. The [`Display`](std::fmt::Display) form prints span, request count, mean and peak
+//! rate, token and service-time totals when present, and a text bar chart of the rate per interval
+//! (adjacent intervals are merged so the chart has at most [`MAX_CHART_ROWS`] rows; its peak is the peak
+//! of the merged rows).
+
+use super::trace::{Spread, TraceFormat, TraceOptions, TraceSource};
+use super::{ArrivalSource, TrafficError};
+use crate::engine::SimRng;
+use crate::time::{SimDuration, SimTime};
+use rand::SeedableRng;
+use std::fmt;
+use std::path::Path;
+
+/// Rows of the bar chart at most.
+pub const MAX_CHART_ROWS: usize = 48;
+const BAR_WIDTH: usize = 50;
+
+/// What [`inspect`] found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceProfile {
+    pub path: String,
+    pub format: TraceFormat,
+    pub requests: u64,
+    pub first: Option<SimTime>,
+    pub last: Option<SimTime>,
+    pub interval: SimDuration,
+    /// Arrivals per interval, from t = 0.
+    pub counts: Vec<u64>,
+    pub prompt_tokens: u64,
+    pub output_tokens: u64,
+    pub with_service_time: u64,
+}
+
+impl TraceProfile {
+    /// Time from t = 0 to the last arrival.
+    pub fn span(&self) -> SimDuration {
+        self.last.map_or(SimDuration::ZERO, |t| SimDuration(t.0))
+    }
+
+    /// Requests per second over the covered intervals.
+    pub fn mean_rate(&self) -> f64 {
+        let covered = self.counts.len() as f64 * self.interval.as_secs_f64();
+        if covered > 0.0 {
+            self.requests as f64 / covered
+        } else {
+            0.0
+        }
+    }
+
+    /// Highest per-interval rate, requests per second, and the start of that interval.
+    pub fn peak_rate(&self) -> (f64, SimTime) {
+        let (index, count) = self
+            .counts
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, c)| (**c, std::cmp::Reverse(*i)))
+            .map_or((0, 0), |(i, c)| (i, *c));
+        (
+            count as f64 / self.interval.as_secs_f64(),
+            SimTime(index as u64 * self.interval.0),
+        )
+    }
+}
+
+/// Profiles the trace at `path` read as `format`, counting arrivals per `interval` (must be > 0).
+pub fn inspect(
+    path: &Path,
+    format: TraceFormat,
+    interval: SimDuration,
+) -> Result<TraceProfile, TrafficError> {
+    if interval == SimDuration::ZERO {
+        return Err(TrafficError::Invalid {
+            key: "interval".into(),
+            message: "interval must be positive, e.g. 60s".into(),
+        });
+    }
+    let options = TraceOptions {
+        format,
+        spread: Spread::Even,
+        ..TraceOptions::default()
+    };
+    let mut source = TraceSource::open(path, options)?;
+    let mut rng = SimRng::seed_from_u64(0);
+    let mut profile = TraceProfile {
+        path: path.display().to_string(),
+        format,
+        requests: 0,
+        first: None,
+        last: None,
+        interval,
+        counts: Vec::new(),
+        prompt_tokens: 0,
+        output_tokens: 0,
+        with_service_time: 0,
+    };
+    while let Some(arrival) = source.next_arrival(&mut rng)? {
+        let bucket = (arrival.at.0 / interval.0) as usize;
+        if profile.counts.len() <= bucket {
+            profile.counts.resize(bucket + 1, 0);
+        }
+        profile.counts[bucket] += 1;
+        profile.requests += 1;
+        profile.first.get_or_insert(arrival.at);
+        profile.last = Some(arrival.at);
+        profile.prompt_tokens += u64::from(arrival.attrs.prompt_tokens);
+        profile.output_tokens += u64::from(arrival.attrs.output_tokens);
+        profile.with_service_time += u64::from(arrival.attrs.service_time.is_some());
+    }
+    Ok(profile)
+}
+
+impl fmt::Display for TraceProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "trace      {} ({})", self.path, self.format.name())?;
+        writeln!(f, "requests   {}", self.requests)?;
+        writeln!(
+            f,
+            "span       {} (first arrival {}, last {})",
+            self.span(),
+            opt_secs(self.first),
+            opt_secs(self.last)
+        )?;
+        let (peak, peak_at) = self.peak_rate();
+        writeln!(f, "mean rate  {:.3} req/s", self.mean_rate())?;
+        writeln!(
+            f,
+            "peak rate  {:.3} req/s in the {} interval starting at {:.0} s",
+            peak,
+            self.interval,
+            peak_at.as_secs_f64()
+        )?;
+        if self.prompt_tokens + self.output_tokens > 0 && self.requests > 0 {
+            let n = self.requests as f64;
+            writeln!(
+                f,
+                "tokens     mean prompt {:.1}, mean output {:.1}",
+                self.prompt_tokens as f64 / n,
+                self.output_tokens as f64 / n
+            )?;
+        }
+        if self.with_service_time > 0 {
+            writeln!(
+                f,
+                "service    {} of {} rows give a service time",
+                self.with_service_time, self.requests
+            )?;
+        }
+        if self.counts.is_empty() {
+            return writeln!(f, "(no arrivals)");
+        }
+        let merge = self.counts.len().div_ceil(MAX_CHART_ROWS);
+        let row_len = self.interval.as_secs_f64() * merge as f64;
+        let rows: Vec<f64> = self
+            .counts
+            .chunks(merge)
+            .map(|c| c.iter().sum::<u64>() as f64 / row_len)
+            .collect();
+        let max = rows.iter().copied().fold(0.0, f64::max);
+        writeln!(
+            f,
+            "rate per {} (req/s):",
+            SimDuration::from_secs_f64(row_len)
+        )?;
+        for (i, rate) in rows.iter().enumerate() {
+            let width = if max > 0.0 {
+                (rate / max * BAR_WIDTH as f64).round() as usize
+            } else {
+                0
+            };
+            writeln!(
+                f,
+                "{:>9.0}s {:>10.3} |{}",
+                i as f64 * row_len,
+                rate,
+                "#".repeat(width)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn opt_secs(t: Option<SimTime>) -> String {
+    t.map_or_else(|| "-".into(), |t| format!("{:.3} s", t.as_secs_f64()))
+}
