@@ -1,5 +1,6 @@
 //! podscale: a discrete-event simulator of request-driven autoscaling on Kubernetes.
 pub mod autoscaler;
 pub mod engine;
+pub mod report;
 pub mod time;
 pub mod traffic;
