@@ -33,6 +33,13 @@ const MAX_BUCKETS: usize = 1500;
 const MAX_MARKERS: usize = 250;
 /// Shaded intervals are merged across gaps shorter than 1/MAX_INTERVALS of the run.
 const MAX_INTERVALS: f64 = 600.0;
+/// Width of the legend column beside time charts, and the longest label it holds.
+const LEGEND_WIDTH: u32 = 240;
+const LEGEND_MAX_CHARS: usize = 24;
+/// Opacity of shaded periods (panic, cold starts, activator in path).
+const BAND_OPACITY: f64 = 0.15;
+/// Narrowest drawn band as a fraction of the time axis.
+const MIN_BAND_FRACTION: f64 = 1.0 / 400.0;
 /// Latency axes switch to log scale when max/min reaches this ratio (two decades).
 const LOG_SCALE_RATIO: f64 = 100.0;
 
@@ -228,17 +235,23 @@ pub fn write_plots(run_dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
 #[derive(Clone, Copy)]
 struct TimeAxis {
     seconds_per_unit: f64,
+    span_units: f64,
     description: &'static str,
 }
 
 impl TimeAxis {
     fn for_span(span_s: f64) -> Self {
-        if span_s <= 900.0 {
-            Self { seconds_per_unit: 1.0, description: "simulated time (s)" }
+        let (seconds_per_unit, description) = if span_s <= 900.0 {
+            (1.0, "simulated time (s)")
         } else if span_s <= 3.0 * 3600.0 {
-            Self { seconds_per_unit: 60.0, description: "simulated time (min)" }
+            (60.0, "simulated time (min)")
         } else {
-            Self { seconds_per_unit: 3600.0, description: "simulated time (h)" }
+            (3600.0, "simulated time (h)")
+        };
+        Self {
+            seconds_per_unit,
+            span_units: span_s.max(1.0) / seconds_per_unit,
+            description,
         }
     }
 
@@ -310,6 +323,19 @@ where
     Ok(body)
 }
 
+/// Like [`draw_header`], and splits off a legend column on the right of the chart area.
+fn draw_header_with_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &str,
+) -> DrawResult<(DrawingArea<DB, Shift>, DrawingArea<DB, Shift>)>
+where
+    DB::ErrorType: 'static,
+{
+    let body = draw_header(root, title, subtitle)?;
+    Ok(body.split_horizontally(WIDTH - LEGEND_WIDTH))
+}
+
 fn run_title(run: &Run, what: &str) -> String {
     format!("{}: {what}", run.scenario())
 }
@@ -350,6 +376,30 @@ fn segments(times: &[f64], values: &[Option<f64>], axis: TimeAxis) -> Vec<Vec<(f
     result
 }
 
+/// Splits a pixel polyline wherever it turns back vertically (a local peak or trough).
+///
+/// Why: plotters strokes wide polylines on bitmaps with unlimited miter joins and no guard against
+/// zero-length segments, so a sharp spike (up and straight back down within a pixel or two) or two
+/// points rounding to the same pixel sends the stroke far outside the plot. Callers remove repeated
+/// pixels; ending the polyline at each reversal turns the remaining acute joins into plain butt ends,
+/// which are invisible at 2-3 px.
+fn split_at_reversals(points: &[(i32, i32)]) -> Vec<Vec<(i32, i32)>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..points.len().saturating_sub(1) {
+        let rise_before = points[i].1 - points[i - 1].1;
+        let rise_after = points[i + 1].1 - points[i].1;
+        if rise_before.signum() * rise_after.signum() < 0 {
+            runs.push(points[start..=i].to_vec());
+            start = i;
+        }
+    }
+    if start + 1 < points.len() {
+        runs.push(points[start..].to_vec());
+    }
+    runs
+}
+
 /// Intervals `[start, end)` in seconds where `flag(row)` holds, merged across short gaps.
 fn intervals(times: &[f64], flag: impl Fn(usize) -> bool) -> Vec<(f64, f64)> {
     let span = times.last().copied().unwrap_or(0.0) + 1.0;
@@ -385,6 +435,7 @@ fn column_max(series: &TimeSeries, names: &[&str]) -> f64 {
 /// Draws a curve (possibly several segments) with one legend entry.
 fn draw_curve<DB, Y>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
+    legend: &mut Legend,
     curve: &[Vec<(f64, f64)>],
     label: &str,
     colour: RGBColor,
@@ -397,17 +448,33 @@ where
     Y: Ranged<ValueType = f64>,
 {
     let style = colour.stroke_width(width);
-    for (index, segment) in curve.iter().enumerate() {
-        let annotation = if dashed {
-            chart.draw_series(DashedLineSeries::new(segment.iter().copied(), 8, 5, style))?
-        } else {
-            chart.draw_series(LineSeries::new(segment.iter().copied(), style))?
-        };
-        if index == 0 {
-            annotation.label(label).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(width))
-            });
+    let plotting_area = chart.plotting_area();
+    let (base_x, base_y) = plotting_area.get_base_pixel();
+    let pixel_area = plotting_area.strip_coord_spec();
+    for segment in curve {
+        if dashed {
+            chart.draw_series(DashedLineSeries::new(segment.iter().copied(), 10, 6, style))?;
+            continue;
         }
+        // Solid curves are stroked in pixel space; see `split_at_reversals` for why.
+        let mut pixels: Vec<(i32, i32)> = segment
+            .iter()
+            .map(|point| {
+                let (x, y) = chart.backend_coord(point);
+                (x - base_x, y - base_y)
+            })
+            .collect();
+        pixels.dedup();
+        if let [single] = pixels[..] {
+            pixel_area.draw(&Circle::new(single, width.max(2), style.filled()))?;
+            continue;
+        }
+        for run in split_at_reversals(&pixels) {
+            pixel_area.draw(&PathElement::new(run, style))?;
+        }
+    }
+    if !curve.is_empty() {
+        legend.push(label, Glyph::Line { colour, width, dashed });
     }
     Ok(())
 }
@@ -415,6 +482,7 @@ where
 /// Shades vertical bands over the whole y range, with one legend entry when any band exists.
 fn draw_bands<DB, Y>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
+    legend: &mut Legend,
     bands: &[(f64, f64)],
     axis: TimeAxis,
     y_range: (f64, f64),
@@ -429,36 +497,71 @@ where
     if bands.is_empty() {
         return Ok(());
     }
-    let fill = colour.mix(0.15).filled();
-    chart
-        .draw_series(bands.iter().map(|&(start, end)| {
-            Rectangle::new(
-                [
-                    (start / axis.seconds_per_unit, y_range.0),
-                    (end / axis.seconds_per_unit, y_range.1),
-                ],
-                fill,
-            )
-        }))?
-        .label(label)
-        .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 24, y + 6)], colour.mix(0.3).filled()));
+    let fill = colour.mix(BAND_OPACITY).filled();
+    // Very short bands (a few seconds of a long run) would be thinner than a pixel; widen them to stay visible.
+    let min_width = axis.span_units * MIN_BAND_FRACTION;
+    chart.draw_series(bands.iter().map(|&(start, end)| {
+        let start = start / axis.seconds_per_unit;
+        let end = (end / axis.seconds_per_unit).max(start + min_width);
+        Rectangle::new([(start, y_range.0), (end, y_range.1)], fill)
+    }))?;
+    legend.push(label, Glyph::Band(colour));
     Ok(())
 }
 
-fn draw_legend<'a, DB, X, Y>(chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>) -> DrawResult
+/// How a legend entry is drawn.
+#[derive(Clone, Copy)]
+enum Glyph {
+    Line { colour: RGBColor, width: u32, dashed: bool },
+    Band(RGBColor),
+    Triangle(RGBColor),
+}
+
+/// Legend entries collected while drawing, rendered beside the plot so they never hide data.
+#[derive(Default)]
+struct Legend {
+    entries: Vec<(String, Glyph)>,
+}
+
+impl Legend {
+    fn push(&mut self, label: &str, glyph: Glyph) {
+        let label = if label.chars().count() > LEGEND_MAX_CHARS {
+            label.chars().take(LEGEND_MAX_CHARS - 3).collect::<String>() + "..."
+        } else {
+            label.to_string()
+        };
+        self.entries.push((label, glyph));
+    }
+}
+
+fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, legend: &Legend) -> DrawResult
 where
-    DB: DrawingBackend + 'a,
     DB::ErrorType: 'static,
-    X: Ranged,
-    Y: Ranged,
 {
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font((FONT, 14))
-        .draw()?;
+    const ROW: i32 = 24;
+    const TOP: i32 = 22;
+    let text_style = TextStyle::from((FONT, 14).into_font()).color(&BLACK);
+    for (row, (label, glyph)) in legend.entries.iter().enumerate() {
+        let y = TOP + ROW * row as i32;
+        match *glyph {
+            Glyph::Line { colour, width, dashed } => {
+                let style = colour.stroke_width(width);
+                if dashed {
+                    area.draw(&PathElement::new(vec![(6, y), (14, y)], style))?;
+                    area.draw(&PathElement::new(vec![(20, y), (30, y)], style))?;
+                } else {
+                    area.draw(&PathElement::new(vec![(6, y), (30, y)], style))?;
+                }
+            }
+            Glyph::Band(colour) => {
+                area.draw(&Rectangle::new([(6, y - 7), (30, y + 7)], colour.mix(BAND_OPACITY * 2.0).filled()))?;
+            }
+            Glyph::Triangle(colour) => {
+                area.draw(&TriangleMarker::new((18, y), 6, colour.filled()))?;
+            }
+        }
+        area.draw_text(label, &text_style, (38, y - 5))?;
+    }
     Ok(())
 }
 
@@ -489,7 +592,8 @@ where
         .y_label_formatter(&tick)
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 16))
-        .light_line_style(RGBColor(235, 235, 235))
+        .max_light_lines(2)
+        .light_line_style(RGBColor(238, 238, 238))
         .bold_line_style(RGBColor(215, 215, 215))
         .draw()?;
     Ok(chart)
@@ -510,14 +614,16 @@ fn draw_replicas<DB: DrawingBackend>(run: &Run, root: &DrawingArea<DB, Shift>) -
 where
     DB::ErrorType: 'static,
 {
-    let body = draw_header(root, &run_title(run, "replicas"), &settings_line(&run.summary))?;
+    let mut legend = Legend::default();
+    let (body, legend_area) = draw_header_with_legend(root, &run_title(run, "replicas"), &settings_line(&run.summary))?;
     let series = &run.series;
     let times = series.times();
     let span = series.end_time() + 1.0;
     let axis = TimeAxis::for_span(span);
     let curves: [(&str, &str, RGBColor, u32); 5] = [
-        ("desired_pods", "desired", PALETTE[0], 2),
         ("ready_pods", "ready", PALETTE[2], 3),
+        // Thin and on top of the thick ready curve, so both stay visible where they coincide.
+        ("desired_pods", "desired", PALETTE[0], 1),
         ("pending_pods", "pending", PALETTE[1], 2),
         ("starting_pods", "starting", PALETTE[7], 2),
         ("terminating_pods", "terminating", GREY, 2),
@@ -527,8 +633,7 @@ where
     let mut chart = build_time_chart(&body, axis.range(span), 0.0..y_max, axis.description, "pods")?;
 
     let panic = flag_column(series, "panic");
-    draw_bands(
-        &mut chart,
+    draw_bands(&mut chart, &mut legend,
         &intervals(&times, |row| panic[row]),
         axis,
         (0.0, y_max),
@@ -536,8 +641,13 @@ where
         "panic mode",
     )?;
     for (column, label, colour, width) in curves {
+        // Transitional states that never occurred (all zero) would only add legend clutter.
+        let always_shown = matches!(column, "desired_pods" | "ready_pods");
+        if !always_shown && column_max(series, &[column]) == 0.0 {
+            continue;
+        }
         if let Some(values) = series.column(column).filter(|_| series.has_values(column)) {
-            draw_curve(&mut chart, &segments(&times, values, axis), label, colour, width, false)?;
+            draw_curve(&mut chart, &mut legend, &segments(&times, values, axis), label, colour, width, false)?;
         }
     }
 
@@ -553,19 +663,18 @@ where
             .collect();
         if !events.is_empty() {
             let stride = events.len().div_ceil(MAX_MARKERS).max(1);
-            chart
-                .draw_series(
-                    events
-                        .iter()
-                        .step_by(stride)
-                        .map(|&point| TriangleMarker::new(point, 6, PALETTE[0].filled())),
-                )?
-                .label(if stride > 1 {
-                    format!("scale event ({} total, thinned)", events.len())
-                } else {
-                    "scale event".to_string()
-                })
-                .legend(|(x, y)| TriangleMarker::new((x + 12, y), 6, PALETTE[0].filled()));
+            chart.draw_series(
+                events
+                    .iter()
+                    .step_by(stride)
+                    .map(|&point| TriangleMarker::new(point, 6, PALETTE[0].filled())),
+            )?;
+            let label = if stride > 1 {
+                format!("scale event ({} shown of {})", events.len().div_ceil(stride), events.len())
+            } else {
+                "scale event".to_string()
+            };
+            legend.push(&label, Glyph::Triangle(PALETTE[0]));
         }
     }
 
@@ -579,12 +688,13 @@ where
             .collect();
         if !fires.is_empty() {
             let stride = fires.len().div_ceil(MAX_MARKERS).max(1);
-            chart
-                .draw_series(fires.iter().step_by(stride).map(|&(x, _)| {
-                    PathElement::new(vec![(x, 0.0), (x, y_max)], CRON_COLOUR.stroke_width(2))
-                }))?
-                .label("cron fire")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], CRON_COLOUR.stroke_width(2)));
+            chart.draw_series(fires.iter().step_by(stride).map(|&(x, _)| {
+                PathElement::new(vec![(x, 0.0), (x, y_max)], CRON_COLOUR.stroke_width(2))
+            }))?;
+            legend.push(
+                "cron fire",
+                Glyph::Line { colour: CRON_COLOUR, width: 2, dashed: false },
+            );
             if fires.len() <= 30 {
                 let style = TextStyle::from((FONT, 12).into_font()).color(&CRON_COLOUR);
                 chart.draw_series(fires.iter().map(|&(x, job)| {
@@ -593,7 +703,7 @@ where
             }
         }
     }
-    draw_legend(&mut chart)?;
+    draw_legend(&legend_area, &legend)?;
     Ok(())
 }
 
@@ -601,7 +711,8 @@ fn draw_metric<DB: DrawingBackend>(run: &Run, root: &DrawingArea<DB, Shift>) -> 
 where
     DB::ErrorType: 'static,
 {
-    let body = draw_header(
+    let mut legend = Legend::default();
+    let (body, legend_area) = draw_header_with_legend(
         root,
         &run_title(run, "autoscaler metric vs target"),
         &settings_line(&run.summary),
@@ -635,16 +746,15 @@ where
     let mut chart = build_time_chart(&body, axis.range(span), 0.0..y_max, axis.description, &y_desc)?;
 
     let panic = flag_column(series, "panic");
-    draw_bands(&mut chart, &intervals(&times, |row| panic[row]), axis, (0.0, y_max), PANIC_SHADE, "panic mode")?;
+    draw_bands(&mut chart, &mut legend, &intervals(&times, |row| panic[row]), axis, (0.0, y_max), PANIC_SHADE, "panic mode")?;
     if let Some(values) = series.column("observed_panic").filter(|_| series.has_values("observed_panic")) {
-        draw_curve(&mut chart, &segments(&times, values, axis), "observed (panic window)", PALETTE[1], 1, false)?;
+        draw_curve(&mut chart, &mut legend, &segments(&times, values, axis), "observed (panic window)", PALETTE[1], 1, false)?;
     }
     if let Some(values) = series.column("observed_stable").filter(|_| series.has_values("observed_stable")) {
-        draw_curve(&mut chart, &segments(&times, values, axis), "observed (stable window)", PALETTE[0], 2, false)?;
+        draw_curve(&mut chart, &mut legend, &segments(&times, values, axis), "observed (stable window)", PALETTE[0], 2, false)?;
     }
     if target.iter().any(Option::is_some) {
-        draw_curve(
-            &mut chart,
+        draw_curve(&mut chart, &mut legend,
             &segments(&times, &target, axis),
             "target x max(ready, 1)",
             BLACK,
@@ -652,7 +762,7 @@ where
             true,
         )?;
     }
-    draw_legend(&mut chart)?;
+    draw_legend(&legend_area, &legend)?;
     Ok(())
 }
 
@@ -677,7 +787,8 @@ fn draw_latency<DB: DrawingBackend>(run: &Run, root: &DrawingArea<DB, Shift>) ->
 where
     DB::ErrorType: 'static,
 {
-    let body = draw_header(
+    let mut legend = Legend::default();
+    let (body, legend_area) = draw_header_with_legend(
         root,
         &run_title(run, "latency per simulated second"),
         &settings_line(&run.summary),
@@ -727,22 +838,23 @@ where
             .y_label_formatter(&tick)
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 16))
-            .light_line_style(RGBColor(235, 235, 235))
+            .max_light_lines(2)
+        .light_line_style(RGBColor(238, 238, 238))
             .bold_line_style(RGBColor(215, 215, 215))
             .draw()?;
-        draw_bands(&mut chart, &cold_bands, axis, y_range, COLD_SHADE, "cold-start completions")?;
+        draw_bands(&mut chart, &mut legend, &cold_bands, axis, y_range, COLD_SHADE, "cold-start completions")?;
         for (label, colour, curve) in &curves {
-            draw_curve(&mut chart, curve, label, *colour, 2, false)?;
+            draw_curve(&mut chart, &mut legend, curve, label, *colour, 2, false)?;
         }
-        draw_legend(&mut chart)?;
+        draw_legend(&legend_area, &legend)?;
     } else {
         let y_max = padded_max(high);
         let mut chart = build_time_chart(&body, axis.range(span), 0.0..y_max, axis.description, "latency (ms)")?;
-        draw_bands(&mut chart, &cold_bands, axis, (0.0, y_max), COLD_SHADE, "cold-start completions")?;
+        draw_bands(&mut chart, &mut legend, &cold_bands, axis, (0.0, y_max), COLD_SHADE, "cold-start completions")?;
         for (label, colour, curve) in &curves {
-            draw_curve(&mut chart, curve, label, *colour, 2, false)?;
+            draw_curve(&mut chart, &mut legend, curve, label, *colour, 2, false)?;
         }
-        draw_legend(&mut chart)?;
+        draw_legend(&legend_area, &legend)?;
     }
     Ok(())
 }
@@ -793,7 +905,8 @@ where
         .y_label_formatter(&tick)
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 15))
-        .light_line_style(RGBColor(235, 235, 235))
+        .max_light_lines(2)
+        .light_line_style(RGBColor(238, 238, 238))
         .bold_line_style(RGBColor(215, 215, 215))
         .draw()?;
     histogram.draw_series(buckets.iter().enumerate().map(|(i, b)| {
@@ -832,7 +945,8 @@ where
         .y_label_formatter(&tick)
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 15))
-        .light_line_style(RGBColor(235, 235, 235))
+        .max_light_lines(2)
+        .light_line_style(RGBColor(238, 238, 238))
         .bold_line_style(RGBColor(215, 215, 215))
         .draw()?;
     cdf_chart.draw_series(LineSeries::new(cdf.iter().copied(), PALETTE[0].stroke_width(2)))?;
@@ -855,7 +969,8 @@ fn draw_queues<DB: DrawingBackend>(run: &Run, root: &DrawingArea<DB, Shift>) -> 
 where
     DB::ErrorType: 'static,
 {
-    let body = draw_header(root, &run_title(run, "queued and in-flight requests"), &settings_line(&run.summary))?;
+    let mut legend = Legend::default();
+    let (body, legend_area) = draw_header_with_legend(root, &run_title(run, "queued and in-flight requests"), &settings_line(&run.summary))?;
     let series = &run.series;
     let times = series.times();
     let span = series.end_time() + 1.0;
@@ -869,8 +984,7 @@ where
     let y_max = padded_max(column_max(series, &names)).max(2.0);
     let mut chart = build_time_chart(&body, axis.range(span), 0.0..y_max, axis.description, "requests")?;
     let in_path = flag_column(series, "activator_in_path");
-    draw_bands(
-        &mut chart,
+    draw_bands(&mut chart, &mut legend,
         &intervals(&times, |row| in_path[row]),
         axis,
         (0.0, y_max),
@@ -879,10 +993,10 @@ where
     )?;
     for (column, label, colour, width) in curves {
         if let Some(values) = series.column(column).filter(|_| series.has_values(column)) {
-            draw_curve(&mut chart, &segments(&times, values, axis), label, colour, width, false)?;
+            draw_curve(&mut chart, &mut legend, &segments(&times, values, axis), label, colour, width, false)?;
         }
     }
-    draw_legend(&mut chart)?;
+    draw_legend(&legend_area, &legend)?;
     Ok(())
 }
 
@@ -901,7 +1015,8 @@ fn draw_compare_replicas<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let body = draw_header(
+    let mut legend = Legend::default();
+    let (body, legend_area) = draw_header_with_legend(
         root,
         "Replicas: ready (solid) and desired (dashed) per run",
         &labels.join("  |  "),
@@ -919,13 +1034,13 @@ where
         let colour = PALETTE[index % PALETTE.len()];
         let times = run.series.times();
         if let Some(values) = run.series.column("desired_pods") {
-            draw_curve(&mut chart, &segments(&times, values, axis), &format!("{label} desired"), colour, 1, true)?;
+            draw_curve(&mut chart, &mut legend, &segments(&times, values, axis), &format!("{label} desired"), colour, 1, true)?;
         }
         if let Some(values) = run.series.column("ready_pods") {
-            draw_curve(&mut chart, &segments(&times, values, axis), &format!("{label} ready"), colour, 2, false)?;
+            draw_curve(&mut chart, &mut legend, &segments(&times, values, axis), &format!("{label} ready"), colour, 2, false)?;
         }
     }
-    draw_legend(&mut chart)?;
+    draw_legend(&legend_area, &legend)?;
     Ok(())
 }
 
@@ -937,7 +1052,8 @@ fn draw_compare_latency<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let body = draw_header(root, "Latency: p99 (solid) and p50 (dashed) per run", &labels.join("  |  "))?;
+    let mut legend = Legend::default();
+    let (body, legend_area) = draw_header_with_legend(root, "Latency: p99 (solid) and p50 (dashed) per run", &labels.join("  |  "))?;
     let span = compare_span(runs);
     let axis = TimeAxis::for_span(span);
     let all_values = runs.iter().flat_map(|r| {
@@ -980,19 +1096,20 @@ where
             .y_label_formatter(&tick)
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 16))
-            .light_line_style(RGBColor(235, 235, 235))
+            .max_light_lines(2)
+        .light_line_style(RGBColor(238, 238, 238))
             .bold_line_style(RGBColor(215, 215, 215))
             .draw()?;
         for (label, colour, width, dashed, curve) in &curves {
-            draw_curve(&mut chart, curve, label, *colour, *width, *dashed)?;
+            draw_curve(&mut chart, &mut legend, curve, label, *colour, *width, *dashed)?;
         }
-        draw_legend(&mut chart)?;
+        draw_legend(&legend_area, &legend)?;
     } else {
         let mut chart = build_time_chart(&body, axis.range(span), 0.0..padded_max(high), axis.description, "latency (ms)")?;
         for (label, colour, width, dashed, curve) in &curves {
-            draw_curve(&mut chart, curve, label, *colour, *width, *dashed)?;
+            draw_curve(&mut chart, &mut legend, curve, label, *colour, *width, *dashed)?;
         }
-        draw_legend(&mut chart)?;
+        draw_legend(&legend_area, &legend)?;
     }
     Ok(())
 }
@@ -1018,6 +1135,15 @@ mod tests {
         let values = [Some(1.0), None, Some(2.0), Some(3.0)];
         let curve = segments(&times, &values, TimeAxis::for_span(4.0));
         assert_eq!(curve, vec![vec![(0.0, 1.0)], vec![(2.0, 2.0), (3.0, 3.0)]]);
+    }
+
+    #[test]
+    fn spikes_are_split_into_monotonic_runs() {
+        let points = [(0, 10), (1, 90), (2, 10), (4, 10), (6, 20)];
+        assert_eq!(
+            split_at_reversals(&points),
+            vec![vec![(0, 10), (1, 90)], vec![(1, 90), (2, 10), (4, 10), (6, 20)]]
+        );
     }
 
     #[test]
