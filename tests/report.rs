@@ -12,13 +12,42 @@ use podscale::report::{
 
 const HEADER: &str = "time_s,arrivals,completions,failures,in_flight,activator_queue,queue_proxy_queue,desired_pods,ready_pods,pending_pods,starting_pods,terminating_pods,observed_stable,observed_panic,target_per_pod,panic,excess_burst_capacity,activator_in_path,scale_reason,latency_p50_ms,latency_p95_ms,latency_p99_ms,cold_start_completions,cron_fire,cpu_utilization,gpu_utilization";
 
-fn scratch(name: &str) -> PathBuf {
+/// A per-test directory, removed when the test passes; kept after a failure (or with
+/// `PODSCALE_KEEP_TEST_OUTPUT` set) so the plots can be inspected.
+struct TestDir(PathBuf);
+
+impl std::ops::Deref for TestDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TestDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() && std::env::var_os("PODSCALE_KEEP_TEST_OUTPUT").is_none() {
+            let _ = fs::remove_dir_all(&self.0);
+            // Succeeds only once the last test of this process has cleaned up.
+            if let Some(parent) = self.0.parent() {
+                let _ = fs::remove_dir(parent);
+            }
+        }
+    }
+}
+
+fn scratch(name: &str) -> TestDir {
     let dir = std::env::temp_dir()
         .join(format!("podscale-report-tests-{}", std::process::id()))
         .join(name);
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
-    dir
+    TestDir(dir)
 }
 
 /// One row per second: idle at zero pods, a burst at 60 s that needs a cold start (panic, activator
@@ -52,11 +81,19 @@ fn timeseries(seconds: u32, load: f64) -> String {
         if phase == 70 || phase == 210 {
             pods_ready = desired;
         }
-        let terminating = if (460..490).contains(&phase) { pods_ready.max(10.0 * load.ceil()) } else { 0.0 };
+        let terminating = if (460..490).contains(&phase) {
+            pods_ready.max(10.0 * load.ceil())
+        } else {
+            0.0
+        };
         if phase == 460 {
             pods_ready = 0.0;
         }
-        let activator_queue = if (60..70).contains(&phase) { rate * f64::from(phase - 59) } else { 0.0 };
+        let activator_queue = if (60..70).contains(&phase) {
+            rate * f64::from(phase - 59)
+        } else {
+            0.0
+        };
         let completions = if pods_ready > 0.0 { rate } else { 0.0 };
         let cold = (70..73).contains(&phase);
         let (p50, p95, p99) = if completions == 0.0 {
@@ -65,7 +102,11 @@ fn timeseries(seconds: u32, load: f64) -> String {
             ("4200".into(), "8800".into(), "9500".into())
         } else {
             let wobble = f64::from(t % 7);
-            (format!("{:.1}", 20.0 + wobble), format!("{:.1}", 45.0 + wobble), format!("{:.1}", 80.0 + 3.0 * wobble))
+            (
+                format!("{:.1}", 20.0 + wobble),
+                format!("{:.1}", 45.0 + wobble),
+                format!("{:.1}", 80.0 + 3.0 * wobble),
+            )
         };
         let panic = u8::from((61..121).contains(&phase));
         let reason = match phase {
@@ -120,7 +161,7 @@ fn summary(scenario: &str, stable_window: &str) -> serde_json::Value {
     })
 }
 
-fn write_run(name: &str, seconds: u32, load: f64, stable_window: &str) -> PathBuf {
+fn write_run(name: &str, seconds: u32, load: f64, stable_window: &str) -> TestDir {
     let dir = scratch(name);
     fs::write(dir.join("timeseries.csv"), timeseries(seconds, load)).unwrap();
     fs::write(
@@ -133,7 +174,12 @@ fn write_run(name: &str, seconds: u32, load: f64, stable_window: &str) -> PathBu
 
 fn png_dimensions(path: &Path) -> (u32, u32) {
     let bytes = fs::read(path).unwrap();
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{} is not a PNG", path.display());
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
     assert_eq!(&bytes[12..16], b"IHDR");
     let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
     let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
@@ -146,7 +192,9 @@ fn assert_tags_balanced(text: &str, void_elements: &[&str], what: &str) {
     let mut rest = text;
     while let Some(open) = rest.find('<') {
         rest = &rest[open + 1..];
-        let close = rest.find('>').unwrap_or_else(|| panic!("{what}: unterminated tag"));
+        let close = rest
+            .find('>')
+            .unwrap_or_else(|| panic!("{what}: unterminated tag"));
         let tag = &rest[..close];
         rest = &rest[close + 1..];
         if tag.starts_with('?') || tag.starts_with('!') {
@@ -161,7 +209,9 @@ fn assert_tags_balanced(text: &str, void_elements: &[&str], what: &str) {
         assert!(!name.is_empty(), "{what}: empty tag <{tag}>");
         if let Some(stripped) = tag.strip_prefix('/') {
             let _ = stripped;
-            let top = stack.pop().unwrap_or_else(|| panic!("{what}: </{name}> without opening tag"));
+            let top = stack
+                .pop()
+                .unwrap_or_else(|| panic!("{what}: </{name}> without opening tag"));
             assert_eq!(top, name, "{what}: </{name}> closes <{top}>");
         } else if !tag.ends_with('/') && !void_elements.contains(&name.as_str()) {
             stack.push(name);
@@ -174,7 +224,13 @@ fn assert_tags_balanced(text: &str, void_elements: &[&str], what: &str) {
 fn plots_are_written_as_valid_png_and_svg() {
     let dir = write_run("plots", 600, 1.0, "60s");
     let written = write_plots(&dir).unwrap();
-    let stems = ["replicas", "autoscaler_metric", "latency", "latency_distribution", "queues"];
+    let stems = [
+        "replicas",
+        "autoscaler_metric",
+        "latency",
+        "latency_distribution",
+        "queues",
+    ];
     assert_eq!(written.len(), stems.len() * 2, "{written:?}");
     for stem in stems {
         let png = dir.join(format!("{stem}.png"));
@@ -183,13 +239,27 @@ fn plots_are_written_as_valid_png_and_svg() {
         let svg = fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
         assert!(svg.contains("<svg"), "{stem}.svg");
         assert_tags_balanced(&svg, &[], &format!("{stem}.svg"));
-        assert!(svg.contains("plots: "), "{stem}.svg lacks the scenario title");
+        assert!(
+            svg.contains("plots: "),
+            "{stem}.svg lacks the scenario title"
+        );
     }
     let replicas = fs::read_to_string(dir.join("replicas.svg")).unwrap();
-    for label in ["desired", "ready", "pending", "terminating", "panic mode", "scale event", "cron fire", "evening-peak"] {
+    for label in [
+        "desired",
+        "ready",
+        "pending",
+        "terminating",
+        "panic mode",
+        "scale event",
+        "cron fire",
+        "evening-peak",
+    ] {
         assert!(replicas.contains(label), "replicas.svg lacks {label}");
     }
-    assert!(fs::read_to_string(dir.join("latency.svg")).unwrap().contains("log scale"));
+    assert!(fs::read_to_string(dir.join("latency.svg"))
+        .unwrap()
+        .contains("log scale"));
     let leftovers: Vec<_> = fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok())
@@ -272,7 +342,10 @@ fn html_report_is_self_contained_and_balanced() {
     assert!(!html.contains("src="));
     assert!(!html.contains("<link"));
     assert!(html.contains("panic_threshold_percentage"));
-    assert!(html.contains("&lt;b&gt;&amp;escaped&lt;/b&gt;"), "config must be escaped");
+    assert!(
+        html.contains("&lt;b&gt;&amp;escaped&lt;/b&gt;"),
+        "config must be escaped"
+    );
     assert!(html.contains("Requests/sec:"));
     assert_tags_balanced(&html, &["meta", "br"], "report.html");
 }
@@ -281,7 +354,12 @@ fn html_report_is_self_contained_and_balanced() {
 fn html_report_renders_in_headless_chromium() {
     let Some(browser) = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
-        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
     else {
         eprintln!("skipped: no chromium on PATH");
         return;
@@ -290,29 +368,44 @@ fn html_report_renders_in_headless_chromium() {
     let report = write_html(&dir).unwrap();
     let screenshot = dir.join("screenshot.png");
     let status = Command::new(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+        ])
         .arg(format!("--screenshot={}", screenshot.display()))
         .arg("--window-size=1280,2400")
         .arg(format!("file://{}", report.display()))
         .output()
         .unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     assert_eq!(png_dimensions(&screenshot), (1280, 2400));
+    // A blank page compresses to a few kilobytes; charts and text do not.
+    assert!(fs::metadata(&screenshot).unwrap().len() > 50_000);
 }
 
 #[test]
 fn compare_writes_table_and_overlays() {
     let baseline = write_run("baseline", 600, 1.0, "60s");
     let doubled = write_run("doubled", 600, 2.0, "30s");
-    let out = scratch("compare-out").join("nested");
-    let text = compare(&[baseline, doubled], &out).unwrap();
+    let out_root = scratch("compare-out");
+    let out = out_root.join("nested");
+    let text = compare(&[baseline.to_path_buf(), doubled.to_path_buf()], &out).unwrap();
     assert!(text.contains("latency p99 (ms)"));
     assert!(text.lines().next().unwrap().contains("baseline"));
     assert!(text.contains("30s") && text.contains("60s"));
 
     let mut reader = csv::Reader::from_path(out.join("compare.csv")).unwrap();
     let headers = reader.headers().unwrap().clone();
-    assert_eq!(headers.iter().collect::<Vec<_>>(), ["metric", "baseline", "doubled"]);
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        ["metric", "baseline", "doubled"]
+    );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert!(rows.iter().all(|r| r.len() == 3));
     let p99 = rows.iter().find(|r| &r[0] == "latency p99 (ms)").unwrap();
@@ -321,8 +414,15 @@ fn compare_writes_table_and_overlays() {
     let markdown = fs::read_to_string(out.join("compare.md")).unwrap();
     assert!(markdown.starts_with("| metric | baseline | doubled |"));
     for stem in ["compare_replicas", "compare_latency"] {
-        assert_eq!(png_dimensions(&out.join(format!("{stem}.png"))), (1200, 600));
-        assert_tags_balanced(&fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap(), &[], stem);
+        assert_eq!(
+            png_dimensions(&out.join(format!("{stem}.png"))),
+            (1200, 600)
+        );
+        assert_tags_balanced(
+            &fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap(),
+            &[],
+            stem,
+        );
     }
 }
 
@@ -358,7 +458,11 @@ fn missing_summary_is_an_error_naming_the_file() {
 #[test]
 fn broken_summary_json_names_the_line() {
     let dir = write_run("badjson", 60, 1.0, "60s");
-    fs::write(dir.join("summary.json"), "{\n  \"scenario\": \"x\",\n  \"seed\": ,\n}").unwrap();
+    fs::write(
+        dir.join("summary.json"),
+        "{\n  \"scenario\": \"x\",\n  \"seed\": ,\n}",
+    )
+    .unwrap();
     let error = write_html(&dir).unwrap_err().to_string();
     assert!(error.contains("summary.json:3"), "{error}");
 }

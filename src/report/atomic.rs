@@ -101,7 +101,8 @@ mod tests {
     use super::*;
 
     fn scratch_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("podscale-atomic-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("podscale-atomic-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir

@@ -59,7 +59,11 @@ fn fields(summaries: &[&Value]) -> Vec<Field> {
         .flat_map(|s| settings(s).into_iter().map(|(k, _)| k))
         .collect();
     rows.extend(setting_keys.into_iter().map(Field::Setting));
-    rows.extend(NUMBER_ROWS.iter().map(|&(label, path)| Field::Number(label, path)));
+    rows.extend(
+        NUMBER_ROWS
+            .iter()
+            .map(|&(label, path)| Field::Number(label, path)),
+    );
     rows
 }
 
@@ -120,7 +124,9 @@ fn run_labels(dirs: &[PathBuf]) -> Vec<String> {
 /// charts into `out_dir` (created if needed), and returns the aligned text table for printing.
 pub fn compare(run_dirs: &[PathBuf], out_dir: &Path) -> Result<String, ReportError> {
     if run_dirs.is_empty() {
-        return Err(ReportError::Usage("compare needs at least one run directory".into()));
+        return Err(ReportError::Usage(
+            "compare needs at least one run directory".into(),
+        ));
     }
     let runs = run_dirs
         .iter()
@@ -130,7 +136,12 @@ pub fn compare(run_dirs: &[PathBuf], out_dir: &Path) -> Result<String, ReportErr
     let summaries: Vec<&Value> = runs.iter().map(|r| &r.summary).collect();
     let table: Vec<(String, Vec<Option<String>>)> = fields(&summaries)
         .iter()
-        .map(|field| (field.label(), summaries.iter().map(|s| field.value(s)).collect()))
+        .map(|field| {
+            (
+                field.label(),
+                summaries.iter().map(|s| field.value(s)).collect(),
+            )
+        })
         .collect();
 
     let csv_bytes = comparison_csv(&labels, &table).map_err(|e| ReportError::Plot {
@@ -146,7 +157,10 @@ pub fn compare(run_dirs: &[PathBuf], out_dir: &Path) -> Result<String, ReportErr
         Chart::CompareLatency(&runs, &labels),
     ];
     write_charts(&charts, out_dir)?;
-    for (name, bytes) in [("compare.csv", csv_bytes), ("compare.md", markdown.into_bytes())] {
+    for (name, bytes) in [
+        ("compare.csv", csv_bytes),
+        ("compare.md", markdown.into_bytes()),
+    ] {
         let path = out_dir.join(name);
         write_atomic(&path, &bytes).map_err(|e| ReportError::io(&path, e))?;
     }
@@ -165,12 +179,21 @@ fn comparison_csv(labels: &[String], table: &Table) -> Result<Vec<u8>, csv::Erro
         record.extend(values.iter().map(|v| v.clone().unwrap_or_default()));
         writer.write_record(&record)?;
     }
-    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    writer
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))
 }
 
 fn comparison_markdown(labels: &[String], table: &Table) -> String {
     let escape = |s: &str| s.replace('|', "\\|");
-    let mut out = format!("| metric | {} |\n", labels.iter().map(|l| escape(l)).collect::<Vec<_>>().join(" | "));
+    let mut out = format!(
+        "| metric | {} |\n",
+        labels
+            .iter()
+            .map(|l| escape(l))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
     out += &format!("| --- |{}\n", " ---: |".repeat(labels.len()));
     for (label, values) in table {
         let cells: Vec<String> = values

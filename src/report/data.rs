@@ -98,10 +98,14 @@ impl TimeSeries {
             .filter_map(|&name| column_index(name).map(|i| (name, i)))
             .collect();
 
-        let mut numeric: HashMap<&'static str, Vec<Option<f64>>> =
-            numeric_at.iter().map(|&(name, _)| (name, Vec::new())).collect();
-        let mut text: HashMap<&'static str, Vec<String>> =
-            text_at.iter().map(|&(name, _)| (name, Vec::new())).collect();
+        let mut numeric: HashMap<&'static str, Vec<Option<f64>>> = numeric_at
+            .iter()
+            .map(|&(name, _)| (name, Vec::new()))
+            .collect();
+        let mut text: HashMap<&'static str, Vec<String>> = text_at
+            .iter()
+            .map(|&(name, _)| (name, Vec::new()))
+            .collect();
         let mut rows = 0usize;
         let mut record = csv::StringRecord::new();
         loop {
@@ -333,7 +337,10 @@ mod tests {
         let csv = "time_s,ready_pods,latency_p50_ms,extra\n0,1,,x\n1,2,12.5,y\n";
         let series = TimeSeries::from_reader(csv.as_bytes(), Path::new("t.csv")).unwrap();
         assert_eq!(series.len(), 2);
-        assert_eq!(series.column("latency_p50_ms").unwrap(), &[None, Some(12.5)]);
+        assert_eq!(
+            series.column("latency_p50_ms").unwrap(),
+            &[None, Some(12.5)]
+        );
         assert!(series.column("desired_pods").is_none());
     }
 
@@ -356,8 +363,14 @@ mod tests {
     #[test]
     fn quantile_interpolates_within_bucket() {
         let buckets = [
-            HistogramBucket { le_ms: 10.0, count: 50.0 },
-            HistogramBucket { le_ms: 20.0, count: 50.0 },
+            HistogramBucket {
+                le_ms: 10.0,
+                count: 50.0,
+            },
+            HistogramBucket {
+                le_ms: 20.0,
+                count: 50.0,
+            },
         ];
         assert_eq!(histogram_quantile(&buckets, 0.5), Some(10.0));
         assert_eq!(histogram_quantile(&buckets, 0.75), Some(15.0));

@@ -18,7 +18,10 @@ const BAR_WIDTH: f64 = 40.0;
 const MAX_HISTOGRAM_ROWS: usize = 12;
 
 fn seconds(ms: Option<f64>) -> String {
-    ms.map_or_else(|| "n/a".to_string(), |ms| format!("{:.4} secs", ms / 1000.0))
+    ms.map_or_else(
+        || "n/a".to_string(),
+        |ms| format!("{:.4} secs", ms / 1000.0),
+    )
 }
 
 fn count(value: Option<f64>) -> String {
@@ -31,7 +34,10 @@ pub fn hey_summary(summary: &Value) -> String {
     let scenario = text_at(summary, "scenario").unwrap_or_else(|| "unnamed".into());
     let autoscaler = text_at(summary, "autoscaler").unwrap_or_else(|| "?".into());
     let seed = text_at(summary, "seed").unwrap_or_else(|| "?".into());
-    let _ = writeln!(out, "Scenario {scenario} (autoscaler {autoscaler}, seed {seed})");
+    let _ = writeln!(
+        out,
+        "Scenario {scenario} (autoscaler {autoscaler}, seed {seed})"
+    );
     let settings = super::data::settings(summary);
     if !settings.is_empty() {
         let joined: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -40,23 +46,52 @@ pub fn hey_summary(summary: &Value) -> String {
 
     let _ = writeln!(out, "\nSummary:");
     let row = |out: &mut String, label: &str, value: String| {
-        let _ = writeln!(out, "  {:<16}{value}", format!("{label}:"));
+        let _ = writeln!(out, "  {:<18}{value}", format!("{label}:"));
     };
-    row(&mut out, "Total", number_at(summary, "duration_s").map_or("n/a".into(), |s| format!("{s:.4} secs (simulated)")));
-    row(&mut out, "Slowest", seconds(number_at(summary, "latency_ms/max")));
-    row(&mut out, "Fastest", seconds(number_at(summary, "latency_ms/min")));
-    row(&mut out, "Average", seconds(number_at(summary, "latency_ms/mean")));
-    row(&mut out, "Requests/sec", number_at(summary, "throughput_rps").map_or("n/a".into(), |r| format!("{r:.4}")));
-    row(&mut out, "Requests", format!(
-        "{} sent, {} completed, {} failed, {} timed out, {} rejected",
-        count(number_at(summary, "requests/total")),
-        count(number_at(summary, "requests/completed")),
-        count(number_at(summary, "requests/failed")),
-        count(number_at(summary, "requests/timed_out")),
-        count(number_at(summary, "requests/rejected")),
-    ));
+    row(
+        &mut out,
+        "Total",
+        number_at(summary, "duration_s")
+            .map_or("n/a".into(), |s| format!("{s:.4} secs (simulated)")),
+    );
+    row(
+        &mut out,
+        "Slowest",
+        seconds(number_at(summary, "latency_ms/max")),
+    );
+    row(
+        &mut out,
+        "Fastest",
+        seconds(number_at(summary, "latency_ms/min")),
+    );
+    row(
+        &mut out,
+        "Average",
+        seconds(number_at(summary, "latency_ms/mean")),
+    );
+    row(
+        &mut out,
+        "Requests/sec",
+        number_at(summary, "throughput_rps").map_or("n/a".into(), |r| format!("{r:.4}")),
+    );
+    row(
+        &mut out,
+        "Requests",
+        format!(
+            "{} sent, {} completed, {} failed, {} timed out, {} rejected",
+            count(number_at(summary, "requests/total")),
+            count(number_at(summary, "requests/completed")),
+            count(number_at(summary, "requests/failed")),
+            count(number_at(summary, "requests/timed_out")),
+            count(number_at(summary, "requests/rejected")),
+        ),
+    );
     if let Some(in_flight) = number_at(summary, "requests/in_flight_at_end") {
-        row(&mut out, "Unfinished", format!("{} still in flight at the end", count(Some(in_flight))));
+        row(
+            &mut out,
+            "Unfinished",
+            format!("{} still in flight at the end", count(Some(in_flight))),
+        );
     }
 
     let buckets = latency_histogram(summary);
@@ -65,8 +100,16 @@ pub fn hey_summary(summary: &Value) -> String {
         let rows = merge_rows(&buckets);
         let tallest = rows.iter().map(|b| b.count).fold(0.0, f64::max);
         for bucket in &rows {
-            let bar_len = if tallest > 0.0 { (bucket.count / tallest * BAR_WIDTH).round() as usize } else { 0 };
-            let bar_len = if bucket.count > 0.0 { bar_len.max(1) } else { 0 };
+            let bar_len = if tallest > 0.0 {
+                (bucket.count / tallest * BAR_WIDTH).round() as usize
+            } else {
+                0
+            };
+            let bar_len = if bucket.count > 0.0 {
+                bar_len.max(1)
+            } else {
+                0
+            };
             let _ = writeln!(
                 out,
                 "  {:>9.4} [{}]\t|{}",
@@ -110,29 +153,63 @@ pub fn hey_summary(summary: &Value) -> String {
     }
 
     let _ = writeln!(out, "\nAutoscaling:");
-    row(&mut out, "Max pods", format!(
-        "{} ready, {} desired",
-        count(number_at(summary, "replicas/max_ready")),
-        count(number_at(summary, "replicas/max_desired")),
-    ));
-    row(&mut out, "Mean ready pods", number_at(summary, "replicas/mean_ready").map_or("n/a".into(), |v| format!("{v:.2}")));
-    row(&mut out, "Final ready pods", count(number_at(summary, "replicas/final_ready")));
-    row(&mut out, "Pod-seconds", number_at(summary, "pod_seconds").map_or("n/a".into(), |v| format!("{v:.1} ({:.2} pod-hours)", v / 3600.0)));
+    row(
+        &mut out,
+        "Max pods",
+        format!(
+            "{} ready, {} desired",
+            count(number_at(summary, "replicas/max_ready")),
+            count(number_at(summary, "replicas/max_desired")),
+        ),
+    );
+    row(
+        &mut out,
+        "Mean ready pods",
+        number_at(summary, "replicas/mean_ready").map_or("n/a".into(), |v| format!("{v:.2}")),
+    );
+    row(
+        &mut out,
+        "Final ready pods",
+        count(number_at(summary, "replicas/final_ready")),
+    );
+    row(
+        &mut out,
+        "Pod-seconds",
+        number_at(summary, "pod_seconds").map_or("n/a".into(), |v| {
+            format!("{v:.1} ({:.2} pod-hours)", v / 3600.0)
+        }),
+    );
     if let Some(gpu) = number_at(summary, "gpu_seconds").filter(|g| *g > 0.0) {
-        row(&mut out, "GPU-seconds", format!("{gpu:.1} ({:.2} GPU-hours)", gpu / 3600.0));
+        row(
+            &mut out,
+            "GPU-seconds",
+            format!("{gpu:.1} ({:.2} GPU-hours)", gpu / 3600.0),
+        );
     }
-    row(&mut out, "Cold starts", format!(
-        "{} ({} requests waited for one)",
-        count(number_at(summary, "cold_starts")),
-        count(number_at(summary, "requests/cold_start_affected")),
-    ));
+    row(
+        &mut out,
+        "Cold starts",
+        format!(
+            "{} ({} requests waited for one)",
+            count(number_at(summary, "cold_starts")),
+            count(number_at(summary, "requests/cold_start_affected")),
+        ),
+    );
     let panic = number_at(summary, "panic_seconds");
     let share = match (panic, number_at(summary, "duration_s")) {
         (Some(p), Some(d)) if d > 0.0 => format!(" ({:.1}% of the run)", 100.0 * p / d),
         _ => String::new(),
     };
-    row(&mut out, "Time in panic", panic.map_or("n/a".into(), |p| format!("{p:.0} s{share}")));
-    row(&mut out, "Scale events", count(number_at(summary, "scale_events")));
+    row(
+        &mut out,
+        "Time in panic",
+        panic.map_or("n/a".into(), |p| format!("{p:.0} s{share}")),
+    );
+    row(
+        &mut out,
+        "Scale events",
+        count(number_at(summary, "scale_events")),
+    );
     out
 }
 

@@ -48,7 +48,11 @@ fn inline_svg(svg: &str) -> String {
     } else {
         body.replacen(
             "<svg ",
-            &format!("<svg viewBox=\"0 0 {} {}\" ", super::plots::WIDTH, super::plots::HEIGHT),
+            &format!(
+                "<svg viewBox=\"0 0 {} {}\" ",
+                super::plots::WIDTH,
+                super::plots::HEIGHT
+            ),
             1,
         )
     }
@@ -72,12 +76,21 @@ pub fn write_html(run_dir: &Path) -> Result<PathBuf, ReportError> {
     if !settings.is_empty() {
         html.push_str("<h2>Key settings</h2>\n<table>\n");
         for (key, value) in &settings {
-            let _ = writeln!(html, "<tr><th>{}</th><td>{}</td></tr>", escape(key), escape(value));
+            let _ = writeln!(
+                html,
+                "<tr><th>{}</th><td>{}</td></tr>",
+                escape(key),
+                escape(value)
+            );
         }
         html.push_str("</table>\n");
     }
 
-    let _ = write!(html, "<h2>Summary</h2>\n<pre>{}</pre>\n", escape(&hey_summary(&run.summary)));
+    let _ = write!(
+        html,
+        "<h2>Summary</h2>\n<pre>{}</pre>\n",
+        escape(&hey_summary(&run.summary))
+    );
 
     html.push_str("<h2>Charts</h2>\n");
     for chart in run_charts(&run) {
@@ -94,7 +107,8 @@ pub fn write_html(run_dir: &Path) -> Result<PathBuf, ReportError> {
     html.push_str("<h2>Effective configuration</h2>\n");
     match run.summary.get("effective_config") {
         Some(config) => {
-            let pretty = serde_json::to_string_pretty(config).unwrap_or_else(|_| config.to_string());
+            let pretty =
+                serde_json::to_string_pretty(config).unwrap_or_else(|_| config.to_string());
             let _ = writeln!(html, "<pre>{}</pre>", escape(&pretty));
         }
         None => html.push_str("<p>The summary has no effective configuration.</p>\n"),
@@ -118,7 +132,10 @@ mod tests {
 
     #[test]
     fn escape_covers_markup_characters() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 
     #[test]

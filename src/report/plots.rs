@@ -22,6 +22,8 @@ use super::data::{self, latency_histogram, TimeSeries};
 use super::{write_atomic, ReportError, Run};
 
 type DrawResult<T = ()> = Result<T, Box<dyn Error>>;
+/// A decimated curve: continuous segments of (time in axis units, value).
+type Curve = Vec<Vec<(f64, f64)>>;
 
 /// Pixel size of every chart.
 pub(crate) const WIDTH: u32 = 1200;
@@ -152,9 +154,7 @@ impl Chart<'_> {
             let mut encoder = png::Encoder::new(&mut png_bytes, WIDTH, HEIGHT);
             encoder.set_color(png::ColorType::Rgb);
             encoder.set_depth(png::BitDepth::Eight);
-            let mut writer = encoder
-                .write_header()
-                .map_err(|e| failure(e.to_string()))?;
+            let mut writer = encoder.write_header().map_err(|e| failure(e.to_string()))?;
             writer
                 .write_image_data(&pixels)
                 .map_err(|e| failure(e.to_string()))?;
@@ -193,7 +193,10 @@ pub(crate) fn run_charts(run: &Run) -> Vec<Chart<'_>> {
     {
         charts.push(Chart::Latency(run));
     }
-    if latency_histogram(&run.summary).iter().any(|b| b.count > 0.0) {
+    if latency_histogram(&run.summary)
+        .iter()
+        .any(|b| b.count > 0.0)
+    {
         charts.push(Chart::Distribution(run));
     }
     if series.has_values("activator_queue") || series.has_values("queue_proxy_queue") {
@@ -204,10 +207,16 @@ pub(crate) fn run_charts(run: &Run) -> Vec<Chart<'_>> {
 
 /// Renders every chart to memory first, then writes `<stem>.png` and `<stem>.svg` into `out_dir`, so a
 /// drawing failure leaves the directory untouched.
-pub(crate) fn write_charts(charts: &[Chart<'_>], out_dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+pub(crate) fn write_charts(
+    charts: &[Chart<'_>],
+    out_dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
     let mut rendered = Vec::with_capacity(charts.len() * 2);
     for chart in charts {
-        rendered.push((out_dir.join(format!("{}.png", chart.stem())), chart.render_png()?));
+        rendered.push((
+            out_dir.join(format!("{}.png", chart.stem())),
+            chart.render_png()?,
+        ));
         rendered.push((
             out_dir.join(format!("{}.svg", chart.stem())),
             chart.render_svg()?.into_bytes(),
@@ -364,7 +373,11 @@ fn segments(times: &[f64], values: &[Option<f64>], axis: TimeAxis) -> Vec<Vec<(f
             .iter()
             .max_by(|&&a, &&b| value(a).total_cmp(&value(b)))
             .unwrap_or(&present[0]);
-        let (first, second) = if lowest <= highest { (lowest, highest) } else { (highest, lowest) };
+        let (first, second) = if lowest <= highest {
+            (lowest, highest)
+        } else {
+            (highest, lowest)
+        };
         current.push((times[first] / axis.seconds_per_unit, value(first)));
         if second != first {
             current.push((times[second] / axis.seconds_per_unit, value(second)));
@@ -474,7 +487,14 @@ where
         }
     }
     if !curve.is_empty() {
-        legend.push(label, Glyph::Line { colour, width, dashed });
+        legend.push(
+            label,
+            Glyph::Line {
+                colour,
+                width,
+                dashed,
+            },
+        );
     }
     Ok(())
 }
@@ -512,7 +532,11 @@ where
 /// How a legend entry is drawn.
 #[derive(Clone, Copy)]
 enum Glyph {
-    Line { colour: RGBColor, width: u32, dashed: bool },
+    Line {
+        colour: RGBColor,
+        width: u32,
+        dashed: bool,
+    },
     Band(RGBColor),
     Triangle(RGBColor),
 }
@@ -544,7 +568,11 @@ where
     for (row, (label, glyph)) in legend.entries.iter().enumerate() {
         let y = TOP + ROW * row as i32;
         match *glyph {
-            Glyph::Line { colour, width, dashed } => {
+            Glyph::Line {
+                colour,
+                width,
+                dashed,
+            } => {
                 let style = colour.stroke_width(width);
                 if dashed {
                     area.draw(&PathElement::new(vec![(6, y), (14, y)], style))?;
@@ -554,7 +582,10 @@ where
                 }
             }
             Glyph::Band(colour) => {
-                area.draw(&Rectangle::new([(6, y - 7), (30, y + 7)], colour.mix(BAND_OPACITY * 2.0).filled()))?;
+                area.draw(&Rectangle::new(
+                    [(6, y - 7), (30, y + 7)],
+                    colour.mix(BAND_OPACITY * 2.0).filled(),
+                ))?;
             }
             Glyph::Triangle(colour) => {
                 area.draw(&TriangleMarker::new((18, y), 6, colour.filled()))?;
@@ -615,7 +646,11 @@ where
     DB::ErrorType: 'static,
 {
     let mut legend = Legend::default();
-    let (body, legend_area) = draw_header_with_legend(root, &run_title(run, "replicas"), &settings_line(&run.summary))?;
+    let (body, legend_area) = draw_header_with_legend(
+        root,
+        &run_title(run, "replicas"),
+        &settings_line(&run.summary),
+    )?;
     let series = &run.series;
     let times = series.times();
     let span = series.end_time() + 1.0;
@@ -630,10 +665,18 @@ where
     ];
     let names: Vec<&str> = curves.iter().map(|c| c.0).collect();
     let y_max = padded_max(column_max(series, &names)).max(2.0);
-    let mut chart = build_time_chart(&body, axis.range(span), 0.0..y_max, axis.description, "pods")?;
+    let mut chart = build_time_chart(
+        &body,
+        axis.range(span),
+        0.0..y_max,
+        axis.description,
+        "pods",
+    )?;
 
     let panic = flag_column(series, "panic");
-    draw_bands(&mut chart, &mut legend,
+    draw_bands(
+        &mut chart,
+        &mut legend,
         &intervals(&times, |row| panic[row]),
         axis,
         (0.0, y_max),
@@ -647,7 +690,15 @@ where
             continue;
         }
         if let Some(values) = series.column(column).filter(|_| series.has_values(column)) {
-            draw_curve(&mut chart, &mut legend, &segments(&times, values, axis), label, colour, width, false)?;
+            draw_curve(
+                &mut chart,
+                &mut legend,
+                &segments(&times, values, axis),
+                label,
+                colour,
+                width,
+                false,
+            )?;
         }
     }
 
@@ -670,7 +721,11 @@ where
                     .map(|&point| TriangleMarker::new(point, 6, PALETTE[0].filled())),
             )?;
             let label = if stride > 1 {
-                format!("scale event ({} shown of {})", events.len().div_ceil(stride), events.len())
+                format!(
+                    "scale event ({} shown of {})",
+                    events.len().div_ceil(stride),
+                    events.len()
+                )
             } else {
                 "scale event".to_string()
             };
@@ -693,7 +748,11 @@ where
             }))?;
             legend.push(
                 "cron fire",
-                Glyph::Line { colour: CRON_COLOUR, width: 2, dashed: false },
+                Glyph::Line {
+                    colour: CRON_COLOUR,
+                    width: 2,
+                    dashed: false,
+                },
             );
             if fires.len() <= 30 {
                 let style = TextStyle::from((FONT, 12).into_font()).color(&CRON_COLOUR);
@@ -724,37 +783,77 @@ where
 
     // The revision-level target is the per-pod target times the ready pods (at least one), matching how
     // the observed metric is reported as a revision total.
-    let target: Vec<Option<f64>> = match (series.column("target_per_pod"), series.column("ready_pods")) {
-        (Some(per_pod), ready) => per_pod
-            .iter()
-            .enumerate()
-            .map(|(row, t)| {
-                let pods = ready.and_then(|r| r[row]).unwrap_or(0.0).max(1.0);
-                t.map(|t| t * pods)
-            })
-            .collect(),
-        (None, _) => vec![None; series.len()],
-    };
+    let target: Vec<Option<f64>> =
+        match (series.column("target_per_pod"), series.column("ready_pods")) {
+            (Some(per_pod), ready) => per_pod
+                .iter()
+                .enumerate()
+                .map(|(row, t)| {
+                    let pods = ready.and_then(|r| r[row]).unwrap_or(0.0).max(1.0);
+                    t.map(|t| t * pods)
+                })
+                .collect(),
+            (None, _) => vec![None; series.len()],
+        };
     let target_max = target.iter().flatten().copied().fold(0.0, f64::max);
-    let y_max = padded_max(column_max(series, &["observed_stable", "observed_panic"]).max(target_max));
+    let y_max =
+        padded_max(column_max(series, &["observed_stable", "observed_panic"]).max(target_max));
     let metric_name = data::settings(&run.summary)
         .into_iter()
         .find(|(k, _)| k == "metric")
         .map(|(_, v)| v)
         .unwrap_or_else(|| "metric".into());
     let y_desc = format!("{metric_name} (revision total)");
-    let mut chart = build_time_chart(&body, axis.range(span), 0.0..y_max, axis.description, &y_desc)?;
+    let mut chart = build_time_chart(
+        &body,
+        axis.range(span),
+        0.0..y_max,
+        axis.description,
+        &y_desc,
+    )?;
 
     let panic = flag_column(series, "panic");
-    draw_bands(&mut chart, &mut legend, &intervals(&times, |row| panic[row]), axis, (0.0, y_max), PANIC_SHADE, "panic mode")?;
-    if let Some(values) = series.column("observed_panic").filter(|_| series.has_values("observed_panic")) {
-        draw_curve(&mut chart, &mut legend, &segments(&times, values, axis), "observed (panic window)", PALETTE[1], 1, false)?;
+    draw_bands(
+        &mut chart,
+        &mut legend,
+        &intervals(&times, |row| panic[row]),
+        axis,
+        (0.0, y_max),
+        PANIC_SHADE,
+        "panic mode",
+    )?;
+    if let Some(values) = series
+        .column("observed_panic")
+        .filter(|_| series.has_values("observed_panic"))
+    {
+        draw_curve(
+            &mut chart,
+            &mut legend,
+            &segments(&times, values, axis),
+            "observed (panic window)",
+            PALETTE[1],
+            1,
+            false,
+        )?;
     }
-    if let Some(values) = series.column("observed_stable").filter(|_| series.has_values("observed_stable")) {
-        draw_curve(&mut chart, &mut legend, &segments(&times, values, axis), "observed (stable window)", PALETTE[0], 2, false)?;
+    if let Some(values) = series
+        .column("observed_stable")
+        .filter(|_| series.has_values("observed_stable"))
+    {
+        draw_curve(
+            &mut chart,
+            &mut legend,
+            &segments(&times, values, axis),
+            "observed (stable window)",
+            PALETTE[0],
+            2,
+            false,
+        )?;
     }
     if target.iter().any(Option::is_some) {
-        draw_curve(&mut chart, &mut legend,
+        draw_curve(
+            &mut chart,
+            &mut legend,
             &segments(&times, &target, axis),
             "target x max(ready, 1)",
             BLACK,
@@ -776,7 +875,9 @@ const LATENCY_CURVES: [(&str, &str, RGBColor); 3] = [
 fn latency_scale(values: impl Iterator<Item = f64>) -> (f64, f64, bool) {
     let (low, high) = values
         .filter(|v| *v > 0.0)
-        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
     if !low.is_finite() {
         return (0.0, 1.0, false);
     }
@@ -805,7 +906,7 @@ where
     let (low, high, log) = latency_scale(all_values);
     let cold = flag_column(series, "cold_start_completions");
     let cold_bands = intervals(&times, |row| cold[row]);
-    let curves: Vec<(String, RGBColor, Vec<Vec<(f64, f64)>>)> = LATENCY_CURVES
+    let curves: Vec<(String, RGBColor, Curve)> = LATENCY_CURVES
         .iter()
         .filter_map(|&(column, label, colour)| {
             let values = series.column(column)?;
@@ -827,7 +928,8 @@ where
     };
     if log {
         let y_range = (low / 1.5, high * 1.5);
-        let mut chart = chart_builder(&body).build_cartesian_2d(axis.range(span), (y_range.0..y_range.1).log_scale())?;
+        let mut chart = chart_builder(&body)
+            .build_cartesian_2d(axis.range(span), (y_range.0..y_range.1).log_scale())?;
         chart
             .configure_mesh()
             .x_desc(axis.description)
@@ -839,18 +941,40 @@ where
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 16))
             .max_light_lines(2)
-        .light_line_style(RGBColor(238, 238, 238))
+            .light_line_style(RGBColor(238, 238, 238))
             .bold_line_style(RGBColor(215, 215, 215))
             .draw()?;
-        draw_bands(&mut chart, &mut legend, &cold_bands, axis, y_range, COLD_SHADE, "cold-start completions")?;
+        draw_bands(
+            &mut chart,
+            &mut legend,
+            &cold_bands,
+            axis,
+            y_range,
+            COLD_SHADE,
+            "cold-start completions",
+        )?;
         for (label, colour, curve) in &curves {
             draw_curve(&mut chart, &mut legend, curve, label, *colour, 2, false)?;
         }
         draw_legend(&legend_area, &legend)?;
     } else {
         let y_max = padded_max(high);
-        let mut chart = build_time_chart(&body, axis.range(span), 0.0..y_max, axis.description, "latency (ms)")?;
-        draw_bands(&mut chart, &mut legend, &cold_bands, axis, (0.0, y_max), COLD_SHADE, "cold-start completions")?;
+        let mut chart = build_time_chart(
+            &body,
+            axis.range(span),
+            0.0..y_max,
+            axis.description,
+            "latency (ms)",
+        )?;
+        draw_bands(
+            &mut chart,
+            &mut legend,
+            &cold_bands,
+            axis,
+            (0.0, y_max),
+            COLD_SHADE,
+            "cold-start completions",
+        )?;
         for (label, colour, curve) in &curves {
             draw_curve(&mut chart, &mut legend, curve, label, *colour, 2, false)?;
         }
@@ -872,7 +996,11 @@ where
     // Show only the populated span of buckets; empty tails would squeeze the bars.
     let first = all_buckets.iter().position(|b| b.count > 0.0).unwrap_or(0);
     let last = all_buckets.iter().rposition(|b| b.count > 0.0).unwrap_or(0);
-    let lower_bound_ms = if first == 0 { 0.0 } else { all_buckets[first - 1].le_ms };
+    let lower_bound_ms = if first == 0 {
+        0.0
+    } else {
+        all_buckets[first - 1].le_ms
+    };
     let buckets = &all_buckets[first..=last.max(first).min(all_buckets.len().saturating_sub(1))];
     let total: f64 = buckets.iter().map(|b| b.count).sum();
     let (left, right) = body.split_horizontally(WIDTH / 2);
@@ -910,7 +1038,10 @@ where
         .bold_line_style(RGBColor(215, 215, 215))
         .draw()?;
     histogram.draw_series(buckets.iter().enumerate().map(|(i, b)| {
-        let mut bar = Rectangle::new([(i as i32, 0.0), (i as i32 + 1, b.count)], PALETTE[0].mix(0.75).filled());
+        let mut bar = Rectangle::new(
+            [(i as i32, 0.0), (i as i32 + 1, b.count)],
+            PALETTE[0].mix(0.75).filled(),
+        );
         bar.set_margin(0, 0, 1, 1);
         bar
     }))?;
@@ -949,18 +1080,33 @@ where
         .light_line_style(RGBColor(238, 238, 238))
         .bold_line_style(RGBColor(215, 215, 215))
         .draw()?;
-    cdf_chart.draw_series(LineSeries::new(cdf.iter().copied(), PALETTE[0].stroke_width(2)))?;
-    let markers: Vec<(f64, f64, &str)> = [("latency_ms/p50", 50.0, "p50"), ("latency_ms/p95", 95.0, "p95"), ("latency_ms/p99", 99.0, "p99")]
-        .iter()
-        .filter_map(|&(path, share, label)| {
-            let ms = data::number_at(&run.summary, path)?;
-            (ms > x_low && ms < x_high).then_some((ms, share, label))
-        })
-        .collect();
-    cdf_chart.draw_series(markers.iter().map(|&(ms, share, _)| Circle::new((ms, share), 5, PALETTE[3].filled())))?;
+    cdf_chart.draw_series(LineSeries::new(
+        cdf.iter().copied(),
+        PALETTE[0].stroke_width(2),
+    ))?;
+    let markers: Vec<(f64, f64, &str)> = [
+        ("latency_ms/p50", 50.0, "p50"),
+        ("latency_ms/p95", 95.0, "p95"),
+        ("latency_ms/p99", 99.0, "p99"),
+    ]
+    .iter()
+    .filter_map(|&(path, share, label)| {
+        let ms = data::number_at(&run.summary, path)?;
+        (ms > x_low && ms < x_high).then_some((ms, share, label))
+    })
+    .collect();
+    cdf_chart.draw_series(
+        markers
+            .iter()
+            .map(|&(ms, share, _)| Circle::new((ms, share), 5, PALETTE[3].filled())),
+    )?;
     let marker_style = TextStyle::from((FONT, 13).into_font()).color(&PALETTE[3]);
     cdf_chart.draw_series(markers.iter().map(|&(ms, share, label)| {
-        Text::new(format!("  {label} {} ms", tick(&ms)), (ms, share - 6.0), marker_style.clone())
+        Text::new(
+            format!("  {label} {} ms", tick(&ms)),
+            (ms, share - 6.0),
+            marker_style.clone(),
+        )
     }))?;
     Ok(())
 }
@@ -970,7 +1116,11 @@ where
     DB::ErrorType: 'static,
 {
     let mut legend = Legend::default();
-    let (body, legend_area) = draw_header_with_legend(root, &run_title(run, "queued and in-flight requests"), &settings_line(&run.summary))?;
+    let (body, legend_area) = draw_header_with_legend(
+        root,
+        &run_title(run, "queued and in-flight requests"),
+        &settings_line(&run.summary),
+    )?;
     let series = &run.series;
     let times = series.times();
     let span = series.end_time() + 1.0;
@@ -978,13 +1128,26 @@ where
     let curves: [(&str, &str, RGBColor, u32); 3] = [
         ("in_flight", "in flight (all)", GREY, 1),
         ("activator_queue", "activator queue", PALETTE[3], 2),
-        ("queue_proxy_queue", "queue-proxy queues (sum)", PALETTE[0], 2),
+        (
+            "queue_proxy_queue",
+            "queue-proxy queues (sum)",
+            PALETTE[0],
+            2,
+        ),
     ];
     let names: Vec<&str> = curves.iter().map(|c| c.0).collect();
     let y_max = padded_max(column_max(series, &names)).max(2.0);
-    let mut chart = build_time_chart(&body, axis.range(span), 0.0..y_max, axis.description, "requests")?;
+    let mut chart = build_time_chart(
+        &body,
+        axis.range(span),
+        0.0..y_max,
+        axis.description,
+        "requests",
+    )?;
     let in_path = flag_column(series, "activator_in_path");
-    draw_bands(&mut chart, &mut legend,
+    draw_bands(
+        &mut chart,
+        &mut legend,
         &intervals(&times, |row| in_path[row]),
         axis,
         (0.0, y_max),
@@ -993,7 +1156,15 @@ where
     )?;
     for (column, label, colour, width) in curves {
         if let Some(values) = series.column(column).filter(|_| series.has_values(column)) {
-            draw_curve(&mut chart, &mut legend, &segments(&times, values, axis), label, colour, width, false)?;
+            draw_curve(
+                &mut chart,
+                &mut legend,
+                &segments(&times, values, axis),
+                label,
+                colour,
+                width,
+                false,
+            )?;
         }
     }
     draw_legend(&legend_area, &legend)?;
@@ -1004,7 +1175,9 @@ where
 // Overlays of several runs
 
 fn compare_span(runs: &[Run]) -> f64 {
-    runs.iter().map(|r| r.series.end_time() + 1.0).fold(1.0, f64::max)
+    runs.iter()
+        .map(|r| r.series.end_time() + 1.0)
+        .fold(1.0, f64::max)
 }
 
 fn draw_compare_replicas<DB: DrawingBackend>(
@@ -1029,15 +1202,37 @@ where
             .fold(0.0, f64::max),
     )
     .max(2.0);
-    let mut chart = build_time_chart(&body, axis.range(span), 0.0..y_max, axis.description, "pods")?;
+    let mut chart = build_time_chart(
+        &body,
+        axis.range(span),
+        0.0..y_max,
+        axis.description,
+        "pods",
+    )?;
     for (index, (run, label)) in runs.iter().zip(labels).enumerate() {
         let colour = PALETTE[index % PALETTE.len()];
         let times = run.series.times();
         if let Some(values) = run.series.column("desired_pods") {
-            draw_curve(&mut chart, &mut legend, &segments(&times, values, axis), &format!("{label} desired"), colour, 1, true)?;
+            draw_curve(
+                &mut chart,
+                &mut legend,
+                &segments(&times, values, axis),
+                &format!("{label} desired"),
+                colour,
+                1,
+                true,
+            )?;
         }
         if let Some(values) = run.series.column("ready_pods") {
-            draw_curve(&mut chart, &mut legend, &segments(&times, values, axis), &format!("{label} ready"), colour, 2, false)?;
+            draw_curve(
+                &mut chart,
+                &mut legend,
+                &segments(&times, values, axis),
+                &format!("{label} ready"),
+                colour,
+                2,
+                false,
+            )?;
         }
     }
     draw_legend(&legend_area, &legend)?;
@@ -1053,7 +1248,11 @@ where
     DB::ErrorType: 'static,
 {
     let mut legend = Legend::default();
-    let (body, legend_area) = draw_header_with_legend(root, "Latency: p99 (solid) and p50 (dashed) per run", &labels.join("  |  "))?;
+    let (body, legend_area) = draw_header_with_legend(
+        root,
+        "Latency: p99 (solid) and p50 (dashed) per run",
+        &labels.join("  |  "),
+    )?;
     let span = compare_span(runs);
     let axis = TimeAxis::for_span(span);
     let all_values = runs.iter().flat_map(|r| {
@@ -1063,20 +1262,29 @@ where
             .flat_map(|c| c.iter().flatten().copied())
     });
     let (low, high, log) = latency_scale(all_values);
-    let curves: Vec<(String, RGBColor, u32, bool, Vec<Vec<(f64, f64)>>)> = runs
+    let curves: Vec<(String, RGBColor, u32, bool, Curve)> = runs
         .iter()
         .zip(labels)
         .enumerate()
         .flat_map(|(index, (run, label))| {
             let colour = PALETTE[index % PALETTE.len()];
             let times = run.series.times();
-            [("latency_p50_ms", "p50", 1, true), ("latency_p99_ms", "p99", 2, false)]
-                .into_iter()
-                .filter_map(|(column, name, width, dashed)| {
-                    let values = run.series.column(column)?;
-                    Some((format!("{label} {name}"), colour, width, dashed, segments(&times, values, axis)))
-                })
-                .collect::<Vec<_>>()
+            [
+                ("latency_p50_ms", "p50", 1, true),
+                ("latency_p99_ms", "p99", 2, false),
+            ]
+            .into_iter()
+            .filter_map(|(column, name, width, dashed)| {
+                let values = run.series.column(column)?;
+                Some((
+                    format!("{label} {name}"),
+                    colour,
+                    width,
+                    dashed,
+                    segments(&times, values, axis),
+                ))
+            })
+            .collect::<Vec<_>>()
         })
         .collect();
     if log {
@@ -1097,17 +1305,39 @@ where
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 16))
             .max_light_lines(2)
-        .light_line_style(RGBColor(238, 238, 238))
+            .light_line_style(RGBColor(238, 238, 238))
             .bold_line_style(RGBColor(215, 215, 215))
             .draw()?;
         for (label, colour, width, dashed, curve) in &curves {
-            draw_curve(&mut chart, &mut legend, curve, label, *colour, *width, *dashed)?;
+            draw_curve(
+                &mut chart,
+                &mut legend,
+                curve,
+                label,
+                *colour,
+                *width,
+                *dashed,
+            )?;
         }
         draw_legend(&legend_area, &legend)?;
     } else {
-        let mut chart = build_time_chart(&body, axis.range(span), 0.0..padded_max(high), axis.description, "latency (ms)")?;
+        let mut chart = build_time_chart(
+            &body,
+            axis.range(span),
+            0.0..padded_max(high),
+            axis.description,
+            "latency (ms)",
+        )?;
         for (label, colour, width, dashed, curve) in &curves {
-            draw_curve(&mut chart, &mut legend, curve, label, *colour, *width, *dashed)?;
+            draw_curve(
+                &mut chart,
+                &mut legend,
+                curve,
+                label,
+                *colour,
+                *width,
+                *dashed,
+            )?;
         }
         draw_legend(&legend_area, &legend)?;
     }
@@ -1142,7 +1372,10 @@ mod tests {
         let points = [(0, 10), (1, 90), (2, 10), (4, 10), (6, 20)];
         assert_eq!(
             split_at_reversals(&points),
-            vec![vec![(0, 10), (1, 90)], vec![(1, 90), (2, 10), (4, 10), (6, 20)]]
+            vec![
+                vec![(0, 10), (1, 90)],
+                vec![(1, 90), (2, 10), (4, 10), (6, 20)]
+            ]
         );
     }
 

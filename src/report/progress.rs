@@ -23,7 +23,10 @@ impl Progress {
     pub fn new(total_sim_secs: u64, quiet: bool) -> Self {
         let visible = !quiet && std::io::stderr().is_terminal();
         let bar = if visible {
-            let bar = ProgressBar::with_draw_target(Some(total_sim_secs), ProgressDrawTarget::stderr_with_hz(4));
+            let bar = ProgressBar::with_draw_target(
+                Some(total_sim_secs),
+                ProgressDrawTarget::stderr_with_hz(4),
+            );
             let style = ProgressStyle::with_template(
                 "{elapsed_precise} [{wide_bar}] {pos}/{len} simulated s ({percent}%, eta {eta})",
             )
