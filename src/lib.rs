@@ -1,6 +1,9 @@
 //! podscale: a discrete-event simulator of request-driven autoscaling on Kubernetes.
 pub mod autoscaler;
+pub mod dist;
 pub mod engine;
 pub mod report;
+pub mod scenario;
+pub mod sim;
 pub mod time;
 pub mod traffic;

@@ -127,8 +127,8 @@ impl fmt::Display for SimDuration {
         if ns == 0 {
             return write!(f, "0s");
         }
-        if ns % NANOS_PER_SEC != 0 {
-            if ns % 1_000_000 == 0 {
+        if !ns.is_multiple_of(NANOS_PER_SEC) {
+            if ns.is_multiple_of(1_000_000) {
                 return write!(f, "{}ms", ns / 1_000_000);
             }
             return write!(f, "{}s", self.as_secs_f64());
@@ -225,14 +225,18 @@ impl<'de> serde::Deserialize<'de> for SimDuration {
         impl serde::de::Visitor<'_> for Visitor {
             type Value = SimDuration;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration such as \"30s\", \"1m30s\", \"250ms\", or a number of seconds")
+                f.write_str(
+                    "a duration such as \"30s\", \"1m30s\", \"250ms\", or a number of seconds",
+                )
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SimDuration, E> {
                 parse_duration(v).map_err(E::custom)
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<SimDuration, E> {
                 if !(v >= 0.0 && v.is_finite()) {
-                    return Err(E::custom(format!("duration {v} must be a non-negative number of seconds")));
+                    return Err(E::custom(format!(
+                        "duration {v} must be a non-negative number of seconds"
+                    )));
                 }
                 Ok(SimDuration::from_secs_f64(v))
             }
@@ -265,8 +269,14 @@ mod tests {
     fn parses_go_durations() {
         assert_eq!(parse_duration("60s").unwrap(), SimDuration::from_secs(60));
         assert_eq!(parse_duration("1m30s").unwrap(), SimDuration::from_secs(90));
-        assert_eq!(parse_duration("500ms").unwrap(), SimDuration::from_millis(500));
-        assert_eq!(parse_duration("1.5h").unwrap(), SimDuration::from_secs(5400));
+        assert_eq!(
+            parse_duration("500ms").unwrap(),
+            SimDuration::from_millis(500)
+        );
+        assert_eq!(
+            parse_duration("1.5h").unwrap(),
+            SimDuration::from_secs(5400)
+        );
         assert_eq!(parse_duration("0").unwrap(), SimDuration::ZERO);
         assert!(parse_duration("60").is_err());
         assert!(parse_duration("5x").is_err());

@@ -91,7 +91,10 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `time`, which must not be earlier than the clock.
     pub fn schedule(&mut self, time: SimTime, event: E) -> Result<EventId, ScheduleError> {
         if time < self.now {
-            return Err(ScheduleError::InThePast { at: time, now: self.now });
+            return Err(ScheduleError::InThePast {
+                at: time,
+                now: self.now,
+            });
         }
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -165,7 +168,10 @@ mod tests {
         q.pop();
         assert_eq!(
             q.schedule(SimTime::from_secs(4), ()),
-            Err(ScheduleError::InThePast { at: SimTime::from_secs(4), now: SimTime::from_secs(5) })
+            Err(ScheduleError::InThePast {
+                at: SimTime::from_secs(4),
+                now: SimTime::from_secs(5)
+            })
         );
         assert!(q.schedule(SimTime::from_secs(5), ()).is_ok());
     }

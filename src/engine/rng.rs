@@ -50,7 +50,10 @@ impl RngStreams {
 
     /// A generator for the `index`-th instance of a subsystem (e.g. one per traffic source of a sum).
     pub fn indexed(&self, stream: Stream, index: u64) -> SimRng {
-        Self::derive(self.seed, stream.salt() ^ splitmix64(index.wrapping_add(0x9e37_79b9)))
+        Self::derive(
+            self.seed,
+            stream.salt() ^ splitmix64(index.wrapping_add(0x9e37_79b9)),
+        )
     }
 
     fn derive(seed: u64, salt: u64) -> SimRng {
@@ -85,7 +88,10 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         // Fixed algorithm: this value must never change between releases.
-        assert_eq!(RngStreams::new(1).stream(Stream::Traffic).random::<u64>(), FIRST_DRAW_SEED1);
+        assert_eq!(
+            RngStreams::new(1).stream(Stream::Traffic).random::<u64>(),
+            FIRST_DRAW_SEED1
+        );
     }
     const FIRST_DRAW_SEED1: u64 = 4578641965509608021;
 }

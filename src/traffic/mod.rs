@@ -10,6 +10,7 @@
 use crate::engine::SimRng;
 use crate::time::{SimDuration, SimTime};
 
+pub mod closed;
 pub mod poisson;
 
 /// What a request carries besides its arrival time. Service models use what they understand: a fixed-slots
@@ -35,7 +36,11 @@ pub struct Arrival {
 #[derive(Debug, thiserror::Error)]
 pub enum TrafficError {
     #[error("{path}:{line}: {message}")]
-    Malformed { path: String, line: u64, message: String },
+    Malformed {
+        path: String,
+        line: u64,
+        message: String,
+    },
     #[error("{path}: {message}")]
     Io { path: String, message: String },
 }

@@ -30,6 +30,9 @@ impl ArrivalSource for PoissonSource {
         if self.next >= self.end {
             return Ok(None);
         }
-        Ok(Some(Arrival { at: self.next, attrs: RequestAttrs::default() }))
+        Ok(Some(Arrival {
+            at: self.next,
+            attrs: RequestAttrs::default(),
+        }))
     }
 }

@@ -1,0 +1,496 @@
+//! Scenario files: the YAML schema, loading of real KServe / Knative manifests, `--set` overrides and
+//! validation with errors that name the file, the line, the key, the value and what is allowed.
+//!
+//! A scenario reads like what a KServe user already has:
+//!
+//! ```yaml
+//! name: quickstart
+//! duration: 60s
+//! seed: 1
+//! service:                       # KServe InferenceService component fields (camelCase, as in the CRD)
+//!   containerConcurrency: 0
+//!   minReplicas: 1
+//!   scaleMetric: concurrency
+//!   scaleTarget: 10
+//!   annotations: {autoscaling.knative.dev/window: "60s"}
+//!   # manifest: my-isvc.yaml     # or read those fields from a real InferenceService
+//! autoscaler:
+//!   class: kpa                   # kpa | fixed (hpa: see the HPA issue)
+//!   config: {stable-window: "60s", panic-threshold-percentage: "200"}   # config-autoscaler data keys
+//!   # configmap: config-autoscaler.yaml   # or a real ConfigMap manifest
+//! pod:
+//!   cold_start: 10s
+//!   service_time: {dist: exponential, mean: 100ms}
+//! request_path: {client: 1ms, ingress: 2ms, network: 1ms}   # one way, applied in each direction
+//! traffic: {kind: poisson, rate: 100}
+//! ```
+//!
+//! Loading happens in stages so that `validate` can report every problem at once: YAML syntax, then each
+//! top-level section's structure (each with its line), then `--set` overrides, then semantic checks.
+
+mod build;
+mod error;
+pub mod locate;
+pub mod overrides;
+
+pub use build::{prepare, Prepared, DEFAULT_REQUEST_TIMEOUT};
+pub use error::{edit_distance, suggest, with_suggestion, ScenarioError, ScenarioErrors};
+
+use crate::dist::DistSpec;
+use crate::time::SimDuration;
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The scenario as written (after overrides), before models are built.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    /// Name used for the output folder and plot titles; defaults to the file stem.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Simulated duration of the traffic, e.g. "10m".
+    pub duration: SimDuration,
+    /// Extra simulated time after the traffic ends, so scale-down and drain can be seen (default 0s).
+    #[serde(default)]
+    pub cooldown: SimDuration,
+    /// Civil time (RFC 3339) of simulated time 0; used by cron schedules.
+    #[serde(default)]
+    pub start_time: Option<String>,
+    #[serde(default)]
+    pub service: ServiceSpec,
+    #[serde(default)]
+    pub autoscaler: AutoscalerSpec,
+    #[serde(default)]
+    pub pod: PodSpec,
+    #[serde(default)]
+    pub request_path: RequestPathSpec,
+    pub traffic: Value,
+    #[serde(default)]
+    pub output: OutputSpec,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// The KServe InferenceService component fields that matter for autoscaling.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Path to a real InferenceService (or Knative Service) manifest; fields set here override it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(
+        rename = "containerConcurrency",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub container_concurrency: Option<u32>,
+    #[serde(
+        rename = "minReplicas",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub min_replicas: Option<u32>,
+    #[serde(
+        rename = "maxReplicas",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_replicas: Option<u32>,
+    #[serde(
+        rename = "scaleMetric",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub scale_metric: Option<String>,
+    #[serde(
+        rename = "scaleTarget",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub scale_target: Option<f64>,
+    /// `autoscaling.knative.dev/*` and `serving.kserve.io/*` annotations.
+    #[serde(
+        default,
+        deserialize_with = "string_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub annotations: BTreeMap<String, String>,
+    /// Request timeout (the revision's timeoutSeconds; Knative's default is 300 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<SimDuration>,
+}
+
+/// Which autoscaler drives the replica count and its configuration.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoscalerSpec {
+    /// `kpa` (Knative Pod Autoscaler, the default), or `fixed` (no autoscaler: `replicas` pods).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// Pod count for `class: fixed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    /// `config-autoscaler` ConfigMap data, with Knative's key names and value formats.
+    #[serde(
+        default,
+        deserialize_with = "string_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub config: BTreeMap<String, String>,
+    /// Path to a real `config-autoscaler` ConfigMap manifest; `config` keys override it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configmap: Option<String>,
+    /// Delay between a decision and its effect on the Deployment and the SKS mode (informer and
+    /// reconcile latency, which Knative does not fix; default 0s).
+    #[serde(default)]
+    pub reconcile_delay: SimDuration,
+}
+
+/// The pod model.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodSpec {
+    /// Time from pod creation to Ready (scheduling, image pull, start, model load, readiness probe).
+    #[serde(default = "default_cold_start")]
+    pub cold_start: DistSpec,
+    /// Time the container works on one request once it holds a slot.
+    #[serde(default = "default_service_time")]
+    pub service_time: DistSpec,
+    /// terminationGracePeriodSeconds: in-flight requests get this long to finish after a pod is told to stop.
+    #[serde(default = "default_grace")]
+    pub termination_grace: SimDuration,
+}
+
+fn default_cold_start() -> DistSpec {
+    DistSpec::fixed(SimDuration::from_secs(10))
+}
+fn default_service_time() -> DistSpec {
+    DistSpec::fixed(SimDuration::from_millis(100))
+}
+fn default_grace() -> SimDuration {
+    SimDuration::from_secs(30)
+}
+
+impl Default for PodSpec {
+    fn default() -> Self {
+        PodSpec {
+            cold_start: default_cold_start(),
+            service_time: default_service_time(),
+            termination_grace: default_grace(),
+        }
+    }
+}
+
+/// Time a request spends outside the pod, one way; each part is applied on the way in and on the way out
+/// (sampled independently each way).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestPathSpec {
+    /// Client-side time (connection handling, serialization).
+    #[serde(default = "zero_dist")]
+    pub client: DistSpec,
+    /// Ingress gateway (Istio, Kourier) processing.
+    #[serde(default = "zero_dist")]
+    pub ingress: DistSpec,
+    /// Network transit.
+    #[serde(default = "zero_dist")]
+    pub network: DistSpec,
+}
+
+fn zero_dist() -> DistSpec {
+    DistSpec::fixed(SimDuration::ZERO)
+}
+
+impl Default for RequestPathSpec {
+    fn default() -> Self {
+        RequestPathSpec {
+            client: zero_dist(),
+            ingress: zero_dist(),
+            network: zero_dist(),
+        }
+    }
+}
+
+/// What a run writes besides `summary.json` and `timeseries.csv`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// Write `requests.csv` with one row per request (memory and disk grow with the request count).
+    #[serde(default)]
+    pub per_request: bool,
+    /// Render plots and the HTML report.
+    #[serde(default = "yes")]
+    pub plots: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for OutputSpec {
+    fn default() -> Self {
+        OutputSpec {
+            per_request: false,
+            plots: true,
+        }
+    }
+}
+
+/// Reads a map whose values may be written as YAML strings, numbers or booleans (ConfigMap data and
+/// annotations are strings in Kubernetes; users often leave the quotes off).
+fn string_map<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    use serde::de::Error;
+    let raw: BTreeMap<String, Value> = BTreeMap::deserialize(d)?;
+    raw.into_iter()
+        .map(|(k, v)| match scalar_to_string(&v) {
+            Some(s) => Ok((k, s)),
+            None => Err(D::Error::custom(format!(
+                "`{k}` must be a string, number or boolean, got {}",
+                kind_of(&v)
+            ))),
+        })
+        .collect()
+}
+
+pub(crate) fn scalar_to_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a map",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// A scenario file read, overridden and structurally checked, with where it came from.
+#[derive(Clone, Debug)]
+pub struct LoadedScenario {
+    pub path: PathBuf,
+    /// Folder of the scenario file: relative paths inside it resolve against this.
+    pub base_dir: PathBuf,
+    pub text: String,
+    pub spec: ScenarioSpec,
+    /// The document after overrides (echoed into `summary.json` as the effective configuration).
+    pub document: Value,
+}
+
+impl LoadedScenario {
+    /// Name for outputs: `name:` or the file stem.
+    pub fn name(&self) -> String {
+        self.spec.name.clone().unwrap_or_else(|| {
+            self.path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "scenario".into())
+        })
+    }
+
+    /// An error at `key`, located in the file when possible.
+    pub fn error_at(&self, key: &str, message: impl Into<String>) -> ScenarioError {
+        ScenarioError {
+            file: self.path.clone(),
+            line: locate::locate_key(&self.text, key),
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "seed",
+    "duration",
+    "cooldown",
+    "start_time",
+    "service",
+    "autoscaler",
+    "pod",
+    "request_path",
+    "traffic",
+    "output",
+];
+
+/// Reads a scenario file and applies `--set` overrides. Returns every structural error found.
+pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, ScenarioErrors> {
+    let file = path.to_path_buf();
+    let err = |line: Option<usize>, key: &str, message: String| ScenarioError {
+        file: file.clone(),
+        line,
+        key: key.into(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ScenarioErrors(vec![err(
+            None,
+            "",
+            format!("cannot read the scenario file: {e}"),
+        )])
+    })?;
+    let mut document: Value = serde_yaml::from_str(&text).map_err(|e| {
+        ScenarioErrors(vec![err(
+            e.location().map(|l| l.line()),
+            "",
+            format!("malformed YAML: {}", strip_location(&e.to_string())),
+        )])
+    })?;
+    if !document.is_mapping() {
+        return Err(ScenarioErrors(vec![err(
+            Some(1),
+            "",
+            "a scenario is a YAML map with keys such as `duration`, `traffic`, `service`".into(),
+        )]));
+    }
+
+    // Structure, one top-level section at a time so one bad section does not hide the others. Each section
+    // is parsed from the original text with every other line blanked, which keeps serde's line numbers.
+    let mut errors = Vec::new();
+    let map = document.as_mapping().expect("checked above");
+    for key in map.keys() {
+        let Some(k) = key.as_str() else {
+            errors.push(err(
+                None,
+                "",
+                format!("top-level keys must be strings, got {key:?}"),
+            ));
+            continue;
+        };
+        if !TOP_LEVEL_KEYS.contains(&k) {
+            let hint = suggest(k, TOP_LEVEL_KEYS.iter().copied())
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            errors.push(err(
+                locate::locate_key(&text, k),
+                k,
+                format!("unknown key; allowed: {}{hint}", TOP_LEVEL_KEYS.join(", ")),
+            ));
+        }
+    }
+    for section in ["service", "autoscaler", "pod", "request_path", "output"] {
+        if map.contains_key(section) {
+            if let Some(e) = check_section(&text, section, path) {
+                errors.push(e);
+            }
+        }
+    }
+    for required in ["duration", "traffic"] {
+        if !map.contains_key(required)
+            && !overrides
+                .iter()
+                .any(|o| o.starts_with(&format!("{required}=")))
+        {
+            errors.push(err(None, required, "is required".into()));
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+        return Err(ScenarioErrors(errors));
+    }
+
+    for o in overrides {
+        if let Err(message) = overrides::apply_override(&mut document, o) {
+            errors.push(err(None, &format!("--set {o}"), message));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ScenarioErrors(errors));
+    }
+    let spec: ScenarioSpec = serde_yaml::from_value(document.clone()).map_err(|e| {
+        let msg = with_suggestion(&strip_location(&e.to_string()));
+        let key = if overrides.is_empty() {
+            String::new()
+        } else {
+            format!("(after --set {})", overrides.join(", "))
+        };
+        ScenarioErrors(vec![err(e.location().map(|l| l.line()), &key, msg)])
+    })?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(LoadedScenario {
+        path: file,
+        base_dir,
+        text,
+        spec,
+        document,
+    })
+}
+
+fn check_section(text: &str, section: &str, path: &Path) -> Option<ScenarioError> {
+    let mut inside = false;
+    let masked: String = text
+        .lines()
+        .map(|line| {
+            let top_level = !line.is_empty() && !line.starts_with([' ', '\t', '#', '-']);
+            if top_level {
+                inside = line.starts_with(&format!("{section}:"));
+            }
+            if inside {
+                line
+            } else {
+                ""
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let result = match section {
+        "service" => serde_yaml::from_str::<Section<ServiceSpec>>(&masked).map(|_| ()),
+        "autoscaler" => serde_yaml::from_str::<Section<AutoscalerSpec>>(&masked).map(|_| ()),
+        "pod" => serde_yaml::from_str::<Section<PodSpec>>(&masked).map(|_| ()),
+        "request_path" => serde_yaml::from_str::<Section<RequestPathSpec>>(&masked).map(|_| ()),
+        "output" => serde_yaml::from_str::<Section<OutputSpec>>(&masked).map(|_| ()),
+        _ => Ok(()),
+    };
+    result.err().map(|e| {
+        let message = strip_location(&e.to_string());
+        let (key, message) = match message.split_once(": ") {
+            Some((k, m)) if !k.contains(' ') => (k.to_string(), m.to_string()),
+            _ => (section.to_string(), message),
+        };
+        let key = match message
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+        {
+            Some(field) => format!("{key}.{field}"),
+            None => key,
+        };
+        ScenarioError {
+            file: path.to_path_buf(),
+            line: e.location().map(|l| l.line()),
+            key,
+            message: with_suggestion(&message),
+        }
+    })
+}
+
+/// A masked document holding one top-level section.
+type Section<T> = BTreeMap<String, T>;
+
+/// serde_yaml appends " at line L column C"; the line is reported separately.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}

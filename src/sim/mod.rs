@@ -1,0 +1,29 @@
+//! The simulation loop: requests flow client → ingress → (activator) → queue-proxy → container and back,
+//! pods start and stop, and the autoscaler reads per-second statistics and sets the replica count.
+//!
+//! Units: time is [`SimTime`] (integer ns). Latency is measured at the client, from the moment it sends a
+//! request to the moment the response arrives, so it includes the time outside the pod
+//! (`request_path`: client, ingress and network, each way).
+//!
+//! Ordering at one instant follows the event queue's FIFO tie rule; the 1 s tick is scheduled before any
+//! request event of the same instant, so a second's statistics cover exactly `[t - 1 s, t)`.
+//!
+//! Cost: every request costs a fixed number of events (send, ingress, service done, response) plus one
+//! timeout event only if it has to queue; routing is O(1) (round robin) or O(log pods) (the activator's
+//! first-available and round-robin policies use an ordered set of pods with free capacity), so the
+//! per-event cost does not grow with the number of pods. Per-second work (statistics, the time-series row)
+//! is O(pods). Memory holds live requests and pods only; per-second rows are streamed to a sink.
+//!
+//! Simplifications (see also the module docs of `router` and `cluster`):
+//! * One activator stands for the whole activator fleet: Knative splits pods among several activators
+//!   ("subsetting"); the aggregate capacity is the same.
+//! * In Serve mode the ingress spreads requests round robin over ready pods.
+//! * When the deployment shrinks, pods are removed in Kubernetes' ReplicaSet order: not-yet-ready pods
+//!   first (newest first), then the most recently ready.
+
+pub mod output;
+mod pods;
+mod run;
+
+pub use output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
+pub use run::{run, AutoscalerMode, SimConfig, SimError, Traffic};

@@ -1,0 +1,929 @@
+//! The event loop and the request path. See the parent module docs for the model and its assumptions.
+
+use super::output::{
+    HistogramBucket, LatencySummary, ReplicaSummary, RequestCounts, RunSummary, SecondRow,
+    TimeseriesSink,
+};
+use super::pods::{Pod, PodState};
+use crate::dist::DurationDist;
+use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
+use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
+use crate::traffic::closed::ClosedLoopDriver;
+use crate::traffic::{Arrival, ArrivalSource, RequestAttrs, TrafficError};
+use hdrhistogram::Histogram;
+use rand::RngExt;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Knative's activator revision-breaker queue depth.
+const ACTIVATOR_QUEUE_DEPTH: usize = 10_000;
+/// Knative's queue-proxy queue is this many times containerConcurrency.
+const QUEUE_PROXY_DEPTH_FACTOR: u32 = 10;
+
+/// Everything the loop needs, already validated.
+pub struct SimConfig {
+    pub name: String,
+    pub seed: u64,
+    /// Traffic runs over `[0, traffic_duration)`; the run continues for `cooldown` after it.
+    pub traffic_duration: SimDuration,
+    pub cooldown: SimDuration,
+    /// 0 = unlimited (no queue-proxy breaker).
+    pub container_concurrency: u32,
+    /// Requests not answered within this time of reaching the ingress fail (Knative revision timeout).
+    pub request_timeout: SimDuration,
+    pub cold_start: DurationDist,
+    pub service_time: DurationDist,
+    pub termination_grace: SimDuration,
+    /// One-way client, ingress and network delays, each sampled on the way in and on the way out.
+    pub request_path: [DurationDist; 3],
+    pub autoscaler: AutoscalerMode,
+    /// Key settings echoed into the summary (for titles and comparisons).
+    pub settings: BTreeMap<String, String>,
+    pub effective_config: serde_json::Value,
+}
+
+/// Who decides the replica count.
+pub enum AutoscalerMode {
+    /// No autoscaler: `replicas` pods, Ready at time 0, requests go straight to them.
+    Fixed { replicas: u32 },
+}
+
+impl AutoscalerMode {
+    fn label(&self) -> &'static str {
+        match self {
+            AutoscalerMode::Fixed { .. } => "fixed",
+        }
+    }
+}
+
+/// Where requests come from.
+#[derive(Default)]
+pub struct Traffic {
+    pub open_loop: Option<Box<dyn ArrivalSource>>,
+    pub closed_loop: Option<ClosedLoopDriver>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Traffic(#[from] TrafficError),
+    #[error("writing the time series: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    /// The pending open-loop arrival is due.
+    OpenArrival,
+    ClientSend(u32),
+    AtIngress(u32),
+    ServiceDone(u32),
+    AtClient(u32),
+    PodReady(u32),
+    PodGraceOver(u32),
+    Tick,
+    QueueTimeout(u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Free,
+    ToIngress,
+    ActivatorQueue,
+    PodQueue,
+    Executing,
+    Returning,
+}
+
+const OPEN_LOOP: u32 = u32::MAX;
+const NO_POD: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug)]
+struct Request {
+    sent: SimTime,
+    deadline: SimTime,
+    client: u32,
+    attrs: RequestAttrs,
+    pod: u32,
+    stage: Stage,
+    via_activator: bool,
+    cold: bool,
+    status: u16,
+    timeout_event: Option<EventId>,
+}
+
+struct Rngs {
+    traffic: SimRng,
+    service: SimRng,
+    cold_start: SimRng,
+    lb: SimRng,
+    network: SimRng,
+}
+
+/// Per-second counters, reset after each row.
+#[derive(Default)]
+struct SecondCounters {
+    arrivals: u64,
+    completions: u64,
+    failures: u64,
+    cold_completions: u64,
+    latencies_us: Vec<u64>,
+}
+
+struct Sim {
+    cfg: SimConfig,
+    queue: EventQueue<Event>,
+    rng: Rngs,
+    end: SimTime,
+    traffic_end: SimTime,
+    open_loop: Option<Box<dyn ArrivalSource>>,
+    pending_arrival: Option<Arrival>,
+    closed_loop: Option<ClosedLoopDriver>,
+
+    requests: Vec<Request>,
+    free_requests: Vec<u32>,
+    in_flight: u64,
+
+    pods: Vec<Pod>,
+    free_pods: Vec<u32>,
+    /// Ready pods in slot order (Knative sorts by pod IP; the slot stands in for it).
+    ready: Vec<u32>,
+    ingress_rr: usize,
+    starting: u32,
+    terminating: u32,
+
+    activator_in_path: bool,
+    activator_queue: VecDeque<u32>,
+    activator_queued: u64,
+    /// Ready pods whose activator in-flight count is below containerConcurrency (cc > 0 only).
+    activator_free: BTreeSet<u32>,
+    activator_last_pick: u32,
+
+    desired: u32,
+    scale_events: u64,
+    cold_starts: u64,
+    pod_ns: u128,
+
+    counts: RequestCounts,
+    status_codes: BTreeMap<u16, u64>,
+    latency: Histogram<u64>,
+    second: SecondCounters,
+    ready_sum: u64,
+    rows: u64,
+    max_ready: u32,
+    max_desired: u32,
+}
+
+/// Runs one simulation, streaming per-second rows to `sink`, and returns the summary.
+pub fn run(
+    cfg: SimConfig,
+    traffic: Traffic,
+    sink: &mut dyn TimeseriesSink,
+) -> Result<RunSummary, SimError> {
+    let wall = std::time::Instant::now();
+    let mut sim = Sim::new(cfg, traffic);
+    sim.start()?;
+    while let Some((now, event)) = sim.queue.pop() {
+        if now > sim.end {
+            break;
+        }
+        sim.handle(now, event, sink)?;
+    }
+    Ok(sim.finish(wall.elapsed().as_secs_f64()))
+}
+
+impl Sim {
+    fn new(cfg: SimConfig, traffic: Traffic) -> Self {
+        let streams = RngStreams::new(cfg.seed);
+        let traffic_end = SimTime::ZERO + cfg.traffic_duration;
+        let end = traffic_end + cfg.cooldown;
+        Sim {
+            queue: EventQueue::new(),
+            rng: Rngs {
+                traffic: streams.stream(Stream::Traffic),
+                service: streams.stream(Stream::Service),
+                cold_start: streams.stream(Stream::ColdStart),
+                lb: streams.stream(Stream::LoadBalancing),
+                network: streams.stream(Stream::Network),
+            },
+            end,
+            traffic_end,
+            open_loop: traffic.open_loop,
+            pending_arrival: None,
+            closed_loop: traffic.closed_loop,
+            requests: Vec::with_capacity(1024),
+            free_requests: Vec::with_capacity(1024),
+            in_flight: 0,
+            pods: Vec::new(),
+            free_pods: Vec::new(),
+            ready: Vec::new(),
+            ingress_rr: 0,
+            starting: 0,
+            terminating: 0,
+            activator_in_path: false,
+            activator_queue: VecDeque::new(),
+            activator_queued: 0,
+            activator_free: BTreeSet::new(),
+            activator_last_pick: 0,
+            desired: 0,
+            scale_events: 0,
+            cold_starts: 0,
+            pod_ns: 0,
+            counts: RequestCounts::default(),
+            status_codes: BTreeMap::new(),
+            latency: Histogram::new_with_bounds(1, 24 * 3600 * 1_000_000, 3)
+                .expect("static histogram bounds"),
+            second: SecondCounters::default(),
+            ready_sum: 0,
+            rows: 0,
+            max_ready: 0,
+            max_desired: 0,
+            cfg,
+        }
+    }
+
+    fn at(&mut self, time: SimTime, event: Event) -> EventId {
+        // The loop only ever schedules at or after the current time, so this cannot fail.
+        self.queue
+            .schedule(time, event)
+            .expect("events are never scheduled into the past")
+    }
+
+    fn start(&mut self) -> Result<(), SimError> {
+        // Ticks first, so a tick at instant t is handled before request events of the same instant.
+        self.at(SimTime::from_secs(1), Event::Tick);
+        match self.cfg.autoscaler {
+            AutoscalerMode::Fixed { replicas } => {
+                for _ in 0..replicas {
+                    self.create_pod(SimTime::ZERO, true);
+                }
+                self.desired = replicas;
+                self.max_desired = replicas;
+            }
+        }
+        self.fetch_open_arrival()?;
+        if let Some(driver) = self.closed_loop.as_mut() {
+            for (client, at) in driver.initial_sends() {
+                if at < self.traffic_end {
+                    self.queue
+                        .schedule(at, Event::ClientSend(client))
+                        .expect("initial sends are not in the past");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fetch_open_arrival(&mut self) -> Result<(), SimError> {
+        if let Some(source) = self.open_loop.as_mut() {
+            match source.next_arrival(&mut self.rng.traffic)? {
+                Some(arrival) if arrival.at < self.traffic_end => {
+                    let at = arrival.at.max(self.queue.now());
+                    self.pending_arrival = Some(arrival);
+                    self.at(at, Event::OpenArrival);
+                }
+                _ => self.open_loop = None,
+            }
+        }
+        Ok(())
+    }
+
+    fn handle(
+        &mut self,
+        now: SimTime,
+        event: Event,
+        sink: &mut dyn TimeseriesSink,
+    ) -> Result<(), SimError> {
+        match event {
+            Event::OpenArrival => {
+                if let Some(arrival) = self.pending_arrival.take() {
+                    self.send(now, OPEN_LOOP, arrival.attrs);
+                }
+                self.fetch_open_arrival()?;
+            }
+            Event::ClientSend(client) => self.send(now, client, RequestAttrs::default()),
+            Event::AtIngress(req) => self.at_ingress(now, req),
+            Event::ServiceDone(req) => self.service_done(now, req),
+            Event::AtClient(req) => self.at_client(now, req),
+            Event::PodReady(pod) => self.pod_ready(now, pod),
+            Event::PodGraceOver(pod) => self.pod_grace_over(now, pod),
+            Event::QueueTimeout(req) => self.queue_timeout(now, req),
+            Event::Tick => {
+                self.tick(now, sink)?;
+                let next = now + SimDuration::from_secs(1);
+                if next <= self.end {
+                    self.at(next, Event::Tick);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---- request path -------------------------------------------------------------------------------
+
+    fn one_way_delay(&mut self) -> SimDuration {
+        let [a, b, c] = &self.cfg.request_path;
+        a.sample(&mut self.rng.network)
+            + b.sample(&mut self.rng.network)
+            + c.sample(&mut self.rng.network)
+    }
+
+    fn send(&mut self, now: SimTime, client: u32, attrs: RequestAttrs) {
+        let request = Request {
+            sent: now,
+            deadline: SimTime::MAX,
+            client,
+            attrs,
+            pod: NO_POD,
+            stage: Stage::ToIngress,
+            via_activator: false,
+            cold: false,
+            status: 0,
+            timeout_event: None,
+        };
+        let id = match self.free_requests.pop() {
+            Some(id) => {
+                self.requests[id as usize] = request;
+                id
+            }
+            None => {
+                self.requests.push(request);
+                (self.requests.len() - 1) as u32
+            }
+        };
+        self.counts.total += 1;
+        self.in_flight += 1;
+        self.second.arrivals += 1;
+        let delay = self.one_way_delay();
+        self.at(now + delay, Event::AtIngress(id));
+    }
+
+    fn at_ingress(&mut self, now: SimTime, id: u32) {
+        self.requests[id as usize].deadline = now + self.cfg.request_timeout;
+        if self.activator_in_path || self.ready.is_empty() {
+            self.enqueue_at_activator(now, id);
+        } else {
+            let pod = self.ready[self.ingress_rr % self.ready.len()];
+            self.ingress_rr = self.ingress_rr.wrapping_add(1);
+            self.admit_to_pod(now, id, pod);
+        }
+    }
+
+    fn enqueue_at_activator(&mut self, now: SimTime, id: u32) {
+        let capacity_hint = self.activator_free.len() + self.ready.len();
+        if self.activator_queue.len() >= ACTIVATOR_QUEUE_DEPTH + capacity_hint {
+            self.counts.rejected += 1;
+            self.respond(now, id, 503);
+            return;
+        }
+        let r = &mut self.requests[id as usize];
+        r.via_activator = true;
+        r.stage = Stage::ActivatorQueue;
+        self.activator_queue.push_back(id);
+        self.activator_queued += 1;
+        self.dispatch_from_activator(now);
+        let r = &mut self.requests[id as usize];
+        if r.stage == Stage::ActivatorQueue {
+            // It could not go to a pod at once: it is waiting for capacity, i.e. for a cold start.
+            r.cold = true;
+            let deadline = r.deadline;
+            let ev = self.at(deadline, Event::QueueTimeout(id));
+            self.requests[id as usize].timeout_event = Some(ev);
+        }
+    }
+
+    /// Picks a pod for the activator per Knative's policy for the containerConcurrency, or `None` when no
+    /// pod has capacity.
+    fn activator_pick(&mut self) -> Option<u32> {
+        let cc = self.cfg.container_concurrency;
+        if cc == 0 {
+            // Random choice of two, the lower activator in-flight wins (ties: the first draw).
+            let n = self.ready.len();
+            return match n {
+                0 => None,
+                1 => Some(self.ready[0]),
+                _ => {
+                    let a = self.rng.lb.random_range(0..n);
+                    let mut b = self.rng.lb.random_range(0..n - 1);
+                    if b >= a {
+                        b += 1;
+                    }
+                    let (pa, pb) = (self.ready[a], self.ready[b]);
+                    let wa = self.pods[pa as usize].activator_in_flight;
+                    let wb = self.pods[pb as usize].activator_in_flight;
+                    Some(if wb < wa { pb } else { pa })
+                }
+            };
+        }
+        if cc <= 3 {
+            return self.activator_free.first().copied();
+        }
+        let next = self
+            .activator_free
+            .range(self.activator_last_pick.wrapping_add(1)..)
+            .next()
+            .or_else(|| self.activator_free.first())
+            .copied();
+        if let Some(p) = next {
+            self.activator_last_pick = p;
+        }
+        next
+    }
+
+    fn dispatch_from_activator(&mut self, now: SimTime) {
+        while let Some(&front) = self.activator_queue.front() {
+            if self.requests[front as usize].stage != Stage::ActivatorQueue {
+                self.activator_queue.pop_front(); // timed out while waiting
+                continue;
+            }
+            let Some(pod) = self.activator_pick() else {
+                break;
+            };
+            self.activator_queue.pop_front();
+            self.activator_queued -= 1;
+            if let Some(ev) = self.requests[front as usize].timeout_event.take() {
+                self.queue.cancel(ev);
+            }
+            let p = &mut self.pods[pod as usize];
+            p.activator_in_flight += 1;
+            if self.cfg.container_concurrency > 0
+                && p.activator_in_flight >= self.cfg.container_concurrency
+            {
+                self.activator_free.remove(&pod);
+            }
+            self.admit_to_pod(now, front, pod);
+        }
+    }
+
+    fn activator_release(&mut self, pod: u32) {
+        let cc = self.cfg.container_concurrency;
+        let p = &mut self.pods[pod as usize];
+        p.activator_in_flight = p.activator_in_flight.saturating_sub(1);
+        if cc > 0 && p.state == PodState::Ready && p.activator_in_flight < cc {
+            self.activator_free.insert(pod);
+        }
+    }
+
+    fn admit_to_pod(&mut self, now: SimTime, id: u32, pod: u32) {
+        let cc = self.cfg.container_concurrency;
+        let via_activator = self.requests[id as usize].via_activator;
+        self.requests[id as usize].pod = pod;
+        let p = &mut self.pods[pod as usize];
+        // Queue-proxy statistics count the request before the breaker, so queued requests count too.
+        p.stats.request_in(now, via_activator);
+        if cc == 0 || p.executing < cc {
+            self.start_service(now, id, pod);
+        } else if p.queued < QUEUE_PROXY_DEPTH_FACTOR * cc {
+            p.queue.push_back(id);
+            p.queued += 1;
+            let r = &mut self.requests[id as usize];
+            r.stage = Stage::PodQueue;
+            let deadline = r.deadline;
+            let ev = self.at(deadline, Event::QueueTimeout(id));
+            self.requests[id as usize].timeout_event = Some(ev);
+        } else {
+            p.stats.request_out(now, via_activator);
+            if via_activator {
+                self.activator_release(pod);
+            }
+            self.counts.rejected += 1;
+            self.respond(now, id, 503);
+        }
+    }
+
+    fn start_service(&mut self, now: SimTime, id: u32, pod: u32) {
+        self.pods[pod as usize].executing += 1;
+        let r = &mut self.requests[id as usize];
+        r.stage = Stage::Executing;
+        let service = match r.attrs.service_time {
+            Some(s) => s,
+            None => self.cfg.service_time.sample(&mut self.rng.service),
+        };
+        let r = &mut self.requests[id as usize];
+        let done = now + service;
+        let done = if done > r.deadline {
+            r.status = 504;
+            r.deadline
+        } else {
+            r.status = 200;
+            done
+        };
+        self.at(done, Event::ServiceDone(id));
+    }
+
+    fn service_done(&mut self, now: SimTime, id: u32) {
+        let r = self.requests[id as usize];
+        if r.stage != Stage::Executing {
+            return; // killed when its pod's grace period ran out
+        }
+        let pod = r.pod;
+        let p = &mut self.pods[pod as usize];
+        p.executing -= 1;
+        p.stats.request_out(now, r.via_activator);
+        if r.via_activator {
+            self.activator_release(pod);
+        }
+        if r.status == 504 {
+            self.counts.timed_out += 1;
+        }
+        self.respond(now, id, r.status);
+        self.pull_from_pod_queue(now, pod);
+        self.after_pod_freed(now, pod);
+    }
+
+    fn pull_from_pod_queue(&mut self, now: SimTime, pod: u32) {
+        let cc = self.cfg.container_concurrency;
+        loop {
+            let p = &mut self.pods[pod as usize];
+            if cc > 0 && p.executing >= cc {
+                return;
+            }
+            let Some(next) = p.queue.pop_front() else {
+                return;
+            };
+            if self.requests[next as usize].stage != Stage::PodQueue {
+                continue;
+            }
+            p.queued -= 1;
+            if let Some(ev) = self.requests[next as usize].timeout_event.take() {
+                self.queue.cancel(ev);
+            }
+            self.start_service(now, next, pod);
+        }
+    }
+
+    fn after_pod_freed(&mut self, now: SimTime, pod: u32) {
+        let p = &self.pods[pod as usize];
+        if p.state == PodState::Terminating && p.idle() {
+            self.pod_gone(now, pod);
+        }
+        if self.activator_in_path && self.activator_queued > 0 {
+            self.dispatch_from_activator(now);
+        }
+    }
+
+    fn queue_timeout(&mut self, now: SimTime, id: u32) {
+        let r = self.requests[id as usize];
+        self.requests[id as usize].timeout_event = None;
+        match r.stage {
+            Stage::ActivatorQueue => {
+                self.activator_queued -= 1;
+                self.counts.timed_out += 1;
+                self.respond(now, id, 503);
+            }
+            Stage::PodQueue => {
+                let p = &mut self.pods[r.pod as usize];
+                p.queued -= 1;
+                p.stats.request_out(now, r.via_activator);
+                if r.via_activator {
+                    self.activator_release(r.pod);
+                }
+                self.counts.timed_out += 1;
+                self.respond(now, id, 504);
+                self.after_pod_freed(now, r.pod);
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends the response (success or failure) back through the request path.
+    fn respond(&mut self, now: SimTime, id: u32, status: u16) {
+        let delay = self.one_way_delay();
+        let r = &mut self.requests[id as usize];
+        r.stage = Stage::Returning;
+        r.status = status;
+        self.at(now + delay, Event::AtClient(id));
+    }
+
+    fn at_client(&mut self, now: SimTime, id: u32) {
+        let r = self.requests[id as usize];
+        self.requests[id as usize].stage = Stage::Free;
+        self.free_requests.push(id);
+        self.in_flight -= 1;
+        *self.status_codes.entry(r.status).or_insert(0) += 1;
+        if r.status == 200 {
+            self.counts.completed += 1;
+            self.second.completions += 1;
+            let us = (now - r.sent).0 / 1_000;
+            self.latency.saturating_record(us.max(1));
+            self.second.latencies_us.push(us);
+            if r.cold {
+                self.counts.cold_start_affected += 1;
+                self.second.cold_completions += 1;
+            }
+        } else {
+            self.counts.failed += 1;
+            self.second.failures += 1;
+        }
+        if r.client != OPEN_LOOP {
+            if let Some(driver) = self.closed_loop.as_mut() {
+                if let Some(next) = driver.on_response(r.client, now, &mut self.rng.traffic) {
+                    if next < self.traffic_end {
+                        self.at(next.max(now), Event::ClientSend(r.client));
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- pods ---------------------------------------------------------------------------------------
+
+    fn create_pod(&mut self, now: SimTime, ready_now: bool) -> u32 {
+        let state = if ready_now {
+            PodState::Ready
+        } else {
+            PodState::Starting
+        };
+        let pod = Pod::new(now, state);
+        let slot = match self.free_pods.pop() {
+            Some(slot) => {
+                self.pods[slot as usize] = pod;
+                slot
+            }
+            None => {
+                self.pods.push(pod);
+                (self.pods.len() - 1) as u32
+            }
+        };
+        if ready_now {
+            self.mark_ready(slot);
+        } else {
+            self.starting += 1;
+            self.cold_starts += 1;
+            let delay = self.cfg.cold_start.sample(&mut self.rng.cold_start);
+            self.at(now + delay, Event::PodReady(slot));
+        }
+        slot
+    }
+
+    fn mark_ready(&mut self, pod: u32) {
+        let pos = self.ready.partition_point(|&p| p < pod);
+        self.ready.insert(pos, pod);
+        if self.cfg.container_concurrency > 0 {
+            self.activator_free.insert(pod);
+        }
+    }
+
+    fn pod_ready(&mut self, now: SimTime, pod: u32) {
+        let p = &mut self.pods[pod as usize];
+        if p.state != PodState::Starting {
+            return; // deleted before it became ready
+        }
+        p.state = PodState::Ready;
+        p.ready_at = Some(now);
+        p.stats = super::pods::ConcurrencyStats::new(now);
+        self.starting -= 1;
+        self.mark_ready(pod);
+        if self.activator_queued > 0 {
+            self.dispatch_from_activator(now);
+        }
+    }
+
+    /// Scales the deployment to `replicas` (Starting + Ready pods).
+    #[allow(dead_code)]
+    fn set_replicas(&mut self, now: SimTime, replicas: u32) {
+        let current = self.starting + self.ready.len() as u32;
+        if replicas != self.desired {
+            self.scale_events += 1;
+        }
+        self.desired = replicas;
+        self.max_desired = self.max_desired.max(replicas);
+        if replicas > current {
+            for _ in current..replicas {
+                self.create_pod(now, false);
+            }
+            return;
+        }
+        let mut to_remove = current - replicas;
+        // ReplicaSet order: pods that are not ready yet go first, newest first.
+        let mut starting: Vec<(SimTime, u32)> = (0..self.pods.len() as u32)
+            .filter(|&i| self.pods[i as usize].state == PodState::Starting)
+            .map(|i| (self.pods[i as usize].created, i))
+            .collect();
+        starting.sort_by(|a, b| b.cmp(a));
+        for (_, pod) in starting {
+            if to_remove == 0 {
+                return;
+            }
+            self.pods[pod as usize].state = PodState::Gone;
+            self.starting -= 1;
+            self.release_pod_slot(now, pod);
+            to_remove -= 1;
+        }
+        // Then the most recently ready.
+        let mut ready: Vec<(SimTime, u32)> = self
+            .ready
+            .iter()
+            .map(|&i| (self.pods[i as usize].ready_at.unwrap_or(SimTime::ZERO), i))
+            .collect();
+        ready.sort_by(|a, b| b.cmp(a));
+        for (_, pod) in ready.into_iter().take(to_remove as usize) {
+            self.terminate(now, pod);
+        }
+    }
+
+    fn terminate(&mut self, now: SimTime, pod: u32) {
+        if let Ok(pos) = self.ready.binary_search(&pod) {
+            self.ready.remove(pos);
+        }
+        self.activator_free.remove(&pod);
+        self.pods[pod as usize].state = PodState::Terminating;
+        self.terminating += 1;
+        if self.pods[pod as usize].idle() {
+            self.pod_gone(now, pod);
+        } else {
+            let grace = self.cfg.termination_grace;
+            self.at(now + grace, Event::PodGraceOver(pod));
+        }
+    }
+
+    fn pod_grace_over(&mut self, now: SimTime, pod: u32) {
+        if self.pods[pod as usize].state != PodState::Terminating {
+            return;
+        }
+        // SIGKILL: whatever is still queued or executing fails.
+        let queued: Vec<u32> = self.pods[pod as usize].queue.drain(..).collect();
+        for id in queued {
+            if self.requests[id as usize].stage == Stage::PodQueue {
+                if let Some(ev) = self.requests[id as usize].timeout_event.take() {
+                    self.queue.cancel(ev);
+                }
+                self.respond(now, id, 502);
+            }
+        }
+        for id in 0..self.requests.len() as u32 {
+            let r = self.requests[id as usize];
+            if r.stage == Stage::Executing && r.pod == pod {
+                self.respond(now, id, 502);
+            }
+        }
+        let p = &mut self.pods[pod as usize];
+        p.executing = 0;
+        p.queued = 0;
+        self.pod_gone(now, pod);
+    }
+
+    fn pod_gone(&mut self, now: SimTime, pod: u32) {
+        if self.pods[pod as usize].state == PodState::Terminating {
+            self.terminating -= 1;
+        }
+        self.pods[pod as usize].state = PodState::Gone;
+        self.release_pod_slot(now, pod);
+    }
+
+    fn release_pod_slot(&mut self, now: SimTime, pod: u32) {
+        self.pod_ns += u128::from((now - self.pods[pod as usize].created).0);
+        self.free_pods.push(pod);
+    }
+
+    // ---- per-second statistics ----------------------------------------------------------------------
+
+    fn tick(&mut self, now: SimTime, sink: &mut dyn TimeseriesSink) -> Result<(), SimError> {
+        for &pod in &self.ready {
+            self.pods[pod as usize].stats.report(now);
+        }
+        let queue_proxy_queue: u64 = self
+            .pods
+            .iter()
+            .filter(|p| p.state != PodState::Gone)
+            .map(|p| u64::from(p.queued))
+            .sum();
+        let ready = self.ready.len() as u32;
+        self.max_ready = self.max_ready.max(ready);
+        self.ready_sum += u64::from(ready);
+        self.rows += 1;
+        let lat = &mut self.second.latencies_us;
+        lat.sort_unstable();
+        let pct = |q: f64| -> Option<f64> {
+            if lat.is_empty() {
+                None
+            } else {
+                let idx = ((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1;
+                Some(lat[idx] as f64 / 1e3)
+            }
+        };
+        let row = SecondRow {
+            time_s: now.whole_secs(),
+            arrivals: self.second.arrivals,
+            completions: self.second.completions,
+            failures: self.second.failures,
+            in_flight: self.in_flight,
+            activator_queue: self.activator_queued,
+            queue_proxy_queue,
+            desired_pods: Some(self.desired),
+            ready_pods: ready,
+            pending_pods: 0,
+            starting_pods: self.starting,
+            terminating_pods: self.terminating,
+            observed_stable: None,
+            observed_panic: None,
+            target_per_pod: None,
+            panic: false,
+            excess_burst_capacity: None,
+            activator_in_path: self.activator_in_path,
+            scale_reason: "",
+            latency_p50_ms: pct(0.50),
+            latency_p95_ms: pct(0.95),
+            latency_p99_ms: pct(0.99),
+            cold_start_completions: self.second.cold_completions,
+            cron_fire: None,
+            cpu_utilization: None,
+            gpu_utilization: None,
+        };
+        sink.row(&row)?;
+        let s = &mut self.second;
+        s.arrivals = 0;
+        s.completions = 0;
+        s.failures = 0;
+        s.cold_completions = 0;
+        s.latencies_us.clear();
+        Ok(())
+    }
+
+    fn finish(mut self, wall_time_s: f64) -> RunSummary {
+        let end = self.end;
+        for i in 0..self.pods.len() {
+            if self.pods[i].state != PodState::Gone {
+                self.pod_ns += u128::from((end - self.pods[i].created).0);
+            }
+        }
+        self.counts.in_flight_at_end = self.in_flight;
+        let h = &self.latency;
+        let ms = |us: u64| us as f64 / 1e3;
+        let latency_ms = if h.is_empty() {
+            LatencySummary::default()
+        } else {
+            LatencySummary {
+                mean: h.mean() / 1e3,
+                p50: ms(h.value_at_quantile(0.50)),
+                p90: ms(h.value_at_quantile(0.90)),
+                p95: ms(h.value_at_quantile(0.95)),
+                p99: ms(h.value_at_quantile(0.99)),
+                p999: ms(h.value_at_quantile(0.999)),
+                max: ms(h.max()),
+                min: ms(h.min()),
+            }
+        };
+        let mut histogram = Vec::new();
+        if !h.is_empty() {
+            let (lo, hi) = (h.min(), h.max());
+            let step = ((hi - lo) as f64 / 10.0).max(1.0);
+            let mut previous = lo.saturating_sub(1);
+            for i in 0..=10 {
+                let bound = if i == 10 {
+                    hi
+                } else {
+                    lo + (step * i as f64) as u64
+                };
+                let count = if bound > previous {
+                    h.count_between(previous + 1, bound)
+                } else {
+                    0
+                };
+                histogram.push(HistogramBucket {
+                    le: ms(bound),
+                    count,
+                });
+                previous = previous.max(bound);
+            }
+        }
+        let duration_s = (self.end.0 as f64) / NANOS_PER_SEC as f64;
+        RunSummary {
+            scenario: self.cfg.name.clone(),
+            seed: self.cfg.seed,
+            duration_s,
+            autoscaler: self.cfg.autoscaler.label().to_string(),
+            requests: self.counts.clone(),
+            latency_ms,
+            latency_histogram_ms: histogram,
+            status_codes: self
+                .status_codes
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            throughput_rps: if duration_s > 0.0 {
+                self.counts.completed as f64 / duration_s
+            } else {
+                0.0
+            },
+            replicas: ReplicaSummary {
+                max_ready: self.max_ready,
+                mean_ready: if self.rows > 0 {
+                    self.ready_sum as f64 / self.rows as f64
+                } else {
+                    0.0
+                },
+                max_desired: self.max_desired,
+                final_ready: self.ready.len() as u32,
+            },
+            pod_seconds: self.pod_ns as f64 / 1e9,
+            gpu_seconds: 0.0,
+            scale_events: self.scale_events,
+            panic_seconds: 0.0,
+            cold_starts: self.cold_starts,
+            events_processed: self.queue.events_processed(),
+            wall_time_s,
+            settings: self.cfg.settings.clone(),
+            effective_config: self.cfg.effective_config.clone(),
+        }
+    }
+}

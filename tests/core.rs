@@ -1,0 +1,171 @@
+//! End-to-end properties of the simulation core: determinism, conservation of requests, the queue-proxy
+//! bound, and clear errors for each class of bad input.
+
+use podscale::scenario::{self, ScenarioErrors};
+use podscale::sim::{self, output::CollectTimeseries, output::CsvTimeseries};
+use std::path::{Path, PathBuf};
+
+fn write_scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("podscale-core-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run_to_bytes(path: &Path, overrides: &[String], seed: Option<u64>) -> (String, Vec<u8>) {
+    let loaded = scenario::load(path, overrides).unwrap();
+    let prepared = scenario::prepare(&loaded, seed).unwrap();
+    let mut sink = CsvTimeseries::new(Vec::new()).unwrap();
+    let mut summary = sim::run(prepared.config, prepared.traffic, &mut sink).unwrap();
+    summary.wall_time_s = 0.0;
+    (
+        serde_json::to_string_pretty(&summary).unwrap(),
+        sink.into_inner(),
+    )
+}
+
+const BUSY: &str = "
+name: busy
+duration: 120s
+cooldown: 30s
+service: {containerConcurrency: 2}
+autoscaler: {class: fixed, replicas: 3}
+pod: {service_time: {dist: exponential, mean: 150ms}}
+request_path: {client: 2ms, ingress: {dist: uniform, min: 1ms, max: 3ms}, network: 1ms}
+traffic: {kind: poisson, rate: 60}
+";
+
+#[test]
+fn same_seed_gives_identical_bytes_and_another_seed_differs() {
+    let dir = tempdir("det");
+    let path = write_scenario(&dir, "busy.yaml", BUSY);
+    let a = run_to_bytes(&path, &[], None);
+    let b = run_to_bytes(&path, &[], None);
+    assert_eq!(a.0, b.0, "summary differs between identical runs");
+    assert_eq!(a.1, b.1, "timeseries differs between identical runs");
+    let c = run_to_bytes(&path, &[], Some(99));
+    assert_ne!(a.1, c.1, "a different seed should give different traffic");
+}
+
+#[test]
+fn requests_are_conserved_and_pods_never_exceed_container_concurrency() {
+    let dir = tempdir("cons");
+    let path = write_scenario(&dir, "busy.yaml", BUSY);
+    for rate in ["20", "60", "200"] {
+        let loaded = scenario::load(&path, &[format!("traffic.rate={rate}")]).unwrap();
+        let prepared = scenario::prepare(&loaded, None).unwrap();
+        let mut rows = CollectTimeseries::default();
+        let s = sim::run(prepared.config, prepared.traffic, &mut rows).unwrap();
+        let r = &s.requests;
+        assert_eq!(
+            r.total,
+            r.completed + r.failed + r.in_flight_at_end,
+            "rate {rate}: {r:?}"
+        );
+        let arrivals: u64 = rows.0.iter().map(|x| x.arrivals).sum();
+        assert_eq!(arrivals, r.total);
+        // 3 pods x (2 executing + 20 queued): anything beyond is rejected, never admitted.
+        for row in &rows.0 {
+            assert!(
+                row.queue_proxy_queue <= 3 * 20,
+                "second {}: queue {}",
+                row.time_s,
+                row.queue_proxy_queue
+            );
+        }
+        if rate == "200" {
+            assert!(r.rejected > 0, "an overloaded pod must shed load with 503s");
+        }
+    }
+}
+
+fn errors_of(text: &str, overrides: &[&str]) -> ScenarioErrors {
+    let dir = tempdir("err");
+    let path = write_scenario(&dir, &format!("bad{}.yaml", text.len()), text);
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    match scenario::load(&path, &overrides).and_then(|l| scenario::prepare(&l, None).map(|_| ())) {
+        Ok(()) => panic!("expected errors for:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn malformed_yaml_names_the_line() {
+    let e = errors_of(
+        "duration: 60s\ntraffic: {kind: poisson, rate: 5\nseed: 1\n",
+        &[],
+    );
+    assert_eq!(e.0.len(), 1);
+    assert!(e.0[0].line.is_some(), "{e}");
+    assert!(e.to_string().contains("malformed YAML"), "{e}");
+}
+
+#[test]
+fn unknown_keys_get_a_suggestion_and_a_line() {
+    let e = errors_of("duration: 60s\ntraffic: {kind: poisson, rate: 5}\npod:\n  servce_time: 10ms\nautoscaler:\n  clas: fixed\n", &[]);
+    let text = e.to_string();
+    assert_eq!(e.0.len(), 2, "both sections reported: {text}");
+    assert!(text.contains("did you mean `service_time`"), "{text}");
+    assert!(text.contains("did you mean `class`"), "{text}");
+    assert_eq!(e.0[0].line, Some(4), "{text}");
+    assert_eq!(e.0[1].line, Some(6), "{text}");
+}
+
+#[test]
+fn wrong_types_and_out_of_range_values_are_explained() {
+    let e = errors_of("duration: 60s\ntraffic: {kind: poisson, rate: 5}\nservice:\n  containerConcurrency: lots\n", &[]);
+    assert!(e.to_string().contains("containerConcurrency"), "{e}");
+    let e = errors_of(
+        "duration: 60s\ntraffic: {kind: poisson, rate: 5}\nservice:\n  containerConcurrency: 5000\npod:\n  service_time: {dist: exponential}\n",
+        &[],
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains(":4: service.containerConcurrency: 5000 is outside [0, 1000]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pod.service_time: dist \"exponential\" needs `mean`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_files_and_bad_overrides_are_reported() {
+    let e = scenario::load(Path::new("/nonexistent/scenario.yaml"), &[]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("/nonexistent/scenario.yaml: cannot read the scenario file"),
+        "{e}"
+    );
+    let e = errors_of(
+        "duration: 60s\ntraffic: {kind: poisson, rate: 5}\n",
+        &["traffic.rate.x=1"],
+    );
+    assert!(e.to_string().contains("--set traffic.rate.x=1"), "{e}");
+    let e = errors_of(
+        "duration: 60s\ntraffic: {kind: poisson, rate: 5}\n",
+        &["duration=soon"],
+    );
+    assert!(e.to_string().contains("soon"), "{e}");
+}
+
+#[test]
+fn every_bundled_scenario_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let loaded = scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+            scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
+            count += 1;
+        }
+    }
+    assert!(count >= 1);
+}
