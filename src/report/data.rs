@@ -261,6 +261,9 @@ pub(crate) fn text_at(summary: &Value, path: &str) -> Option<String> {
     }
 }
 
+/// Summary fields that reports show on their own; a `settings` entry repeating one is dropped.
+const TOP_LEVEL_FIELDS: &[&str] = &["scenario", "seed", "autoscaler"];
+
 /// The `settings` map as ordered (key, value) pairs; JSON objects keep key order sorted by serde_json.
 pub(crate) fn settings(summary: &Value) -> Vec<(String, String)> {
     summary
@@ -268,6 +271,7 @@ pub(crate) fn settings(summary: &Value) -> Vec<(String, String)> {
         .and_then(Value::as_object)
         .map(|map| {
             map.iter()
+                .filter(|(k, _)| !TOP_LEVEL_FIELDS.contains(&k.as_str()))
                 .map(|(k, v)| {
                     let text = match v {
                         Value::String(s) => s.clone(),

@@ -13,10 +13,12 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::register_font;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::data::{self, latency_histogram, TimeSeries};
 use super::{write_atomic, ReportError, Run};
@@ -31,6 +33,8 @@ pub(crate) const WIDTH: u32 = 1200;
 pub(crate) const HEIGHT: u32 = 600;
 /// Upper bound on drawn points per curve; twice the number of buckets.
 const MAX_BUCKETS: usize = 1500;
+/// Latency curves keep one point per this many buckets (about one per horizontal pixel).
+const LATENCY_BUCKETS: usize = 800;
 /// Markers beyond this count are thinned so long runs stay legible.
 const MAX_MARKERS: usize = 250;
 /// Shaded intervals are merged across gaps shorter than 1/MAX_INTERVALS of the run.
@@ -381,6 +385,32 @@ fn segments(times: &[f64], values: &[Option<f64>], axis: TimeAxis) -> Vec<Vec<(f
         current.push((times[first] / axis.seconds_per_unit, value(first)));
         if second != first {
             current.push((times[second] / axis.seconds_per_unit, value(second)));
+        }
+    }
+    if !current.is_empty() {
+        result.push(current);
+    }
+    result
+}
+
+/// Latency curve decimated to one point per bucket: the worst (highest) second of the bucket.
+///
+/// Why: per-second percentiles of a busy run are noisy; a min/max envelope turns them into a solid band
+/// that hides the other percentiles, while the upper envelope is what latency questions are about.
+fn worst_per_bucket(times: &[f64], values: &[Option<f64>], axis: TimeAxis) -> Curve {
+    let rows = times.len().min(values.len());
+    let bucket = rows.div_ceil(LATENCY_BUCKETS).max(1);
+    let mut result = Vec::new();
+    let mut current: Vec<(f64, f64)> = Vec::new();
+    for start in (0..rows).step_by(bucket) {
+        let end = (start + bucket).min(rows);
+        let worst = (start..end)
+            .filter_map(|i| values[i].map(|v| (i, v)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match worst {
+            Some((row, value)) => current.push((times[row] / axis.seconds_per_unit, value)),
+            None if !current.is_empty() => result.push(std::mem::take(&mut current)),
+            None => {}
         }
     }
     if !current.is_empty() {
@@ -862,23 +892,27 @@ where
     Ok(())
 }
 
+/// Drawn in this order, so the lower percentiles stay visible on top of the upper ones.
 const LATENCY_CURVES: [(&str, &str, RGBColor); 3] = [
-    ("latency_p50_ms", "p50", PALETTE[2]),
-    ("latency_p95_ms", "p95", PALETTE[1]),
     ("latency_p99_ms", "p99", PALETTE[3]),
+    ("latency_p95_ms", "p95", PALETTE[1]),
+    ("latency_p50_ms", "p50", PALETTE[2]),
 ];
 
 /// Positive range of the values, and whether it spans enough decades to need a log axis.
+///
+/// The decision uses the 1st percentile rather than the minimum, so one lucky sub-millisecond second
+/// does not switch a run to log scale; the range itself still covers every value.
 fn latency_scale(values: impl Iterator<Item = f64>) -> (f64, f64, bool) {
-    let (low, high) = values
-        .filter(|v| *v > 0.0)
-        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-    if !low.is_finite() {
+    let mut positive: Vec<f64> = values.filter(|v| *v > 0.0).collect();
+    if positive.is_empty() {
         return (0.0, 1.0, false);
     }
-    (low, high, high / low >= LOG_SCALE_RATIO)
+    positive.sort_by(f64::total_cmp);
+    let low = positive[0];
+    let high = positive[positive.len() - 1];
+    let typical_low = positive[positive.len() / 100];
+    (low, high, high / typical_low >= LOG_SCALE_RATIO)
 }
 
 fn draw_latency<DB: DrawingBackend>(run: &Run, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -895,23 +929,27 @@ where
     let times = series.times();
     let span = series.end_time() + 1.0;
     let axis = TimeAxis::for_span(span);
-    let columns: Vec<&str> = LATENCY_CURVES.iter().map(|c| c.0).collect();
-    let all_values = columns
-        .iter()
-        .filter_map(|name| series.column(name))
-        .flat_map(|c| c.iter().flatten().copied());
-    let (low, high, log) = latency_scale(all_values);
     let cold = flag_column(series, "cold_start_completions");
     let cold_bands = intervals(&times, |row| cold[row]);
     let curves: Vec<(String, RGBColor, Curve)> = LATENCY_CURVES
         .iter()
         .filter_map(|&(column, label, colour)| {
             let values = series.column(column)?;
-            series
-                .has_values(column)
-                .then(|| (label.to_string(), colour, segments(&times, values, axis)))
+            series.has_values(column).then(|| {
+                (
+                    label.to_string(),
+                    colour,
+                    worst_per_bucket(&times, values, axis),
+                )
+            })
         })
         .collect();
+    // Scale to what is drawn (bucket maxima), so the axis is not stretched by unseen minima.
+    let (low, high, log) = latency_scale(
+        curves
+            .iter()
+            .flat_map(|c| c.2.iter().flatten().map(|p| p.1)),
+    );
 
     let chart_builder = |area| {
         let mut builder = ChartBuilder::on(area);
@@ -1043,7 +1081,7 @@ where
         bar
     }))?;
 
-    // CDF on a log latency axis: cumulative share of requests at each bucket's upper bound.
+    // CDF: cumulative share of requests at each bucket's upper bound.
     let mut cumulative = 0.0;
     let mut cdf: Vec<(f64, f64)> = Vec::with_capacity(buckets.len() + 1);
     if lower_bound_ms > 0.0 {
@@ -1055,19 +1093,75 @@ where
             cdf.push((bucket.le_ms, 100.0 * cumulative / total.max(1.0)));
         }
     }
-    let x_low = cdf.first().map_or(0.1, |p| p.0).max(1e-3) / 1.3;
-    let x_high = cdf.last().map_or(1.0, |p| p.0).max(x_low * 10.0) * 1.3;
-    let mut cdf_chart = ChartBuilder::on(&right)
-        .margin_left(12)
-        .margin_right(28)
-        .margin_bottom(8)
-        .caption("cumulative distribution", (FONT, 16))
-        .x_label_area_size(52)
-        .y_label_area_size(64)
-        .build_cartesian_2d((x_low..x_high).log_scale(), 0.0..100.0)?;
-    cdf_chart
+    let markers: Vec<(f64, f64, &str)> = [
+        ("latency_ms/p50", 50.0, "p50"),
+        ("latency_ms/p95", 95.0, "p95"),
+        ("latency_ms/p99", 99.0, "p99"),
+    ]
+    .iter()
+    .filter_map(|&(path, share, label)| {
+        let ms = data::number_at(&run.summary, path)?;
+        (ms > 0.0).then_some((ms, share, label))
+    })
+    .collect();
+    let first_x = cdf.first().map_or(0.1, |p| p.0);
+    let last_x = cdf.last().map_or(1.0, |p| p.0);
+    let build = |area| {
+        let mut builder = ChartBuilder::on(area);
+        builder
+            .margin_left(12)
+            .margin_right(28)
+            .margin_bottom(8)
+            .caption("cumulative distribution", (FONT, 16))
+            .x_label_area_size(52)
+            .y_label_area_size(64);
+        builder
+    };
+    // Evenly spaced buckets (hey style) carry no detail below the first bound, so a log axis would
+    // only stretch one straight interpolation over decades; geometric buckets read best on log.
+    if evenly_spaced(buckets) {
+        let x_high = last_x.max(1e-3) * 1.05;
+        let mut chart = build(&right).build_cartesian_2d(0.0..x_high, 0.0..100.0)?;
+        configure_cdf_mesh(&mut chart, "latency (ms)")?;
+        draw_cdf(&mut chart, &cdf, &markers, (0.0, x_high))?;
+    } else {
+        let x_low = first_x.max(1e-3) / 1.3;
+        let x_high = last_x.max(x_low * 10.0) * 1.3;
+        let mut chart =
+            build(&right).build_cartesian_2d((x_low..x_high).log_scale(), 0.0..100.0)?;
+        configure_cdf_mesh(&mut chart, "latency (ms, log scale)")?;
+        draw_cdf(&mut chart, &cdf, &markers, (x_low, x_high))?;
+    }
+    Ok(())
+}
+
+/// True when the populated bucket bounds are evenly spaced (within 10 %), as in hey-style histograms.
+fn evenly_spaced(buckets: &[data::HistogramBucket]) -> bool {
+    let widths: Vec<f64> = buckets
+        .windows(2)
+        .map(|w| w[1].le_ms - w[0].le_ms)
+        .collect();
+    let (Some(narrowest), Some(widest)) = (
+        widths.iter().copied().reduce(f64::min),
+        widths.iter().copied().reduce(f64::max),
+    ) else {
+        return true;
+    };
+    narrowest > 0.0 && widest <= narrowest * 1.1
+}
+
+fn configure_cdf_mesh<'a, DB, X>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>,
+    x_desc: &str,
+) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
         .configure_mesh()
-        .x_desc("latency (ms, log scale)")
+        .x_desc(x_desc)
         .y_desc("requests at or below (%)")
         .x_label_formatter(&tick)
         .y_label_formatter(&tick)
@@ -1077,34 +1171,51 @@ where
         .light_line_style(RGBColor(238, 238, 238))
         .bold_line_style(RGBColor(215, 215, 215))
         .draw()?;
-    cdf_chart.draw_series(LineSeries::new(
+    Ok(())
+}
+
+fn draw_cdf<DB, X>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    cdf: &[(f64, f64)],
+    markers: &[(f64, f64, &str)],
+    x_range: (f64, f64),
+) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64>,
+{
+    chart.draw_series(LineSeries::new(
         cdf.iter().copied(),
         PALETTE[0].stroke_width(2),
     ))?;
-    let markers: Vec<(f64, f64, &str)> = [
-        ("latency_ms/p50", 50.0, "p50"),
-        ("latency_ms/p95", 95.0, "p95"),
-        ("latency_ms/p99", 99.0, "p99"),
-    ]
-    .iter()
-    .filter_map(|&(path, share, label)| {
-        let ms = data::number_at(&run.summary, path)?;
-        (ms > x_low && ms < x_high).then_some((ms, share, label))
-    })
-    .collect();
-    cdf_chart.draw_series(
-        markers
+    let visible: Vec<&(f64, f64, &str)> = markers
+        .iter()
+        .filter(|m| m.0 > x_range.0 && m.0 < x_range.1)
+        .collect();
+    chart.draw_series(
+        visible
             .iter()
-            .map(|&(ms, share, _)| Circle::new((ms, share), 5, PALETTE[3].filled())),
+            .map(|&&(ms, share, _)| Circle::new((ms, share), 5, PALETTE[3].filled())),
     )?;
-    let marker_style = TextStyle::from((FONT, 13).into_font()).color(&PALETTE[3]);
-    cdf_chart.draw_series(markers.iter().map(|&(ms, share, label)| {
-        Text::new(
-            format!("  {label} {} ms", tick(&ms)),
-            (ms, share - 6.0),
-            marker_style.clone(),
-        )
-    }))?;
+    // Labels go on the side of the dot with more room, away from the axis and the plot edge.
+    let x_pixels = chart.plotting_area().get_pixel_range().0;
+    let middle = (x_pixels.start + x_pixels.end) / 2;
+    let base_style = TextStyle::from((FONT, 13).into_font()).color(&PALETTE[3]);
+    let labels: Vec<Text<'_, (f64, f64), String>> = visible
+        .iter()
+        .map(|&&(ms, share, label)| {
+            let text = format!("{label} {} ms", tick(&ms));
+            if chart.backend_coord(&(ms, share)).0 < middle {
+                let style = base_style.pos(Pos::new(HPos::Left, VPos::Center));
+                Text::new(format!("   {text}"), (ms, share), style)
+            } else {
+                let style = base_style.pos(Pos::new(HPos::Right, VPos::Center));
+                Text::new(format!("{text}   "), (ms, share), style)
+            }
+        })
+        .collect();
+    chart.draw_series(labels)?;
     Ok(())
 }
 
@@ -1252,13 +1363,6 @@ where
     )?;
     let span = compare_span(runs);
     let axis = TimeAxis::for_span(span);
-    let all_values = runs.iter().flat_map(|r| {
-        ["latency_p50_ms", "latency_p99_ms"]
-            .into_iter()
-            .filter_map(|c| r.series.column(c))
-            .flat_map(|c| c.iter().flatten().copied())
-    });
-    let (low, high, log) = latency_scale(all_values);
     let curves: Vec<(String, RGBColor, u32, bool, Curve)> = runs
         .iter()
         .zip(labels)
@@ -1278,12 +1382,17 @@ where
                     colour,
                     width,
                     dashed,
-                    segments(&times, values, axis),
+                    worst_per_bucket(&times, values, axis),
                 ))
             })
             .collect::<Vec<_>>()
         })
         .collect();
+    let (low, high, log) = latency_scale(
+        curves
+            .iter()
+            .flat_map(|c| c.4.iter().flatten().map(|p| p.1)),
+    );
     if log {
         let mut chart = ChartBuilder::on(&body)
             .margin_left(12)
@@ -1374,6 +1483,43 @@ mod tests {
                 vec![(1, 90), (2, 10), (4, 10), (6, 20)]
             ]
         );
+    }
+
+    #[test]
+    fn one_tiny_latency_does_not_force_log_scale() {
+        let mut values: Vec<f64> = (0..1000).map(|i| 100.0 + f64::from(i % 50)).collect();
+        values.push(0.05);
+        let (low, _, log) = latency_scale(values.into_iter());
+        assert_eq!(low, 0.05);
+        assert!(!log);
+        let (_, _, log) = latency_scale([20.0, 25.0, 9000.0, 30.0].into_iter());
+        assert!(
+            log,
+            "a cold-start spike two decades above the rest needs a log axis"
+        );
+    }
+
+    #[test]
+    fn worst_second_of_each_bucket_is_kept() {
+        let times: Vec<f64> = (0..10_000).map(f64::from).collect();
+        let mut values: Vec<Option<f64>> = vec![Some(10.0); times.len()];
+        values[1234] = Some(7000.0);
+        let curve = worst_per_bucket(&times, &values, TimeAxis::for_span(10_000.0));
+        let points: Vec<&(f64, f64)> = curve.iter().flatten().collect();
+        assert!(points.len() <= LATENCY_BUCKETS);
+        assert_eq!(points.iter().filter(|p| p.1 == 7000.0).count(), 1);
+    }
+
+    #[test]
+    fn hey_style_buckets_are_recognised_as_even() {
+        let bucket = |le_ms| data::HistogramBucket { le_ms, count: 1.0 };
+        assert!(evenly_spaced(&[bucket(10.0), bucket(20.0), bucket(30.0)]));
+        assert!(!evenly_spaced(&[
+            bucket(10.0),
+            bucket(20.0),
+            bucket(50.0),
+            bucket(100.0)
+        ]));
     }
 
     #[test]
