@@ -2,6 +2,7 @@
 pub mod autoscaler;
 pub mod dist;
 pub mod engine;
+pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod time;

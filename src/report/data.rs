@@ -1,0 +1,383 @@
+//! Reading a run directory: `timeseries.csv` (one row per simulated second) and `summary.json`.
+//!
+//! The report module depends only on these files, never on simulator types, so that the simulator can
+//! change freely as long as the file contract (ARCHITECTURE.md §3) holds. Assumptions:
+//! - `time_s` is the only mandatory column; any other known column may be absent or hold empty strings,
+//!   which read as "no value" (e.g. latency in a second with no completions).
+//! - Unknown extra columns are ignored, so newer simulators stay readable.
+//! - Summary fields are looked up by path and tolerated when missing; only a syntactically broken JSON
+//!   file is an error.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::ReportError;
+
+/// Numeric columns the report knows how to use.
+pub(crate) const NUMERIC_COLUMNS: &[&str] = &[
+    "time_s",
+    "arrivals",
+    "completions",
+    "failures",
+    "in_flight",
+    "activator_queue",
+    "queue_proxy_queue",
+    "desired_pods",
+    "ready_pods",
+    "pending_pods",
+    "starting_pods",
+    "terminating_pods",
+    "observed_stable",
+    "observed_panic",
+    "target_per_pod",
+    "panic",
+    "excess_burst_capacity",
+    "activator_in_path",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "cold_start_completions",
+    "cpu_utilization",
+    "gpu_utilization",
+];
+
+/// Text columns the report knows how to use.
+pub(crate) const TEXT_COLUMNS: &[&str] = &["scale_reason", "cron_fire"];
+
+/// The per-second time series of one run, column-major.
+#[derive(Debug, Clone)]
+pub struct TimeSeries {
+    /// The file it was read from, for messages.
+    pub source: PathBuf,
+    numeric: HashMap<&'static str, Vec<Option<f64>>>,
+    text: HashMap<&'static str, Vec<String>>,
+    rows: usize,
+}
+
+impl TimeSeries {
+    /// Reads and validates `path`; errors name the file and the 1-based line.
+    pub fn read(path: &Path) -> Result<Self, ReportError> {
+        let file = File::open(path).map_err(|source| ReportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_reader(file, path)
+    }
+
+    /// Parses CSV text from any reader; `source` is only used in error messages.
+    pub fn from_reader<R: std::io::Read>(reader: R, source: &Path) -> Result<Self, ReportError> {
+        let malformed = |line: u64, message: String| ReportError::Malformed {
+            path: source.to_path_buf(),
+            line,
+            message,
+        };
+        let mut csv_reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::All)
+            .from_reader(reader);
+        let headers = csv_reader
+            .headers()
+            .map_err(|e| malformed(csv_line(&e).unwrap_or(1), e.to_string()))?
+            .clone();
+        let column_index = |name: &str| headers.iter().position(|h| h == name);
+        if column_index("time_s").is_none() {
+            return Err(malformed(
+                1,
+                "the header has no `time_s` column (expected a podscale timeseries.csv)".into(),
+            ));
+        }
+        let numeric_at: Vec<(&'static str, usize)> = NUMERIC_COLUMNS
+            .iter()
+            .filter_map(|&name| column_index(name).map(|i| (name, i)))
+            .collect();
+        let text_at: Vec<(&'static str, usize)> = TEXT_COLUMNS
+            .iter()
+            .filter_map(|&name| column_index(name).map(|i| (name, i)))
+            .collect();
+
+        let mut numeric: HashMap<&'static str, Vec<Option<f64>>> = numeric_at
+            .iter()
+            .map(|&(name, _)| (name, Vec::new()))
+            .collect();
+        let mut text: HashMap<&'static str, Vec<String>> = text_at
+            .iter()
+            .map(|&(name, _)| (name, Vec::new()))
+            .collect();
+        let mut rows = 0usize;
+        let mut record = csv::StringRecord::new();
+        loop {
+            match csv_reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    let line = csv_line(&e).unwrap_or(rows as u64 + 2);
+                    return Err(malformed(line, csv_message(&e)));
+                }
+            }
+            let line = record.position().map_or(rows as u64 + 2, |p| p.line());
+            for &(name, index) in &numeric_at {
+                let raw = record.get(index).unwrap_or("");
+                let value = if raw.is_empty() {
+                    None
+                } else {
+                    match raw.parse::<f64>() {
+                        Ok(v) if v.is_finite() => Some(v),
+                        _ => {
+                            return Err(malformed(
+                                line,
+                                format!("column `{name}` holds {raw:?}, expected a finite number or an empty field"),
+                            ))
+                        }
+                    }
+                };
+                if name == "time_s" && value.is_none() {
+                    return Err(malformed(line, "column `time_s` is empty".into()));
+                }
+                if let Some(column) = numeric.get_mut(name) {
+                    column.push(value);
+                }
+            }
+            for &(name, index) in &text_at {
+                if let Some(column) = text.get_mut(name) {
+                    column.push(record.get(index).unwrap_or("").to_string());
+                }
+            }
+            rows += 1;
+        }
+        Ok(Self {
+            source: source.to_path_buf(),
+            numeric,
+            text,
+            rows,
+        })
+    }
+
+    /// Number of data rows (simulated seconds).
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// True when the file has a header but no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// A numeric column, or `None` when the file does not have it.
+    pub fn column(&self, name: &str) -> Option<&[Option<f64>]> {
+        self.numeric.get(name).map(Vec::as_slice)
+    }
+
+    /// True when the column exists and holds at least one value.
+    pub fn has_values(&self, name: &str) -> bool {
+        self.column(name)
+            .is_some_and(|c| c.iter().any(Option::is_some))
+    }
+
+    /// A text column (`scale_reason`, `cron_fire`), or `None` when absent.
+    pub fn text_column(&self, name: &str) -> Option<&[String]> {
+        self.text.get(name).map(Vec::as_slice)
+    }
+
+    /// Simulated seconds of each row (always present).
+    pub fn times(&self) -> Vec<f64> {
+        self.column("time_s")
+            .map(|c| c.iter().map(|v| v.unwrap_or(0.0)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Last simulated second in the file, 0 when empty.
+    pub fn end_time(&self) -> f64 {
+        self.times().last().copied().unwrap_or(0.0)
+    }
+}
+
+fn csv_line(error: &csv::Error) -> Option<u64> {
+    match error.kind() {
+        csv::ErrorKind::UnequalLengths { pos: Some(pos), .. } => Some(pos.line()),
+        csv::ErrorKind::Utf8 { pos: Some(pos), .. } => Some(pos.line()),
+        csv::ErrorKind::Deserialize { pos: Some(pos), .. } => Some(pos.line()),
+        _ => None,
+    }
+}
+
+fn csv_message(error: &csv::Error) -> String {
+    match error.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("the row has {len} fields but the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".into(),
+        _ => error.to_string(),
+    }
+}
+
+/// Reads `summary.json`; errors name the file and the line.
+pub fn read_summary(path: &Path) -> Result<Value, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| ReportError::Malformed {
+        path: path.to_path_buf(),
+        line: e.line() as u64,
+        message: format!("invalid JSON: {e}"),
+    })?;
+    if !value.is_object() {
+        return Err(ReportError::Malformed {
+            path: path.to_path_buf(),
+            line: 1,
+            message: "expected a JSON object at the top level".into(),
+        });
+    }
+    Ok(value)
+}
+
+/// A number at a `/`-separated path (e.g. `"latency_ms/p99"`), tolerating absence and numeric strings.
+pub(crate) fn number_at(summary: &Value, path: &str) -> Option<f64> {
+    let mut node = summary;
+    for key in path.split('/') {
+        node = node.get(key)?;
+    }
+    match node {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// A string at a `/`-separated path, numbers rendered as text.
+pub(crate) fn text_at(summary: &Value, path: &str) -> Option<String> {
+    let mut node = summary;
+    for key in path.split('/') {
+        node = node.get(key)?;
+    }
+    match node {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Summary fields that reports show on their own; a `settings` entry repeating one is dropped.
+const TOP_LEVEL_FIELDS: &[&str] = &["scenario", "seed", "autoscaler"];
+
+/// The `settings` map as ordered (key, value) pairs; JSON objects keep key order sorted by serde_json.
+pub(crate) fn settings(summary: &Value) -> Vec<(String, String)> {
+    summary
+        .get("settings")
+        .and_then(Value::as_object)
+        .map(|map| {
+            map.iter()
+                .filter(|(k, _)| !TOP_LEVEL_FIELDS.contains(&k.as_str()))
+                .map(|(k, v)| {
+                    let text = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One bucket of `latency_histogram_ms`: requests with latency in (previous bound, `le_ms`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct HistogramBucket {
+    pub le_ms: f64,
+    pub count: f64,
+}
+
+/// The latency histogram, sorted by bound; counts are per bucket (not cumulative).
+pub(crate) fn latency_histogram(summary: &Value) -> Vec<HistogramBucket> {
+    let mut buckets: Vec<HistogramBucket> = summary
+        .get("latency_histogram_ms")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| {
+                    let le_ms = number_at(item, "le")?;
+                    let count = number_at(item, "count")?;
+                    (le_ms.is_finite() && count.is_finite() && count >= 0.0)
+                        .then_some(HistogramBucket { le_ms, count })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    buckets.sort_by(|a, b| a.le_ms.total_cmp(&b.le_ms));
+    buckets
+}
+
+/// Estimated latency (ms) at quantile `q` in [0, 1] by linear interpolation inside the histogram bucket.
+pub(crate) fn histogram_quantile(buckets: &[HistogramBucket], q: f64) -> Option<f64> {
+    let total: f64 = buckets.iter().map(|b| b.count).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q.clamp(0.0, 1.0) * total;
+    let mut seen = 0.0;
+    let mut lower = 0.0;
+    for bucket in buckets {
+        if bucket.count > 0.0 && seen + bucket.count >= rank {
+            let fraction = (rank - seen) / bucket.count;
+            return Some(lower + fraction * (bucket.le_ms - lower));
+        }
+        seen += bucket.count;
+        lower = bucket.le_ms;
+    }
+    buckets.last().map(|b| b.le_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_fields_read_as_missing_and_unknown_columns_are_ignored() {
+        let csv = "time_s,ready_pods,latency_p50_ms,extra\n0,1,,x\n1,2,12.5,y\n";
+        let series = TimeSeries::from_reader(csv.as_bytes(), Path::new("t.csv")).unwrap();
+        assert_eq!(series.len(), 2);
+        assert_eq!(
+            series.column("latency_p50_ms").unwrap(),
+            &[None, Some(12.5)]
+        );
+        assert!(series.column("desired_pods").is_none());
+    }
+
+    #[test]
+    fn non_numeric_value_names_line_and_column() {
+        let csv = "time_s,ready_pods\n0,1\n1,two\n";
+        let err = TimeSeries::from_reader(csv.as_bytes(), Path::new("t.csv")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("t.csv:3"), "{text}");
+        assert!(text.contains("ready_pods"), "{text}");
+    }
+
+    #[test]
+    fn ragged_row_names_its_line() {
+        let csv = "time_s,ready_pods\n0,1\n1,2,3\n";
+        let err = TimeSeries::from_reader(csv.as_bytes(), Path::new("t.csv")).unwrap_err();
+        assert!(err.to_string().contains("t.csv:3"), "{err}");
+    }
+
+    #[test]
+    fn quantile_interpolates_within_bucket() {
+        let buckets = [
+            HistogramBucket {
+                le_ms: 10.0,
+                count: 50.0,
+            },
+            HistogramBucket {
+                le_ms: 20.0,
+                count: 50.0,
+            },
+        ];
+        assert_eq!(histogram_quantile(&buckets, 0.5), Some(10.0));
+        assert_eq!(histogram_quantile(&buckets, 0.75), Some(15.0));
+        assert_eq!(histogram_quantile(&[], 0.5), None);
+    }
+}

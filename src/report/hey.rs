@@ -1,0 +1,232 @@
+//! A printed run summary laid out like the report of the `hey` HTTP load generator (overview, response
+//! time histogram with bars, latency percentiles, status codes), followed by the autoscaling figures.
+//!
+//! Assumptions: input is the `summary.json` value; any missing field is shown as `n/a` or its section is
+//! left out. Latencies are converted from the summary's milliseconds to seconds as `hey` prints them.
+//! The 10 %, 25 % and 75 % points are not in the summary, so they are estimated from the latency
+//! histogram by interpolation and marked with `~`.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::data::{histogram_quantile, latency_histogram, number_at, text_at, HistogramBucket};
+
+/// Widest histogram bar, in characters.
+const BAR_WIDTH: f64 = 40.0;
+/// At most this many histogram rows; adjacent buckets are merged beyond it.
+const MAX_HISTOGRAM_ROWS: usize = 12;
+
+fn seconds(ms: Option<f64>) -> String {
+    ms.map_or_else(
+        || "n/a".to_string(),
+        |ms| format!("{:.4} secs", ms / 1000.0),
+    )
+}
+
+fn count(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".to_string(), |v| format!("{}", v.round() as i64))
+}
+
+/// The text report for one run; see the module docs for the layout.
+pub fn hey_summary(summary: &Value) -> String {
+    let mut out = String::new();
+    let scenario = text_at(summary, "scenario").unwrap_or_else(|| "unnamed".into());
+    let autoscaler = text_at(summary, "autoscaler").unwrap_or_else(|| "?".into());
+    let seed = text_at(summary, "seed").unwrap_or_else(|| "?".into());
+    let _ = writeln!(
+        out,
+        "Scenario {scenario} (autoscaler {autoscaler}, seed {seed})"
+    );
+    let settings = super::data::settings(summary);
+    if !settings.is_empty() {
+        let joined: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "  {}", joined.join(", "));
+    }
+
+    let _ = writeln!(out, "\nSummary:");
+    let row = |out: &mut String, label: &str, value: String| {
+        let _ = writeln!(out, "  {:<18}{value}", format!("{label}:"));
+    };
+    row(
+        &mut out,
+        "Total",
+        number_at(summary, "duration_s")
+            .map_or("n/a".into(), |s| format!("{s:.4} secs (simulated)")),
+    );
+    row(
+        &mut out,
+        "Slowest",
+        seconds(number_at(summary, "latency_ms/max")),
+    );
+    row(
+        &mut out,
+        "Fastest",
+        seconds(number_at(summary, "latency_ms/min")),
+    );
+    row(
+        &mut out,
+        "Average",
+        seconds(number_at(summary, "latency_ms/mean")),
+    );
+    row(
+        &mut out,
+        "Requests/sec",
+        number_at(summary, "throughput_rps").map_or("n/a".into(), |r| format!("{r:.4}")),
+    );
+    row(
+        &mut out,
+        "Requests",
+        format!(
+            "{} sent, {} completed, {} failed, {} timed out, {} rejected",
+            count(number_at(summary, "requests/total")),
+            count(number_at(summary, "requests/completed")),
+            count(number_at(summary, "requests/failed")),
+            count(number_at(summary, "requests/timed_out")),
+            count(number_at(summary, "requests/rejected")),
+        ),
+    );
+    if let Some(in_flight) = number_at(summary, "requests/in_flight_at_end") {
+        row(
+            &mut out,
+            "Unfinished",
+            format!("{} still in flight at the end", count(Some(in_flight))),
+        );
+    }
+
+    let buckets = latency_histogram(summary);
+    if buckets.iter().any(|b| b.count > 0.0) {
+        let _ = writeln!(out, "\nResponse time histogram (upper bound, requests):");
+        let rows = merge_rows(&buckets);
+        let tallest = rows.iter().map(|b| b.count).fold(0.0, f64::max);
+        for bucket in &rows {
+            let bar_len = if tallest > 0.0 {
+                (bucket.count / tallest * BAR_WIDTH).round() as usize
+            } else {
+                0
+            };
+            let bar_len = if bucket.count > 0.0 {
+                bar_len.max(1)
+            } else {
+                0
+            };
+            let _ = writeln!(
+                out,
+                "  {:>9.4} [{}]\t|{}",
+                bucket.le_ms / 1000.0,
+                bucket.count.round() as i64,
+                "\u{25a0}".repeat(bar_len)
+            );
+        }
+    }
+
+    let _ = writeln!(out, "\nLatency distribution:");
+    let percentiles: [(&str, Option<&str>, f64); 8] = [
+        ("10%", None, 0.10),
+        ("25%", None, 0.25),
+        ("50%", Some("latency_ms/p50"), 0.50),
+        ("75%", None, 0.75),
+        ("90%", Some("latency_ms/p90"), 0.90),
+        ("95%", Some("latency_ms/p95"), 0.95),
+        ("99%", Some("latency_ms/p99"), 0.99),
+        ("99.9%", Some("latency_ms/p999"), 0.999),
+    ];
+    for (label, path, quantile) in percentiles {
+        let exact = path.and_then(|p| number_at(summary, p));
+        let (marker, value) = match exact {
+            Some(ms) => (" ", Some(ms)),
+            None => ("~", histogram_quantile(&buckets, quantile)),
+        };
+        if let Some(ms) = value {
+            let _ = writeln!(out, "  {label:>5} in {marker}{:.4} secs", ms / 1000.0);
+        }
+    }
+    if buckets.iter().any(|b| b.count > 0.0) {
+        let _ = writeln!(out, "  (~ estimated from the histogram)");
+    }
+
+    if let Some(codes) = summary.get("status_codes").and_then(Value::as_object) {
+        let _ = writeln!(out, "\nStatus code distribution:");
+        for (code, n) in codes {
+            let _ = writeln!(out, "  [{code}]\t{} responses", count(n.as_f64()));
+        }
+    }
+
+    let _ = writeln!(out, "\nAutoscaling:");
+    row(
+        &mut out,
+        "Max pods",
+        format!(
+            "{} ready, {} desired",
+            count(number_at(summary, "replicas/max_ready")),
+            count(number_at(summary, "replicas/max_desired")),
+        ),
+    );
+    row(
+        &mut out,
+        "Mean ready pods",
+        number_at(summary, "replicas/mean_ready").map_or("n/a".into(), |v| format!("{v:.2}")),
+    );
+    row(
+        &mut out,
+        "Final ready pods",
+        count(number_at(summary, "replicas/final_ready")),
+    );
+    row(
+        &mut out,
+        "Pod-seconds",
+        number_at(summary, "pod_seconds").map_or("n/a".into(), |v| {
+            format!("{v:.1} ({:.2} pod-hours)", v / 3600.0)
+        }),
+    );
+    if let Some(gpu) = number_at(summary, "gpu_seconds").filter(|g| *g > 0.0) {
+        row(
+            &mut out,
+            "GPU-seconds",
+            format!("{gpu:.1} ({:.2} GPU-hours)", gpu / 3600.0),
+        );
+    }
+    row(
+        &mut out,
+        "Cold starts",
+        format!(
+            "{} ({} requests waited for one)",
+            count(number_at(summary, "cold_starts")),
+            count(number_at(summary, "requests/cold_start_affected")),
+        ),
+    );
+    let panic = number_at(summary, "panic_seconds");
+    let share = match (panic, number_at(summary, "duration_s")) {
+        (Some(p), Some(d)) if d > 0.0 => format!(" ({:.1}% of the run)", 100.0 * p / d),
+        _ => String::new(),
+    };
+    row(
+        &mut out,
+        "Time in panic",
+        panic.map_or("n/a".into(), |p| format!("{p:.0} s{share}")),
+    );
+    row(
+        &mut out,
+        "Scale events",
+        count(number_at(summary, "scale_events")),
+    );
+    out
+}
+
+/// Trims empty leading and trailing buckets and merges neighbours until at most
+/// [`MAX_HISTOGRAM_ROWS`] remain; a merged row keeps the largest upper bound.
+fn merge_rows(buckets: &[HistogramBucket]) -> Vec<HistogramBucket> {
+    let Some(first) = buckets.iter().position(|b| b.count > 0.0) else {
+        return Vec::new();
+    };
+    let last = buckets.iter().rposition(|b| b.count > 0.0).unwrap_or(first);
+    let populated = &buckets[first..=last];
+    let group = populated.len().div_ceil(MAX_HISTOGRAM_ROWS).max(1);
+    populated
+        .chunks(group)
+        .map(|chunk| HistogramBucket {
+            le_ms: chunk.last().map_or(0.0, |b| b.le_ms),
+            count: chunk.iter().map(|b| b.count).sum(),
+        })
+        .collect()
+}
