@@ -2,8 +2,11 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use podscale::report::{self, AtomicFile, Progress};
 use podscale::scenario;
-use podscale::sim::{self, output::CsvTimeseries, RunSummary};
+use podscale::sim::{self, output::CsvTimeseries, SecondRow, TimeseriesSink};
+use podscale::time::{parse_duration, SimDuration};
+use podscale::traffic::TraceFormat;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,10 +24,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one scenario and write summary.json, timeseries.csv and plots.
-    #[command(
-        after_help = "Examples:\n  podscale run scenarios/quickstart.yaml\n  podscale run scenarios/quickstart.yaml --seed 7 --out /tmp/run1\n  podscale run scenarios/quickstart.yaml --set traffic.rate=50 --set autoscaler.config.stable-window=30s\n  podscale run scenarios/quickstart.yaml --set 'service.annotations.\"autoscaling.knative.dev/target\"=5'"
-    )]
+    /// Run one scenario and write summary.json, timeseries.csv, plots and report.html.
+    #[command(after_help = "Examples:
+  podscale run scenarios/quickstart.yaml
+  podscale run scenarios/quickstart.yaml --seed 7 --out /tmp/run1
+  podscale run scenarios/quickstart.yaml --set traffic.rate=50 --set autoscaler.config.stable-window=30s
+  podscale run scenarios/quickstart.yaml --set 'service.annotations.\"autoscaling.knative.dev/target\"=5'")]
     Run {
         /// Scenario YAML file.
         scenario: PathBuf,
@@ -37,18 +42,56 @@ enum Command {
         /// Override any scenario value by its dotted path, e.g. traffic.rate=50 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
-        /// Print nothing but errors.
+        /// Print nothing but errors (and no progress bar).
         #[arg(long, short)]
         quiet: bool,
     },
     /// Check a scenario without running it; reports every error with its location and the allowed values.
-    #[command(
-        after_help = "Examples:\n  podscale validate scenarios/quickstart.yaml\n  podscale validate scenarios/quickstart.yaml --set traffic.rate=-1"
-    )]
+    #[command(after_help = "Examples:
+  podscale validate scenarios/quickstart.yaml
+  podscale validate scenarios/quickstart.yaml --set traffic.rate=-1")]
     Validate {
+        /// Scenario YAML file.
         scenario: PathBuf,
+        /// Override any scenario value by its dotted path (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+    },
+    /// Put runs side by side: a table of their summaries and overlaid replica and latency plots.
+    #[command(after_help = "Examples:
+  podscale run scenarios/quickstart.yaml --out /tmp/a
+  podscale run scenarios/quickstart.yaml --set autoscaler.config.stable-window=20s --out /tmp/b
+  podscale compare /tmp/a /tmp/b --out /tmp/a-vs-b")]
+    Compare {
+        /// Run directories (each with summary.json and timeseries.csv).
+        #[arg(required = true, num_args = 1..)]
+        runs: Vec<PathBuf>,
+        /// Where to write compare.csv, compare.md and the overlaid plots (default: output/compare).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Work with traffic traces.
+    Trace {
+        #[command(subcommand)]
+        command: TraceCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TraceCommand {
+    /// Print a trace's span, request count, mean and peak rate and a per-interval rate profile.
+    #[command(after_help = "Examples:
+  podscale trace inspect traces/azure-llm-code-2023.csv --format azure_llm
+  podscale trace inspect my-trace.csv --format requests --interval 10s")]
+    Inspect {
+        /// Trace file (CSV).
+        file: PathBuf,
+        /// Trace format: requests, azure_llm, counts or azure_functions.
+        #[arg(long, default_value = "requests")]
+        format: String,
+        /// Width of one bar of the rate profile.
+        #[arg(long, default_value = "60s")]
+        interval: String,
     },
 }
 
@@ -66,6 +109,15 @@ fn main() -> ExitCode {
             scenario,
             overrides,
         } => validate(&scenario, &overrides),
+        Command::Compare { runs, out } => compare(&runs, out),
+        Command::Trace {
+            command:
+                TraceCommand::Inspect {
+                    file,
+                    format,
+                    interval,
+                },
+        } => inspect(&file, &format, &interval),
     };
     match result {
         Ok(code) => code,
@@ -76,11 +128,13 @@ fn main() -> ExitCode {
     }
 }
 
+type Loaded = (scenario::LoadedScenario, scenario::Prepared);
+
 fn load_and_prepare(
     path: &Path,
     overrides: &[String],
     seed: Option<u64>,
-) -> Result<(scenario::LoadedScenario, scenario::Prepared), scenario::ScenarioErrors> {
+) -> Result<Loaded, scenario::ScenarioErrors> {
     let loaded = scenario::load(path, overrides)?;
     let prepared = scenario::prepare(&loaded, seed)?;
     Ok((loaded, prepared))
@@ -100,6 +154,19 @@ fn validate(path: &Path, overrides: &[String]) -> Result<ExitCode> {
     }
 }
 
+/// Forwards rows to the CSV and moves the progress bar.
+struct ProgressSink<'a, S: TimeseriesSink> {
+    inner: S,
+    progress: &'a Progress,
+}
+
+impl<S: TimeseriesSink> TimeseriesSink for ProgressSink<'_, S> {
+    fn row(&mut self, row: &SecondRow) -> std::io::Result<()> {
+        self.progress.set(row.time_s);
+        self.inner.row(row)
+    }
+}
+
 fn run(
     path: &Path,
     out: Option<PathBuf>,
@@ -114,50 +181,62 @@ fn run(
             return Ok(ExitCode::from(1));
         }
     };
+    let plots = loaded.spec.output.plots;
     let out_dir = out.unwrap_or_else(|| PathBuf::from("output").join(loaded.name()));
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create output directory {}", out_dir.display()))?;
-    let ts_final = out_dir.join("timeseries.csv");
-    let ts_tmp = out_dir.join(".timeseries.csv.tmp");
-    let file = std::fs::File::create(&ts_tmp)
-        .with_context(|| format!("cannot write {}", ts_tmp.display()))?;
-    let mut sink = CsvTimeseries::new(std::io::BufWriter::new(file))?;
-    let summary = match sim::run(prepared.config, prepared.traffic, &mut sink) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = std::fs::remove_file(&ts_tmp);
-            return Err(e).with_context(|| format!("simulating {}", path.display()));
-        }
+    let total_secs = (loaded.spec.duration + loaded.spec.cooldown).whole_secs();
+    let progress = Progress::new(total_secs, quiet);
+    let ts_path = out_dir.join("timeseries.csv");
+    let file = AtomicFile::create(&ts_path)
+        .with_context(|| format!("cannot write {}", ts_path.display()))?;
+    let csv = CsvTimeseries::new(std::io::BufWriter::new(file))?;
+    let mut sink = ProgressSink {
+        inner: csv,
+        progress: &progress,
     };
-    sink.into_inner().flush()?;
-    std::fs::rename(&ts_tmp, &ts_final)?;
+    // On error the uncommitted time series is dropped, which removes its temporary file.
+    let summary = sim::run(prepared.config, prepared.traffic, &mut sink)
+        .with_context(|| format!("simulating {}", path.display()))?;
+    progress.finish();
+    let mut writer = sink.inner.into_inner();
+    writer.flush()?;
+    let file = writer.into_inner().map_err(|e| e.into_error())?;
+    file.commit()?;
     let json = serde_json::to_string_pretty(&summary)? + "\n";
-    let sum_tmp = out_dir.join(".summary.json.tmp");
-    std::fs::write(&sum_tmp, json)?;
-    std::fs::rename(&sum_tmp, out_dir.join("summary.json"))?;
+    report::write_atomic(&out_dir.join("summary.json"), json.as_bytes())?;
+    if plots {
+        report::write_plots(&out_dir)
+            .with_context(|| format!("plotting into {}", out_dir.display()))?;
+        report::write_html(&out_dir)
+            .with_context(|| format!("writing {}", out_dir.join("report.html").display()))?;
+    }
     if !quiet {
-        print_summary(&summary, &out_dir);
+        let value = serde_json::to_value(&summary)?;
+        print!("{}", report::hey_summary(&value));
+        println!("\nOutputs: {}", out_dir.display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_summary(s: &RunSummary, out_dir: &Path) {
-    println!(
-        "scenario {} (seed {}), {:.0} s simulated in {:.3} s wall",
-        s.scenario, s.seed, s.duration_s, s.wall_time_s
-    );
-    println!(
-        "requests: {} total, {} completed, {} failed ({} timed out, {} rejected), {} waited for a cold start",
-        s.requests.total, s.requests.completed, s.requests.failed, s.requests.timed_out, s.requests.rejected, s.requests.cold_start_affected
-    );
-    let l = &s.latency_ms;
-    println!(
-        "latency ms: mean {:.2}, p50 {:.2}, p95 {:.2}, p99 {:.2}, max {:.2}",
-        l.mean, l.p50, l.p95, l.p99, l.max
-    );
-    println!(
-        "pods: max ready {}, mean ready {:.2}, pod-seconds {:.0}, cold starts {}, scale events {}",
-        s.replicas.max_ready, s.replicas.mean_ready, s.pod_seconds, s.cold_starts, s.scale_events
-    );
-    println!("outputs in {}", out_dir.display());
+fn compare(runs: &[PathBuf], out: Option<PathBuf>) -> Result<ExitCode> {
+    let out = out.unwrap_or_else(|| PathBuf::from("output").join("compare"));
+    let table = report::compare(runs, &out)?;
+    println!("{table}");
+    println!("Outputs: {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(file: &Path, format: &str, interval: &str) -> Result<ExitCode> {
+    let format: TraceFormat = serde_yaml::from_str(format).map_err(|_| {
+        anyhow::anyhow!(
+            "unknown trace format \"{format}\"; allowed: {}",
+            TraceFormat::NAMES.join(", ")
+        )
+    })?;
+    let interval: SimDuration =
+        parse_duration(interval).map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
+    let profile = podscale::traffic::inspect(file, format, interval)?;
+    println!("{profile}");
+    Ok(ExitCode::SUCCESS)
 }

@@ -119,8 +119,17 @@ impl KpaReconciler {
 
     /// A revision that has been running before the simulation starts: `replicas` pods requested, the PA in
     /// `pa_state` (Active for a warm service, Inactive for one scaled to zero) and the SKS in the matching mode.
-    pub fn resumed(settings: ReconcilerSettings, now: SimTime, replicas: u32, pa_state: PaState) -> Self {
-        let sks_mode = if pa_state == PaState::Inactive || replicas == 0 { SksMode::Proxy } else { SksMode::Serve };
+    pub fn resumed(
+        settings: ReconcilerSettings,
+        now: SimTime,
+        replicas: u32,
+        pa_state: PaState,
+    ) -> Self {
+        let sks_mode = if pa_state == PaState::Inactive || replicas == 0 {
+            SksMode::Proxy
+        } else {
+            SksMode::Serve
+        };
         KpaReconciler {
             settings,
             pa_state,

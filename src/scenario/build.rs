@@ -2,11 +2,11 @@
 //! configuration, and checks semantics (ranges, consistency), reporting every problem at once.
 
 use super::{LoadedScenario, ScenarioError, ScenarioErrors};
-use crate::dist::DurationDist;
 use crate::autoscaler::kpa;
+use crate::dist::DurationDist;
+use crate::engine::RngStreams;
 use crate::sim::{AutoscalerMode, InitialState, KpaSetup, SimConfig, Traffic};
 use crate::time::SimDuration;
-use crate::engine::RngStreams;
 use std::collections::BTreeMap;
 
 /// Knative's default revision timeout (timeoutSeconds).
@@ -77,7 +77,10 @@ pub fn prepare(
         }
     }
     let s = &spec.service;
-    let cc = s.container_concurrency.or(service.container_concurrency).unwrap_or(0);
+    let cc = s
+        .container_concurrency
+        .or(service.container_concurrency)
+        .unwrap_or(0);
     let min_replicas = s.min_replicas.or(service.min_replicas);
     let max_replicas = s.max_replicas.or(service.max_replicas);
     let scale_metric = s.scale_metric.clone().or(service.scale_metric.clone());
@@ -85,9 +88,15 @@ pub fn prepare(
     let mut annotations = service.annotations.clone();
     annotations.extend(s.annotations.clone());
     if cc > 1000 {
-        errors.push(loaded.error_at("service.containerConcurrency", format!("{cc} is outside [0, 1000] (Knative's limit)")));
+        errors.push(loaded.error_at(
+            "service.containerConcurrency",
+            format!("{cc} is outside [0, 1000] (Knative's limit)"),
+        ));
     }
-    let timeout = s.timeout.or(service.timeout_seconds.map(SimDuration::from_secs)).unwrap_or(DEFAULT_REQUEST_TIMEOUT);
+    let timeout = s
+        .timeout
+        .or(service.timeout_seconds.map(SimDuration::from_secs))
+        .unwrap_or(DEFAULT_REQUEST_TIMEOUT);
     if timeout.0 == 0 {
         errors.push(loaded.error_at("service.timeout", "must be greater than 0s"));
     }
@@ -96,18 +105,33 @@ pub fn prepare(
     let annotated_class = annotations
         .get("autoscaling.knative.dev/class")
         .map(|c| if c.starts_with("hpa") { "hpa" } else { "kpa" })
-        .or_else(|| annotations.get("serving.kserve.io/autoscalerClass").map(|c| if c == "hpa" { "hpa" } else { "kpa" }));
-    let class = spec.autoscaler.class.as_deref().or(annotated_class).unwrap_or("kpa");
+        .or_else(|| {
+            annotations
+                .get("serving.kserve.io/autoscalerClass")
+                .map(|c| if c == "hpa" { "hpa" } else { "kpa" })
+        });
+    let class = spec
+        .autoscaler
+        .class
+        .as_deref()
+        .or(annotated_class)
+        .unwrap_or("kpa");
     let mut settings = BTreeMap::new();
     let autoscaler = match class {
         "fixed" => match spec.autoscaler.replicas {
             Some(n) if n >= 1 => AutoscalerMode::Fixed { replicas: n },
             Some(n) => {
-                errors.push(loaded.error_at("autoscaler.replicas", format!("{n} must be at least 1 for class `fixed`")));
+                errors.push(loaded.error_at(
+                    "autoscaler.replicas",
+                    format!("{n} must be at least 1 for class `fixed`"),
+                ));
                 AutoscalerMode::Fixed { replicas: 1 }
             }
             None => {
-                errors.push(loaded.error_at("autoscaler.class", "class `fixed` needs `autoscaler.replicas` (the pod count)"));
+                errors.push(loaded.error_at(
+                    "autoscaler.class",
+                    "class `fixed` needs `autoscaler.replicas` (the pod count)",
+                ));
                 AutoscalerMode::Fixed { replicas: 1 }
             }
         },
@@ -124,7 +148,10 @@ pub fn prepare(
                 Ok(c) => c,
                 Err(errs) => {
                     for e in errs {
-                        errors.push(loaded.error_at(&format!("autoscaler.config.{}", e.key), format!("{:?} {}", e.value, e.message)));
+                        errors.push(loaded.error_at(
+                            &format!("autoscaler.config.{}", e.key),
+                            format!("{:?} {}", e.value, e.message),
+                        ));
                     }
                     kpa::AutoscalerConfig::default()
                 }
@@ -148,16 +175,23 @@ pub fn prepare(
                 container_concurrency: Some(cc),
                 annotations: annotations.clone(),
             };
-            let (revision_annotations, cc) = kpa::kserve_annotations(&component, config.allow_zero_initial_scale);
+            let (revision_annotations, cc) =
+                kpa::kserve_annotations(&component, config.allow_zero_initial_scale);
             match kpa::resolve_revision(&config, &revision_annotations, cc) {
                 Ok(scaling) => {
                     settings.insert("target".into(), format!("{}", scaling.decider.target_value));
-                    settings.insert("metric".into(), format!("{:?}", scaling.metric).to_lowercase());
+                    settings.insert(
+                        "metric".into(),
+                        format!("{:?}", scaling.metric).to_lowercase(),
+                    );
                     settings.insert("stable-window".into(), scaling.stable_window.to_string());
                     settings.insert("panic-window".into(), scaling.panic_window.to_string());
                     settings.insert("min-scale".into(), scaling.min_scale.to_string());
                     settings.insert("max-scale".into(), scaling.max_scale.to_string());
-                    settings.insert("target-burst-capacity".into(), scaling.decider.target_burst_capacity.to_string());
+                    settings.insert(
+                        "target-burst-capacity".into(),
+                        scaling.decider.target_burst_capacity.to_string(),
+                    );
                     let initial_state = s.initial_state.unwrap_or(InitialState::Deployed);
                     let warm_pods = s.initial_pods.unwrap_or(scaling.min_scale.max(1));
                     if initial_state == InitialState::ScaledToZero && scaling.min_scale > 0 {
@@ -177,13 +211,20 @@ pub fn prepare(
                 }
                 Err(errs) => {
                     for e in errs {
-                        let short = e.key.strip_prefix("autoscaling.knative.dev/").unwrap_or(&e.key);
+                        let short = e
+                            .key
+                            .strip_prefix("autoscaling.knative.dev/")
+                            .unwrap_or(&e.key);
                         let user_wrote_annotation = annotations.contains_key(&e.key);
                         let key = match short {
                             "target" if !user_wrote_annotation => "service.scaleTarget".to_string(),
                             "metric" if !user_wrote_annotation => "service.scaleMetric".to_string(),
-                            "min-scale" if !user_wrote_annotation => "service.minReplicas".to_string(),
-                            "max-scale" if !user_wrote_annotation => "service.maxReplicas".to_string(),
+                            "min-scale" if !user_wrote_annotation => {
+                                "service.minReplicas".to_string()
+                            }
+                            "max-scale" if !user_wrote_annotation => {
+                                "service.maxReplicas".to_string()
+                            }
                             _ => format!("service.annotations.\"{}\"", e.key),
                         };
                         errors.push(loaded.error_at(&key, format!("{:?} {}", e.value, e.message)));
@@ -193,7 +234,10 @@ pub fn prepare(
             }
         }
         other => {
-            errors.push(loaded.error_at("autoscaler.class", format!("\"{other}\" is not supported yet; allowed: kpa, fixed")));
+            errors.push(loaded.error_at(
+                "autoscaler.class",
+                format!("\"{other}\" is not supported yet; allowed: kpa, fixed"),
+            ));
             AutoscalerMode::Fixed { replicas: 1 }
         }
     };
@@ -226,7 +270,11 @@ pub fn prepare(
     Ok(Prepared { config, traffic })
 }
 
-fn build_traffic(loaded: &LoadedScenario, seed: u64, errors: &mut Vec<ScenarioError>) -> Option<Traffic> {
+fn build_traffic(
+    loaded: &LoadedScenario,
+    seed: u64,
+    errors: &mut Vec<ScenarioError>,
+) -> Option<Traffic> {
     let spec = &loaded.spec.traffic;
     let problems = spec.validate("traffic");
     if !problems.is_empty() {
@@ -235,7 +283,11 @@ fn build_traffic(loaded: &LoadedScenario, seed: u64, errors: &mut Vec<ScenarioEr
         }
         return None;
     }
-    match spec.build(&loaded.base_dir, loaded.spec.duration, &RngStreams::new(seed)) {
+    match spec.build(
+        &loaded.base_dir,
+        loaded.spec.duration,
+        &RngStreams::new(seed),
+    ) {
         Ok(plan) => Some(plan),
         Err(e) => {
             errors.push(loaded.error_at("traffic", e.to_string()));

@@ -24,7 +24,8 @@ pub struct ServiceManifest {
 }
 
 fn read_yaml(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     serde_yaml::from_str(&text).map_err(|e| format!("{}: malformed YAML: {e}", path.display()))
 }
 
@@ -45,7 +46,12 @@ fn as_u32(v: Option<&Value>, field: &str, path: &Path) -> Result<Option<u32>, St
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
             .map(Some)
-            .ok_or_else(|| format!("{}: `{field}` must be a whole number >= 0, got {v:?}", path.display())),
+            .ok_or_else(|| {
+                format!(
+                    "{}: `{field}` must be a whole number >= 0, got {v:?}",
+                    path.display()
+                )
+            }),
     }
 }
 
@@ -53,7 +59,11 @@ fn as_u32(v: Option<&Value>, field: &str, path: &Path) -> Result<Option<u32>, St
 pub fn read_service_manifest(path: &Path) -> Result<ServiceManifest, String> {
     let doc = read_yaml(path)?;
     let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
-    let name = doc.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).map(str::to_string);
+    let name = doc
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let mut annotations = string_map(doc.get("metadata").and_then(|m| m.get("annotations")));
     match kind {
         "InferenceService" => {
@@ -106,11 +116,17 @@ pub fn read_service_manifest(path: &Path) -> Result<ServiceManifest, String> {
 pub fn read_configmap(path: &Path) -> Result<BTreeMap<String, String>, String> {
     let doc = read_yaml(path)?;
     if doc.get("kind").and_then(Value::as_str) != Some("ConfigMap") {
-        return Err(format!("{}: expected a ConfigMap manifest (kind: ConfigMap) with a `data` map", path.display()));
+        return Err(format!(
+            "{}: expected a ConfigMap manifest (kind: ConfigMap) with a `data` map",
+            path.display()
+        ));
     }
     let data = string_map(doc.get("data"));
     // Knative's shipped ConfigMap documents every key under `_example`; it is not configuration.
-    Ok(data.into_iter().filter(|(k, _)| !k.starts_with('_')).collect())
+    Ok(data
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with('_'))
+        .collect())
 }
 
 #[cfg(test)]
@@ -129,7 +145,10 @@ mod tests {
         .unwrap();
         let m = read_service_manifest(&isvc).unwrap();
         assert_eq!(m.name.as_deref(), Some("flowers"));
-        assert_eq!((m.scale_target, m.min_replicas, m.container_concurrency), (Some(1.0), Some(0), Some(4)));
+        assert_eq!(
+            (m.scale_target, m.min_replicas, m.container_concurrency),
+            (Some(1.0), Some(0), Some(4))
+        );
         assert_eq!(m.annotations["autoscaling.knative.dev/window"], "30s");
         let cm = dir.join("cm.yaml");
         std::fs::write(&cm, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config-autoscaler}\ndata:\n  _example: docs\n  stable-window: 30s\n  max-scale-up-rate: 10\n").unwrap();
@@ -137,6 +156,8 @@ mod tests {
         assert_eq!(data.len(), 2);
         assert_eq!(data["max-scale-up-rate"], "10");
         std::fs::write(&cm, "kind: Deployment\n").unwrap();
-        assert!(read_configmap(&cm).unwrap_err().contains("expected a ConfigMap"));
+        assert!(read_configmap(&cm)
+            .unwrap_err()
+            .contains("expected a ConfigMap"));
     }
 }

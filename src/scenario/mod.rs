@@ -397,7 +397,14 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
             ));
         }
     }
-    for section in ["service", "autoscaler", "pod", "request_path", "traffic", "output"] {
+    for section in [
+        "service",
+        "autoscaler",
+        "pod",
+        "request_path",
+        "traffic",
+        "output",
+    ] {
         if map.contains_key(section) {
             if let Some(e) = check_section(&text, section, path) {
                 errors.push(e);
@@ -468,7 +475,9 @@ fn check_section(text: &str, section: &str, path: &Path) -> Option<ScenarioError
         "pod" => serde_yaml::from_str::<Section<PodSpec>>(&masked).map(|_| ()),
         "request_path" => serde_yaml::from_str::<Section<RequestPathSpec>>(&masked).map(|_| ()),
         "output" => serde_yaml::from_str::<Section<OutputSpec>>(&masked).map(|_| ()),
-        "traffic" => serde_yaml::from_str::<Section<crate::traffic::TrafficSpec>>(&masked).map(|_| ()),
+        "traffic" => {
+            serde_yaml::from_str::<Section<crate::traffic::TrafficSpec>>(&masked).map(|_| ())
+        }
         _ => Ok(()),
     };
     result.err().map(|e| {

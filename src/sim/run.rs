@@ -7,7 +7,8 @@ use super::output::{
 use super::pods::{Pod, PodState};
 use crate::autoscaler::kpa::stats::{extrapolate, REPORT_PERIOD};
 use crate::autoscaler::kpa::{
-    scrape_sample_size, ActivatorRevisionStats, Decider, MetricCollector, RequestStats, RevisionScaling, ScaleResult, Stat,
+    scrape_sample_size, ActivatorRevisionStats, Decider, MetricCollector, RequestStats,
+    RevisionScaling, ScaleResult, Stat,
 };
 use crate::autoscaler::kpa_reconciler::{KpaReconciler, PaState, ReconcilerSettings, SksMode};
 use crate::dist::DurationDist;
@@ -335,7 +336,10 @@ impl Sim {
             }
             AutoscalerMode::Kpa(_) => {
                 // The setup moves into the runtime; the label was taken in `new`.
-                if let AutoscalerMode::Kpa(setup) = std::mem::replace(&mut self.cfg.autoscaler, AutoscalerMode::Fixed { replicas: 0 }) {
+                if let AutoscalerMode::Kpa(setup) = std::mem::replace(
+                    &mut self.cfg.autoscaler,
+                    AutoscalerMode::Fixed { replicas: 0 },
+                ) {
                     self.start_kpa(*setup);
                 }
             }
@@ -921,11 +925,20 @@ impl Sim {
             pending_pods: 0,
             starting_pods: self.starting,
             terminating_pods: self.terminating,
-            observed_stable: self.kpa.as_ref().and_then(|k| k.last.map(|r| r.observed_stable)),
-            observed_panic: self.kpa.as_ref().and_then(|k| k.last.map(|r| r.observed_panic)),
+            observed_stable: self
+                .kpa
+                .as_ref()
+                .and_then(|k| k.last.map(|r| r.observed_stable)),
+            observed_panic: self
+                .kpa
+                .as_ref()
+                .and_then(|k| k.last.map(|r| r.observed_panic)),
             target_per_pod: self.kpa.as_ref().map(|k| k.decider.spec().target_value),
             panic: self.kpa.as_ref().is_some_and(|k| k.decider.in_panic()),
-            excess_burst_capacity: self.kpa.as_ref().map(|k| i64::from(k.excess_burst_capacity)),
+            excess_burst_capacity: self
+                .kpa
+                .as_ref()
+                .map(|k| i64::from(k.excess_burst_capacity)),
             activator_in_path: self.activator_in_path,
             scale_reason: self.kpa.as_ref().map_or("", |k| k.reason),
             latency_p50_ms: pct(0.50),
@@ -971,9 +984,19 @@ impl Sim {
             }
             InitialState::Warm => {
                 let n = setup.warm_pods.max(1);
-                (KpaReconciler::resumed(settings, now, n, PaState::Active), -1, n, true)
+                (
+                    KpaReconciler::resumed(settings, now, n, PaState::Active),
+                    -1,
+                    n,
+                    true,
+                )
             }
-            InitialState::ScaledToZero => (KpaReconciler::resumed(settings, now, 0, PaState::Inactive), 0, 0, false),
+            InitialState::ScaledToZero => (
+                KpaReconciler::resumed(settings, now, 0, PaState::Inactive),
+                0,
+                0,
+                false,
+            ),
         };
         for _ in 0..initial_pods {
             self.create_pod(now, ready_at_start);
@@ -991,7 +1014,8 @@ impl Sim {
         // The decider is created with the revision; a warm service's autoscaler has been running, so it does
         // not start in panic (Knative starts in panic only when the autoscaler itself restarts).
         let decider = Decider::new(scaling.decider.clone(), now, 0);
-        let excess_burst_capacity = Decider::initial_excess_burst_capacity(&scaling.decider, scaling.initial_scale);
+        let excess_burst_capacity =
+            Decider::initial_excess_burst_capacity(&scaling.decider, scaling.initial_scale);
         self.kpa = Some(KpaRuntime {
             scaling,
             collector,
@@ -1031,14 +1055,20 @@ impl Sim {
         let mut reports: Stat = Stat::default();
         if sample == ready {
             for &pod in &self.ready {
-                let r = self.pods[pod as usize].stats.report(now).to_queue_proxy_stat(REPORT_PERIOD);
+                let r = self.pods[pod as usize]
+                    .stats
+                    .report(now)
+                    .to_queue_proxy_stat(REPORT_PERIOD);
                 reports = reports.add(&r);
             }
         } else {
             shuffle(&mut k.old_pods, &mut self.rng.scrape);
             shuffle(&mut k.young_pods, &mut self.rng.scrape);
             for (i, &pod) in k.old_pods.iter().chain(k.young_pods.iter()).enumerate() {
-                let r = self.pods[pod as usize].stats.report(now).to_queue_proxy_stat(REPORT_PERIOD);
+                let r = self.pods[pod as usize]
+                    .stats
+                    .report(now)
+                    .to_queue_proxy_stat(REPORT_PERIOD);
                 if i < sample {
                     reports = reports.add(&r);
                 }
@@ -1053,7 +1083,7 @@ impl Sim {
         if k.decider.in_panic() {
             k.panic_seconds += 1;
         }
-        if now.whole_secs() % 2 == 0 {
+        if now.whole_secs().is_multiple_of(2) {
             self.kpa_decide(now);
         }
     }
@@ -1076,7 +1106,9 @@ impl Sim {
     fn kpa_reconcile(&mut self, now: SimTime) {
         let ready = self.ready.len() as u32;
         let Some(k) = self.kpa.as_mut() else { return };
-        let outcome = k.reconciler.reconcile(now, k.desired_scale, k.excess_burst_capacity, ready);
+        let outcome = k
+            .reconciler
+            .reconcile(now, k.desired_scale, k.excess_burst_capacity, ready);
         if outcome.reason != crate::autoscaler::kpa_reconciler::BoundReason::Decider {
             k.reason = outcome.reason.as_str();
         }
@@ -1084,7 +1116,10 @@ impl Sim {
             if let Some(ev) = k.requeue.take() {
                 self.queue.cancel(ev);
             }
-            let ev = self.queue.schedule(now + after, Event::KpaReconcile).expect("requeue is in the future");
+            let ev = self
+                .queue
+                .schedule(now + after, Event::KpaReconcile)
+                .expect("requeue is in the future");
             if let Some(k) = self.kpa.as_mut() {
                 k.requeue = Some(ev);
             }
