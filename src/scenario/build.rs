@@ -262,6 +262,7 @@ pub fn prepare(
         cold_start,
         service_time,
         termination_grace: spec.pod.termination_grace,
+        resources: crate::sim::ResourceModel::default(),
         request_path,
         autoscaler,
         settings,

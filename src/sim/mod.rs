@@ -22,8 +22,9 @@
 //!   first (newest first), then the most recently ready.
 
 pub mod output;
-mod pods;
+pub mod pods;
 mod run;
 
 pub use output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
+pub use pods::{PodUsage, ResourceModel};
 pub use run::{run, AutoscalerMode, InitialState, KpaSetup, SimConfig, SimError, Traffic};

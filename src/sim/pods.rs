@@ -1,10 +1,70 @@
 //! Pods as the simulator sees them: lifecycle state, the queue-proxy breaker (containerConcurrency slots
-//! plus a queue of 10 × containerConcurrency), the queue-proxy's request statistics, and the activator's
-//! per-pod in-flight count.
+//! plus a queue of 10 × containerConcurrency), the queue-proxy's request statistics, the activator's
+//! per-pod in-flight count, and resource use.
+//!
+//! Resource use is kept as cumulative counters, the way cAdvisor exposes them (CPU core-seconds, GPU
+//! busy-seconds), integrated exactly at every change of the pod's executing count, plus current memory.
+//! A metrics pipeline turns counters into rates over its own window. The load model
+//! ([`ResourceModel`]): CPU = idle + per executing request, capped at the CPU limit (throttling); memory =
+//! baseline + per in-flight request (executing or queued); GPU busy while at least one request executes.
 
 use crate::autoscaler::kpa::RequestStats;
 use crate::time::SimTime;
 use std::collections::VecDeque;
+
+/// Resource requests, limits and the load-to-usage model of a pod (validated by the scenario loader).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceModel {
+    pub cpu_request_millis: f64,
+    /// 0 = no limit.
+    pub cpu_limit_millis: f64,
+    pub memory_request_bytes: f64,
+    pub memory_limit_bytes: f64,
+    pub gpus: u32,
+    pub cpu_idle_millis: f64,
+    pub cpu_per_request_millis: f64,
+    pub memory_baseline_bytes: f64,
+    pub memory_per_request_bytes: f64,
+    pub gpu_memory_bytes: f64,
+}
+
+impl Default for ResourceModel {
+    fn default() -> Self {
+        ResourceModel {
+            cpu_request_millis: 1000.0,
+            cpu_limit_millis: 0.0,
+            memory_request_bytes: 2.0 * 1024.0 * 1024.0 * 1024.0,
+            memory_limit_bytes: 0.0,
+            gpus: 0,
+            cpu_idle_millis: 10.0,
+            cpu_per_request_millis: 1000.0,
+            memory_baseline_bytes: 512.0 * 1024.0 * 1024.0,
+            memory_per_request_bytes: 16.0 * 1024.0 * 1024.0,
+            gpu_memory_bytes: 0.0,
+        }
+    }
+}
+
+impl ResourceModel {
+    /// CPU in millicores while `executing` requests run.
+    pub fn cpu_millis(&self, executing: u32) -> f64 {
+        let want = self.cpu_idle_millis + self.cpu_per_request_millis * f64::from(executing);
+        if self.cpu_limit_millis > 0.0 {
+            want.min(self.cpu_limit_millis)
+        } else {
+            want
+        }
+    }
+}
+
+/// Cumulative use since the pod was created, plus current memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PodUsage {
+    pub cpu_core_seconds: f64,
+    pub gpu_busy_seconds: f64,
+    pub memory_bytes: f64,
+    pub gpu_memory_bytes: f64,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PodState {
@@ -30,6 +90,9 @@ pub struct Pod {
     pub activator_in_flight: u32,
     /// The queue-proxy's request statistics (requests queued in the breaker count as in flight).
     pub stats: RequestStats,
+    /// Cumulative counters, integrated up to `usage_updated`.
+    usage: PodUsage,
+    usage_updated: SimTime,
 }
 
 impl Pod {
@@ -43,10 +106,60 @@ impl Pod {
             queued: 0,
             activator_in_flight: 0,
             stats: RequestStats::new(now),
+            usage: PodUsage::default(),
+            usage_updated: now,
+        }
+    }
+
+    /// Integrates resource use up to `now` at the current load. Call before the executing count changes.
+    #[inline]
+    pub fn integrate_usage(&mut self, now: SimTime, model: &ResourceModel) {
+        if now > self.usage_updated {
+            let dt = (now - self.usage_updated).as_secs_f64();
+            self.usage.cpu_core_seconds += model.cpu_millis(self.executing) / 1000.0 * dt;
+            if self.executing > 0 && model.gpus > 0 {
+                self.usage.gpu_busy_seconds += dt;
+            }
+            self.usage_updated = now;
+        }
+    }
+
+    /// Cumulative CPU and GPU use up to `now`, and current memory, like a cAdvisor scrape.
+    pub fn usage(&mut self, now: SimTime, model: &ResourceModel) -> PodUsage {
+        self.integrate_usage(now, model);
+        let in_flight = f64::from(self.executing + self.queued);
+        PodUsage {
+            memory_bytes: model.memory_baseline_bytes + model.memory_per_request_bytes * in_flight,
+            gpu_memory_bytes: model.gpu_memory_bytes,
+            ..self.usage
         }
     }
 
     pub fn idle(&self) -> bool {
         self.executing == 0 && self.queued == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_use_integrates_load_and_is_capped_by_the_limit() {
+        let model = ResourceModel {
+            cpu_limit_millis: 1500.0,
+            ..ResourceModel::default()
+        };
+        let mut pod = Pod::new(SimTime::ZERO, PodState::Ready);
+        pod.integrate_usage(SimTime::from_secs(10), &model); // idle: 10 m for 10 s
+        pod.executing = 2;
+        pod.integrate_usage(SimTime::from_secs(20), &model); // 2 requests want 2010 m, capped at 1500 m
+        let u = pod.usage(SimTime::from_secs(20), &model);
+        assert!((u.cpu_core_seconds - (0.1 + 15.0)).abs() < 1e-9, "{u:?}");
+        assert!(
+            (u.memory_bytes - (model.memory_baseline_bytes + 2.0 * model.memory_per_request_bytes))
+                .abs()
+                < 1.0
+        );
     }
 }

@@ -39,6 +39,8 @@ pub struct SimConfig {
     pub cold_start: DurationDist,
     pub service_time: DurationDist,
     pub termination_grace: SimDuration,
+    /// Resource requests, limits and use as a function of load.
+    pub resources: super::pods::ResourceModel,
     /// One-way client, ingress and network delays, each sampled on the way in and on the way out.
     pub request_path: [DurationDist; 3],
     pub autoscaler: AutoscalerMode,
@@ -591,7 +593,9 @@ impl Sim {
     }
 
     fn start_service(&mut self, now: SimTime, id: u32, pod: u32) {
-        self.pods[pod as usize].executing += 1;
+        let p = &mut self.pods[pod as usize];
+        p.integrate_usage(now, &self.cfg.resources);
+        p.executing += 1;
         let r = &mut self.requests[id as usize];
         r.stage = Stage::Executing;
         let service = match r.attrs.service_time {
@@ -617,6 +621,7 @@ impl Sim {
         }
         let pod = r.pod;
         let p = &mut self.pods[pod as usize];
+        p.integrate_usage(now, &self.cfg.resources);
         p.executing -= 1;
         stats_out(&mut p.stats, now, r.via_activator);
         if r.via_activator {
@@ -864,6 +869,7 @@ impl Sim {
             }
         }
         let p = &mut self.pods[pod as usize];
+        p.integrate_usage(now, &self.cfg.resources);
         p.executing = 0;
         p.queued = 0;
         self.pod_gone(now, pod);
