@@ -118,17 +118,20 @@ impl KpaReconciler {
     }
 
     /// A revision that has been running before the simulation starts: `replicas` pods requested, the PA in
-    /// `pa_state` (Active for a warm service, Inactive for one scaled to zero) and the SKS in the matching mode.
+    /// `pa_state` (Active for a warm service, Inactive for one scaled to zero) and the SKS in the mode the
+    /// decider's `excess_burst_capacity` implies.
     pub fn resumed(
         settings: ReconcilerSettings,
         now: SimTime,
         replicas: u32,
         pa_state: PaState,
+        excess_burst_capacity: i32,
     ) -> Self {
-        let sks_mode = if pa_state == PaState::Inactive || replicas == 0 {
-            SksMode::Proxy
-        } else {
+        let serve = pa_state != PaState::Inactive && replicas > 0 && excess_burst_capacity >= 0;
+        let sks_mode = if serve {
             SksMode::Serve
+        } else {
+            SksMode::Proxy
         };
         KpaReconciler {
             settings,

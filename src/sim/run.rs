@@ -983,22 +983,21 @@ impl Sim {
             probe_delay: setup.activator_probe_delay,
         };
         let now = SimTime::ZERO;
+        let warm_pods = setup.warm_pods.max(1);
+        let warm_ebc = Decider::initial_excess_burst_capacity(&scaling.decider, warm_pods);
         let (reconciler, desired_scale, initial_pods, ready_at_start) = match setup.initial_state {
             InitialState::Deployed => {
                 let n = scaling.initial_scale;
                 (KpaReconciler::new(settings, now, n), -1, n, false)
             }
             InitialState::Warm => {
-                let n = setup.warm_pods.max(1);
-                (
-                    KpaReconciler::resumed(settings, now, n, PaState::Active),
-                    -1,
-                    n,
-                    true,
-                )
+                let ebc = warm_ebc;
+                let reconciler =
+                    KpaReconciler::resumed(settings, now, warm_pods, PaState::Active, ebc);
+                (reconciler, -1, warm_pods, true)
             }
             InitialState::ScaledToZero => (
-                KpaReconciler::resumed(settings, now, 0, PaState::Inactive),
+                KpaReconciler::resumed(settings, now, 0, PaState::Inactive, -1),
                 0,
                 0,
                 false,
@@ -1020,8 +1019,10 @@ impl Sim {
         // The decider is created with the revision; a warm service's autoscaler has been running, so it does
         // not start in panic (Knative starts in panic only when the autoscaler itself restarts).
         let decider = Decider::new(scaling.decider.clone(), now, 0);
-        let excess_burst_capacity =
-            Decider::initial_excess_burst_capacity(&scaling.decider, scaling.initial_scale);
+        let excess_burst_capacity = match setup.initial_state {
+            InitialState::Warm => warm_ebc,
+            _ => Decider::initial_excess_burst_capacity(&scaling.decider, scaling.initial_scale),
+        };
         self.kpa = Some(KpaRuntime {
             scaling,
             collector,
