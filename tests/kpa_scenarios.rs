@@ -145,3 +145,15 @@ fn target_burst_capacity_decides_whether_the_activator_stays_in_the_path() {
     );
     assert!(rows.iter().all(|r| r.activator_in_path));
 }
+
+#[test]
+fn azure_llm_trace_replays_end_to_end_against_the_kpa() {
+    let (s, rows) = run("azure-llm-replay", &[]);
+    // Every row of the bundled trace becomes one request (8,819 in the Azure code trace).
+    assert_eq!(s.requests.total, 8819);
+    assert_eq!(s.requests.completed + s.requests.failed, 8819);
+    // The trace's bursts make the KPA scale out from the single warm pod, and back.
+    assert!(s.replicas.max_ready >= 4, "max ready {}", s.replicas.max_ready);
+    assert!(s.replicas.final_ready < s.replicas.max_ready);
+    assert!(rows.iter().any(|r| r.panic), "bursts trigger panic mode");
+}

@@ -485,8 +485,9 @@ impl Sim {
         self.dispatch_from_activator(now);
         let r = &mut self.requests[id as usize];
         if r.stage == Stage::ActivatorQueue {
-            // It could not go to a pod at once: it is waiting for capacity, i.e. for a cold start.
-            r.cold = true;
+            // It could not go to a pod at once. With no pod ready it waits for a cold start (scale from
+            // zero); otherwise it waits for a slot on a busy pod, which is queueing, not a cold start.
+            r.cold = self.ready.is_empty();
             let deadline = r.deadline;
             let ev = self.at(deadline, Event::QueueTimeout(id));
             self.requests[id as usize].timeout_event = Some(ev);
