@@ -21,10 +21,12 @@
 //! * When the deployment shrinks, pods are removed in Kubernetes' ReplicaSet order: not-yet-ready pods
 //!   first (newest first), then the most recently ready.
 
+pub mod hpa;
 pub mod output;
 pub mod pods;
 mod run;
 
+pub use hpa::{HpaSetup, MetricSource, ScrapeConfig};
 pub use output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
 pub use pods::{PodUsage, ResourceModel};
 pub use run::{run, AutoscalerMode, InitialState, KpaSetup, SimConfig, SimError, Traffic};
