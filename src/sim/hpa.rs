@@ -116,7 +116,9 @@ impl MetricSource {
                     Some(MetricSource::GpuUtilPercent)
                 } else if n.contains("sm_active") || n.contains("gr_engine_active") {
                     Some(MetricSource::GpuBusyRatio)
-                } else if n.contains("concurrency") || n.contains("in_flight") || n.contains("inflight")
+                } else if n.contains("concurrency")
+                    || n.contains("in_flight")
+                    || n.contains("inflight")
                 {
                     Some(if per_pod {
                         MetricSource::PodConcurrency
@@ -226,7 +228,10 @@ fn latest(samples: &mut VecDeque<Sample>, now: SimTime, delay: SimDuration) -> O
     while samples.len() > 1 && samples[1].at.as_nanos() <= cutoff {
         samples.pop_front();
     }
-    samples.front().copied().filter(|s| s.at.as_nanos() <= cutoff)
+    samples
+        .front()
+        .copied()
+        .filter(|s| s.at.as_nanos() <= cutoff)
 }
 
 /// What the latest sync saw and decided, held until the next sync (for the time series).
@@ -392,11 +397,7 @@ impl HpaRuntime {
             }
             t.last_custom = Some(current);
         }
-        let current = (
-            now,
-            self.service_arrivals,
-            self.service_concurrency_seconds,
-        );
+        let current = (now, self.service_arrivals, self.service_concurrency_seconds);
         if let Some((at, arrivals, conc)) = self.last_service {
             let dt = (now - at).as_secs_f64();
             if dt > 0.0 {
@@ -478,8 +479,10 @@ impl HpaRuntime {
                     match latest(&mut self.service, now, self.custom_metrics.delay) {
                         Some(s) => {
                             let m = milli(s.values[field]);
-                            if matches!(self.controller.spec().metrics[i], MetricSpec::Object { .. })
-                            {
+                            if matches!(
+                                self.controller.spec().metrics[i],
+                                MetricSpec::Object { .. }
+                            ) {
                                 MetricObservation::Object(m)
                             } else {
                                 MetricObservation::External(vec![m])

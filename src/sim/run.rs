@@ -1,10 +1,10 @@
 //! The event loop and the request path. See the parent module docs for the model and its assumptions.
 
+use super::hpa::{HpaRuntime, HpaSetup};
 use super::output::{
     HistogramBucket, LatencySummary, ReplicaSummary, RequestCounts, RunSummary, SecondRow,
     TimeseriesSink,
 };
-use super::hpa::{HpaRuntime, HpaSetup};
 use super::pods::{Pod, PodState};
 use crate::autoscaler::kpa::stats::{extrapolate, REPORT_PERIOD};
 use crate::autoscaler::kpa::{
@@ -1213,7 +1213,13 @@ impl Sim {
     fn hpa_second(&mut self, now: SimTime) {
         let (arrivals, in_flight) = (self.second.arrivals, self.in_flight);
         let Some(h) = self.hpa.as_mut() else { return };
-        if h.second(now, &mut self.pods, &self.cfg.resources, arrivals, in_flight) {
+        if h.second(
+            now,
+            &mut self.pods,
+            &self.cfg.resources,
+            arrivals,
+            in_flight,
+        ) {
             if let Some(replicas) = h.sync(now, &self.pods, &self.cfg.resources, self.desired) {
                 self.set_replicas(now, replicas.max(1));
             }
