@@ -204,7 +204,7 @@ struct Sample {
     values: [f64; 5],
 }
 
-const CPU_M: usize = 0;
+const CPU_CORES: usize = 0;
 const MEMORY_BYTES: usize = 1;
 const GPU_BUSY: usize = 2;
 const CONCURRENCY: usize = 3;
@@ -355,7 +355,7 @@ impl HpaRuntime {
                 let dt = (now - at).as_secs_f64();
                 if dt > 0.0 {
                     let mut values = [0.0; 5];
-                    values[CPU_M] = (usage.cpu_core_seconds - cpu) / dt * 1000.0;
+                    values[CPU_CORES] = (usage.cpu_core_seconds - cpu) / dt;
                     values[MEMORY_BYTES] = usage.memory_bytes;
                     t.resource.push_back(Sample {
                         at: now,
@@ -513,7 +513,7 @@ impl HpaRuntime {
                         });
                         samples.push(sample.map(|s| {
                             let value = match source {
-                                MetricSource::Cpu => s.values[CPU_M],
+                                MetricSource::Cpu => s.values[CPU_CORES],
                                 MetricSource::Memory => s.values[MEMORY_BYTES],
                                 MetricSource::GpuUtilPercent => s.values[GPU_BUSY] * 100.0,
                                 MetricSource::GpuBusyRatio => s.values[GPU_BUSY],
