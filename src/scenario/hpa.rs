@@ -449,7 +449,7 @@ pub fn build_hpa(
                 errors: &mut Vec<ScenarioError>|
      -> SimDuration {
         let v = d.unwrap_or(dflt);
-        if v.as_nanos() % 1_000_000_000 != 0 || v.whole_secs() < min_s {
+        if !v.as_nanos().is_multiple_of(1_000_000_000) || v.whole_secs() < min_s {
             errors.push(loaded.error_at(
                 key,
                 format!("\"{v}\" must be a whole number of seconds >= {min_s}s"),
