@@ -42,10 +42,13 @@ pub(crate) const NUMERIC_COLUMNS: &[&str] = &[
     "cold_start_completions",
     "cpu_utilization",
     "gpu_utilization",
+    "hpa_metric",
+    "hpa_proposal",
+    "hpa_recommendation",
 ];
 
 /// Text columns the report knows how to use.
-pub(crate) const TEXT_COLUMNS: &[&str] = &["scale_reason", "cron_fire"];
+pub(crate) const TEXT_COLUMNS: &[&str] = &["scale_reason", "cron_fire", "hpa_limit_reason"];
 
 /// The per-second time series of one run, column-major.
 #[derive(Debug, Clone)]

@@ -108,7 +108,11 @@ pub fn prepare(
         .or_else(|| {
             annotations
                 .get("serving.kserve.io/autoscalerClass")
-                .map(|c| if c == "hpa" { "hpa" } else { "kpa" })
+                .map(|c| match c.as_str() {
+                    "hpa" => "hpa",
+                    "external" => "external",
+                    _ => "kpa",
+                })
         });
     let class = spec
         .autoscaler
@@ -233,15 +237,45 @@ pub fn prepare(
                 }
             }
         }
+        "hpa" | "external" => {
+            let view = super::hpa::ServiceView {
+                min_replicas,
+                max_replicas,
+                scale_metric: scale_metric.as_deref(),
+                scale_target,
+                annotations: &annotations,
+                initial_pods: s.initial_pods,
+                external: class == "external",
+            };
+            match super::hpa::build_hpa(loaded, &view, &mut errors, &mut settings) {
+                Some(setup) => AutoscalerMode::Hpa(Box::new(setup)),
+                None => AutoscalerMode::Fixed { replicas: 1 },
+            }
+        }
         other => {
             errors.push(loaded.error_at(
                 "autoscaler.class",
-                format!("\"{other}\" is not supported yet; allowed: kpa, fixed"),
+                format!("\"{other}\" is not supported; allowed: kpa, hpa, external, fixed"),
             ));
             AutoscalerMode::Fixed { replicas: 1 }
         }
     };
 
+    if !matches!(class, "hpa" | "external")
+        && (spec.autoscaler.cron.is_some() || !spec.autoscaler.keda_cron.is_empty())
+    {
+        let key = if spec.autoscaler.cron.is_some() {
+            "autoscaler.cron"
+        } else {
+            "autoscaler.keda_cron"
+        };
+        errors.push(loaded.error_at(
+            key,
+            format!("needs class hpa (or external), but the class is `{class}`"),
+        ));
+    }
+    let resources =
+        super::resources::resource_model(loaded, spec.pod.resources.as_ref(), &mut errors);
     let seed = seed_override.unwrap_or(spec.seed);
     let traffic = build_traffic(loaded, seed, &mut errors);
     let Some(traffic) = traffic.filter(|_| errors.is_empty()) else {
@@ -262,7 +296,7 @@ pub fn prepare(
         cold_start,
         service_time,
         termination_grace: spec.pod.termination_grace,
-        resources: crate::sim::ResourceModel::default(),
+        resources,
         request_path,
         autoscaler,
         settings,

@@ -15,7 +15,7 @@
 //!   annotations: {autoscaling.knative.dev/window: "60s"}
 //!   # manifest: my-isvc.yaml     # or read those fields from a real InferenceService
 //! autoscaler:
-//!   class: kpa                   # kpa | fixed (hpa: see the HPA issue)
+//!   class: kpa                   # kpa | hpa | external | fixed (HPA keys: see the `hpa` module)
 //!   config: {stable-window: "60s", panic-threshold-percentage: "200"}   # config-autoscaler data keys
 //!   # configmap: config-autoscaler.yaml   # or a real ConfigMap manifest
 //! pod:
@@ -30,9 +30,11 @@
 
 mod build;
 mod error;
+pub mod hpa;
 pub mod locate;
 pub mod manifests;
 pub mod overrides;
+pub mod resources;
 
 pub use build::{prepare, Prepared, DEFAULT_REQUEST_TIMEOUT};
 pub use error::{edit_distance, suggest, with_suggestion, ScenarioError, ScenarioErrors};
@@ -142,7 +144,8 @@ pub struct ServiceSpec {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutoscalerSpec {
-    /// `kpa` (Knative Pod Autoscaler, the default), or `fixed` (no autoscaler: `replicas` pods).
+    /// `kpa` (Knative Pod Autoscaler, the default), `hpa` (Kubernetes HPA), `external` (KServe's name for
+    /// a user-supplied HPA or KEDA), or `fixed` (no autoscaler: `replicas` pods).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
     /// Pod count for `class: fixed`.
@@ -162,6 +165,24 @@ pub struct AutoscalerSpec {
     /// reconcile latency, which Knative does not fix; default 0s).
     #[serde(default)]
     pub reconcile_delay: SimDuration,
+    /// The HorizontalPodAutoscaler for class `hpa` (manifest or inline spec fields); see [`hpa`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hpa: Option<hpa::HpaObjectSpec>,
+    /// kube-controller-manager HPA flags (sync period, tolerance, windows).
+    #[serde(default)]
+    pub controller: hpa::HpaControllerSpec,
+    /// metrics-server model: scrape resolution, phase and delay (Resource metrics).
+    #[serde(default)]
+    pub metrics_server: hpa::ScrapeSpec,
+    /// Custom-metrics pipeline model (Pods, Object and External metrics).
+    #[serde(default)]
+    pub custom_metrics: hpa::ScrapeSpec,
+    /// A CronHPA acting on the HPA or the deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<hpa::CronScenarioSpec>,
+    /// KEDA cron triggers, each an External metric of the HPA.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keda_cron: Vec<hpa::KedaCronSpec>,
 }
 
 /// The pod model.
@@ -177,6 +198,9 @@ pub struct PodSpec {
     /// terminationGracePeriodSeconds: in-flight requests get this long to finish after a pod is told to stop.
     #[serde(default = "default_grace")]
     pub termination_grace: SimDuration,
+    /// Kubernetes requests and limits (`cpu`, `memory`, `nvidia.com/gpu`); see [`resources`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<resources::ResourcesSpec>,
 }
 
 fn default_cold_start() -> DistSpec {
@@ -195,6 +219,7 @@ impl Default for PodSpec {
             cold_start: default_cold_start(),
             service_time: default_service_time(),
             termination_grace: default_grace(),
+            resources: None,
         }
     }
 }

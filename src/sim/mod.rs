@@ -14,6 +14,10 @@
 //! per-event cost does not grow with the number of pods. Per-second work (statistics, the time-series row)
 //! is O(pods). Memory holds live requests and pods only; per-second rows are streamed to a sink.
 //!
+//! Autoscalers: `fixed`, Knative's KPA (with the activator in the path when it must buffer), or the
+//! Kubernetes HPA with CronHPA / KEDA cron ([`hpa`]: metrics-server and custom-metric scrapers, syncs on the
+//! 1 s tick, cron jobs as exact events; no activator, at least one pod).
+//!
 //! Simplifications (see also the module docs of `router` and `cluster`):
 //! * One activator stands for the whole activator fleet: Knative splits pods among several activators
 //!   ("subsetting"); the aggregate capacity is the same.
@@ -21,10 +25,12 @@
 //! * When the deployment shrinks, pods are removed in Kubernetes' ReplicaSet order: not-yet-ready pods
 //!   first (newest first), then the most recently ready.
 
+pub mod hpa;
 pub mod output;
 pub mod pods;
 mod run;
 
+pub use hpa::{HpaSetup, MetricSource, ScrapeConfig};
 pub use output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
 pub use pods::{PodUsage, ResourceModel};
 pub use run::{run, AutoscalerMode, InitialState, KpaSetup, SimConfig, SimError, Traffic};

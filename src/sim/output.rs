@@ -32,6 +32,10 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "cron_fire",
     "cpu_utilization",
     "gpu_utilization",
+    "hpa_metric",
+    "hpa_proposal",
+    "hpa_recommendation",
+    "hpa_limit_reason",
 ];
 
 /// The state of the system over one simulated second `[time_s - 1, time_s)`, sampled at its end.
@@ -63,6 +67,14 @@ pub struct SecondRow {
     pub cron_fire: Option<String>,
     pub cpu_utilization: Option<f64>,
     pub gpu_utilization: Option<f64>,
+    /// HPA: the first metric's value at the last sync (percent for Utilization targets, else its unit).
+    pub hpa_metric: Option<f64>,
+    /// HPA: the largest per-metric proposal at the last sync.
+    pub hpa_proposal: Option<i32>,
+    /// HPA: the recommendation after the stabilization window(s).
+    pub hpa_recommendation: Option<i32>,
+    /// HPA: what set the final count (`within_range`, `scale_up_limit`, `scale_down_stabilized`, ...).
+    pub hpa_limit_reason: &'static str,
 }
 
 impl SecondRow {
@@ -122,9 +134,15 @@ impl SecondRow {
         }
         out.push(',');
         opt_f(out, self.cpu_utilization);
-        if let Some(g) = self.gpu_utilization {
-            let _ = write!(out, "{}", round6(g));
+        opt_f(out, self.gpu_utilization);
+        opt_f(out, self.hpa_metric);
+        for v in [self.hpa_proposal, self.hpa_recommendation] {
+            if let Some(v) = v {
+                let _ = write!(out, "{v}");
+            }
+            out.push(',');
         }
+        out.push_str(self.hpa_limit_reason);
         out.push('\n');
     }
 }

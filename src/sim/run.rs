@@ -1,5 +1,6 @@
 //! The event loop and the request path. See the parent module docs for the model and its assumptions.
 
+use super::hpa::{HpaRuntime, HpaSetup};
 use super::output::{
     HistogramBucket, LatencySummary, ReplicaSummary, RequestCounts, RunSummary, SecondRow,
     TimeseriesSink,
@@ -55,6 +56,9 @@ pub enum AutoscalerMode {
     Fixed { replicas: u32 },
     /// Knative's KPA with the activator and queue-proxy statistics.
     Kpa(Box<KpaSetup>),
+    /// Kubernetes' HPA (optionally with a CronHPA or KEDA cron triggers); requests go straight to the
+    /// pods (no activator) and the deployment never goes below one pod.
+    Hpa(Box<HpaSetup>),
 }
 
 /// The state of the revision when the simulation starts.
@@ -86,6 +90,7 @@ impl AutoscalerMode {
         match self {
             AutoscalerMode::Fixed { .. } => "fixed",
             AutoscalerMode::Kpa(_) => "kpa",
+            AutoscalerMode::Hpa(_) => "hpa",
         }
     }
 }
@@ -152,6 +157,8 @@ enum Event {
     QueueTimeout(u32),
     /// The KPA reconciler's re-enqueue timer.
     KpaReconcile,
+    /// A CronHPA job is due.
+    CronFire,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,6 +250,9 @@ struct Sim {
     max_ready: u32,
     max_desired: u32,
     kpa: Option<KpaRuntime>,
+    hpa: Option<HpaRuntime>,
+    /// CronHPA jobs fired during the current second (for the `cron_fire` column).
+    cron_fired: Vec<String>,
     autoscaler_label: &'static str,
 }
 
@@ -312,6 +322,8 @@ impl Sim {
             max_ready: 0,
             max_desired: 0,
             kpa: None,
+            hpa: None,
+            cron_fired: Vec::new(),
             autoscaler_label: cfg.autoscaler.label(),
             cfg,
         }
@@ -343,6 +355,14 @@ impl Sim {
                     AutoscalerMode::Fixed { replicas: 0 },
                 ) {
                     self.start_kpa(*setup);
+                }
+            }
+            AutoscalerMode::Hpa(_) => {
+                if let AutoscalerMode::Hpa(setup) = std::mem::replace(
+                    &mut self.cfg.autoscaler,
+                    AutoscalerMode::Fixed { replicas: 0 },
+                ) {
+                    self.start_hpa(*setup);
                 }
             }
         }
@@ -399,6 +419,7 @@ impl Sim {
                 }
                 self.kpa_reconcile(now);
             }
+            Event::CronFire => self.cron_fire(now),
             Event::Tick => {
                 self.tick(now, sink)?;
                 let next = now + SimDuration::from_secs(1);
@@ -451,6 +472,12 @@ impl Sim {
 
     fn at_ingress(&mut self, now: SimTime, id: u32) {
         self.requests[id as usize].deadline = now + self.cfg.request_timeout;
+        if self.hpa.is_some() && self.ready.is_empty() {
+            // No activator with the HPA: a Service without ready endpoints refuses the request.
+            self.counts.rejected += 1;
+            self.respond(now, id, 503);
+            return;
+        }
         if self.activator_in_path || self.ready.is_empty() {
             self.enqueue_at_activator(now, id);
         } else {
@@ -896,7 +923,14 @@ impl Sim {
             self.kpa_second(now);
         } else {
             for &pod in &self.ready {
-                self.pods[pod as usize].stats.report(now);
+                let p = &mut self.pods[pod as usize];
+                let report = p.stats.report(now);
+                if let Some(h) = self.hpa.as_mut() {
+                    h.observe_pod_second(pod, p.created, &report);
+                }
+            }
+            if self.hpa.is_some() {
+                self.hpa_second(now);
             }
         }
         let queue_proxy_queue: u64 = self
@@ -935,27 +969,41 @@ impl Sim {
             observed_stable: self
                 .kpa
                 .as_ref()
-                .and_then(|k| k.last.map(|r| r.observed_stable)),
+                .and_then(|k| k.last.map(|r| r.observed_stable))
+                .or(self.hpa.as_ref().and_then(|h| h.view.metric)),
             observed_panic: self
                 .kpa
                 .as_ref()
                 .and_then(|k| k.last.map(|r| r.observed_panic)),
-            target_per_pod: self.kpa.as_ref().map(|k| k.decider.spec().target_value),
+            target_per_pod: self
+                .kpa
+                .as_ref()
+                .map(|k| k.decider.spec().target_value)
+                .or(self.hpa.as_ref().and_then(|h| h.view.target)),
             panic: self.kpa.as_ref().is_some_and(|k| k.decider.in_panic()),
             excess_burst_capacity: self
                 .kpa
                 .as_ref()
                 .map(|k| i64::from(k.excess_burst_capacity)),
             activator_in_path: self.activator_in_path,
-            scale_reason: self.kpa.as_ref().map_or("", |k| k.reason),
+            scale_reason: match (&self.kpa, &self.hpa) {
+                (Some(k), _) => k.reason,
+                (None, Some(h)) => h.view.reason,
+                _ => "",
+            },
             latency_p50_ms: pct(0.50),
             latency_p95_ms: pct(0.95),
             latency_p99_ms: pct(0.99),
             cold_start_completions: self.second.cold_completions,
-            cron_fire: None,
+            cron_fire: (!self.cron_fired.is_empty()).then(|| self.cron_fired.join(";")),
             cpu_utilization: None,
             gpu_utilization: None,
+            hpa_metric: self.hpa.as_ref().and_then(|h| h.view.metric),
+            hpa_proposal: self.hpa.as_ref().and_then(|h| h.view.proposal),
+            hpa_recommendation: self.hpa.as_ref().and_then(|h| h.view.recommendation),
+            hpa_limit_reason: self.hpa.as_ref().map_or("", |h| h.view.reason),
         };
+        self.cron_fired.clear();
         sink.row(&row)?;
         let s = &mut self.second;
         s.arrivals = 0;
@@ -1139,6 +1187,56 @@ impl Sim {
         if let Some(replicas) = outcome.apply {
             self.set_replicas(now, replicas);
         }
+    }
+
+    // ---- HPA and CronHPA --------------------------------------------------------------------------------
+
+    fn start_hpa(&mut self, setup: HpaSetup) {
+        let replicas = setup.initial_replicas.max(1);
+        for _ in 0..replicas {
+            self.create_pod(SimTime::ZERO, true);
+        }
+        self.desired = replicas;
+        self.max_desired = replicas;
+        let runtime = HpaRuntime::new(setup);
+        let next = runtime.next_cron_fire();
+        self.hpa = Some(runtime);
+        self.schedule_cron(next);
+    }
+
+    fn schedule_cron(&mut self, next: Option<SimTime>) {
+        if let Some(at) = next.filter(|&t| t <= self.end) {
+            let at = at.max(self.queue.now());
+            self.at(at, Event::CronFire);
+        }
+    }
+
+    /// Scrapes and, when due, the HPA sync (called from the 1 s tick).
+    fn hpa_second(&mut self, now: SimTime) {
+        let (arrivals, in_flight) = (self.second.arrivals, self.in_flight);
+        let Some(h) = self.hpa.as_mut() else { return };
+        if h.second(
+            now,
+            &mut self.pods,
+            &self.cfg.resources,
+            arrivals,
+            in_flight,
+        ) {
+            if let Some(replicas) = h.sync(now, &self.pods, &self.cfg.resources, self.desired) {
+                self.set_replicas(now, replicas.max(1));
+            }
+        }
+    }
+
+    fn cron_fire(&mut self, now: SimTime) {
+        let Some(h) = self.hpa.as_mut() else { return };
+        let (labels, write) = h.fire_cron(now);
+        let next = h.next_cron_fire();
+        self.cron_fired.extend(labels);
+        if let Some(replicas) = write {
+            self.set_replicas(now, replicas.max(1));
+        }
+        self.schedule_cron(next);
     }
 
     fn finish(mut self, wall_time_s: f64) -> RunSummary {
