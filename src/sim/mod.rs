@@ -14,6 +14,10 @@
 //! per-event cost does not grow with the number of pods. Per-second work (statistics, the time-series row)
 //! is O(pods). Memory holds live requests and pods only; per-second rows are streamed to a sink.
 //!
+//! Pod and cluster models live in their own modules: [`startup`] (cold-start phases), [`service`] (fixed
+//! slots, processor sharing, GPU batching), [`cluster`] (node pools, scheduling, node autoscaling) and
+//! [`pods`] (lifecycle state and resource use).
+//!
 //! Simplifications (see also the module docs of `router` and `cluster`):
 //! * One activator stands for the whole activator fleet: Knative splits pods among several activators
 //!   ("subsetting"); the aggregate capacity is the same.
@@ -21,10 +25,15 @@
 //! * When the deployment shrinks, pods are removed in Kubernetes' ReplicaSet order: not-yet-ready pods
 //!   first (newest first), then the most recently ready.
 
+pub mod cluster;
 pub mod output;
 pub mod pods;
 mod run;
+pub mod service;
+pub mod startup;
 
 pub use output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
 pub use pods::{PodUsage, ResourceModel};
-pub use run::{run, AutoscalerMode, InitialState, KpaSetup, SimConfig, SimError, Traffic};
+pub use run::{
+    run, AutoscalerMode, InitialState, KpaSetup, PodModel, SimConfig, SimError, Traffic,
+};
