@@ -108,8 +108,9 @@ pub struct Pod {
     pub bound_at: SimTime,
     /// When it was placed on its node (its resources, GPUs included, are reserved from then on).
     pub placed_at: SimTime,
-    /// The pending PodReady event, cancelled when the pod is deleted before it is ready.
-    pub startup_event: Option<EventId>,
+    /// The pending PodReady (while starting) or PodGraceOver (while terminating) event, cancelled when the
+    /// pod goes away first, so a stale event never hits a reused slot.
+    pub lifecycle_event: Option<EventId>,
     /// Duration of each startup phase (known once placed).
     pub phases: PhaseTimes,
     /// Processor-sharing / GPU-batching state (unused with fixed slots).
@@ -134,7 +135,7 @@ impl Pod {
             node: None,
             bound_at: now,
             placed_at: now,
-            startup_event: None,
+            lifecycle_event: None,
             phases: PhaseTimes::default(),
             rate: SharedRate::new(now),
             last_tick: PodUsage::default(),

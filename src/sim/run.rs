@@ -936,7 +936,7 @@ impl Sim {
             // Time spent Pending waiting for capacity counts as scheduling.
             p.phases.scheduling += now - p.created;
             let ev = self.at(plan.ready_at, Event::PodReady(pod));
-            self.pods[pod as usize].startup_event = Some(ev);
+            self.pods[pod as usize].lifecycle_event = Some(ev);
         }
     }
 
@@ -953,7 +953,7 @@ impl Sim {
         if p.state != PodState::Starting {
             return; // deleted before it became ready
         }
-        p.startup_event = None;
+        p.lifecycle_event = None;
         p.state = PodState::Ready;
         p.ready_at = Some(now);
         p.stats = RequestStats::new(now);
@@ -997,7 +997,7 @@ impl Sim {
             if to_remove == 0 {
                 return;
             }
-            if let Some(ev) = self.pods[pod as usize].startup_event.take() {
+            if let Some(ev) = self.pods[pod as usize].lifecycle_event.take() {
                 self.queue.cancel(ev);
             }
             self.pods[pod as usize].state = PodState::Gone;
@@ -1028,7 +1028,8 @@ impl Sim {
             self.pod_gone(now, pod);
         } else {
             let grace = self.cfg.termination_grace;
-            self.at(now + grace, Event::PodGraceOver(pod));
+            let ev = self.at(now + grace, Event::PodGraceOver(pod));
+            self.pods[pod as usize].lifecycle_event = Some(ev);
         }
     }
 
@@ -1036,6 +1037,7 @@ impl Sim {
         if self.pods[pod as usize].state != PodState::Terminating {
             return;
         }
+        self.pods[pod as usize].lifecycle_event = None;
         // SIGKILL: whatever is still queued or executing fails.
         let queued: Vec<u32> = self.pods[pod as usize].queue.drain(..).collect();
         for id in queued {
@@ -1064,6 +1066,9 @@ impl Sim {
     }
 
     fn pod_gone(&mut self, now: SimTime, pod: u32) {
+        if let Some(ev) = self.pods[pod as usize].lifecycle_event.take() {
+            self.queue.cancel(ev);
+        }
         if self.pods[pod as usize].state == PodState::Terminating {
             self.terminating -= 1;
         }
