@@ -268,7 +268,7 @@ cluster:
         "badpreset",
         "duration: 60s\ntraffic: {kind: poisson, rate: 5}\npod:\n  preset: tiny\n",
     );
-    let e = scenario::load(&path, &[]).err().expect("error").to_string();
+    let e = scenario::load(&path, &[]).expect_err("error").to_string();
     assert!(
         e.contains(":4: pod.preset: \"tiny\" is not a preset; allowed: small-cpu, llm-7b-gpu"),
         "{e}"

@@ -226,7 +226,7 @@ impl Cluster {
 
     /// Pods of shape `req` an empty node of `pool` holds.
     fn pods_per_node(pool: &NodePool, req: &PodRequest) -> u64 {
-        let per = |cap: u64, r: u64| if r == 0 { u64::MAX } else { cap / r };
+        let per = |cap: u64, r: u64| cap.checked_div(r).unwrap_or(u64::MAX);
         per(pool.cpu_millis, req.cpu_millis)
             .min(per(pool.memory_bytes, req.memory_bytes))
             .min(per(u64::from(pool.gpus), u64::from(req.gpus)))

@@ -38,8 +38,9 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 /// The discipline chosen for the scenario.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum ServiceModel {
+    #[default]
     FixedSlots,
     ProcessorSharing,
     GpuBatch(GpuBatch),
@@ -76,12 +77,6 @@ impl GpuBatch {
             }
         }
         pts[pts.len() - 1].1
-    }
-}
-
-impl Default for ServiceModel {
-    fn default() -> Self {
-        ServiceModel::FixedSlots
     }
 }
 
