@@ -398,7 +398,7 @@ fn bad_hpa_input_is_reported_with_key_value_and_allowed() {
         &["autoscaler.class=hpa", "pod.resources.requests.cpu=lots"],
     );
     assert!(
-        e.contains("pod.resources.requests.\"cpu\"") && e.contains("lots"),
+        e.contains("pod.resources.requests.cpu") && e.contains("lots"),
         "{e}"
     );
     let custom = write(

@@ -153,7 +153,11 @@ fn azure_llm_trace_replays_end_to_end_against_the_kpa() {
     assert_eq!(s.requests.total, 8819);
     assert_eq!(s.requests.completed + s.requests.failed, 8819);
     // The trace's bursts make the KPA scale out from the single warm pod, and back.
-    assert!(s.replicas.max_ready >= 4, "max ready {}", s.replicas.max_ready);
+    assert!(
+        s.replicas.max_ready >= 4,
+        "max ready {}",
+        s.replicas.max_ready
+    );
     assert!(s.replicas.final_ready < s.replicas.max_ready);
     assert!(rows.iter().any(|r| r.panic), "bursts trigger panic mode");
 }

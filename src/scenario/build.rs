@@ -274,8 +274,8 @@ pub fn prepare(
             format!("needs class hpa (or external), but the class is `{class}`"),
         ));
     }
-    let resources =
-        super::resources::resource_model(loaded, spec.pod.resources.as_ref(), &mut errors);
+    let (resources, pod_model) = super::podspec::build(loaded, &mut errors);
+
     let seed = seed_override.unwrap_or(spec.seed);
     let traffic = build_traffic(loaded, seed, &mut errors);
     let Some(traffic) = traffic.filter(|_| errors.is_empty()) else {
@@ -285,7 +285,18 @@ pub fn prepare(
     settings.insert("autoscaler".into(), class.to_string());
     settings.insert("containerConcurrency".into(), cc.to_string());
     settings.insert("service_time".into(), service_time.describe());
-    settings.insert("cold_start".into(), cold_start.describe());
+    settings.insert(
+        "cold_start".into(),
+        if pod_model.phases.is_some() {
+            "phases".to_string()
+        } else {
+            cold_start.describe()
+        },
+    );
+    settings.insert("service_model".into(), pod_model.service.label().into());
+    if let Some(p) = &spec.pod.preset {
+        settings.insert("pod_preset".into(), p.clone());
+    }
     let config = SimConfig {
         name: loaded.name(),
         seed,
@@ -297,6 +308,7 @@ pub fn prepare(
         service_time,
         termination_grace: spec.pod.termination_grace,
         resources,
+        pod_model,
         request_path,
         autoscaler,
         settings,

@@ -34,7 +34,8 @@ pub mod hpa;
 pub mod locate;
 pub mod manifests;
 pub mod overrides;
-pub mod resources;
+pub mod podspec;
+pub mod presets;
 
 pub use build::{prepare, Prepared, DEFAULT_REQUEST_TIMEOUT};
 pub use error::{edit_distance, suggest, with_suggestion, ScenarioError, ScenarioErrors};
@@ -73,6 +74,9 @@ pub struct ScenarioSpec {
     pub pod: PodSpec,
     #[serde(default)]
     pub request_path: RequestPathSpec,
+    /// Node pools and scheduling (default: unlimited capacity).
+    #[serde(default)]
+    pub cluster: Option<podspec::ClusterSpec>,
     pub traffic: crate::traffic::TrafficSpec,
     #[serde(default)]
     pub output: OutputSpec,
@@ -189,6 +193,21 @@ pub struct AutoscalerSpec {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PodSpec {
+    /// A named starting point (`small-cpu`, `llm-7b-gpu`, see [`presets`]); keys written here override it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    /// Startup phase by phase; replaces `cold_start` (giving both is an error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<podspec::PhasesSpec>,
+    /// The service discipline.
+    #[serde(default)]
+    pub service: podspec::ServiceModelSpec,
+    /// Kubernetes resource requests and limits.
+    #[serde(default)]
+    pub resources: podspec::ResourcesSpec,
+    /// Resource use as a function of load.
+    #[serde(default)]
+    pub usage: podspec::UsageSpec,
     /// Time from pod creation to Ready (scheduling, image pull, start, model load, readiness probe).
     #[serde(default = "default_cold_start")]
     pub cold_start: DistSpec,
@@ -198,9 +217,6 @@ pub struct PodSpec {
     /// terminationGracePeriodSeconds: in-flight requests get this long to finish after a pod is told to stop.
     #[serde(default = "default_grace")]
     pub termination_grace: SimDuration,
-    /// Kubernetes requests and limits (`cpu`, `memory`, `nvidia.com/gpu`); see [`resources`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources: Option<resources::ResourcesSpec>,
 }
 
 fn default_cold_start() -> DistSpec {
@@ -216,10 +232,14 @@ fn default_grace() -> SimDuration {
 impl Default for PodSpec {
     fn default() -> Self {
         PodSpec {
+            preset: None,
+            phases: None,
+            service: podspec::ServiceModelSpec::default(),
+            resources: podspec::ResourcesSpec::default(),
+            usage: podspec::UsageSpec::default(),
             cold_start: default_cold_start(),
             service_time: default_service_time(),
             termination_grace: default_grace(),
-            resources: None,
         }
     }
 }
@@ -363,6 +383,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "autoscaler",
     "pod",
     "request_path",
+    "cluster",
     "traffic",
     "output",
 ];
@@ -427,6 +448,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
         "autoscaler",
         "pod",
         "request_path",
+        "cluster",
         "traffic",
         "output",
     ] {
@@ -454,6 +476,13 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
         if let Err(message) = overrides::apply_override(&mut document, o) {
             errors.push(err(None, &format!("--set {o}"), message));
         }
+    }
+    if let Err(message) = presets::apply(&mut document) {
+        errors.push(err(
+            locate::locate_key(&text, "pod.preset"),
+            "pod.preset",
+            message,
+        ));
     }
     if !errors.is_empty() {
         return Err(ScenarioErrors(errors));
@@ -499,6 +528,7 @@ fn check_section(text: &str, section: &str, path: &Path) -> Option<ScenarioError
         "autoscaler" => serde_yaml::from_str::<Section<AutoscalerSpec>>(&masked).map(|_| ()),
         "pod" => serde_yaml::from_str::<Section<PodSpec>>(&masked).map(|_| ()),
         "request_path" => serde_yaml::from_str::<Section<RequestPathSpec>>(&masked).map(|_| ()),
+        "cluster" => serde_yaml::from_str::<Section<podspec::ClusterSpec>>(&masked).map(|_| ()),
         "output" => serde_yaml::from_str::<Section<OutputSpec>>(&masked).map(|_| ()),
         "traffic" => {
             serde_yaml::from_str::<Section<crate::traffic::TrafficSpec>>(&masked).map(|_| ())

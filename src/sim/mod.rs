@@ -17,6 +17,9 @@
 //! Autoscalers: `fixed`, Knative's KPA (with the activator in the path when it must buffer), or the
 //! Kubernetes HPA with CronHPA / KEDA cron ([`hpa`]: metrics-server and custom-metric scrapers, syncs on the
 //! 1 s tick, cron jobs as exact events; no activator, at least one pod).
+//! Pod and cluster models live in their own modules: [`startup`] (cold-start phases), [`service`] (fixed
+//! slots, processor sharing, GPU batching), [`cluster`] (node pools, scheduling, node autoscaling) and
+//! [`pods`] (lifecycle state and resource use).
 //!
 //! Simplifications (see also the module docs of `router` and `cluster`):
 //! * One activator stands for the whole activator fleet: Knative splits pods among several activators
@@ -25,12 +28,17 @@
 //! * When the deployment shrinks, pods are removed in Kubernetes' ReplicaSet order: not-yet-ready pods
 //!   first (newest first), then the most recently ready.
 
+pub mod cluster;
 pub mod hpa;
 pub mod output;
 pub mod pods;
 mod run;
+pub mod service;
+pub mod startup;
 
 pub use hpa::{HpaSetup, MetricSource, ScrapeConfig};
 pub use output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
 pub use pods::{PodUsage, ResourceModel};
-pub use run::{run, AutoscalerMode, InitialState, KpaSetup, SimConfig, SimError, Traffic};
+pub use run::{
+    run, AutoscalerMode, InitialState, KpaSetup, PodModel, SimConfig, SimError, Traffic,
+};

@@ -254,7 +254,14 @@ pub struct RunSummary {
     pub throughput_rps: f64,
     pub replicas: ReplicaSummary,
     pub pod_seconds: f64,
+    /// GPU-allocated pod time: GPUs requested × time bound to a node.
     pub gpu_seconds: f64,
+    /// Cold starts that reached Ready, with the mean of each startup phase.
+    pub cold_start_s: ColdStartSummary,
+    /// Nodes and Pending pods (one unlimited node when the scenario has no `cluster`).
+    pub cluster: ClusterSummary,
+    /// `fixed_slots`, `processor_sharing` or `gpu_batch`.
+    pub service_model: String,
     pub scale_events: u64,
     pub panic_seconds: f64,
     pub cold_starts: u64,
@@ -262,4 +269,64 @@ pub struct RunSummary {
     pub wall_time_s: f64,
     pub settings: BTreeMap<String, String>,
     pub effective_config: serde_json::Value,
+}
+
+/// Mean duration of each startup phase, in seconds.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct PhaseMeans {
+    pub scheduling: f64,
+    pub image_pull: f64,
+    pub container_start: f64,
+    pub model_load: f64,
+    pub readiness: f64,
+}
+
+/// `cold_start_s` in `summary.json`: pods that went from creation to Ready during the run.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ColdStartSummary {
+    pub count: u64,
+    pub mean: f64,
+    pub p50: f64,
+    pub max: f64,
+    pub phases: PhaseMeans,
+}
+
+impl ColdStartSummary {
+    pub fn from_phases(all: &[super::startup::PhaseTimes]) -> Self {
+        if all.is_empty() {
+            return ColdStartSummary::default();
+        }
+        let n = all.len() as f64;
+        let mut totals: Vec<f64> = all.iter().map(|p| p.total().as_secs_f64()).collect();
+        totals.sort_by(f64::total_cmp);
+        let mean_of = |f: fn(&super::startup::PhaseTimes) -> crate::time::SimDuration| {
+            all.iter().map(|p| f(p).as_secs_f64()).sum::<f64>() / n
+        };
+        ColdStartSummary {
+            count: all.len() as u64,
+            mean: totals.iter().sum::<f64>() / n,
+            p50: totals[(totals.len() - 1) / 2],
+            max: totals[totals.len() - 1],
+            phases: PhaseMeans {
+                scheduling: mean_of(|p| p.scheduling),
+                image_pull: mean_of(|p| p.image_pull),
+                container_start: mean_of(|p| p.container_start),
+                model_load: mean_of(|p| p.model_load),
+                readiness: mean_of(|p| p.readiness),
+            },
+        }
+    }
+}
+
+/// `cluster` in `summary.json`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ClusterSummary {
+    /// `unlimited`, `first_fit` or `most_allocated`.
+    pub scheduling: String,
+    pub max_nodes: u32,
+    pub final_nodes: u32,
+    pub nodes_added: u32,
+    pub nodes_removed: u32,
+    pub node_seconds: f64,
+    pub max_pending_pods: u32,
 }

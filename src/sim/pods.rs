@@ -1,6 +1,11 @@
-//! Pods as the simulator sees them: lifecycle state, the queue-proxy breaker (containerConcurrency slots
-//! plus a queue of 10 × containerConcurrency), the queue-proxy's request statistics, the activator's
-//! per-pod in-flight count, and resource use.
+//! Pods as the simulator sees them: lifecycle state, the node they run on, the queue-proxy breaker
+//! (containerConcurrency slots plus a queue of 10 × containerConcurrency), the queue-proxy's request
+//! statistics, the activator's per-pod in-flight count, the shared-rate service state (processor sharing
+//! and GPU batching, see [`super::service`]) and resource use.
+//!
+//! Lifecycle: a pod is created `Starting`. While it has no node (`node == None`) it is *Pending*
+//! (unschedulable, or waiting for the scheduler); once placed it goes through the startup phases of
+//! [`super::startup`] and becomes `Ready`; on scale-down it is `Terminating` (draining) and then `Gone`.
 //!
 //! Resource use is kept as cumulative counters, the way cAdvisor exposes them (CPU core-seconds, GPU
 //! busy-seconds), integrated exactly at every change of the pod's executing count, plus current memory.
@@ -8,7 +13,10 @@
 //! ([`ResourceModel`]): CPU = idle + per executing request, capped at the CPU limit (throttling); memory =
 //! baseline + per in-flight request (executing or queued); GPU busy while at least one request executes.
 
+use super::service::SharedRate;
+use super::startup::PhaseTimes;
 use crate::autoscaler::kpa::RequestStats;
+use crate::engine::EventId;
 use crate::time::SimTime;
 use std::collections::VecDeque;
 
@@ -68,7 +76,8 @@ pub struct PodUsage {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PodState {
-    /// Created, not Ready yet (scheduling, image pull, start, model load, readiness probe).
+    /// Created, not Ready yet: Pending while `Pod::node` is `None` (no node fits, or the scheduler has
+    /// not bound it yet), then image pull, container start, model load, readiness probe.
     Starting,
     Ready,
     /// Removed from endpoints, finishing in-flight work within the grace period.
@@ -93,6 +102,21 @@ pub struct Pod {
     /// Cumulative counters, integrated up to `usage_updated`.
     usage: PodUsage,
     usage_updated: SimTime,
+    /// Node the pod is bound to (`None` = Pending: not scheduled).
+    pub node: Option<u32>,
+    /// When the scheduler bound it (placement plus scheduling latency); before that it counts as Pending.
+    pub bound_at: SimTime,
+    /// When it was placed on its node (its resources, GPUs included, are reserved from then on).
+    pub placed_at: SimTime,
+    /// The pending PodReady (while starting) or PodGraceOver (while terminating) event, cancelled when the
+    /// pod goes away first, so a stale event never hits a reused slot.
+    pub lifecycle_event: Option<EventId>,
+    /// Duration of each startup phase (known once placed).
+    pub phases: PhaseTimes,
+    /// Processor-sharing / GPU-batching state (unused with fixed slots).
+    pub rate: SharedRate,
+    /// Counters at the previous per-second row (for the utilization columns).
+    pub last_tick: PodUsage,
 }
 
 impl Pod {
@@ -108,6 +132,13 @@ impl Pod {
             stats: RequestStats::new(now),
             usage: PodUsage::default(),
             usage_updated: now,
+            node: None,
+            bound_at: now,
+            placed_at: now,
+            lifecycle_event: None,
+            phases: PhaseTimes::default(),
+            rate: SharedRate::new(now),
+            last_tick: PodUsage::default(),
         }
     }
 

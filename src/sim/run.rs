@@ -1,11 +1,14 @@
 //! The event loop and the request path. See the parent module docs for the model and its assumptions.
 
+use super::cluster::{Cluster, ClusterModel, PodRequest};
 use super::hpa::{HpaRuntime, HpaSetup};
 use super::output::{
-    HistogramBucket, LatencySummary, ReplicaSummary, RequestCounts, RunSummary, SecondRow,
-    TimeseriesSink,
+    ClusterSummary, ColdStartSummary, HistogramBucket, LatencySummary, ReplicaSummary,
+    RequestCounts, RunSummary, SecondRow, TimeseriesSink,
 };
 use super::pods::{Pod, PodState};
+use super::service::{ServiceModel, Tag};
+use super::startup::{PhaseTimes, Phases, Startup};
 use crate::autoscaler::kpa::stats::{extrapolate, REPORT_PERIOD};
 use crate::autoscaler::kpa::{
     scrape_sample_size, ActivatorRevisionStats, Decider, MetricCollector, RequestStats,
@@ -19,6 +22,7 @@ use crate::traffic::ClosedLoopDriver;
 use crate::traffic::{Arrival, ArrivalSource, RequestAttrs, TrafficError};
 use hdrhistogram::Histogram;
 use rand::RngExt;
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Knative's activator revision-breaker queue depth.
@@ -42,12 +46,24 @@ pub struct SimConfig {
     pub termination_grace: SimDuration,
     /// Resource requests, limits and use as a function of load.
     pub resources: super::pods::ResourceModel,
+    /// Startup phases, service discipline and cluster (defaults: `cold_start` as one number, fixed slots,
+    /// unlimited capacity).
+    pub pod_model: PodModel,
     /// One-way client, ingress and network delays, each sampled on the way in and on the way out.
     pub request_path: [DurationDist; 3],
     pub autoscaler: AutoscalerMode,
     /// Key settings echoed into the summary (for titles and comparisons).
     pub settings: BTreeMap<String, String>,
     pub effective_config: serde_json::Value,
+}
+
+/// The pod and cluster models beyond the basic request path.
+#[derive(Clone, Debug, Default)]
+pub struct PodModel {
+    /// Phase-by-phase startup; `None` = `SimConfig::cold_start` is the whole cold start.
+    pub phases: Option<Phases>,
+    pub service: ServiceModel,
+    pub cluster: ClusterModel,
 }
 
 /// Who decides the replica count.
@@ -153,6 +169,10 @@ enum Event {
     AtClient(u32),
     PodReady(u32),
     PodGraceOver(u32),
+    /// The earliest completion on a shared-rate (processor-sharing / GPU-batch) pod.
+    PodNextDone(u32),
+    /// A node finished provisioning.
+    NodeReady(u32),
     Tick,
     QueueTimeout(u32),
     /// The KPA reconciler's re-enqueue timer.
@@ -254,6 +274,20 @@ struct Sim {
     /// CronHPA jobs fired during the current second (for the `cron_fire` column).
     cron_fired: Vec<String>,
     autoscaler_label: &'static str,
+
+    startup: Startup,
+    service: ServiceModel,
+    /// Requests that may run at once on a pod (0 = unlimited) and the queue in front (u32::MAX = unbounded).
+    slots: u32,
+    queue_limit: u32,
+    shared_rate: bool,
+    cluster: Cluster,
+    pod_request: PodRequest,
+    /// Pods without a node, in creation order.
+    unplaced: VecDeque<u32>,
+    cold_start_phases: Vec<PhaseTimes>,
+    gpu_ns: u128,
+    max_pending: u32,
 }
 
 /// Runs one simulation, streaming per-second rows to `sink`, and returns the summary.
@@ -325,6 +359,28 @@ impl Sim {
             hpa: None,
             cron_fired: Vec::new(),
             autoscaler_label: cfg.autoscaler.label(),
+            startup: match &cfg.pod_model.phases {
+                Some(p) => Startup::Phases(Box::new(p.clone())),
+                None => Startup::Single(cfg.cold_start.clone()),
+            },
+            service: cfg.pod_model.service.clone(),
+            slots: cfg.pod_model.service.slots(cfg.container_concurrency),
+            queue_limit: if cfg.container_concurrency > 0 {
+                QUEUE_PROXY_DEPTH_FACTOR * cfg.container_concurrency
+            } else {
+                u32::MAX
+            },
+            shared_rate: cfg.pod_model.service.is_shared_rate(),
+            cluster: Cluster::new(cfg.pod_model.cluster.clone()),
+            pod_request: PodRequest {
+                cpu_millis: cfg.resources.cpu_request_millis.max(0.0).ceil() as u64,
+                memory_bytes: cfg.resources.memory_request_bytes.max(0.0).ceil() as u64,
+                gpus: cfg.resources.gpus,
+            },
+            unplaced: VecDeque::new(),
+            cold_start_phases: Vec::new(),
+            gpu_ns: 0,
+            max_pending: 0,
             cfg,
         }
     }
@@ -412,6 +468,11 @@ impl Sim {
             Event::AtClient(req) => self.at_client(now, req),
             Event::PodReady(pod) => self.pod_ready(now, pod),
             Event::PodGraceOver(pod) => self.pod_grace_over(now, pod),
+            Event::PodNextDone(pod) => self.shared_done(now, pod),
+            Event::NodeReady(node) => {
+                self.cluster.node_ready(node, now);
+                self.place_pending(now);
+            }
             Event::QueueTimeout(req) => self.queue_timeout(now, req),
             Event::KpaReconcile => {
                 if let Some(k) = self.kpa.as_mut() {
@@ -594,15 +655,15 @@ impl Sim {
     }
 
     fn admit_to_pod(&mut self, now: SimTime, id: u32, pod: u32) {
-        let cc = self.cfg.container_concurrency;
+        let slots = self.slots;
         let via_activator = self.requests[id as usize].via_activator;
         self.requests[id as usize].pod = pod;
         let p = &mut self.pods[pod as usize];
         // Queue-proxy statistics count the request before the breaker, so queued requests count too.
         stats_in(&mut p.stats, now, via_activator);
-        if cc == 0 || p.executing < cc {
+        if slots == 0 || p.executing < slots {
             self.start_service(now, id, pod);
-        } else if p.queued < QUEUE_PROXY_DEPTH_FACTOR * cc {
+        } else if p.queued < self.queue_limit {
             p.queue.push_back(id);
             p.queued += 1;
             let r = &mut self.requests[id as usize];
@@ -621,6 +682,10 @@ impl Sim {
     }
 
     fn start_service(&mut self, now: SimTime, id: u32, pod: u32) {
+        if self.shared_rate {
+            self.start_shared(now, id, pod);
+            return;
+        }
         let p = &mut self.pods[pod as usize];
         p.integrate_usage(now, &self.cfg.resources);
         p.executing += 1;
@@ -663,11 +728,85 @@ impl Sim {
         self.after_pod_freed(now, pod);
     }
 
-    fn pull_from_pod_queue(&mut self, now: SimTime, pod: u32) {
-        let cc = self.cfg.container_concurrency;
+    /// A request joins a shared-rate pod: the pod's virtual clock advances, the request's finish tag is
+    /// pushed, and the pod's next-completion event moves.
+    fn start_shared(&mut self, now: SimTime, id: u32, pod: u32) {
+        let work = {
+            let r = &self.requests[id as usize];
+            self.service
+                .work_secs(&r.attrs, &self.cfg.service_time, &mut self.rng.service)
+        };
+        let r = &mut self.requests[id as usize];
+        r.stage = Stage::Executing;
+        r.status = 200;
+        let p = &mut self.pods[pod as usize];
+        p.integrate_usage(now, &self.cfg.resources);
+        p.rate.advance(now);
+        p.executing += 1;
+        let tag = p.rate.vtime + work;
+        p.rate.tags.push(Reverse(Tag(tag, id)));
+        self.reschedule_shared(now, pod);
+    }
+
+    /// Recomputes the pod's speed for its running count and moves its next-completion event.
+    fn reschedule_shared(&mut self, now: SimTime, pod: u32) {
+        let p = &mut self.pods[pod as usize];
+        p.rate.speed = self.service.speed(p.executing, &self.cfg.resources);
+        if let Some(ev) = p.rate.next.take() {
+            self.queue.cancel(ev);
+        }
+        if let Some(secs) = p.rate.secs_to_first() {
+            // Round up so the virtual clock has reached the tag when the event fires.
+            let at = now + SimDuration((secs * 1e9).ceil() as u64);
+            let ev = self.at(at, Event::PodNextDone(pod));
+            self.pods[pod as usize].rate.next = Some(ev);
+        }
+    }
+
+    /// The earliest request(s) on a shared-rate pod finished.
+    fn shared_done(&mut self, now: SimTime, pod: u32) {
+        {
+            let p = &mut self.pods[pod as usize];
+            p.rate.next = None;
+            p.rate.advance(now);
+        }
         loop {
             let p = &mut self.pods[pod as usize];
-            if cc > 0 && p.executing >= cc {
+            let Some(first) = p.rate.first() else { break };
+            // Tags within a nanosecond of work count as done (the event time was rounded up).
+            if first.0 > p.rate.vtime + 1e-9 {
+                break;
+            }
+            p.rate.tags.pop();
+            let id = first.1;
+            let r = self.requests[id as usize];
+            if r.stage != Stage::Executing || r.pod != pod {
+                continue;
+            }
+            p.integrate_usage(now, &self.cfg.resources);
+            p.executing -= 1;
+            stats_out(&mut p.stats, now, r.via_activator);
+            if r.via_activator {
+                self.activator_release(pod);
+            }
+            let status = if now > r.deadline {
+                self.counts.timed_out += 1;
+                504
+            } else {
+                200
+            };
+            self.respond(now, id, status);
+        }
+        self.pull_from_pod_queue(now, pod);
+        self.reschedule_shared(now, pod);
+        self.after_pod_freed(now, pod);
+    }
+
+    fn pull_from_pod_queue(&mut self, now: SimTime, pod: u32) {
+        let slots = self.slots;
+        loop {
+            let p = &mut self.pods[pod as usize];
+            if slots > 0 && p.executing >= slots {
                 return;
             }
             let Some(next) = p.queue.pop_front() else {
@@ -765,13 +904,10 @@ impl Sim {
 
     // ---- pods ---------------------------------------------------------------------------------------
 
+    /// Creates a pod. `ready_now` pods (warm start, fixed replicas) are Ready at once if a node fits;
+    /// otherwise, like every other new pod, they wait Pending for a node and then cold-start.
     fn create_pod(&mut self, now: SimTime, ready_now: bool) -> u32 {
-        let state = if ready_now {
-            PodState::Ready
-        } else {
-            PodState::Starting
-        };
-        let pod = Pod::new(now, state);
+        let pod = Pod::new(now, PodState::Starting);
         let slot = match self.free_pods.pop() {
             Some(slot) => {
                 self.pods[slot as usize] = pod;
@@ -782,15 +918,54 @@ impl Sim {
                 (self.pods.len() - 1) as u32
             }
         };
+        self.starting += 1;
         if ready_now {
-            self.mark_ready(slot);
-        } else {
-            self.starting += 1;
-            self.cold_starts += 1;
-            let delay = self.cfg.cold_start.sample(&mut self.rng.cold_start);
-            self.at(now + delay, Event::PodReady(slot));
+            if let Some(node) = self.cluster.place(&self.pod_request) {
+                let p = &mut self.pods[slot as usize];
+                p.node = Some(node);
+                p.placed_at = now;
+                // A warm pod's node has the image.
+                self.cluster.nodes[node as usize].image_ready_at = Some(now);
+                self.starting -= 1;
+                let p = &mut self.pods[slot as usize];
+                p.state = PodState::Ready;
+                p.ready_at = Some(now);
+                self.mark_ready(slot);
+                return slot;
+            }
         }
+        self.cold_starts += 1;
+        self.unplaced.push_back(slot);
+        self.place_pending(now);
         slot
+    }
+
+    /// Binds Pending pods to nodes, oldest first, while they fit, and starts their startup phases.
+    fn place_pending(&mut self, now: SimTime) {
+        while let Some(&pod) = self.unplaced.front() {
+            if self.pods[pod as usize].state != PodState::Starting
+                || self.pods[pod as usize].node.is_some()
+            {
+                self.unplaced.pop_front(); // deleted while Pending
+                continue;
+            }
+            let Some(node) = self.cluster.place(&self.pod_request) else {
+                return;
+            };
+            self.unplaced.pop_front();
+            let image = self.cluster.nodes[node as usize].image_ready_at;
+            let (plan, image) = self.startup.plan(now, image, &mut self.rng.cold_start);
+            self.cluster.nodes[node as usize].image_ready_at = image;
+            let p = &mut self.pods[pod as usize];
+            p.node = Some(node);
+            p.placed_at = now;
+            p.bound_at = plan.bound_at;
+            p.phases = plan.phases;
+            // Time spent Pending waiting for capacity counts as scheduling.
+            p.phases.scheduling += now - p.created;
+            let ev = self.at(plan.ready_at, Event::PodReady(pod));
+            self.pods[pod as usize].lifecycle_event = Some(ev);
+        }
     }
 
     fn mark_ready(&mut self, pod: u32) {
@@ -806,9 +981,12 @@ impl Sim {
         if p.state != PodState::Starting {
             return; // deleted before it became ready
         }
+        p.lifecycle_event = None;
         p.state = PodState::Ready;
         p.ready_at = Some(now);
         p.stats = RequestStats::new(now);
+        p.last_tick = p.usage(now, &self.cfg.resources);
+        self.cold_start_phases.push(p.phases);
         self.starting -= 1;
         self.mark_ready(pod);
         if self.activator_queued > 0 {
@@ -819,7 +997,7 @@ impl Sim {
         }
     }
 
-    /// Scales the deployment to `replicas` (Starting + Ready pods).
+    /// Scales the deployment to `replicas` (Pending, Starting and Ready pods).
     fn set_replicas(&mut self, now: SimTime, replicas: u32) {
         let current = self.starting + self.ready.len() as u32;
         if replicas != self.desired {
@@ -834,15 +1012,21 @@ impl Sim {
             return;
         }
         let mut to_remove = current - replicas;
-        // ReplicaSet order: pods that are not ready yet go first, newest first.
-        let mut starting: Vec<(SimTime, u32)> = (0..self.pods.len() as u32)
+        // ReplicaSet order: unscheduled pods first, then pods that are not ready yet; newest first.
+        let mut starting: Vec<(bool, SimTime, u32)> = (0..self.pods.len() as u32)
             .filter(|&i| self.pods[i as usize].state == PodState::Starting)
-            .map(|i| (self.pods[i as usize].created, i))
+            .map(|i| {
+                let p = &self.pods[i as usize];
+                (p.node.is_none(), p.created, i)
+            })
             .collect();
         starting.sort_by(|a, b| b.cmp(a));
-        for (_, pod) in starting {
+        for (_, _, pod) in starting {
             if to_remove == 0 {
                 return;
+            }
+            if let Some(ev) = self.pods[pod as usize].lifecycle_event.take() {
+                self.queue.cancel(ev);
             }
             self.pods[pod as usize].state = PodState::Gone;
             self.starting -= 1;
@@ -872,7 +1056,8 @@ impl Sim {
             self.pod_gone(now, pod);
         } else {
             let grace = self.cfg.termination_grace;
-            self.at(now + grace, Event::PodGraceOver(pod));
+            let ev = self.at(now + grace, Event::PodGraceOver(pod));
+            self.pods[pod as usize].lifecycle_event = Some(ev);
         }
     }
 
@@ -880,6 +1065,7 @@ impl Sim {
         if self.pods[pod as usize].state != PodState::Terminating {
             return;
         }
+        self.pods[pod as usize].lifecycle_event = None;
         // SIGKILL: whatever is still queued or executing fails.
         let queued: Vec<u32> = self.pods[pod as usize].queue.drain(..).collect();
         for id in queued {
@@ -900,10 +1086,17 @@ impl Sim {
         p.integrate_usage(now, &self.cfg.resources);
         p.executing = 0;
         p.queued = 0;
+        p.rate.tags.clear();
+        if let Some(ev) = p.rate.next.take() {
+            self.queue.cancel(ev);
+        }
         self.pod_gone(now, pod);
     }
 
     fn pod_gone(&mut self, now: SimTime, pod: u32) {
+        if let Some(ev) = self.pods[pod as usize].lifecycle_event.take() {
+            self.queue.cancel(ev);
+        }
         if self.pods[pod as usize].state == PodState::Terminating {
             self.terminating -= 1;
         }
@@ -911,9 +1104,18 @@ impl Sim {
         self.release_pod_slot(now, pod);
     }
 
+    /// Frees the pod's slot and its node's resources, then lets Pending pods use them.
     fn release_pod_slot(&mut self, now: SimTime, pod: u32) {
         self.pod_ns += u128::from((now - self.pods[pod as usize].created).0);
+        if let Some(node) = self.pods[pod as usize].node.take() {
+            let placed = self.pods[pod as usize].placed_at;
+            self.gpu_ns += u128::from(self.pod_request.gpus) * u128::from((now - placed).0);
+            self.cluster.release(node, &self.pod_request, now);
+        }
         self.free_pods.push(pod);
+        if !self.unplaced.is_empty() {
+            self.place_pending(now);
+        }
     }
 
     // ---- per-second statistics ----------------------------------------------------------------------
@@ -933,12 +1135,63 @@ impl Sim {
                 self.hpa_second(now);
             }
         }
-        let queue_proxy_queue: u64 = self
-            .pods
-            .iter()
-            .filter(|p| p.state != PodState::Gone)
-            .map(|p| u64::from(p.queued))
-            .sum();
+        // One pass over the pods: queues, Pending versus starting, and resource use over the second.
+        let mut queue_proxy_queue = 0u64;
+        let mut pending = 0u32;
+        let (mut cpu_sum, mut gpu_sum, mut measured) = (0.0f64, 0.0f64, 0u32);
+        let res = &self.cfg.resources;
+        for p in self.pods.iter_mut() {
+            match p.state {
+                PodState::Gone => continue,
+                PodState::Starting if p.node.is_none() || p.bound_at > now => pending += 1,
+                PodState::Ready => {
+                    let u = p.usage(now, res);
+                    let secs = (now - p.ready_at.unwrap_or(now))
+                        .as_secs_f64()
+                        .clamp(1e-9, 1.0);
+                    if res.cpu_request_millis > 0.0 {
+                        cpu_sum += (u.cpu_core_seconds - p.last_tick.cpu_core_seconds)
+                            / (res.cpu_request_millis / 1000.0)
+                            / secs;
+                    }
+                    gpu_sum += (u.gpu_busy_seconds - p.last_tick.gpu_busy_seconds) / secs;
+                    measured += 1;
+                    p.last_tick = u;
+                }
+                _ => {}
+            }
+            queue_proxy_queue += u64::from(p.queued);
+        }
+        let (cpu_utilization, gpu_utilization) = if measured > 0 {
+            let n = f64::from(measured);
+            (
+                (res.cpu_request_millis > 0.0).then_some(cpu_sum / n),
+                (res.gpus > 0).then_some(gpu_sum / n),
+            )
+        } else {
+            (None, None)
+        };
+        self.max_pending = self.max_pending.max(pending);
+        let unplaced = self.unplaced.len() as u32;
+        if unplaced > 0 || self.cluster.model.autoscaling.is_some() {
+            let unplaced = self
+                .unplaced
+                .iter()
+                .filter(|&&i| {
+                    let p = &self.pods[i as usize];
+                    p.state == PodState::Starting && p.node.is_none()
+                })
+                .count() as u32;
+            let added = self.cluster.autoscale(now, unplaced, &self.pod_request);
+            let delay = self
+                .cluster
+                .model
+                .autoscaling
+                .map_or(SimDuration::ZERO, |a| a.provision_delay);
+            for node in added {
+                self.at(now + delay, Event::NodeReady(node));
+            }
+        }
         let ready = self.ready.len() as u32;
         self.max_ready = self.max_ready.max(ready);
         self.ready_sum += u64::from(ready);
@@ -963,8 +1216,8 @@ impl Sim {
             queue_proxy_queue,
             desired_pods: Some(self.desired),
             ready_pods: ready,
-            pending_pods: 0,
-            starting_pods: self.starting,
+            pending_pods: pending,
+            starting_pods: self.starting - pending,
             terminating_pods: self.terminating,
             observed_stable: self
                 .kpa
@@ -996,8 +1249,8 @@ impl Sim {
             latency_p99_ms: pct(0.99),
             cold_start_completions: self.second.cold_completions,
             cron_fire: (!self.cron_fired.is_empty()).then(|| self.cron_fired.join(";")),
-            cpu_utilization: None,
-            gpu_utilization: None,
+            cpu_utilization,
+            gpu_utilization,
             hpa_metric: self.hpa.as_ref().and_then(|h| h.view.metric),
             hpa_proposal: self.hpa.as_ref().and_then(|h| h.view.proposal),
             hpa_recommendation: self.hpa.as_ref().and_then(|h| h.view.recommendation),
@@ -1244,8 +1497,35 @@ impl Sim {
         for i in 0..self.pods.len() {
             if self.pods[i].state != PodState::Gone {
                 self.pod_ns += u128::from((end - self.pods[i].created).0);
+                if self.pods[i].node.is_some() {
+                    self.gpu_ns += u128::from(self.pod_request.gpus)
+                        * u128::from((end - self.pods[i].placed_at).0);
+                }
             }
         }
+        let cold_start_s = ColdStartSummary::from_phases(&self.cold_start_phases);
+        let cluster = ClusterSummary {
+            max_nodes: self.cluster.max_nodes,
+            final_nodes: self.cluster.live_nodes(),
+            nodes_added: self.cluster.nodes_added,
+            nodes_removed: self.cluster.nodes_removed,
+            node_seconds: self.cluster.node_seconds(end),
+            max_pending_pods: self.max_pending,
+            scheduling: if self
+                .cluster
+                .model
+                .pools
+                .iter()
+                .all(|p| p.cpu_millis == u64::MAX)
+            {
+                "unlimited".into()
+            } else {
+                match self.cluster.model.policy {
+                    super::cluster::Policy::FirstFit => "first_fit".into(),
+                    super::cluster::Policy::MostAllocated => "most_allocated".into(),
+                }
+            },
+        };
         self.counts.in_flight_at_end = self.in_flight;
         let h = &self.latency;
         let ms = |us: u64| us as f64 / 1e3;
@@ -1316,7 +1596,10 @@ impl Sim {
                 final_ready: self.ready.len() as u32,
             },
             pod_seconds: self.pod_ns as f64 / 1e9,
-            gpu_seconds: 0.0,
+            gpu_seconds: self.gpu_ns as f64 / 1e9,
+            cold_start_s,
+            cluster,
+            service_model: self.service.label().to_string(),
             scale_events: self.scale_events,
             panic_seconds: self.kpa.as_ref().map_or(0.0, |k| k.panic_seconds as f64),
             cold_starts: self.cold_starts,
