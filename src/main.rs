@@ -195,9 +195,27 @@ fn run(
         inner: csv,
         progress: &progress,
     };
-    // On error the uncommitted time series is dropped, which removes its temporary file.
-    let summary = sim::run(prepared.config, prepared.traffic, &mut sink)
-        .with_context(|| format!("simulating {}", path.display()))?;
+    let mut request_log = if loaded.spec.output.per_request {
+        let path = out_dir.join("requests.csv");
+        let file = AtomicFile::create(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Some(sim::CsvRequestLog::new(std::io::BufWriter::new(file))?)
+    } else {
+        None
+    };
+    // On error the uncommitted files are dropped, which removes their temporary files.
+    let summary = sim::run_with_request_log(
+        prepared.config,
+        prepared.traffic,
+        &mut sink,
+        request_log.as_mut().map(|l| l as &mut dyn sim::RequestLog),
+    )
+    .with_context(|| format!("simulating {}", path.display()))?;
+    if let Some(log) = request_log {
+        let mut writer = log.into_inner();
+        writer.flush()?;
+        writer.into_inner().map_err(|e| e.into_error())?.commit()?;
+    }
     progress.finish();
     let mut writer = sink.inner.into_inner();
     writer.flush()?;

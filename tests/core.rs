@@ -80,7 +80,16 @@ fn requests_are_conserved_and_pods_never_exceed_container_concurrency() {
         }
         if rate == "200" {
             assert!(r.rejected > 0, "an overloaded pod must shed load with 503s");
+            assert_eq!(
+                s.replicas.max_pod_concurrency, 2,
+                "overloaded pods run exactly cc at once"
+            );
         }
+        assert!(
+            s.replicas.max_pod_concurrency <= 2,
+            "a pod ran {} at once",
+            s.replicas.max_pod_concurrency
+        );
     }
 }
 
@@ -168,4 +177,40 @@ fn every_bundled_scenario_validates() {
         }
     }
     assert!(count >= 1);
+}
+
+#[test]
+fn per_request_log_has_one_row_per_finished_request() {
+    let dir = tempdir("log");
+    let path = write_scenario(&dir, "busy.yaml", BUSY);
+    let loaded = scenario::load(&path, &["traffic.rate=40".to_string()]).unwrap();
+    let prepared = scenario::prepare(&loaded, None).unwrap();
+    let mut log = sim::CsvRequestLog::new(Vec::new()).unwrap();
+    let s = sim::run_with_request_log(
+        prepared.config,
+        prepared.traffic,
+        &mut sim::output::NoTimeseries,
+        Some(&mut log),
+    )
+    .unwrap();
+    let text = String::from_utf8(log.into_inner()).unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len() as u64, s.requests.completed + s.requests.failed);
+    let ok = rows
+        .iter()
+        .filter(|r| r.split(',').nth(2) == Some("200"))
+        .count() as u64;
+    assert_eq!(ok, s.requests.completed);
+    // Latencies in the log agree with the summary's mean.
+    let mean: f64 = rows
+        .iter()
+        .filter(|r| r.split(',').nth(2) == Some("200"))
+        .map(|r| r.split(',').nth(1).unwrap().parse::<f64>().unwrap())
+        .sum::<f64>()
+        / ok as f64;
+    assert!(
+        (mean - s.latency_ms.mean).abs() / s.latency_ms.mean < 0.01,
+        "{mean} vs {}",
+        s.latency_ms.mean
+    );
 }

@@ -40,5 +40,6 @@ pub use hpa::{HpaSetup, MetricSource, ScrapeConfig};
 pub use output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
 pub use pods::{PodUsage, ResourceModel};
 pub use run::{
-    run, AutoscalerMode, InitialState, KpaSetup, PodModel, SimConfig, SimError, Traffic,
+    run, run_with_request_log, AutoscalerMode, CsvRequestLog, InitialState, KpaSetup, PodModel,
+    RequestLog, RequestRecord, SimConfig, SimError, Traffic,
 };

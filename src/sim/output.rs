@@ -238,6 +238,8 @@ pub struct ReplicaSummary {
     pub mean_ready: f64,
     pub max_desired: u32,
     pub final_ready: u32,
+    /// The most requests any single pod executed at once.
+    pub max_pod_concurrency: u32,
 }
 
 /// `summary.json`.

@@ -269,6 +269,8 @@ struct Sim {
     rows: u64,
     max_ready: u32,
     max_desired: u32,
+    /// The most requests any pod has executed at once (never above containerConcurrency when it is set).
+    max_pod_concurrency: u32,
     kpa: Option<KpaRuntime>,
     hpa: Option<HpaRuntime>,
     /// CronHPA jobs fired during the current second (for the `cron_fire` column).
@@ -296,6 +298,17 @@ pub fn run(
     traffic: Traffic,
     sink: &mut dyn TimeseriesSink,
 ) -> Result<RunSummary, SimError> {
+    run_with_request_log(cfg, traffic, sink, None)
+}
+
+/// [`run`], also handing every finished request to `log` (for `requests.csv`; memory and disk then grow
+/// with the number of requests, which is why it is opt-in).
+pub fn run_with_request_log(
+    cfg: SimConfig,
+    traffic: Traffic,
+    sink: &mut dyn TimeseriesSink,
+    mut log: Option<&mut dyn RequestLog>,
+) -> Result<RunSummary, SimError> {
     let wall = std::time::Instant::now();
     let mut sim = Sim::new(cfg, traffic);
     sim.start()?;
@@ -303,9 +316,72 @@ pub fn run(
         if now > sim.end {
             break;
         }
+        if let (Event::AtClient(id), Some(log)) = (event, log.as_deref_mut()) {
+            let r = &sim.requests[id as usize];
+            log.record(&RequestRecord {
+                sent: r.sent,
+                finished: now,
+                status: r.status,
+                pod: r.pod,
+                via_activator: r.via_activator,
+                waited_for_cold_start: r.cold,
+            })?;
+        }
         sim.handle(now, event, sink)?;
     }
     Ok(sim.finish(wall.elapsed().as_secs_f64()))
+}
+
+/// One finished request, as `requests.csv` shows it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RequestRecord {
+    pub sent: SimTime,
+    pub finished: SimTime,
+    pub status: u16,
+    /// Pod slot that served it (`u32::MAX` if it never reached a pod).
+    pub pod: u32,
+    pub via_activator: bool,
+    pub waited_for_cold_start: bool,
+}
+
+/// Receives finished requests.
+pub trait RequestLog {
+    fn record(&mut self, request: &RequestRecord) -> std::io::Result<()>;
+}
+
+/// Writes `requests.csv`: `sent_s,latency_ms,status,pod,via_activator,cold_start`.
+pub struct CsvRequestLog<W: std::io::Write> {
+    out: W,
+}
+
+impl<W: std::io::Write> CsvRequestLog<W> {
+    pub fn new(mut out: W) -> std::io::Result<Self> {
+        writeln!(out, "sent_s,latency_ms,status,pod,via_activator,cold_start")?;
+        Ok(CsvRequestLog { out })
+    }
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: std::io::Write> RequestLog for CsvRequestLog<W> {
+    fn record(&mut self, r: &RequestRecord) -> std::io::Result<()> {
+        let pod = if r.pod == NO_POD {
+            String::new()
+        } else {
+            r.pod.to_string()
+        };
+        writeln!(
+            self.out,
+            "{:.9},{:.6},{},{},{},{}",
+            r.sent.as_secs_f64(),
+            (r.finished - r.sent).as_millis_f64(),
+            r.status,
+            pod,
+            u8::from(r.via_activator),
+            u8::from(r.waited_for_cold_start)
+        )
+    }
 }
 
 impl Sim {
@@ -355,6 +431,7 @@ impl Sim {
             rows: 0,
             max_ready: 0,
             max_desired: 0,
+            max_pod_concurrency: 0,
             kpa: None,
             hpa: None,
             cron_fired: Vec::new(),
@@ -689,6 +766,7 @@ impl Sim {
         let p = &mut self.pods[pod as usize];
         p.integrate_usage(now, &self.cfg.resources);
         p.executing += 1;
+        self.max_pod_concurrency = self.max_pod_concurrency.max(p.executing);
         let r = &mut self.requests[id as usize];
         r.stage = Stage::Executing;
         let service = match r.attrs.service_time {
@@ -743,6 +821,7 @@ impl Sim {
         p.integrate_usage(now, &self.cfg.resources);
         p.rate.advance(now);
         p.executing += 1;
+        self.max_pod_concurrency = self.max_pod_concurrency.max(p.executing);
         let tag = p.rate.vtime + work;
         p.rate.tags.push(Reverse(Tag(tag, id)));
         self.reschedule_shared(now, pod);
@@ -1593,6 +1672,7 @@ impl Sim {
                     0.0
                 },
                 max_desired: self.max_desired,
+                max_pod_concurrency: self.max_pod_concurrency,
                 final_ready: self.ready.len() as u32,
             },
             pod_seconds: self.pod_ns as f64 / 1e9,
