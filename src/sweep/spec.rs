@@ -224,8 +224,9 @@ impl SweepSpec {
                 let hint = crate::scenario::suggest(k, SWEEP_KEYS.iter().copied())
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default();
+                let shown = if k.is_empty() { yaml_text(key) } else { k.to_string() };
                 return Err(err(
-                    &yaml_text(key),
+                    &shown,
                     format!("unknown key; allowed: {}{hint}", SWEEP_KEYS.join(", ")),
                 ));
             }
