@@ -27,7 +27,10 @@ fn run(duration: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let wall = started.elapsed().as_secs_f64();
     let after = peak_rss_kib();
-    let mib = |k: Option<u64>| k.map(|k| format!("{:.1}", k as f64 / 1024.0)).unwrap_or("?".into());
+    let mib = |k: Option<u64>| {
+        k.map(|k| format!("{:.1}", k as f64 / 1024.0))
+            .unwrap_or("?".into())
+    };
     println!(
         "{duration:>6}  requests {:>11}  wall {wall:>7.2} s  {:>5.2} M req/s  peak RSS before run {} MiB, after {} MiB",
         summary.requests.total,
@@ -45,7 +48,10 @@ fn main() -> Result<(), String> {
     }
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     for d in ["1h", "24h"] {
-        let status = Command::new(&me).arg(d).status().map_err(|e| e.to_string())?;
+        let status = Command::new(&me)
+            .arg(d)
+            .status()
+            .map_err(|e| e.to_string())?;
         if !status.success() {
             return Err(format!("the {d} run failed"));
         }

@@ -491,7 +491,10 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
     report.write(&out, args.top)?;
     print!("{}", report.text(args.top));
     if !args.quiet {
-        println!("\nOutputs: {} (tune.txt, pareto.csv, pareto.png, pareto.svg)", out.display());
+        println!(
+            "\nOutputs: {} (tune.txt, pareto.csv, pareto.png, pareto.svg)",
+            out.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

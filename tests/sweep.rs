@@ -100,7 +100,11 @@ fn thread_count_and_sharding_do_not_change_the_outputs() {
     run_into(&spec, 1, None, &dir.join("one"));
     run_into(&spec, 2, None, &dir.join("two"));
     for f in [results::RESULTS_FILE, results::POINTS_FILE] {
-        assert_eq!(read(dir.join("one").join(f)), read(dir.join("two").join(f)), "{f}");
+        assert_eq!(
+            read(dir.join("one").join(f)),
+            read(dir.join("two").join(f)),
+            "{f}"
+        );
     }
     let results = String::from_utf8(read(dir.join("one").join(results::RESULTS_FILE))).unwrap();
     let lines: Vec<&str> = results.lines().collect();
@@ -224,7 +228,10 @@ fn tune_picks_the_cheapest_feasible_point_and_the_frontier() {
     assert_eq!(report.frontier, [0, 1, 3]);
     let text = report.text(3);
     assert!(text.contains("stable-window: \"30s\""), "{text}");
-    assert!(text.contains("autoscaling.knative.dev/window: \"30s\""), "{text}");
+    assert!(
+        text.contains("autoscaling.knative.dev/window: \"30s\""),
+        "{text}"
+    );
 }
 
 #[test]
@@ -273,10 +280,19 @@ fn load_err(dir: &Path, body: &str) -> String {
 fn bad_sweep_files_are_reported_with_file_key_and_allowed_values() {
     let dir = tempdir("errors");
     let e = load_err(&dir, "axis: {}\n");
-    assert!(e.contains("sweep.yaml: axis: unknown key; allowed: base, name"), "{e}");
+    assert!(
+        e.contains("sweep.yaml: axis: unknown key; allowed: base, name"),
+        "{e}"
+    );
     assert!(e.contains("did you mean `axes`"), "{e}");
-    let e = load_err(&dir, "axes: {autoscaler.config.stable-window: {from: 10s, to: 5s, step: 1s}}\n");
-    assert!(e.contains("axes.autoscaler.config.stable-window: needs step > 0s and from <= to"), "{e}");
+    let e = load_err(
+        &dir,
+        "axes: {autoscaler.config.stable-window: {from: 10s, to: 5s, step: 1s}}\n",
+    );
+    assert!(
+        e.contains("axes.autoscaler.config.stable-window: needs step > 0s and from <= to"),
+        "{e}"
+    );
     let e = load_err(&dir, "axes: {traffic.rate: {from: 1, to: 5}}\n");
     assert!(e.contains("`step` is missing"), "{e}");
     let e = load_err(&dir, "axes: {traffic.rate: {gaussian: [1, 2], n: 3}}\n");
@@ -288,7 +304,10 @@ fn bad_sweep_files_are_reported_with_file_key_and_allowed_values() {
     let e = load_err(&dir, "axes: {seed: [1, 2]}\n");
     assert!(e.contains("use `seeds:`"), "{e}");
     let e = load_err(&dir, "objective: {minimize: pod_secnds}\n");
-    assert!(e.contains("objective.minimize: unknown metric `pod_secnds`"), "{e}");
+    assert!(
+        e.contains("objective.minimize: unknown metric `pod_secnds`"),
+        "{e}"
+    );
     assert!(e.contains("did you mean `pod_seconds`"), "{e}");
     let e = load_err(&dir, "objective: {constraints: [\"p99 = 5\"]}\n");
     assert!(e.contains("objective.constraints[0]"), "{e}");
@@ -297,12 +316,26 @@ fn bad_sweep_files_are_reported_with_file_key_and_allowed_values() {
 
     // Paths the scenario rejects are caught before anything runs, naming the axis and the value.
     let e = load_err(&dir, "axes: {pod.colds_start: [1s, 2s]}\n");
-    assert!(e.contains("sweep.yaml: axes.pod.colds_start: the base scenario rejects the value 1s"), "{e}");
+    assert!(
+        e.contains("sweep.yaml: axes.pod.colds_start: the base scenario rejects the value 1s"),
+        "{e}"
+    );
     assert!(e.contains("unknown field `colds_start`"), "{e}");
-    let e = load_err(&dir, "axes: {autoscaler.config.stable-window: [30s, forever]}\n");
-    assert!(e.contains("axes.autoscaler.config.stable-window: the base scenario rejects the value forever"), "{e}");
+    let e = load_err(
+        &dir,
+        "axes: {autoscaler.config.stable-window: [30s, forever]}\n",
+    );
+    assert!(
+        e.contains(
+            "axes.autoscaler.config.stable-window: the base scenario rejects the value forever"
+        ),
+        "{e}"
+    );
     let e = load_err(&dir, "set: {traffic.rate: fast}\n");
-    assert!(e.contains("sweep.yaml: set: the base scenario rejects the fixed overrides"), "{e}");
+    assert!(
+        e.contains("sweep.yaml: set: the base scenario rejects the fixed overrides"),
+        "{e}"
+    );
 
     let missing = dir.join("missing.yaml");
     std::fs::write(&missing, "base: nowhere.yaml\n").unwrap();

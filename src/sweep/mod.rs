@@ -186,19 +186,21 @@ pub fn validate(spec: &SweepSpec) -> Result<(), SweepError> {
             let mut o = spec.fixed.clone();
             o.push(format!("{}={value}", axis.path));
             load_prepare(spec, &o, None).map_err(|e| {
-                scenario_error(&format!("axes.{}", axis.path), format!("the value {label}"), e)
+                scenario_error(
+                    &format!("axes.{}", axis.path),
+                    format!("the value {label}"),
+                    e,
+                )
             })?;
         }
     }
     if spec.axes.len() > 1 {
-        (0..spec.point_count())
-            .into_par_iter()
-            .try_for_each(|p| {
-                let o = spec.point_overrides(p);
-                load_prepare(spec, &o, None)
-                    .map(|_| ())
-                    .map_err(|e| scenario_error("axes", format!("point {p} ({})", o.join(", ")), e))
-            })?;
+        (0..spec.point_count()).into_par_iter().try_for_each(|p| {
+            let o = spec.point_overrides(p);
+            load_prepare(spec, &o, None)
+                .map(|_| ())
+                .map_err(|e| scenario_error("axes", format!("point {p} ({})", o.join(", ")), e))
+        })?;
     }
     Ok(())
 }
@@ -316,8 +318,14 @@ pub fn write_outputs(
         source: e,
     })?;
     let axes = axis_paths(spec);
-    write(&out.join(RESULTS_FILE), &results::results_csv(&axes, &outcome.rows))?;
-    write(&out.join(POINTS_FILE), &results::points_csv(&axes, &outcome.points))?;
+    write(
+        &out.join(RESULTS_FILE),
+        &results::results_csv(&axes, &outcome.rows),
+    )?;
+    write(
+        &out.join(POINTS_FILE),
+        &results::points_csv(&axes, &outcome.points),
+    )?;
     let manifest = Manifest {
         sweep: spec.name.clone(),
         base: spec.base.display().to_string(),
@@ -388,7 +396,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Manifest, SweepError> {
         rows.append(&mut r);
     }
     let Some(first) = first else {
-        return Err(SweepError::Usage("nothing to merge: give shard directories".into()));
+        return Err(SweepError::Usage(
+            "nothing to merge: give shard directories".into(),
+        ));
     };
     rows.sort_by_key(|r| r.run);
     for w in rows.windows(2) {
@@ -414,8 +424,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Manifest, SweepError> {
         source: e,
     })?;
     let points = results::aggregate(&rows);
-    write(&out.join(RESULTS_FILE), &results::results_csv(&axes_first, &rows))?;
-    write(&out.join(POINTS_FILE), &results::points_csv(&axes_first, &points))?;
+    write(
+        &out.join(RESULTS_FILE),
+        &results::results_csv(&axes_first, &rows),
+    )?;
+    write(
+        &out.join(POINTS_FILE),
+        &results::points_csv(&axes_first, &points),
+    )?;
     let manifest = Manifest {
         shard: None,
         runs: rows.len() as u64,

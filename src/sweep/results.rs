@@ -160,15 +160,21 @@ pub fn read_results(path: &Path) -> Result<(Vec<String>, Vec<RunRow>), SweepErro
             return Err(bad(line, format!("{} fields, expected {n}", rec.len())));
         }
         let int = |j: usize| -> Result<u64, SweepError> {
-            rec[j]
-                .parse()
-                .map_err(|_| bad(line, format!("{}: \"{}\" is not a whole number", header[j], &rec[j])))
+            rec[j].parse().map_err(|_| {
+                bad(
+                    line,
+                    format!("{}: \"{}\" is not a whole number", header[j], &rec[j]),
+                )
+            })
         };
         let mut metrics = Vec::with_capacity(METRICS.len());
         for j in n - METRICS.len()..n {
-            let v: f64 = rec[j]
-                .parse()
-                .map_err(|_| bad(line, format!("{}: \"{}\" is not a number", header[j], &rec[j])))?;
+            let v: f64 = rec[j].parse().map_err(|_| {
+                bad(
+                    line,
+                    format!("{}: \"{}\" is not a number", header[j], &rec[j]),
+                )
+            })?;
             metrics.push(v);
         }
         rows.push(RunRow {
@@ -197,7 +203,10 @@ pub struct PointStats {
 impl PointStats {
     /// Mean of a metric by name.
     pub fn mean_of(&self, metric: &str) -> Option<f64> {
-        METRICS.iter().position(|m| *m == metric).map(|i| self.mean[i])
+        METRICS
+            .iter()
+            .position(|m| *m == metric)
+            .map(|i| self.mean[i])
     }
     /// Confidence half-width of a metric by name.
     pub fn ci_of(&self, metric: &str) -> Option<f64> {

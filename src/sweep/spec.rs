@@ -224,7 +224,11 @@ impl SweepSpec {
                 let hint = crate::scenario::suggest(k, SWEEP_KEYS.iter().copied())
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default();
-                let shown = if k.is_empty() { yaml_text(key) } else { k.to_string() };
+                let shown = if k.is_empty() {
+                    yaml_text(key)
+                } else {
+                    k.to_string()
+                };
                 return Err(err(
                     &shown,
                     format!("unknown key; allowed: {}{hint}", SWEEP_KEYS.join(", ")),
@@ -384,7 +388,8 @@ fn override_text(v: &Value) -> (String, String) {
     match v {
         Value::String(s) => {
             // A string that YAML would read as something else (a number, `true`, a map) is quoted.
-            let reads_back = serde_yaml::from_str::<Value>(s).ok() == Some(Value::String(s.clone()));
+            let reads_back =
+                serde_yaml::from_str::<Value>(s).ok() == Some(Value::String(s.clone()));
             let text = if reads_back && !s.trim().is_empty() {
                 s.clone()
             } else {
@@ -404,19 +409,22 @@ fn override_text(v: &Value) -> (String, String) {
 }
 
 fn parse_seeds(v: Option<&Value>) -> Result<Vec<u64>, String> {
-    let allowed = "a count (`seeds: 3` runs seeds 1, 2, 3) or a list of seeds (`seeds: [1, 7, 42]`)";
+    let allowed =
+        "a count (`seeds: 3` runs seeds 1, 2, 3) or a list of seeds (`seeds: [1, 7, 42]`)";
     match v {
         None => Ok(vec![1]),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(c) if (1..=10_000).contains(&c) => Ok((1..=c).collect()),
-            _ => Err(format!("must be between 1 and 10000 when a count, got {n}; {allowed}")),
+            _ => Err(format!(
+                "must be between 1 and 10000 when a count, got {n}; {allowed}"
+            )),
         },
         Some(Value::Sequence(items)) if !items.is_empty() => {
             let mut seeds = Vec::with_capacity(items.len());
             for item in items {
-                let s = item
-                    .as_u64()
-                    .ok_or_else(|| format!("{} is not a whole number >= 0; {allowed}", yaml_text(item)))?;
+                let s = item.as_u64().ok_or_else(|| {
+                    format!("{} is not a whole number >= 0; {allowed}", yaml_text(item))
+                })?;
                 if seeds.contains(&s) {
                     return Err(format!("seed {s} is listed twice"));
                 }
@@ -509,7 +517,10 @@ fn parse_generated(m: &Mapping, sample_seed: u64, index: u64) -> Result<Vec<Stri
                 ));
             }
         }
-        let need = |k: &str| get(m, k).ok_or_else(|| format!("a range needs `from`, `to` and `step`; `{k}` is missing"));
+        let need = |k: &str| {
+            get(m, k)
+                .ok_or_else(|| format!("a range needs `from`, `to` and `step`; `{k}` is missing"))
+        };
         let (from, to, step) = (
             scalar(need("from")?, "from")?,
             scalar(need("to")?, "to")?,
@@ -524,7 +535,9 @@ fn parse_generated(m: &Mapping, sample_seed: u64, index: u64) -> Result<Vec<Stri
                 }
                 let n = ((b - a) / s + 1e-9).floor() as u64 + 1;
                 if n as usize > MAX_AXIS_VALUES {
-                    return Err(format!("the range has {n} values; at most {MAX_AXIS_VALUES} are allowed"));
+                    return Err(format!(
+                        "the range has {n} values; at most {MAX_AXIS_VALUES} are allowed"
+                    ));
                 }
                 Ok((0..n).map(|i| tidy(a + i as f64 * s).to_string()).collect())
             }
@@ -536,9 +549,13 @@ fn parse_generated(m: &Mapping, sample_seed: u64, index: u64) -> Result<Vec<Stri
                 }
                 let n = (b.0 - a.0) / s.0 + 1;
                 if n as usize > MAX_AXIS_VALUES {
-                    return Err(format!("the range has {n} values; at most {MAX_AXIS_VALUES} are allowed"));
+                    return Err(format!(
+                        "the range has {n} values; at most {MAX_AXIS_VALUES} are allowed"
+                    ));
                 }
-                Ok((0..n).map(|i| SimDuration(a.0 + i * s.0).to_string()).collect())
+                Ok((0..n)
+                    .map(|i| SimDuration(a.0 + i * s.0).to_string())
+                    .collect())
             }
             _ => Err("`from`, `to` and `step` must all be numbers or all durations".into()),
         };
@@ -554,7 +571,9 @@ fn parse_generated(m: &Mapping, sample_seed: u64, index: u64) -> Result<Vec<Stri
         ));
     };
     for k in m.keys() {
-        if !matches!(k.as_str(), Some("uniform" | "log-uniform" | "n")) || (get(m, "uniform").is_some() && get(m, "log-uniform").is_some()) {
+        if !matches!(k.as_str(), Some("uniform" | "log-uniform" | "n"))
+            || (get(m, "uniform").is_some() && get(m, "log-uniform").is_some())
+        {
             return Err(format!(
                 "unexpected key {} in random samples; allowed: one of uniform / log-uniform, and n",
                 yaml_text(k)
@@ -583,7 +602,9 @@ fn parse_generated(m: &Mapping, sample_seed: u64, index: u64) -> Result<Vec<Stri
         ));
     }
     // One generator per axis, from the sweep's sample_seed and the axis position.
-    let mut rng = SimRng::seed_from_u64(sample_seed ^ (index.wrapping_add(1)).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng = SimRng::seed_from_u64(
+        sample_seed ^ (index.wrapping_add(1)).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
     let mut out = Vec::with_capacity(n as usize);
     let mut seen = std::collections::HashSet::new();
     let mut attempts = 0;
@@ -627,7 +648,8 @@ fn parse_objective(v: &Value) -> Result<Objective, (String, String)> {
     let Value::Mapping(m) = v else {
         return Err((
             "objective".into(),
-            "must be a map: `{minimize: pod_seconds, constraints: [\"latency_p99_ms <= 500\"]}`".into(),
+            "must be a map: `{minimize: pod_seconds, constraints: [\"latency_p99_ms <= 500\"]}`"
+                .into(),
         ));
     };
     for k in m.keys() {

@@ -161,7 +161,10 @@ impl TuneReport {
                     let _ = writeln!(config, "    {k}: \"{value}\"");
                     match annotation_for(&k) {
                         Some(a) => {
-                            let _ = writeln!(annotations, "    autoscaling.knative.dev/{a}: \"{value}\"");
+                            let _ = writeln!(
+                                annotations,
+                                "    autoscaling.knative.dev/{a}: \"{value}\""
+                            );
                         }
                         None => no_annotation.push(k),
                     }
@@ -184,11 +187,15 @@ impl TuneReport {
                 "  or per revision (metadata.annotations of the InferenceService / Knative Service):\n{annotations}"
             );
             if !no_annotation.is_empty() {
-                let _ = write!(
+                let _ = writeln!(
                     out,
-                    "    ({} {} cluster-wide only: no per-revision annotation)\n",
+                    "    ({} {} cluster-wide only: no per-revision annotation)",
                     no_annotation.join(", "),
-                    if no_annotation.len() == 1 { "is" } else { "are" }
+                    if no_annotation.len() == 1 {
+                        "is"
+                    } else {
+                        "are"
+                    }
                 );
             }
             out.push('\n');
@@ -255,10 +262,18 @@ impl TuneReport {
                 out.push_str(&self.settings_text(best));
             }
         }
-        let _ = writeln!(out, "Pareto frontier, pod-seconds vs p99 latency ({} points):", self.frontier.len());
+        let _ = writeln!(
+            out,
+            "Pareto frontier, pod-seconds vs p99 latency ({} points):",
+            self.frontier.len()
+        );
         for &i in &self.frontier {
             let p = &self.points[i];
-            let mark = if self.feasible.contains(&i) { "" } else { " (infeasible)" };
+            let mark = if self.feasible.contains(&i) {
+                ""
+            } else {
+                " (infeasible)"
+            };
             let _ = writeln!(
                 out,
                 "  pod_seconds {:>12}  p99 {:>10} ms  {}{mark}",
@@ -303,7 +318,11 @@ impl TuneReport {
         let p = out.join("pareto.csv");
         write_atomic(&p, &self.pareto_csv()).map_err(|e| io(&p, e))?;
         let chart = ParetoChart {
-            title: format!("{}: cost vs tail latency ({} points)", self.sweep, self.points.len()),
+            title: format!(
+                "{}: cost vs tail latency ({} points)",
+                self.sweep,
+                self.points.len()
+            ),
             x_label: "pod-seconds (mean across seeds)".into(),
             y_label: "p99 latency, ms (mean across seeds)".into(),
             points: self
@@ -325,7 +344,8 @@ impl TuneReport {
                 .find(|c| c.metric == TAIL && c.at_most)
                 .map(|c| c.bound),
         };
-        crate::report::write_pareto_plot(&chart, out).map_err(|e| SweepError::Usage(e.to_string()))?;
+        crate::report::write_pareto_plot(&chart, out)
+            .map_err(|e| SweepError::Usage(e.to_string()))?;
         Ok(())
     }
 }

@@ -84,7 +84,10 @@ where
         .map(|p| (p.x, p.y))
         .collect();
     frontier.sort_by(|a, b| a.0.total_cmp(&b.0));
-    chart.draw_series(LineSeries::new(frontier.clone(), PALETTE[1].stroke_width(2)))?;
+    chart.draw_series(LineSeries::new(
+        frontier.clone(),
+        PALETTE[1].stroke_width(2),
+    ))?;
     chart.draw_series(
         frontier
             .iter()
