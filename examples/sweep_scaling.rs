@@ -1,5 +1,5 @@
 //! A sweep's throughput against the number of threads: runs the bundled sweep `sweeps/kpa-bursty.yaml`
-//! (108 runs of 20 simulated minutes) on 1 and 2 threads (or the counts given) and prints runs per second.
+//! (144 runs of 20 simulated minutes) on 1 and 2 threads (or the counts given) and prints runs per second.
 //! The outputs of both are compared byte for byte, as the thread count must not change them.
 //!
 //!     cargo run --release --example sweep_scaling            # 1 and 2 threads
