@@ -533,7 +533,7 @@ fn parse_generated(m: &Mapping, sample_seed: u64, index: u64) -> Result<Vec<Stri
                         "needs step > 0 and from <= to, got from {a}, to {b}, step {s}"
                     ));
                 }
-                let n = ((b - a) / s + 1e-9).floor() as u64 + 1;
+                let n = (((b - a) / s + 1e-9).floor() as u64).saturating_add(1);
                 if n as usize > MAX_AXIS_VALUES {
                     return Err(format!(
                         "the range has {n} values; at most {MAX_AXIS_VALUES} are allowed"
@@ -547,7 +547,7 @@ fn parse_generated(m: &Mapping, sample_seed: u64, index: u64) -> Result<Vec<Stri
                         "needs step > 0s and from <= to, got from {a}, to {b}, step {s}"
                     ));
                 }
-                let n = (b.0 - a.0) / s.0 + 1;
+                let n = ((b.0 - a.0) / s.0).saturating_add(1);
                 if n as usize > MAX_AXIS_VALUES {
                     return Err(format!(
                         "the range has {n} values; at most {MAX_AXIS_VALUES} are allowed"
