@@ -5,8 +5,23 @@
 //!     cargo run --release --example sweep_scaling            # 1 and 2 threads
 //!     cargo run --release --example sweep_scaling -- 1 2 4
 
+//!
+//! Each line also gives the CPU time the process used (utime + stime from /proc/self/stat, Linux) over the
+//! wall time: on a machine shared with other work, that ratio shows how many cores the sweep actually got.
+
 use podscale::sweep::{self, SweepOptions, SweepSpec};
 use std::path::PathBuf;
+
+/// User + system CPU seconds of this process so far (clock ticks assumed to be 100 per second).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
 
 fn main() -> Result<(), String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sweeps/kpa-bursty.yaml");
@@ -25,7 +40,14 @@ fn main() -> Result<(), String> {
             shard: None,
             progress: false,
         };
+        let cpu_before = cpu_seconds();
         let outcome = sweep::execute(&spec, &options).map_err(|e| e.to_string())?;
+        let cores_used = match (cpu_before, cpu_seconds()) {
+            (Some(a), Some(b)) if outcome.wall_s > 0.0 => {
+                format!("{:.2}", (b - a) / outcome.wall_s)
+            }
+            _ => "?".into(),
+        };
         let axes: Vec<String> = spec.axes.iter().map(|a| a.path.clone()).collect();
         let csv = sweep::results::results_csv(&axes, &outcome.rows);
         let same = match &reference {
@@ -37,7 +59,7 @@ fn main() -> Result<(), String> {
             Some(_) => "DIFFERENT results.csv",
         };
         println!(
-            "{threads} thread(s): {} runs in {:.2} s = {:.1} runs/s ({same})",
+            "{threads} thread(s): {} runs in {:.2} s = {:.1} runs/s, {cores_used} cores busy on average ({same})",
             outcome.rows.len(),
             outcome.wall_s,
             outcome.runs_per_s()
