@@ -5,5 +5,6 @@ pub mod engine;
 pub mod report;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;
 pub mod time;
 pub mod traffic;

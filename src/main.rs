@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use podscale::report::{self, AtomicFile, Progress};
 use podscale::scenario;
 use podscale::sim::{self, output::CsvTimeseries, SecondRow, TimeseriesSink};
+use podscale::sweep;
 use podscale::time::{parse_duration, SimDuration};
 use podscale::traffic::TraceFormat;
 use std::io::Write;
@@ -70,6 +71,70 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run a scenario over a grid of values and seeds in parallel; writes results.csv and points.csv.
+    #[command(after_help = "Examples:
+  podscale sweep sweeps/kpa-bursty.yaml
+  podscale sweep sweeps/kpa-bursty.yaml --threads 2 --out /tmp/sweep
+  podscale sweep sweeps/kpa-bursty.yaml --shard 0/4 --out /tmp/shard0   # then: podscale sweep-merge
+  (in a Kubernetes Indexed Job: --shard $JOB_COMPLETION_INDEX/4)")]
+    Sweep {
+        /// Sweep YAML file (base scenario, axes, seeds).
+        sweep: PathBuf,
+        /// Output directory (default: output/<sweep name>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Run only the runs with run_index % N == I, written as I/N.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Print nothing but errors (and no progress bar).
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Merge the output directories of sweep shards into one results.csv and points.csv.
+    #[command(after_help = "Examples:
+  podscale sweep-merge /tmp/shard0 /tmp/shard1 /tmp/shard2 /tmp/shard3 --out /tmp/sweep")]
+    SweepMerge {
+        /// Shard output directories (each with sweep.json and results.csv).
+        #[arg(required = true, num_args = 1..)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the merged files.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Find the cheapest configuration of a sweep that meets latency and cold-start bounds, and the
+    /// Pareto frontier of pod-seconds against p99 latency.
+    #[command(after_help = "Examples:
+  podscale tune sweeps/kpa-bursty.yaml
+  podscale tune sweeps/kpa-bursty.yaml --constraint 'latency_p99_ms <= 800' --constraint 'cold_start_affected_pct <= 1'
+  podscale tune sweeps/kpa-bursty.yaml --results /tmp/sweep      # reuse a finished (merged) sweep")]
+    Tune {
+        /// Sweep YAML file; its `objective:` block is the default objective.
+        sweep: PathBuf,
+        /// Metric to minimize (default: the sweep's objective, else pod_seconds).
+        #[arg(long)]
+        objective: Option<String>,
+        /// Constraint METRIC <= BOUND or METRIC >= BOUND (repeatable; replaces the sweep's constraints).
+        #[arg(long = "constraint", value_name = "CONSTRAINT")]
+        constraints: Vec<String>,
+        /// Read results.csv from this sweep output directory instead of running the sweep.
+        #[arg(long)]
+        results: Option<PathBuf>,
+        /// Output directory (default: output/<sweep name>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// How many of the best configurations to list.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// Print nothing but the answer (and no progress bar).
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Work with traffic traces.
     Trace {
         #[command(subcommand)]
@@ -110,6 +175,35 @@ fn main() -> ExitCode {
             overrides,
         } => validate(&scenario, &overrides),
         Command::Compare { runs, out } => compare(&runs, out),
+        Command::Sweep {
+            sweep,
+            out,
+            threads,
+            shard,
+            quiet,
+        } => sweep_cmd(&sweep, out, threads, shard.as_deref(), quiet),
+        Command::SweepMerge { dirs, out } => sweep_merge(&dirs, &out),
+        Command::Tune {
+            sweep,
+            objective,
+            constraints,
+            results,
+            out,
+            threads,
+            top,
+            quiet,
+        } => tune_cmd(
+            &sweep,
+            TuneArgs {
+                objective,
+                constraints,
+                results,
+                out,
+                threads,
+                top,
+                quiet,
+            },
+        ),
         Command::Trace {
             command:
                 TraceCommand::Inspect {
@@ -256,5 +350,169 @@ fn inspect(file: &Path, format: &str, interval: &str) -> Result<ExitCode> {
         parse_duration(interval).map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
     let profile = podscale::traffic::inspect(file, format, interval)?;
     println!("{profile}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads a sweep file and runs it (or reports why it cannot run, exit 1).
+fn run_sweep(
+    path: &Path,
+    out: &Path,
+    options: &sweep::SweepOptions,
+) -> Result<Result<(sweep::SweepSpec, sweep::SweepOutcome), ExitCode>> {
+    let spec = match sweep::SweepSpec::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Err(ExitCode::from(1)));
+        }
+    };
+    let outcome = match sweep::execute(&spec, options) {
+        Ok(o) => o,
+        Err(e @ (sweep::SweepError::Spec { .. } | sweep::SweepError::Scenario { .. })) => {
+            eprintln!("error: {e}");
+            return Ok(Err(ExitCode::from(1)));
+        }
+        Err(e) => return Err(e).with_context(|| format!("sweep {}", path.display())),
+    };
+    sweep::write_outputs(&spec, options, &outcome, out)?;
+    Ok(Ok((spec, outcome)))
+}
+
+fn sweep_cmd(
+    path: &Path,
+    out: Option<PathBuf>,
+    threads: usize,
+    shard: Option<&str>,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let shard = shard.map(sweep::Shard::parse).transpose()?;
+    let options = sweep::SweepOptions {
+        threads,
+        shard,
+        progress: !quiet,
+    };
+    let out = out.unwrap_or_else(|| default_sweep_out(path));
+    let (spec, outcome) = match run_sweep(path, &out, &options)? {
+        Ok(v) => v,
+        Err(code) => return Ok(code),
+    };
+    if !quiet {
+        println!(
+            "{} runs ({} points x {} seeds{}) in {:.2} s on {} threads: {:.1} runs/s",
+            outcome.rows.len(),
+            spec.point_count(),
+            spec.seeds.len(),
+            shard
+                .map(|s| format!(", shard {}/{}", s.index, s.count))
+                .unwrap_or_default(),
+            outcome.wall_s,
+            outcome.threads,
+            outcome.runs_per_s()
+        );
+        println!("Outputs: {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn default_sweep_out(path: &Path) -> PathBuf {
+    let name = sweep::SweepSpec::load(path)
+        .map(|s| s.name)
+        .unwrap_or_else(|_| "sweep".into());
+    PathBuf::from("output").join(name)
+}
+
+fn sweep_merge(dirs: &[PathBuf], out: &Path) -> Result<ExitCode> {
+    let manifest = sweep::merge(dirs, out)?;
+    println!(
+        "merged {} shard directories: {} runs of sweep `{}` into {}",
+        dirs.len(),
+        manifest.runs,
+        manifest.sweep,
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+struct TuneArgs {
+    objective: Option<String>,
+    constraints: Vec<String>,
+    results: Option<PathBuf>,
+    out: Option<PathBuf>,
+    threads: usize,
+    top: usize,
+    quiet: bool,
+}
+
+fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
+    let spec = match sweep::SweepSpec::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut objective = spec.objective.clone().unwrap_or(sweep::Objective {
+        minimize: "pod_seconds".into(),
+        constraints: Vec::new(),
+    });
+    if let Some(m) = args.objective {
+        sweep::spec::check_metric(&m).map_err(|e| anyhow::anyhow!("--objective: {e}"))?;
+        objective.minimize = m;
+    }
+    if !args.constraints.is_empty() {
+        objective.constraints = args
+            .constraints
+            .iter()
+            .map(|c| sweep::Constraint::parse(c).map_err(|e| anyhow::anyhow!("--constraint: {e}")))
+            .collect::<Result<_>>()?;
+    }
+    let out = args.out.unwrap_or_else(|| default_sweep_out(path));
+    let (axes, points) = match args.results {
+        Some(dir) => {
+            let (manifest, axes, rows) = sweep::read_dir(&dir)?;
+            if manifest.runs < manifest.total_runs {
+                eprintln!(
+                    "warning: {} holds {} of {} runs (a shard?); tuning on what is there",
+                    dir.display(),
+                    manifest.runs,
+                    manifest.total_runs
+                );
+            }
+            (axes, sweep::results::aggregate(&rows))
+        }
+        None => {
+            let options = sweep::SweepOptions {
+                threads: args.threads,
+                shard: None,
+                progress: !args.quiet,
+            };
+            let (spec, outcome) = match run_sweep(path, &out, &options)? {
+                Ok(v) => v,
+                Err(code) => return Ok(code),
+            };
+            if !args.quiet {
+                println!(
+                    "{} runs in {:.2} s on {} threads ({:.1} runs/s)\n",
+                    outcome.rows.len(),
+                    outcome.wall_s,
+                    outcome.threads,
+                    outcome.runs_per_s()
+                );
+            }
+            (
+                spec.axes.iter().map(|a| a.path.clone()).collect(),
+                outcome.points,
+            )
+        }
+    };
+    let report = sweep::tune(&spec.name, axes, points, objective);
+    report.write(&out, args.top)?;
+    print!("{}", report.text(args.top));
+    if !args.quiet {
+        println!(
+            "\nOutputs: {} (tune.txt, pareto.csv, pareto.png, pareto.svg)",
+            out.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,8 +1,36 @@
 //! Binary-heap event queue keyed by `(time, sequence)` with lazy cancellation.
+//!
+//! Cancelled sequence numbers sit in a hash set until their entry reaches the top of the heap. The set is
+//! consulted on every pop while it is non-empty, so it hashes with a one-multiply hasher instead of SipHash
+//! (keys are our own sequence numbers, not attacker-controlled input).
 
 use crate::time::SimTime;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Fibonacci hashing of a `u64` key: one multiply by 2^64 / golden ratio. Sequential keys land in distinct
+/// low bits and well-mixed high bits, which is what the hash table uses.
+#[derive(Default, Clone, Copy)]
+struct SeqHasher(u64);
+
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+impl Hasher for SeqHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(GOLDEN);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(GOLDEN);
+    }
+}
+
+type SeqSet = HashSet<u64, BuildHasherDefault<SeqHasher>>;
 
 /// Handle of a scheduled event, usable to cancel it. Sequence numbers are never reused within a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,7 +83,7 @@ impl<E> Ord for Entry<E> {
 /// ```
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
-    cancelled: HashSet<u64>,
+    cancelled: SeqSet,
     next_seq: u64,
     now: SimTime,
     popped: u64,
@@ -71,7 +99,7 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             heap: BinaryHeap::with_capacity(1024),
-            cancelled: HashSet::new(),
+            cancelled: SeqSet::default(),
             next_seq: 0,
             now: SimTime::ZERO,
             popped: 0,

@@ -5,6 +5,7 @@
 //! - [`hey_summary`]: a text summary laid out like the `hey` load tester's report, plus autoscaling figures.
 //! - [`compare`]: side-by-side table and overlaid plots of several runs.
 //! - [`write_html`]: one self-contained `report.html` per run.
+//! - [`write_pareto_plot`]: a sweep's cost against tail latency with its Pareto frontier (`podscale tune`).
 //! - [`Progress`]: a cheap-to-update progress bar on stderr.
 //! - [`write_atomic`] / [`AtomicFile`]: every output file is written to `<name>.tmp` and renamed, so a
 //!   failed run never leaves a half-written file under a final name.
@@ -28,7 +29,7 @@ pub use compare::compare;
 pub use data::{read_summary, TimeSeries};
 pub use hey::hey_summary;
 pub use html::write_html;
-pub use plots::write_plots;
+pub use plots::{write_pareto_plot, write_plots, ParetoChart, ParetoPoint};
 pub use progress::Progress;
 
 /// File names inside a run directory.

@@ -23,6 +23,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::data::{self, latency_histogram, TimeSeries};
 use super::{write_atomic, ReportError, Run};
 
+mod pareto;
+pub use pareto::{write_pareto_plot, ParetoChart, ParetoPoint};
+
 type DrawResult<T = ()> = Result<T, Box<dyn Error>>;
 /// A decimated curve: continuous segments of (time in axis units, value).
 type Curve = Vec<Vec<(f64, f64)>>;
@@ -96,6 +99,7 @@ pub(crate) enum Chart<'a> {
     Queues(&'a Run),
     CompareReplicas(&'a [Run], &'a [String]),
     CompareLatency(&'a [Run], &'a [String]),
+    Pareto(&'a ParetoChart),
 }
 
 impl Chart<'_> {
@@ -109,6 +113,7 @@ impl Chart<'_> {
             Chart::Queues(_) => "queues",
             Chart::CompareReplicas(..) => "compare_replicas",
             Chart::CompareLatency(..) => "compare_latency",
+            Chart::Pareto(_) => "pareto",
         }
     }
 
@@ -122,6 +127,7 @@ impl Chart<'_> {
             Chart::Queues(_) => "Queues",
             Chart::CompareReplicas(..) => "Replicas, all runs",
             Chart::CompareLatency(..) => "Latency, all runs",
+            Chart::Pareto(_) => "Cost vs tail latency",
         }
     }
 
@@ -137,6 +143,7 @@ impl Chart<'_> {
             Chart::Queues(run) => draw_queues(run, root),
             Chart::CompareReplicas(runs, labels) => draw_compare_replicas(runs, labels, root),
             Chart::CompareLatency(runs, labels) => draw_compare_latency(runs, labels, root),
+            Chart::Pareto(data) => pareto::draw_pareto(data, root),
         }
     }
 

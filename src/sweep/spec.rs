@@ -1,0 +1,702 @@
+//! The sweep file: a base scenario, fixed overrides, axes over scenario values, seeds and an optional
+//! objective. Parsed by hand from the YAML tree so every error names the file, the key and what is allowed.
+//!
+//! Axes are combined as a full factorial (Cartesian product) in the order they are written; the last axis
+//! varies fastest. Each point runs once per seed. Run `r` is point `r / seeds` with seed index
+//! `r % seeds`, so run indices are stable whatever the thread count or shard.
+
+use super::SweepError;
+use crate::engine::SimRng;
+use crate::time::{parse_duration, SimDuration};
+use rand::{RngExt, SeedableRng};
+use serde_yaml::{Mapping, Value};
+use std::path::{Path, PathBuf};
+
+/// Keys allowed at the top of a sweep file.
+pub const SWEEP_KEYS: &[&str] = &[
+    "base",
+    "name",
+    "description",
+    "seeds",
+    "set",
+    "axes",
+    "sample_seed",
+    "objective",
+];
+
+/// Axis kinds, for error messages.
+const AXIS_FORMS: &str = "a list of values `[30s, 60s]`, a range `{from: 1, to: 5, step: 1}` \
+(numbers or durations), or random samples `{uniform: [min, max], n: 4}` / `{log-uniform: [min, max], n: 4}`";
+
+/// Upper bound on the values of one axis and on the runs of one sweep (a typo guard, not a resource limit).
+pub const MAX_AXIS_VALUES: usize = 100_000;
+/// See [`MAX_AXIS_VALUES`].
+pub const MAX_RUNS: u64 = 100_000_000;
+
+/// One axis: a scenario value by dotted path and the values it takes, as `--set` would write them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    pub path: String,
+    /// Each value as text for `--set path=value` (YAML; strings quoted when YAML would read them otherwise).
+    pub values: Vec<String>,
+    /// Each value as shown in CSV columns and reports (unquoted).
+    pub labels: Vec<String>,
+}
+
+/// What `tune` minimizes and the constraints a configuration must meet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Objective {
+    pub minimize: String,
+    pub constraints: Vec<Constraint>,
+}
+
+/// `metric <= bound` or `metric >= bound`, checked on the mean across seeds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Constraint {
+    pub metric: String,
+    pub at_most: bool,
+    pub bound: f64,
+}
+
+impl std::fmt::Display for Constraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let op = if self.at_most { "<=" } else { ">=" };
+        write!(f, "{} {op} {}", self.metric, self.bound)
+    }
+}
+
+impl Constraint {
+    /// Parses `latency_p99_ms <= 500` (also `<`, `>=`, `>`, which mean the same as their inclusive forms).
+    pub fn parse(text: &str) -> Result<Constraint, String> {
+        let (metric, at_most, rest) = if let Some((m, r)) = text.split_once("<=") {
+            (m, true, r)
+        } else if let Some((m, r)) = text.split_once(">=") {
+            (m, false, r)
+        } else if let Some((m, r)) = text.split_once('<') {
+            (m, true, r)
+        } else if let Some((m, r)) = text.split_once('>') {
+            (m, false, r)
+        } else {
+            return Err(format!(
+                "\"{text}\" is not a constraint; write METRIC <= BOUND or METRIC >= BOUND, e.g. \"latency_p99_ms <= 500\""
+            ));
+        };
+        let metric = metric.trim().to_string();
+        check_metric(&metric)?;
+        let bound: f64 = rest
+            .trim()
+            .parse()
+            .ok()
+            .filter(|b: &f64| b.is_finite())
+            .ok_or_else(|| format!("bound \"{}\" in \"{text}\" is not a number", rest.trim()))?;
+        Ok(Constraint {
+            metric,
+            at_most,
+            bound,
+        })
+    }
+
+    /// True when `value` meets the constraint.
+    pub fn holds(&self, value: f64) -> bool {
+        if self.at_most {
+            value <= self.bound
+        } else {
+            value >= self.bound
+        }
+    }
+}
+
+/// Checks a metric name against the columns of `results.csv`.
+pub fn check_metric(metric: &str) -> Result<(), String> {
+    if super::results::METRICS.contains(&metric) {
+        Ok(())
+    } else {
+        let hint = crate::scenario::suggest(metric, super::results::METRICS.iter().copied())
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        Err(format!(
+            "unknown metric `{metric}`; allowed: {}{hint}",
+            super::results::METRICS.join(", ")
+        ))
+    }
+}
+
+/// A parsed sweep file.
+#[derive(Clone, Debug)]
+pub struct SweepSpec {
+    /// The sweep file.
+    pub path: PathBuf,
+    pub name: String,
+    /// The base scenario, resolved against the sweep file's folder.
+    pub base: PathBuf,
+    /// Overrides applied to every run, before the axes (`set:`), as `path=value`.
+    pub fixed: Vec<String>,
+    pub axes: Vec<Axis>,
+    pub seeds: Vec<u64>,
+    pub objective: Option<Objective>,
+}
+
+impl SweepSpec {
+    /// Number of points (axis combinations); 1 when there are no axes.
+    pub fn point_count(&self) -> u64 {
+        self.axes
+            .iter()
+            .map(|a| a.values.len() as u64)
+            .fold(1u64, |acc, n| acc.saturating_mul(n))
+    }
+
+    /// Total runs: points times seeds.
+    pub fn run_count(&self) -> u64 {
+        self.point_count().saturating_mul(self.seeds.len() as u64)
+    }
+
+    /// Index of each axis's value at `point` (last axis fastest).
+    pub fn point_indices(&self, point: u64) -> Vec<usize> {
+        let mut rest = point;
+        let mut out = vec![0; self.axes.len()];
+        for (i, axis) in self.axes.iter().enumerate().rev() {
+            let n = axis.values.len() as u64;
+            out[i] = (rest % n) as usize;
+            rest /= n;
+        }
+        out
+    }
+
+    /// The point's axis labels, in axis order.
+    pub fn point_labels(&self, point: u64) -> Vec<String> {
+        self.point_indices(point)
+            .iter()
+            .zip(&self.axes)
+            .map(|(&i, a)| a.labels[i].clone())
+            .collect()
+    }
+
+    /// Every override of a point: the fixed ones, then one per axis.
+    pub fn point_overrides(&self, point: u64) -> Vec<String> {
+        let mut out = self.fixed.clone();
+        for (&i, axis) in self.point_indices(point).iter().zip(&self.axes) {
+            out.push(format!("{}={}", axis.path, axis.values[i]));
+        }
+        out
+    }
+
+    /// (point, seed) of a run.
+    pub fn run_point_seed(&self, run: u64) -> (u64, u64) {
+        let n = self.seeds.len() as u64;
+        (run / n, self.seeds[(run % n) as usize])
+    }
+
+    /// Reads and checks a sweep file (not the scenario; see [`super::validate_points`]).
+    pub fn load(path: &Path) -> Result<SweepSpec, SweepError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SweepError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses sweep text; `path` names the file in errors and anchors the base scenario.
+    pub fn parse(path: &Path, text: &str) -> Result<SweepSpec, SweepError> {
+        let err = |key: &str, message: String| SweepError::Spec {
+            file: path.to_path_buf(),
+            key: key.to_string(),
+            message,
+        };
+        let doc: Value = serde_yaml::from_str(text).map_err(|e| {
+            let line = e
+                .location()
+                .map(|l| format!(" (line {})", l.line()))
+                .unwrap_or_default();
+            err("", format!("malformed YAML{line}: {e}"))
+        })?;
+        let Value::Mapping(map) = doc else {
+            return Err(err(
+                "",
+                format!(
+                    "a sweep file is a YAML map with keys {}",
+                    SWEEP_KEYS.join(", ")
+                ),
+            ));
+        };
+        for key in map.keys() {
+            let k = key.as_str().unwrap_or("");
+            if !SWEEP_KEYS.contains(&k) {
+                let hint = crate::scenario::suggest(k, SWEEP_KEYS.iter().copied())
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                let shown = if k.is_empty() {
+                    yaml_text(key)
+                } else {
+                    k.to_string()
+                };
+                return Err(err(
+                    &shown,
+                    format!("unknown key; allowed: {}{hint}", SWEEP_KEYS.join(", ")),
+                ));
+            }
+        }
+        let base_rel = match map.get("base") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(v) => {
+                return Err(err(
+                    "base",
+                    format!(
+                        "must be the path of a scenario file (relative to the sweep file), got {}",
+                        yaml_text(v)
+                    ),
+                ))
+            }
+            None => {
+                return Err(err(
+                    "base",
+                    "is required: the scenario file to sweep (e.g. `base: ../scenarios/quickstart.yaml`)"
+                        .into(),
+                ))
+            }
+        };
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let base = dir.join(&base_rel);
+        let name = match map.get("name") {
+            None => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "sweep".into()),
+            Some(Value::String(s)) if is_safe_name(s) => s.clone(),
+            Some(v) => {
+                return Err(err(
+                    "name",
+                    format!(
+                        "must be a non-empty name of letters, digits, `-`, `_` or `.`, got {}",
+                        yaml_text(v)
+                    ),
+                ))
+            }
+        };
+        let seeds = parse_seeds(map.get("seeds")).map_err(|m| err("seeds", m))?;
+        let sample_seed = match map.get("sample_seed") {
+            None => 1,
+            Some(v) => v.as_u64().ok_or_else(|| {
+                err(
+                    "sample_seed",
+                    format!("must be a whole number >= 0, got {}", yaml_text(v)),
+                )
+            })?,
+        };
+        let mut fixed = Vec::new();
+        match map.get("set") {
+            None => {}
+            Some(Value::Mapping(m)) => {
+                for (k, v) in m {
+                    let key = k
+                        .as_str()
+                        .ok_or_else(|| err("set", format!("keys must be dotted paths, got {}", yaml_text(k))))?;
+                    let (value, _) = override_text(v);
+                    fixed.push(format!("{key}={value}"));
+                }
+            }
+            Some(v) => {
+                return Err(err(
+                    "set",
+                    format!(
+                        "must be a map of dotted paths to values (like --set), e.g. `set: {{duration: 5m}}`, got {}",
+                        yaml_text(v)
+                    ),
+                ))
+            }
+        }
+        let mut axes = Vec::new();
+        match map.get("axes") {
+            None => {}
+            Some(Value::Mapping(m)) => {
+                for (index, (k, v)) in m.iter().enumerate() {
+                    let Some(key) = k.as_str() else {
+                        return Err(err(
+                            "axes",
+                            format!("axis names are dotted scenario paths, got {}", yaml_text(k)),
+                        ));
+                    };
+                    let key_name = format!("axes.{key}");
+                    if key.trim().is_empty() {
+                        return Err(err(&key_name, "empty axis path".into()));
+                    }
+                    if matches!(key, "seed" | "run" | "point") {
+                        return Err(err(
+                            &key_name,
+                            "is reserved: use `seeds:` to vary the random seed".into(),
+                        ));
+                    }
+                    let axis = parse_axis(key, v, sample_seed, index as u64)
+                        .map_err(|m| err(&key_name, m))?;
+                    axes.push(axis);
+                }
+            }
+            Some(v) => {
+                return Err(err(
+                    "axes",
+                    format!(
+                        "must be a map from dotted scenario paths to values ({AXIS_FORMS}), got {}",
+                        yaml_text(v)
+                    ),
+                ))
+            }
+        }
+        let objective = match map.get("objective") {
+            None => None,
+            Some(v) => Some(parse_objective(v).map_err(|(k, m)| err(&k, m))?),
+        };
+        let spec = SweepSpec {
+            path: path.to_path_buf(),
+            name,
+            base,
+            fixed,
+            axes,
+            seeds,
+            objective,
+        };
+        let runs = spec
+            .axes
+            .iter()
+            .map(|a| a.values.len() as u64)
+            .try_fold(spec.seeds.len() as u64, |acc, n| acc.checked_mul(n));
+        match runs {
+            Some(r) if r <= MAX_RUNS => Ok(spec),
+            _ => Err(err(
+                "axes",
+                format!("the sweep has more than {MAX_RUNS} runs; use fewer values or seeds"),
+            )),
+        }
+    }
+}
+
+fn is_safe_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A YAML value as compact text for messages.
+fn yaml_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("\"{s}\""),
+        Value::Null => "nothing".into(),
+        other => serde_json::to_string(other).unwrap_or_else(|_| format!("{other:?}")),
+    }
+}
+
+/// (text for `--set`, label for CSV) of one YAML value.
+fn override_text(v: &Value) -> (String, String) {
+    match v {
+        Value::String(s) => {
+            // A string that YAML would read as something else (a number, `true`, a map) is quoted.
+            let reads_back =
+                serde_yaml::from_str::<Value>(s).ok() == Some(Value::String(s.clone()));
+            let text = if reads_back && !s.trim().is_empty() {
+                s.clone()
+            } else {
+                serde_json::to_string(s).unwrap_or_else(|_| s.clone())
+            };
+            (text, s.clone())
+        }
+        Value::Number(n) => (n.to_string(), n.to_string()),
+        Value::Bool(b) => (b.to_string(), b.to_string()),
+        Value::Null => ("null".into(), String::new()),
+        other => {
+            // Flow collections: JSON is valid YAML.
+            let json = serde_json::to_string(other).unwrap_or_default();
+            (json.clone(), json)
+        }
+    }
+}
+
+fn parse_seeds(v: Option<&Value>) -> Result<Vec<u64>, String> {
+    let allowed =
+        "a count (`seeds: 3` runs seeds 1, 2, 3) or a list of seeds (`seeds: [1, 7, 42]`)";
+    match v {
+        None => Ok(vec![1]),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(c) if (1..=10_000).contains(&c) => Ok((1..=c).collect()),
+            _ => Err(format!(
+                "must be between 1 and 10000 when a count, got {n}; {allowed}"
+            )),
+        },
+        Some(Value::Sequence(items)) if !items.is_empty() => {
+            let mut seeds = Vec::with_capacity(items.len());
+            for item in items {
+                let s = item.as_u64().ok_or_else(|| {
+                    format!("{} is not a whole number >= 0; {allowed}", yaml_text(item))
+                })?;
+                if seeds.contains(&s) {
+                    return Err(format!("seed {s} is listed twice"));
+                }
+                seeds.push(s);
+            }
+            Ok(seeds)
+        }
+        Some(other) => Err(format!("got {}; allowed: {allowed}", yaml_text(other))),
+    }
+}
+
+/// A number or a Go duration read from a range or sample bound.
+#[derive(Clone, Copy, Debug)]
+enum Scalar {
+    Number(f64),
+    Duration(SimDuration),
+}
+
+fn scalar(v: &Value, what: &str) -> Result<Scalar, String> {
+    match v {
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|x| x.is_finite())
+            .map(Scalar::Number)
+            .ok_or_else(|| format!("`{what}` is not a finite number")),
+        Value::String(s) => parse_duration(s)
+            .map(Scalar::Duration)
+            .map_err(|e| format!("`{what}`: \"{s}\" is neither a number nor a duration ({e})")),
+        other => Err(format!(
+            "`{what}` must be a number or a duration such as 30s, got {}",
+            yaml_text(other)
+        )),
+    }
+}
+
+/// Rounds to 9 significant decimals of the step, so `0.1 + 0.2` prints as `0.3`.
+fn tidy(v: f64) -> f64 {
+    let r = (v * 1e9).round() / 1e9;
+    r + 0.0
+}
+
+fn parse_axis(path: &str, v: &Value, sample_seed: u64, index: u64) -> Result<Axis, String> {
+    let (values, labels): (Vec<String>, Vec<String>) = match v {
+        Value::Sequence(items) => {
+            if items.is_empty() {
+                return Err(format!("has no values; allowed: {AXIS_FORMS}"));
+            }
+            items.iter().map(override_text).unzip()
+        }
+        Value::Mapping(m) => parse_generated(m, sample_seed, index)?
+            .into_iter()
+            .map(|s| (s.clone(), s))
+            .unzip(),
+        other => {
+            let (text, label) = override_text(other);
+            (vec![text], vec![label])
+        }
+    };
+    if values.len() > MAX_AXIS_VALUES {
+        return Err(format!(
+            "has {} values; at most {MAX_AXIS_VALUES} are allowed",
+            values.len()
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for l in &labels {
+        if !seen.insert(l) {
+            return Err(format!("value {l} appears twice"));
+        }
+    }
+    Ok(Axis {
+        path: path.to_string(),
+        values,
+        labels,
+    })
+}
+
+fn get<'a>(m: &'a Mapping, key: &str) -> Option<&'a Value> {
+    m.get(key)
+}
+
+fn parse_generated(m: &Mapping, sample_seed: u64, index: u64) -> Result<Vec<String>, String> {
+    let keys: Vec<String> = m.keys().map(yaml_text).collect();
+    if get(m, "from").is_some() || get(m, "to").is_some() || get(m, "step").is_some() {
+        for k in m.keys() {
+            if !matches!(k.as_str(), Some("from" | "to" | "step")) {
+                return Err(format!(
+                    "unknown key {} in a range; allowed: from, to, step",
+                    yaml_text(k)
+                ));
+            }
+        }
+        let need = |k: &str| {
+            get(m, k)
+                .ok_or_else(|| format!("a range needs `from`, `to` and `step`; `{k}` is missing"))
+        };
+        let (from, to, step) = (
+            scalar(need("from")?, "from")?,
+            scalar(need("to")?, "to")?,
+            scalar(need("step")?, "step")?,
+        );
+        return match (from, to, step) {
+            (Scalar::Number(a), Scalar::Number(b), Scalar::Number(s)) => {
+                if s <= 0.0 || a > b {
+                    return Err(format!(
+                        "needs step > 0 and from <= to, got from {a}, to {b}, step {s}"
+                    ));
+                }
+                let n = (((b - a) / s + 1e-9).floor() as u64).saturating_add(1);
+                if n as usize > MAX_AXIS_VALUES {
+                    return Err(format!(
+                        "the range has {n} values; at most {MAX_AXIS_VALUES} are allowed"
+                    ));
+                }
+                Ok((0..n).map(|i| tidy(a + i as f64 * s).to_string()).collect())
+            }
+            (Scalar::Duration(a), Scalar::Duration(b), Scalar::Duration(s)) => {
+                if s.0 == 0 || a > b {
+                    return Err(format!(
+                        "needs step > 0s and from <= to, got from {a}, to {b}, step {s}"
+                    ));
+                }
+                let n = ((b.0 - a.0) / s.0).saturating_add(1);
+                if n as usize > MAX_AXIS_VALUES {
+                    return Err(format!(
+                        "the range has {n} values; at most {MAX_AXIS_VALUES} are allowed"
+                    ));
+                }
+                Ok((0..n)
+                    .map(|i| SimDuration(a.0 + i * s.0).to_string())
+                    .collect())
+            }
+            _ => Err("`from`, `to` and `step` must all be numbers or all durations".into()),
+        };
+    }
+    let kind = if get(m, "uniform").is_some() {
+        "uniform"
+    } else if get(m, "log-uniform").is_some() {
+        "log-uniform"
+    } else {
+        return Err(format!(
+            "unknown axis form with keys {}; allowed: {AXIS_FORMS}",
+            keys.join(", ")
+        ));
+    };
+    for k in m.keys() {
+        if !matches!(k.as_str(), Some("uniform" | "log-uniform" | "n"))
+            || (get(m, "uniform").is_some() && get(m, "log-uniform").is_some())
+        {
+            return Err(format!(
+                "unexpected key {} in random samples; allowed: one of uniform / log-uniform, and n",
+                yaml_text(k)
+            ));
+        }
+    }
+    let bounds = match get(m, kind) {
+        Some(Value::Sequence(b)) if b.len() == 2 => b,
+        _ => return Err(format!("`{kind}` must be [min, max]")),
+    };
+    let n = get(m, "n")
+        .and_then(Value::as_u64)
+        .filter(|n| (1..=MAX_AXIS_VALUES as u64).contains(n))
+        .ok_or_else(|| format!("random samples need `n`, a count from 1 to {MAX_AXIS_VALUES}"))?;
+    let (lo, hi) = (scalar(&bounds[0], "min")?, scalar(&bounds[1], "max")?);
+    let (lo_f, hi_f, durations) = match (lo, hi) {
+        (Scalar::Number(a), Scalar::Number(b)) => (a, b, false),
+        (Scalar::Duration(a), Scalar::Duration(b)) => (a.as_secs_f64(), b.as_secs_f64(), true),
+        _ => return Err("min and max must both be numbers or both durations".into()),
+    };
+    let log = kind == "log-uniform";
+    if lo_f >= hi_f || (log && lo_f <= 0.0) {
+        return Err(format!(
+            "needs min < max{}, got [{lo_f}, {hi_f}]",
+            if log { " and min > 0" } else { "" }
+        ));
+    }
+    // One generator per axis, from the sweep's sample_seed and the axis position.
+    let mut rng = SimRng::seed_from_u64(
+        sample_seed ^ (index.wrapping_add(1)).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
+    let mut out = Vec::with_capacity(n as usize);
+    let mut seen = std::collections::HashSet::new();
+    let mut attempts = 0;
+    while (out.len() as u64) < n {
+        attempts += 1;
+        if attempts > n * 100 {
+            return Err(format!(
+                "cannot draw {n} distinct values in [{lo_f}, {hi_f}] at the printed precision; use a smaller n"
+            ));
+        }
+        let u: f64 = rng.random();
+        let x = if log {
+            (lo_f.ln() + u * (hi_f.ln() - lo_f.ln())).exp()
+        } else {
+            lo_f + u * (hi_f - lo_f)
+        };
+        let text = if durations {
+            // Whole milliseconds.
+            SimDuration(((x * 1000.0).round() as u64).max(1) * 1_000_000).to_string()
+        } else {
+            round_significant(x, 4).to_string()
+        };
+        if seen.insert(text.clone()) {
+            out.push(text);
+        }
+    }
+    Ok(out)
+}
+
+/// Rounds to `digits` significant digits (values stay readable in CSV columns and ConfigMaps).
+fn round_significant(x: f64, digits: i32) -> f64 {
+    if x == 0.0 {
+        return 0.0;
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let scale = 10f64.powi(digits - 1 - magnitude);
+    tidy((x * scale).round() / scale)
+}
+
+fn parse_objective(v: &Value) -> Result<Objective, (String, String)> {
+    let Value::Mapping(m) = v else {
+        return Err((
+            "objective".into(),
+            "must be a map: `{minimize: pod_seconds, constraints: [\"latency_p99_ms <= 500\"]}`"
+                .into(),
+        ));
+    };
+    for k in m.keys() {
+        if !matches!(k.as_str(), Some("minimize" | "constraints")) {
+            return Err((
+                format!("objective.{}", k.as_str().unwrap_or("?")),
+                "unknown key; allowed: minimize, constraints".into(),
+            ));
+        }
+    }
+    let minimize = match m.get("minimize") {
+        None => "pod_seconds".to_string(),
+        Some(Value::String(s)) => {
+            check_metric(s).map_err(|e| ("objective.minimize".to_string(), e))?;
+            s.clone()
+        }
+        Some(other) => {
+            return Err((
+                "objective.minimize".into(),
+                format!("must be a metric name, got {}", yaml_text(other)),
+            ))
+        }
+    };
+    let mut constraints = Vec::new();
+    match m.get("constraints") {
+        None => {}
+        Some(Value::Sequence(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let key = format!("objective.constraints[{i}]");
+                let Some(s) = item.as_str() else {
+                    return Err((key, format!("must be text such as \"latency_p99_ms <= 500\", got {}", yaml_text(item))));
+                };
+                constraints.push(Constraint::parse(s).map_err(|e| (key, e))?);
+            }
+        }
+        Some(other) => {
+            return Err((
+                "objective.constraints".into(),
+                format!(
+                    "must be a list such as [\"latency_p99_ms <= 500\", \"cold_start_affected_pct <= 1\"], got {}",
+                    yaml_text(other)
+                ),
+            ))
+        }
+    }
+    Ok(Objective {
+        minimize,
+        constraints,
+    })
+}
