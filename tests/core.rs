@@ -214,3 +214,31 @@ fn per_request_log_has_one_row_per_finished_request() {
         s.latency_ms.mean
     );
 }
+
+#[test]
+fn validate_reports_every_error_at_once_in_file_order() {
+    let text = "name: bad\nduration: 60s\nservice:\n  scaleTarget: 1.5\n  minReplicas: 3\n  maxReplicas: 2\nautoscaler:\n  config:\n    stable-window: \"5s\"\n    max-scale-up-rate: \"1\"\n    stabel-window: \"60s\"\npod:\n  service_time: {dist: exponential, meen: 10ms}\ntraffic: {kind: poisson, rate: -5}\n";
+    let e = errors_of(text, &[]);
+    let keys: Vec<&str> = e.0.iter().map(|x| x.key.as_str()).collect();
+    for expected in [
+        "service.scaleTarget",
+        "service.minReplicas",
+        "autoscaler.config.stable-window",
+        "autoscaler.config.max-scale-up-rate",
+        "autoscaler.config.stabel-window",
+        "traffic.rate",
+    ] {
+        assert!(keys.contains(&expected), "{expected} missing from {keys:?}");
+    }
+    assert!(e.to_string().contains("did you mean `mean`"), "{e}");
+    assert!(
+        e.to_string().contains("did you mean \"stable-window\""),
+        "{e}"
+    );
+    let lines: Vec<usize> = e.0.iter().filter_map(|x| x.line).collect();
+    assert!(
+        lines.windows(2).all(|w| w[0] <= w[1]),
+        "errors in file order: {lines:?}"
+    );
+    assert_eq!(lines.len(), e.0.len(), "every error has a line: {e}");
+}

@@ -24,7 +24,7 @@ pub fn prepare(
     seed_override: Option<u64>,
 ) -> Result<Prepared, ScenarioErrors> {
     let spec = &loaded.spec;
-    let mut errors: Vec<ScenarioError> = Vec::new();
+    let mut errors: Vec<ScenarioError> = loaded.deferred_errors.clone();
     let base = loaded.base_dir.as_path();
     let dist =
         |key: &str, d: &crate::dist::DistSpec, errors: &mut Vec<ScenarioError>| -> DurationDist {
@@ -279,6 +279,7 @@ pub fn prepare(
     let seed = seed_override.unwrap_or(spec.seed);
     let traffic = build_traffic(loaded, seed, &mut errors);
     let Some(traffic) = traffic.filter(|_| errors.is_empty()) else {
+        errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
         return Err(ScenarioErrors(errors));
     };
     settings.insert("traffic".into(), spec.traffic.describe());

@@ -64,6 +64,19 @@ pub fn locate_key(text: &str, path: &str) -> Option<usize> {
     found
 }
 
+/// Like [`locate_key`], but falls back to the nearest enclosing key that can be found (for values written
+/// in flow style, `traffic: {kind: poisson, rate: -5}`, the line of `traffic`).
+pub fn locate_key_or_parent(text: &str, path: &str) -> Option<usize> {
+    let mut candidate = path;
+    loop {
+        if let Some(line) = locate_key(text, candidate) {
+            return Some(line);
+        }
+        let cut = candidate.rfind(['.', '['])?;
+        candidate = &candidate[..cut];
+    }
+}
+
 #[derive(Debug, PartialEq)]
 pub enum Segment {
     Key(String),
@@ -127,6 +140,8 @@ mod tests {
         assert_eq!(locate_key(DOC, "traffic.sources[1].rate"), Some(13));
         assert_eq!(locate_key(DOC, "traffic.sources[0]"), Some(10));
         assert_eq!(locate_key(DOC, "pod.missing"), None);
+        assert_eq!(locate_key_or_parent(DOC, "pod.missing"), Some(2));
+        assert_eq!(locate_key_or_parent(DOC, "nowhere.at.all"), None);
     }
 
     #[test]

@@ -348,6 +348,9 @@ pub struct LoadedScenario {
     pub spec: ScenarioSpec,
     /// The document after overrides (echoed into `summary.json` as the effective configuration).
     pub document: Value,
+    /// Structural errors in sections that were set aside (read as their defaults) so that the rest of the
+    /// scenario could still be checked; [`prepare`] reports them together with its own.
+    pub deferred_errors: Vec<ScenarioError>,
 }
 
 impl LoadedScenario {
@@ -365,7 +368,7 @@ impl LoadedScenario {
     pub fn error_at(&self, key: &str, message: impl Into<String>) -> ScenarioError {
         ScenarioError {
             file: self.path.clone(),
-            line: locate::locate_key(&self.text, key),
+            line: locate::locate_key_or_parent(&self.text, key),
             key: key.to_string(),
             message: message.into(),
         }
@@ -422,6 +425,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
     // Structure, one top-level section at a time so one bad section does not hide the others. Each section
     // is parsed from the original text with every other line blanked, which keeps serde's line numbers.
     let mut errors = Vec::new();
+    let mut set_aside: Vec<String> = Vec::new();
     let map = document.as_mapping().expect("checked above");
     for key in map.keys() {
         let Some(k) = key.as_str() else {
@@ -433,6 +437,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
             continue;
         };
         if !TOP_LEVEL_KEYS.contains(&k) {
+            set_aside.push(k.to_string());
             let hint = suggest(k, TOP_LEVEL_KEYS.iter().copied())
                 .map(|s| format!(" (did you mean `{s}`?)"))
                 .unwrap_or_default();
@@ -455,6 +460,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
         if map.contains_key(section) {
             if let Some(e) = check_section(&text, section, path) {
                 errors.push(e);
+                set_aside.push(section.to_string());
             }
         }
     }
@@ -467,9 +473,19 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
             errors.push(err(None, required, "is required".into()));
         }
     }
-    if !errors.is_empty() {
-        errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+    errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+    let required_missing = errors
+        .iter()
+        .any(|e| e.key == "duration" || e.key == "traffic" || e.key.starts_with("traffic."));
+    if required_missing || set_aside.iter().any(|k| k == "traffic") {
         return Err(ScenarioErrors(errors));
+    }
+    // Read the broken sections as their defaults, so the semantic checks of everything else still run.
+    let deferred_errors = std::mem::take(&mut errors);
+    if let Some(map) = document.as_mapping_mut() {
+        for key in &set_aside {
+            map.remove(key.as_str());
+        }
     }
 
     for o in overrides {
@@ -485,6 +501,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
         ));
     }
     if !errors.is_empty() {
+        errors.extend(deferred_errors);
         return Err(ScenarioErrors(errors));
     }
     let spec: ScenarioSpec = serde_yaml::from_value(document.clone()).map_err(|e| {
@@ -503,6 +520,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
         text,
         spec,
         document,
+        deferred_errors,
     })
 }
 
