@@ -75,11 +75,15 @@ enum Command {
     #[command(after_help = "Examples:
   podscale sweep sweeps/kpa-bursty.yaml
   podscale sweep sweeps/kpa-bursty.yaml --threads 2 --out /tmp/sweep
-  podscale sweep sweeps/kpa-bursty.yaml --shard 0/4 --out /tmp/shard0   # then: podscale sweep-merge
+  podscale sweep sweeps/kpa-bursty.yaml --shard 0/4 --out /tmp/shard0   # then: podscale sweep merge
   (in a Kubernetes Indexed Job: --shard $JOB_COMPLETION_INDEX/4)")]
+    #[command(args_conflicts_with_subcommands = true)]
     Sweep {
+        #[command(subcommand)]
+        action: Option<SweepAction>,
         /// Sweep YAML file (base scenario, axes, seeds).
-        sweep: PathBuf,
+        #[arg(required = true)]
+        sweep: Option<PathBuf>,
         /// Output directory (default: output/<sweep name>/).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -143,10 +147,25 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum SweepAction {
+    /// Merge the output directories of sweep shards (same as `podscale sweep-merge`).
+    #[command(after_help = "Examples:
+  podscale sweep merge /tmp/shard0 /tmp/shard1 --out /tmp/sweep")]
+    Merge {
+        /// Shard output directories (each with sweep.json and results.csv).
+        #[arg(required = true, num_args = 1..)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the merged files.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum TraceCommand {
     /// Print a trace's span, request count, mean and peak rate and a per-interval rate profile.
     #[command(after_help = "Examples:
-  podscale trace inspect traces/azure-llm-code-2023.csv --format azure_llm
+  podscale trace inspect traces/AzureLLMInferenceTrace_code.csv --format azure_llm
   podscale trace inspect my-trace.csv --format requests --interval 10s")]
     Inspect {
         /// Trace file (CSV).
@@ -176,12 +195,22 @@ fn main() -> ExitCode {
         } => validate(&scenario, &overrides),
         Command::Compare { runs, out } => compare(&runs, out),
         Command::Sweep {
+            action: Some(SweepAction::Merge { dirs, out }),
+            ..
+        } => sweep_merge(&dirs, &out),
+        Command::Sweep {
+            action: None,
             sweep,
             out,
             threads,
             shard,
             quiet,
-        } => sweep_cmd(&sweep, out, threads, shard.as_deref(), quiet),
+        } => match sweep {
+            Some(sweep) => sweep_cmd(&sweep, out, threads, shard.as_deref(), quiet),
+            None => Err(anyhow::anyhow!(
+                "podscale sweep needs a sweep file (see --help)"
+            )),
+        },
         Command::SweepMerge { dirs, out } => sweep_merge(&dirs, &out),
         Command::Tune {
             sweep,
