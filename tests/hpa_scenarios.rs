@@ -431,3 +431,32 @@ fn bad_hpa_input_is_reported_with_key_value_and_allowed() {
     let e = errors_of(&cron, &["autoscaler.class=hpa", "start_time=yesterday"]);
     assert!(e.contains("start_time") && e.contains("RFC 3339"), "{e}");
 }
+
+#[test]
+fn standalone_cronhpa_sets_the_deployment_on_schedule() {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/cronhpa-standalone.yaml");
+    let loaded = podscale::scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let prepared = podscale::scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
+    let mut rows = podscale::sim::output::CollectTimeseries::default();
+    let s = podscale::sim::run(prepared.config, prepared.traffic, &mut rows).unwrap();
+    let rows = rows.0;
+    let at = |t: u64| rows.iter().find(|r| r.time_s == t).unwrap();
+    // 07:55 Asia/Shanghai is 300 s after the 07:50 start; 09:10 is 4800 s.
+    assert_eq!(at(300).cron_fire.as_deref(), Some("before-peak=4"));
+    assert_eq!(at(299).desired_pods, Some(1));
+    assert_eq!(at(300).desired_pods, Some(4));
+    assert_eq!(
+        at(330).ready_pods,
+        4,
+        "the new pods are ready after their 20 s cold start"
+    );
+    assert!(rows
+        .iter()
+        .filter(|r| (330..4800).contains(&r.time_s))
+        .all(|r| r.ready_pods == 4));
+    assert_eq!(at(4800).cron_fire.as_deref(), Some("after-peak=1"));
+    assert_eq!(rows.last().unwrap().ready_pods, 1);
+    // Four pods at 0.2 s per request and containerConcurrency 1 carry the 12 req/s peak without loss.
+    assert_eq!(s.requests.failed, 0);
+}

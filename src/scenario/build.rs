@@ -261,17 +261,23 @@ pub fn prepare(
         }
     };
 
+    let standalone_cron = if class == "fixed" {
+        super::hpa::build_standalone_cron(loaded, &mut errors)
+    } else {
+        None
+    };
+    let cron_without_hpa = spec.autoscaler.cron.is_some() && class != "fixed";
     if !matches!(class, "hpa" | "external")
-        && (spec.autoscaler.cron.is_some() || !spec.autoscaler.keda_cron.is_empty())
+        && (cron_without_hpa || !spec.autoscaler.keda_cron.is_empty())
     {
-        let key = if spec.autoscaler.cron.is_some() {
+        let key = if cron_without_hpa {
             "autoscaler.cron"
         } else {
             "autoscaler.keda_cron"
         };
         errors.push(loaded.error_at(
             key,
-            format!("needs class hpa (or external), but the class is `{class}`"),
+            format!("needs class hpa or external (a CronHPA alone: class fixed), but the class is `{class}`"),
         ));
     }
     let (resources, pod_model) = super::podspec::build(loaded, &mut errors);
@@ -299,6 +305,7 @@ pub fn prepare(
         settings.insert("pod_preset".into(), p.clone());
     }
     let config = SimConfig {
+        standalone_cron,
         name: loaded.name(),
         seed,
         traffic_duration: spec.duration,

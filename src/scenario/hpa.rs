@@ -587,6 +587,40 @@ fn describe_metric(m: &MetricSpec) -> String {
     }
 }
 
+/// A CronHPA acting on the deployment alone (scenario class `fixed`): the jobs write the replica count,
+/// nothing else changes it.
+pub fn build_standalone_cron(
+    loaded: &LoadedScenario,
+    errors: &mut Vec<ScenarioError>,
+) -> Option<CronHpa> {
+    let c = loaded.spec.autoscaler.cron.as_ref()?;
+    if c.target.as_deref() == Some("hpa") {
+        errors.push(loaded.error_at(
+            "autoscaler.cron.target",
+            "\"hpa\" needs autoscaler.class hpa; with class fixed the CronHPA acts on the deployment",
+        ));
+        return None;
+    }
+    let start_text = loaded
+        .spec
+        .start_time
+        .as_deref()
+        .unwrap_or(DEFAULT_START_TIME);
+    let civil_start = match chrono::DateTime::parse_from_rfc3339(start_text) {
+        Ok(t) => t.with_timezone(&chrono::Utc),
+        Err(e) => {
+            errors.push(loaded.error_at(
+                "start_time",
+                format!("\"{start_text}\" is not an RFC 3339 time ({e}); e.g. \"2024-03-05T07:50:00+08:00\""),
+            ));
+            return None;
+        }
+    };
+    let mut with_target = c.clone();
+    with_target.target = Some("deployment".into());
+    build_cron(loaded, &with_target, civil_start, errors)
+}
+
 fn build_cron(
     loaded: &LoadedScenario,
     c: &CronScenarioSpec,

@@ -32,6 +32,8 @@ const QUEUE_PROXY_DEPTH_FACTOR: u32 = 10;
 
 /// Everything the loop needs, already validated.
 pub struct SimConfig {
+    /// A CronHPA acting on the deployment without an HPA (only with [`AutoscalerMode::Fixed`]).
+    pub standalone_cron: Option<crate::autoscaler::cron::CronHpa>,
     pub name: String,
     pub seed: u64,
     /// Traffic runs over `[0, traffic_duration)`; the run continues for `cooldown` after it.
@@ -480,6 +482,12 @@ impl Sim {
                 }
                 self.desired = replicas;
                 self.max_desired = replicas;
+                let next = self
+                    .cfg
+                    .standalone_cron
+                    .as_ref()
+                    .and_then(|c| c.next_fire());
+                self.schedule_cron(next);
             }
             AutoscalerMode::Kpa(_) => {
                 // The setup moves into the runtime; the label was taken in `new`.
@@ -1561,6 +1569,29 @@ impl Sim {
     }
 
     fn cron_fire(&mut self, now: SimTime) {
+        if let Some(cron) = self.cfg.standalone_cron.as_mut() {
+            // A CronHPA on the deployment with no HPA: each job writes the replica count.
+            let mut write = None;
+            for firing in cron.fire_due(now) {
+                match firing.action {
+                    crate::autoscaler::cron::CronAction::Skipped => {
+                        self.cron_fired
+                            .push(format!("{}(skipped)", firing.job_name));
+                    }
+                    crate::autoscaler::cron::CronAction::SetWorkloadReplicas(n)
+                    | crate::autoscaler::cron::CronAction::AdjustHpa(n) => {
+                        self.cron_fired.push(format!("{}={n}", firing.job_name));
+                        write = Some(n.max(1) as u32);
+                    }
+                }
+            }
+            let next = cron.next_fire();
+            if let Some(replicas) = write {
+                self.set_replicas(now, replicas);
+            }
+            self.schedule_cron(next);
+            return;
+        }
         let Some(h) = self.hpa.as_mut() else { return };
         let (labels, write) = h.fire_cron(now);
         let next = h.next_cron_fire();
