@@ -161,3 +161,21 @@ fn azure_llm_trace_replays_end_to_end_against_the_kpa() {
     assert!(s.replicas.final_ready < s.replicas.max_ready);
     assert!(rows.iter().any(|r| r.panic), "bursts trigger panic mode");
 }
+
+#[test]
+fn an_unreachable_revision_ignores_min_scale_and_drops_without_rate_limits() {
+    // Reachable: minReplicas 1 holds one pod after the burst.
+    let (reachable, _) = run("kserve-burst-min1-max3", &[]);
+    assert_eq!(reachable.replicas.final_ready, 1);
+    // Unreachable (no route references the revision): min-scale is forced to 0, so it scales to zero.
+    let (s, rows) = run("kserve-burst-min1-max3", &["service.reachable=false"]);
+    assert_eq!(
+        s.replicas.final_ready, 0,
+        "min-scale ignored when unreachable"
+    );
+    let zero = rows
+        .iter()
+        .find(|r| r.time_s > 80 && r.desired_pods == Some(0))
+        .expect("reaches zero");
+    assert!(zero.time_s < 240, "zero at {} s", zero.time_s);
+}

@@ -182,7 +182,8 @@ pub fn prepare(
             let (revision_annotations, cc) =
                 kpa::kserve_annotations(&component, config.allow_zero_initial_scale);
             match kpa::resolve_revision(&config, &revision_annotations, cc) {
-                Ok(scaling) => {
+                Ok(mut scaling) => {
+                    scaling.decider.reachable = s.reachable.unwrap_or(true);
                     settings.insert("target".into(), format!("{}", scaling.decider.target_value));
                     settings.insert(
                         "metric".into(),

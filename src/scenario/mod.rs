@@ -142,6 +142,10 @@ pub struct ServiceSpec {
     /// Ready pods at time 0 for `initial_state: warm` (default: max(minReplicas, 1)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_pods: Option<u32>,
+    /// Whether a route references the revision (Knative's reachability; default true). An unreachable
+    /// revision ignores min-scale and scales down without rate limits or delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reachable: Option<bool>,
 }
 
 /// Which autoscaler drives the replica count and its configuration.
