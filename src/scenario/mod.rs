@@ -509,6 +509,21 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
         return Err(ScenarioErrors(errors));
     }
     let spec: ScenarioSpec = serde_yaml::from_value(document.clone()).map_err(|e| {
+        // A whole-document error has no key path: find the top-level value that caused it.
+        if let Some((key, message)) = scalar_field_error(&document) {
+            let from_set = overrides.iter().any(|o| o.starts_with(&format!("{key}=")));
+            let key = if from_set {
+                format!("--set {key}")
+            } else {
+                key.to_string()
+            };
+            let line = if from_set {
+                None
+            } else {
+                locate::locate_key(&text, &key)
+            };
+            return ScenarioErrors(vec![err(line, &key, message)]);
+        }
         let msg = with_suggestion(&strip_location(&e.to_string()));
         let key = if overrides.is_empty() {
             String::new()
@@ -576,6 +591,37 @@ fn check_section(text: &str, section: &str, path: &Path) -> Option<ScenarioError
             key,
             message: with_suggestion(&message),
         }
+    })
+}
+
+/// The first top-level scalar field (`duration`, `seed`, ...) that does not read as its type, with the
+/// reason and what is allowed.
+fn scalar_field_error(document: &Value) -> Option<(&'static str, String)> {
+    fn check<T: serde::de::DeserializeOwned>(v: &Value, allowed: &str) -> Result<(), String> {
+        serde_yaml::from_value::<T>(v.clone())
+            .map(|_| ())
+            .map_err(|e| format!("{}; allowed: {allowed}", strip_location(&e.to_string())))
+    }
+    let duration = "a duration such as \"90s\", \"10m\" or \"1h30m\"";
+    let fields: [(&'static str, fn(&Value, &str) -> Result<(), String>, &str); 6] = [
+        ("duration", check::<SimDuration>, duration),
+        ("cooldown", check::<SimDuration>, duration),
+        (
+            "seed",
+            check::<u64>,
+            "a whole number from 0 to 18446744073709551615",
+        ),
+        ("name", check::<String>, "a string"),
+        ("description", check::<String>, "a string"),
+        (
+            "start_time",
+            check::<String>,
+            "an RFC 3339 time such as \"2024-03-05T07:50:00+08:00\"",
+        ),
+    ];
+    fields.iter().find_map(|(key, check, allowed)| {
+        let value = document.get(*key)?;
+        check(value, allowed).err().map(|m| (*key, m))
     })
 }
 
