@@ -603,7 +603,8 @@ fn scalar_field_error(document: &Value) -> Option<(&'static str, String)> {
             .map_err(|e| format!("{}; allowed: {allowed}", strip_location(&e.to_string())))
     }
     let duration = "a duration such as \"90s\", \"10m\" or \"1h30m\"";
-    let fields: [(&'static str, fn(&Value, &str) -> Result<(), String>, &str); 6] = [
+    type Check = fn(&Value, &str) -> Result<(), String>;
+    let fields: [(&'static str, Check, &str); 6] = [
         ("duration", check::<SimDuration>, duration),
         ("cooldown", check::<SimDuration>, duration),
         (
