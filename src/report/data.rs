@@ -1,7 +1,8 @@
 //! Reading a run directory: `timeseries.csv` (one row per simulated second) and `summary.json`.
 //!
 //! The report module depends only on these files, never on simulator types, so that the simulator can
-//! change freely as long as the file contract (ARCHITECTURE.md §3) holds. Assumptions:
+//! change freely as long as the file contract (ARCHITECTURE.md §3) holds; it takes the contract's column
+//! names from [`TIMESERIES_COLUMNS`] rather than keeping a second list. Assumptions:
 //! - `time_s` is the only mandatory column; any other known column may be absent or hold empty strings,
 //!   which read as "no value" (e.g. latency in a second with no completions).
 //! - Unknown extra columns are ignored, so newer simulators stay readable.
@@ -15,40 +16,19 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::ReportError;
+use crate::sim::TIMESERIES_COLUMNS;
 
-/// Numeric columns the report knows how to use.
-pub(crate) const NUMERIC_COLUMNS: &[&str] = &[
-    "time_s",
-    "arrivals",
-    "completions",
-    "failures",
-    "in_flight",
-    "activator_queue",
-    "queue_proxy_queue",
-    "desired_pods",
-    "ready_pods",
-    "pending_pods",
-    "starting_pods",
-    "terminating_pods",
-    "observed_stable",
-    "observed_panic",
-    "target_per_pod",
-    "panic",
-    "excess_burst_capacity",
-    "activator_in_path",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "latency_p99_ms",
-    "cold_start_completions",
-    "cpu_utilization",
-    "gpu_utilization",
-    "hpa_metric",
-    "hpa_proposal",
-    "hpa_recommendation",
-];
-
-/// Text columns the report knows how to use.
+/// Text columns the report knows how to use; every other column of `timeseries.csv` is numeric.
 pub(crate) const TEXT_COLUMNS: &[&str] = &["scale_reason", "cron_fire", "hpa_limit_reason"];
+
+/// Numeric columns the report knows how to use: the file contract's columns ([`TIMESERIES_COLUMNS`], in
+/// file order) without the text ones.
+fn numeric_columns() -> impl Iterator<Item = &'static str> {
+    TIMESERIES_COLUMNS
+        .iter()
+        .copied()
+        .filter(|name| !TEXT_COLUMNS.contains(name))
+}
 
 /// The per-second time series of one run, column-major.
 #[derive(Debug, Clone)]
@@ -92,9 +72,8 @@ impl TimeSeries {
                 "the header has no `time_s` column (expected a podscale timeseries.csv)".into(),
             ));
         }
-        let numeric_at: Vec<(&'static str, usize)> = NUMERIC_COLUMNS
-            .iter()
-            .filter_map(|&name| column_index(name).map(|i| (name, i)))
+        let numeric_at: Vec<(&'static str, usize)> = numeric_columns()
+            .filter_map(|name| column_index(name).map(|i| (name, i)))
             .collect();
         let text_at: Vec<(&'static str, usize)> = TEXT_COLUMNS
             .iter()
@@ -349,6 +328,34 @@ mod tests {
             &[None, Some(12.5)]
         );
         assert!(series.column("desired_pods").is_none());
+    }
+
+    #[test]
+    fn a_simulator_row_with_every_text_field_set_reads_back() {
+        use crate::sim::{output::CsvTimeseries, SecondRow, TimeseriesSink};
+        let row = SecondRow {
+            time_s: 3,
+            ready_pods: 2,
+            scale_reason: "panic",
+            cron_fire: Some("peak".into()),
+            hpa_limit_reason: "scale_up_limit",
+            ..SecondRow::default()
+        };
+        let mut csv = CsvTimeseries::new(Vec::new()).unwrap();
+        csv.row(&row).unwrap();
+        let bytes = csv.into_inner();
+        let series = TimeSeries::from_reader(bytes.as_slice(), Path::new("t.csv")).unwrap();
+        assert_eq!(series.column("ready_pods").unwrap(), &[Some(2.0)]);
+        assert_eq!(series.text_column("scale_reason").unwrap(), &["panic"]);
+        assert_eq!(series.text_column("cron_fire").unwrap(), &["peak"]);
+        assert_eq!(
+            series.text_column("hpa_limit_reason").unwrap(),
+            &["scale_up_limit"]
+        );
+        assert_eq!(
+            numeric_columns().count() + TEXT_COLUMNS.len(),
+            TIMESERIES_COLUMNS.len()
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -467,11 +467,13 @@ fn intervals(times: &[f64], flag: impl Fn(usize) -> bool) -> Vec<(f64, f64)> {
     result
 }
 
-fn flag_column(series: &TimeSeries, name: &str) -> Vec<bool> {
-    series
+/// Intervals where the numeric column `name` is positive (see [`intervals`]); none when it is absent.
+fn flagged_intervals(series: &TimeSeries, times: &[f64], name: &str) -> Vec<(f64, f64)> {
+    let flags: Vec<bool> = series
         .column(name)
         .map(|c| c.iter().map(|v| v.is_some_and(|x| x > 0.0)).collect())
-        .unwrap_or_else(|| vec![false; series.len()])
+        .unwrap_or_else(|| vec![false; series.len()]);
+    intervals(times, |row| flags[row])
 }
 
 fn column_max(series: &TimeSeries, names: &[&str]) -> f64 {
@@ -482,98 +484,236 @@ fn column_max(series: &TimeSeries, names: &[&str]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// Draws a curve (possibly several segments) with one legend entry.
-fn draw_curve<DB, Y>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
-    legend: &mut Legend,
-    curve: &[Vec<(f64, f64)>],
-    label: &str,
+/// How a curve is stroked, and drawn in the legend.
+#[derive(Clone, Copy)]
+struct Stroke {
     colour: RGBColor,
     width: u32,
     dashed: bool,
-) -> DrawResult
-where
-    DB: DrawingBackend,
-    DB::ErrorType: 'static,
-    Y: Ranged<ValueType = f64>,
-{
-    let style = colour.stroke_width(width);
-    let plotting_area = chart.plotting_area();
-    let (base_x, base_y) = plotting_area.get_base_pixel();
-    let pixel_area = plotting_area.strip_coord_spec();
-    for segment in curve {
-        if dashed {
-            chart.draw_series(DashedLineSeries::new(segment.iter().copied(), 10, 6, style))?;
-            continue;
-        }
-        // Solid curves are stroked in pixel space; see `split_at_reversals` for why.
-        let mut pixels: Vec<(i32, i32)> = segment
-            .iter()
-            .map(|point| {
-                let (x, y) = chart.backend_coord(point);
-                (x - base_x, y - base_y)
-            })
-            .collect();
-        pixels.dedup();
-        if let [single] = pixels[..] {
-            pixel_area.draw(&Circle::new(single, width.max(2), style.filled()))?;
-            continue;
-        }
-        for run in split_at_reversals(&pixels) {
-            pixel_area.draw(&PathElement::new(run, style))?;
-        }
-    }
-    if !curve.is_empty() {
-        legend.push(
-            label,
-            Glyph::Line {
-                colour,
-                width,
-                dashed,
-            },
-        );
-    }
-    Ok(())
 }
 
-/// Shades vertical bands over the whole y range, with one legend entry when any band exists.
-fn draw_bands<DB, Y>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
-    legend: &mut Legend,
-    bands: &[(f64, f64)],
+impl Stroke {
+    fn solid(colour: RGBColor, width: u32) -> Self {
+        Self {
+            colour,
+            width,
+            dashed: false,
+        }
+    }
+
+    fn dashed(colour: RGBColor, width: u32) -> Self {
+        Self {
+            colour,
+            width,
+            dashed: true,
+        }
+    }
+}
+
+/// A curve ready to draw, with its legend label and stroke.
+struct LabelledCurve {
+    label: String,
+    stroke: Stroke,
+    points: Curve,
+}
+
+/// What every chart over simulated time shares: the header, the legend column beside the plot and the
+/// time axis covering `span` seconds.
+struct TimeFrame<DB: DrawingBackend> {
+    body: DrawingArea<DB, Shift>,
+    legend_area: DrawingArea<DB, Shift>,
+    axis: TimeAxis,
+    span: f64,
+}
+
+impl<DB: DrawingBackend> TimeFrame<DB>
+where
+    DB::ErrorType: 'static,
+{
+    /// Draws the header and splits off the legend column.
+    fn new(
+        root: &DrawingArea<DB, Shift>,
+        title: &str,
+        subtitle: &str,
+        span: f64,
+    ) -> DrawResult<Self> {
+        let (body, legend_area) = draw_header_with_legend(root, title, subtitle)?;
+        Ok(Self {
+            body,
+            legend_area,
+            axis: TimeAxis::for_span(span),
+            span,
+        })
+    }
+
+    /// The frame of a one-run chart: "<scenario>: <what>", its key settings, its whole time series.
+    fn for_run(root: &DrawingArea<DB, Shift>, run: &Run, what: &str) -> DrawResult<Self> {
+        let span = run.series.end_time() + 1.0;
+        Self::new(
+            root,
+            &run_title(run, what),
+            &settings_line(&run.summary),
+            span,
+        )
+    }
+
+    /// A plot with a linear y axis from 0 to `y_max`.
+    fn linear_plot(
+        &self,
+        y_max: f64,
+        y_desc: &str,
+    ) -> DrawResult<TimePlot<'_, DB, RangedCoordf64>> {
+        let chart = build_time_chart(
+            &self.body,
+            self.axis.range(self.span),
+            0.0..y_max,
+            self.axis.description,
+            y_desc,
+            10,
+        )?;
+        Ok(self.plot(chart, (0.0, y_max)))
+    }
+
+    /// A plot with a logarithmic y axis from `low` to `high`.
+    fn log_plot(
+        &self,
+        (low, high): (f64, f64),
+        y_desc: &str,
+        y_labels: usize,
+    ) -> DrawResult<TimePlot<'_, DB, LogCoord<f64>>> {
+        let chart = build_time_chart(
+            &self.body,
+            self.axis.range(self.span),
+            (low..high).log_scale(),
+            self.axis.description,
+            y_desc,
+            y_labels,
+        )?;
+        Ok(self.plot(chart, (low, high)))
+    }
+
+    fn plot<'a, Y: Ranged<ValueType = f64>>(
+        &'a self,
+        chart: ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>,
+        y_range: (f64, f64),
+    ) -> TimePlot<'a, DB, Y> {
+        TimePlot {
+            chart,
+            legend_area: &self.legend_area,
+            legend: Legend::default(),
+            axis: self.axis,
+            y_range,
+        }
+    }
+}
+
+/// A chart over simulated time being drawn; collects legend entries for [`TimePlot::finish`].
+struct TimePlot<'a, DB: DrawingBackend, Y: Ranged<ValueType = f64>> {
+    chart: ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>,
+    legend_area: &'a DrawingArea<DB, Shift>,
+    legend: Legend,
     axis: TimeAxis,
     y_range: (f64, f64),
-    colour: RGBColor,
-    label: &str,
-) -> DrawResult
+}
+
+impl<DB, Y> TimePlot<'_, DB, Y>
 where
     DB: DrawingBackend,
     DB::ErrorType: 'static,
     Y: Ranged<ValueType = f64>,
 {
-    if bands.is_empty() {
-        return Ok(());
+    /// Draws a curve (possibly several segments) with one legend entry.
+    fn curve(&mut self, curve: &[Vec<(f64, f64)>], label: &str, stroke: Stroke) -> DrawResult {
+        let Stroke {
+            colour,
+            width,
+            dashed,
+        } = stroke;
+        let chart = &mut self.chart;
+        let style = colour.stroke_width(width);
+        let plotting_area = chart.plotting_area();
+        let (base_x, base_y) = plotting_area.get_base_pixel();
+        let pixel_area = plotting_area.strip_coord_spec();
+        for segment in curve {
+            if dashed {
+                chart.draw_series(DashedLineSeries::new(segment.iter().copied(), 10, 6, style))?;
+                continue;
+            }
+            // Solid curves are stroked in pixel space; see `split_at_reversals` for why.
+            let mut pixels: Vec<(i32, i32)> = segment
+                .iter()
+                .map(|point| {
+                    let (x, y) = chart.backend_coord(point);
+                    (x - base_x, y - base_y)
+                })
+                .collect();
+            pixels.dedup();
+            if let [single] = pixels[..] {
+                pixel_area.draw(&Circle::new(single, width.max(2), style.filled()))?;
+                continue;
+            }
+            for run in split_at_reversals(&pixels) {
+                pixel_area.draw(&PathElement::new(run, style))?;
+            }
+        }
+        if !curve.is_empty() {
+            self.legend.push(label, Glyph::Line(stroke));
+        }
+        Ok(())
     }
-    let fill = colour.mix(BAND_OPACITY).filled();
-    // Very short bands (a few seconds of a long run) would be thinner than a pixel; widen them to stay visible.
-    let min_width = axis.span_units * MIN_BAND_FRACTION;
-    chart.draw_series(bands.iter().map(|&(start, end)| {
-        let start = start / axis.seconds_per_unit;
-        let end = (end / axis.seconds_per_unit).max(start + min_width);
-        Rectangle::new([(start, y_range.0), (end, y_range.1)], fill)
-    }))?;
-    legend.push(label, Glyph::Band(colour));
-    Ok(())
+
+    /// Draws a numeric column of `series` (decimated by [`segments`]) when it holds any value.
+    fn column(
+        &mut self,
+        series: &TimeSeries,
+        times: &[f64],
+        column: &str,
+        label: &str,
+        stroke: Stroke,
+    ) -> DrawResult {
+        match series.column(column).filter(|_| series.has_values(column)) {
+            Some(values) => self.curve(&segments(times, values, self.axis), label, stroke),
+            None => Ok(()),
+        }
+    }
+
+    /// Draws each curve in order.
+    fn curves(&mut self, curves: &[LabelledCurve]) -> DrawResult {
+        for curve in curves {
+            self.curve(&curve.points, &curve.label, curve.stroke)?;
+        }
+        Ok(())
+    }
+
+    /// Shades vertical bands (seconds) over the whole y range, with one legend entry when any band exists.
+    fn bands(&mut self, bands: &[(f64, f64)], colour: RGBColor, label: &str) -> DrawResult {
+        if bands.is_empty() {
+            return Ok(());
+        }
+        let axis = self.axis;
+        let (y_low, y_high) = self.y_range;
+        let fill = colour.mix(BAND_OPACITY).filled();
+        // Very short bands (a few seconds of a long run) would be thinner than a pixel; widen them to stay visible.
+        let min_width = axis.span_units * MIN_BAND_FRACTION;
+        self.chart.draw_series(bands.iter().map(|&(start, end)| {
+            let start = start / axis.seconds_per_unit;
+            let end = (end / axis.seconds_per_unit).max(start + min_width);
+            Rectangle::new([(start, y_low), (end, y_high)], fill)
+        }))?;
+        self.legend.push(label, Glyph::Band(colour));
+        Ok(())
+    }
+
+    /// Draws the collected legend beside the plot.
+    fn finish(self) -> DrawResult {
+        draw_legend(self.legend_area, &self.legend)
+    }
 }
 
 /// How a legend entry is drawn.
 #[derive(Clone, Copy)]
 enum Glyph {
-    Line {
-        colour: RGBColor,
-        width: u32,
-        dashed: bool,
-    },
+    Line(Stroke),
     Band(RGBColor),
     Triangle(RGBColor),
 }
@@ -605,11 +745,11 @@ where
     for (row, (label, glyph)) in legend.entries.iter().enumerate() {
         let y = TOP + ROW * row as i32;
         match *glyph {
-            Glyph::Line {
+            Glyph::Line(Stroke {
                 colour,
                 width,
                 dashed,
-            } => {
+            }) => {
                 let style = colour.stroke_width(width);
                 if dashed {
                     area.draw(&PathElement::new(vec![(6, y), (14, y)], style))?;
@@ -633,15 +773,20 @@ where
     Ok(())
 }
 
-fn build_time_chart<'a, DB: DrawingBackend>(
+/// A chart with the shared margins and mesh style; `y_range` is a plain or log-scale range.
+fn build_time_chart<'a, DB, Y>(
     area: &'a DrawingArea<DB, Shift>,
     x_range: std::ops::Range<f64>,
-    y_range: std::ops::Range<f64>,
+    y_range: Y,
     x_desc: &str,
     y_desc: &str,
-) -> DrawResult<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>>
+    y_labels: usize,
+) -> DrawResult<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y::CoordDescType>>>
 where
+    DB: DrawingBackend,
     DB::ErrorType: 'static,
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
 {
     let mut chart = ChartBuilder::on(area)
         .margin_left(12)
@@ -655,7 +800,7 @@ where
         .x_desc(x_desc)
         .y_desc(y_desc)
         .x_labels(12)
-        .y_labels(10)
+        .y_labels(y_labels)
         .x_label_formatter(&tick)
         .y_label_formatter(&tick)
         .label_style((FONT, 14))
@@ -682,16 +827,10 @@ fn draw_replicas<DB: DrawingBackend>(run: &Run, root: &DrawingArea<DB, Shift>) -
 where
     DB::ErrorType: 'static,
 {
-    let mut legend = Legend::default();
-    let (body, legend_area) = draw_header_with_legend(
-        root,
-        &run_title(run, "replicas"),
-        &settings_line(&run.summary),
-    )?;
+    let frame = TimeFrame::for_run(root, run, "replicas")?;
+    let axis = frame.axis;
     let series = &run.series;
     let times = series.times();
-    let span = series.end_time() + 1.0;
-    let axis = TimeAxis::for_span(span);
     let curves: [(&str, &str, RGBColor, u32); 5] = [
         ("ready_pods", "ready", PALETTE[2], 3),
         // Thin and on top of the thick ready curve, so both stay visible where they coincide.
@@ -702,21 +841,10 @@ where
     ];
     let names: Vec<&str> = curves.iter().map(|c| c.0).collect();
     let y_max = padded_max(column_max(series, &names)).max(2.0);
-    let mut chart = build_time_chart(
-        &body,
-        axis.range(span),
-        0.0..y_max,
-        axis.description,
-        "pods",
-    )?;
+    let mut plot = frame.linear_plot(y_max, "pods")?;
 
-    let panic = flag_column(series, "panic");
-    draw_bands(
-        &mut chart,
-        &mut legend,
-        &intervals(&times, |row| panic[row]),
-        axis,
-        (0.0, y_max),
+    plot.bands(
+        &flagged_intervals(series, &times, "panic"),
         PANIC_SHADE,
         "panic mode",
     )?;
@@ -726,17 +854,7 @@ where
         if !always_shown && column_max(series, &[column]) == 0.0 {
             continue;
         }
-        if let Some(values) = series.column(column).filter(|_| series.has_values(column)) {
-            draw_curve(
-                &mut chart,
-                &mut legend,
-                &segments(&times, values, axis),
-                label,
-                colour,
-                width,
-                false,
-            )?;
-        }
+        plot.column(series, &times, column, label, Stroke::solid(colour, width))?;
     }
 
     // Scale events: every second in which the desired count changed.
@@ -751,7 +869,7 @@ where
             .collect();
         if !events.is_empty() {
             let stride = events.len().div_ceil(MAX_MARKERS).max(1);
-            chart.draw_series(
+            plot.chart.draw_series(
                 events
                     .iter()
                     .step_by(stride)
@@ -763,7 +881,7 @@ where
             } else {
                 "scale event"
             };
-            legend.push(label, Glyph::Triangle(PALETTE[0]));
+            plot.legend.push(label, Glyph::Triangle(PALETTE[0]));
         }
     }
 
@@ -777,43 +895,30 @@ where
             .collect();
         if !fires.is_empty() {
             let stride = fires.len().div_ceil(MAX_MARKERS).max(1);
-            chart.draw_series(fires.iter().step_by(stride).map(|&(x, _)| {
-                PathElement::new(vec![(x, 0.0), (x, y_max)], CRON_COLOUR.stroke_width(2))
-            }))?;
-            legend.push(
-                "cron fire",
-                Glyph::Line {
-                    colour: CRON_COLOUR,
-                    width: 2,
-                    dashed: false,
-                },
-            );
+            plot.chart
+                .draw_series(fires.iter().step_by(stride).map(|&(x, _)| {
+                    PathElement::new(vec![(x, 0.0), (x, y_max)], CRON_COLOUR.stroke_width(2))
+                }))?;
+            plot.legend
+                .push("cron fire", Glyph::Line(Stroke::solid(CRON_COLOUR, 2)));
             if fires.len() <= 30 {
                 let style = TextStyle::from((FONT, 12).into_font()).color(&CRON_COLOUR);
-                chart.draw_series(fires.iter().map(|&(x, job)| {
+                plot.chart.draw_series(fires.iter().map(|&(x, job)| {
                     Text::new(format!(" {job}"), (x, y_max * 0.97), style.clone())
                 }))?;
             }
         }
     }
-    draw_legend(&legend_area, &legend)?;
-    Ok(())
+    plot.finish()
 }
 
 fn draw_metric<DB: DrawingBackend>(run: &Run, root: &DrawingArea<DB, Shift>) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
-    let mut legend = Legend::default();
-    let (body, legend_area) = draw_header_with_legend(
-        root,
-        &run_title(run, "autoscaler metric vs target"),
-        &settings_line(&run.summary),
-    )?;
+    let frame = TimeFrame::for_run(root, run, "autoscaler metric vs target")?;
     let series = &run.series;
     let times = series.times();
-    let span = series.end_time() + 1.0;
-    let axis = TimeAxis::for_span(span);
 
     // The revision-level target is the per-pod target times the ready pods (at least one), matching how
     // the observed metric is reported as a revision total.
@@ -837,66 +942,34 @@ where
         .find(|(k, _)| k == "metric")
         .map(|(_, v)| v)
         .unwrap_or_else(|| "metric".into());
-    let y_desc = format!("{metric_name} (revision total)");
-    let mut chart = build_time_chart(
-        &body,
-        axis.range(span),
-        0.0..y_max,
-        axis.description,
-        &y_desc,
-    )?;
+    let mut plot = frame.linear_plot(y_max, &format!("{metric_name} (revision total)"))?;
 
-    let panic = flag_column(series, "panic");
-    draw_bands(
-        &mut chart,
-        &mut legend,
-        &intervals(&times, |row| panic[row]),
-        axis,
-        (0.0, y_max),
+    plot.bands(
+        &flagged_intervals(series, &times, "panic"),
         PANIC_SHADE,
         "panic mode",
     )?;
-    if let Some(values) = series
-        .column("observed_panic")
-        .filter(|_| series.has_values("observed_panic"))
-    {
-        draw_curve(
-            &mut chart,
-            &mut legend,
-            &segments(&times, values, axis),
-            "observed (panic window)",
-            PALETTE[1],
-            1,
-            false,
-        )?;
-    }
-    if let Some(values) = series
-        .column("observed_stable")
-        .filter(|_| series.has_values("observed_stable"))
-    {
-        draw_curve(
-            &mut chart,
-            &mut legend,
-            &segments(&times, values, axis),
-            "observed (stable window)",
-            PALETTE[0],
-            2,
-            false,
-        )?;
-    }
-    if target.iter().any(Option::is_some) {
-        draw_curve(
-            &mut chart,
-            &mut legend,
-            &segments(&times, &target, axis),
-            "target x max(ready, 1)",
-            BLACK,
-            2,
-            true,
-        )?;
-    }
-    draw_legend(&legend_area, &legend)?;
-    Ok(())
+    plot.column(
+        series,
+        &times,
+        "observed_panic",
+        "observed (panic window)",
+        Stroke::solid(PALETTE[1], 1),
+    )?;
+    plot.column(
+        series,
+        &times,
+        "observed_stable",
+        "observed (stable window)",
+        Stroke::solid(PALETTE[0], 2),
+    )?;
+    // An all-empty target draws nothing and adds no legend entry.
+    plot.curve(
+        &segments(&times, &target, frame.axis),
+        "target x max(ready, 1)",
+        Stroke::dashed(BLACK, 2),
+    )?;
+    plot.finish()
 }
 
 /// Drawn in this order, so the lower percentiles stay visible on top of the upper ones.
@@ -926,103 +999,63 @@ fn draw_latency<DB: DrawingBackend>(run: &Run, root: &DrawingArea<DB, Shift>) ->
 where
     DB::ErrorType: 'static,
 {
-    let mut legend = Legend::default();
-    let (body, legend_area) = draw_header_with_legend(
-        root,
-        &run_title(run, "latency per simulated second"),
-        &settings_line(&run.summary),
-    )?;
+    let frame = TimeFrame::for_run(root, run, "latency per simulated second")?;
     let series = &run.series;
     let times = series.times();
-    let span = series.end_time() + 1.0;
-    let axis = TimeAxis::for_span(span);
-    let cold = flag_column(series, "cold_start_completions");
-    let cold_bands = intervals(&times, |row| cold[row]);
-    let curves: Vec<(String, RGBColor, Curve)> = LATENCY_CURVES
+    let curves: Vec<LabelledCurve> = LATENCY_CURVES
         .iter()
         .filter_map(|&(column, label, colour)| {
             let values = series.column(column)?;
-            series.has_values(column).then(|| {
-                (
-                    label.to_string(),
-                    colour,
-                    worst_per_bucket(&times, values, axis),
-                )
+            series.has_values(column).then(|| LabelledCurve {
+                label: label.to_string(),
+                stroke: Stroke::solid(colour, 2),
+                points: worst_per_bucket(&times, values, frame.axis),
             })
         })
         .collect();
-    // Scale to what is drawn (bucket maxima), so the axis is not stretched by unseen minima.
+    let cold_starts = flagged_intervals(series, &times, "cold_start_completions");
+    draw_latency_plot(&frame, &cold_starts, &curves, 12)
+}
+
+/// Shades the cold-start bands and draws latency curves on a y axis scaled to what is drawn (bucket
+/// maxima, so the axis is not stretched by unseen minima): log scale when the curves span two decades
+/// (with `log_y_labels` labels), else linear from 0.
+fn draw_latency_plot<DB: DrawingBackend>(
+    frame: &TimeFrame<DB>,
+    cold_starts: &[(f64, f64)],
+    curves: &[LabelledCurve],
+    log_y_labels: usize,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    fn fill<DB, Y>(
+        mut plot: TimePlot<'_, DB, Y>,
+        cold_starts: &[(f64, f64)],
+        curves: &[LabelledCurve],
+    ) -> DrawResult
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+        Y: Ranged<ValueType = f64>,
+    {
+        plot.bands(cold_starts, COLD_SHADE, "cold-start completions")?;
+        plot.curves(curves)?;
+        plot.finish()
+    }
     let (low, high, log) = latency_scale(
         curves
             .iter()
-            .flat_map(|c| c.2.iter().flatten().map(|p| p.1)),
+            .flat_map(|c| c.points.iter().flatten().map(|p| p.1)),
     );
-
-    let chart_builder = |area| {
-        let mut builder = ChartBuilder::on(area);
-        builder
-            .margin_left(12)
-            .margin_right(28)
-            .margin_bottom(8)
-            .x_label_area_size(52)
-            .y_label_area_size(78);
-        builder
-    };
     if log {
         let y_range = (low / 1.5, high * 1.5);
-        let mut chart = chart_builder(&body)
-            .build_cartesian_2d(axis.range(span), (y_range.0..y_range.1).log_scale())?;
-        chart
-            .configure_mesh()
-            .x_desc(axis.description)
-            .y_desc("latency (ms, log scale)")
-            .x_labels(12)
-            .y_labels(12)
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 16))
-            .max_light_lines(2)
-            .light_line_style(RGBColor(238, 238, 238))
-            .bold_line_style(RGBColor(215, 215, 215))
-            .draw()?;
-        draw_bands(
-            &mut chart,
-            &mut legend,
-            &cold_bands,
-            axis,
-            y_range,
-            COLD_SHADE,
-            "cold-start completions",
-        )?;
-        for (label, colour, curve) in &curves {
-            draw_curve(&mut chart, &mut legend, curve, label, *colour, 2, false)?;
-        }
-        draw_legend(&legend_area, &legend)?;
+        let plot = frame.log_plot(y_range, "latency (ms, log scale)", log_y_labels)?;
+        fill(plot, cold_starts, curves)
     } else {
-        let y_max = padded_max(high);
-        let mut chart = build_time_chart(
-            &body,
-            axis.range(span),
-            0.0..y_max,
-            axis.description,
-            "latency (ms)",
-        )?;
-        draw_bands(
-            &mut chart,
-            &mut legend,
-            &cold_bands,
-            axis,
-            (0.0, y_max),
-            COLD_SHADE,
-            "cold-start completions",
-        )?;
-        for (label, colour, curve) in &curves {
-            draw_curve(&mut chart, &mut legend, curve, label, *colour, 2, false)?;
-        }
-        draw_legend(&legend_area, &legend)?;
+        let plot = frame.linear_plot(padded_max(high), "latency (ms)")?;
+        fill(plot, cold_starts, curves)
     }
-    Ok(())
 }
 
 fn draw_distribution<DB: DrawingBackend>(run: &Run, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -1230,16 +1263,9 @@ fn draw_queues<DB: DrawingBackend>(run: &Run, root: &DrawingArea<DB, Shift>) -> 
 where
     DB::ErrorType: 'static,
 {
-    let mut legend = Legend::default();
-    let (body, legend_area) = draw_header_with_legend(
-        root,
-        &run_title(run, "queued and in-flight requests"),
-        &settings_line(&run.summary),
-    )?;
+    let frame = TimeFrame::for_run(root, run, "queued and in-flight requests")?;
     let series = &run.series;
     let times = series.times();
-    let span = series.end_time() + 1.0;
-    let axis = TimeAxis::for_span(span);
     let curves: [(&str, &str, RGBColor, u32); 3] = [
         ("in_flight", "in flight (all)", GREY, 1),
         ("activator_queue", "activator queue", PALETTE[3], 2),
@@ -1252,47 +1278,36 @@ where
     ];
     let names: Vec<&str> = curves.iter().map(|c| c.0).collect();
     let y_max = padded_max(column_max(series, &names)).max(2.0);
-    let mut chart = build_time_chart(
-        &body,
-        axis.range(span),
-        0.0..y_max,
-        axis.description,
-        "requests",
-    )?;
-    let in_path = flag_column(series, "activator_in_path");
-    draw_bands(
-        &mut chart,
-        &mut legend,
-        &intervals(&times, |row| in_path[row]),
-        axis,
-        (0.0, y_max),
+    let mut plot = frame.linear_plot(y_max, "requests")?;
+    plot.bands(
+        &flagged_intervals(series, &times, "activator_in_path"),
         ACTIVATOR_SHADE,
         "activator in request path",
     )?;
     for (column, label, colour, width) in curves {
-        if let Some(values) = series.column(column).filter(|_| series.has_values(column)) {
-            draw_curve(
-                &mut chart,
-                &mut legend,
-                &segments(&times, values, axis),
-                label,
-                colour,
-                width,
-                false,
-            )?;
-        }
+        plot.column(series, &times, column, label, Stroke::solid(colour, width))?;
     }
-    draw_legend(&legend_area, &legend)?;
-    Ok(())
+    plot.finish()
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Overlays of several runs
 
-fn compare_span(runs: &[Run]) -> f64 {
-    runs.iter()
+/// The frame of an overlay: a fixed title, the run labels as subtitle, the longest run's time span.
+fn compare_frame<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[Run],
+    labels: &[String],
+    title: &str,
+) -> DrawResult<TimeFrame<DB>>
+where
+    DB::ErrorType: 'static,
+{
+    let span = runs
+        .iter()
         .map(|r| r.series.end_time() + 1.0)
-        .fold(1.0, f64::max)
+        .fold(1.0, f64::max);
+    TimeFrame::new(root, title, &labels.join("  |  "), span)
 }
 
 fn draw_compare_replicas<DB: DrawingBackend>(
@@ -1303,55 +1318,38 @@ fn draw_compare_replicas<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let mut legend = Legend::default();
-    let (body, legend_area) = draw_header_with_legend(
+    let frame = compare_frame(
         root,
+        runs,
+        labels,
         "Replicas: ready (solid) and desired (dashed) per run",
-        &labels.join("  |  "),
     )?;
-    let span = compare_span(runs);
-    let axis = TimeAxis::for_span(span);
     let y_max = padded_max(
         runs.iter()
             .map(|r| column_max(&r.series, &["ready_pods", "desired_pods"]))
             .fold(0.0, f64::max),
     )
     .max(2.0);
-    let mut chart = build_time_chart(
-        &body,
-        axis.range(span),
-        0.0..y_max,
-        axis.description,
-        "pods",
-    )?;
+    let mut plot = frame.linear_plot(y_max, "pods")?;
     for (index, (run, label)) in runs.iter().zip(labels).enumerate() {
         let colour = PALETTE[index % PALETTE.len()];
         let times = run.series.times();
-        if let Some(values) = run.series.column("desired_pods") {
-            draw_curve(
-                &mut chart,
-                &mut legend,
-                &segments(&times, values, axis),
-                &format!("{label} desired"),
-                colour,
-                1,
-                true,
-            )?;
-        }
-        if let Some(values) = run.series.column("ready_pods") {
-            draw_curve(
-                &mut chart,
-                &mut legend,
-                &segments(&times, values, axis),
-                &format!("{label} ready"),
-                colour,
-                2,
-                false,
-            )?;
-        }
+        plot.column(
+            &run.series,
+            &times,
+            "desired_pods",
+            &format!("{label} desired"),
+            Stroke::dashed(colour, 1),
+        )?;
+        plot.column(
+            &run.series,
+            &times,
+            "ready_pods",
+            &format!("{label} ready"),
+            Stroke::solid(colour, 2),
+        )?;
     }
-    draw_legend(&legend_area, &legend)?;
-    Ok(())
+    plot.finish()
 }
 
 fn draw_compare_latency<DB: DrawingBackend>(
@@ -1362,15 +1360,13 @@ fn draw_compare_latency<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let mut legend = Legend::default();
-    let (body, legend_area) = draw_header_with_legend(
+    let frame = compare_frame(
         root,
+        runs,
+        labels,
         "Latency: p99 (solid) and p50 (dashed) per run",
-        &labels.join("  |  "),
     )?;
-    let span = compare_span(runs);
-    let axis = TimeAxis::for_span(span);
-    let curves: Vec<(String, RGBColor, u32, bool, Curve)> = runs
+    let curves: Vec<LabelledCurve> = runs
         .iter()
         .zip(labels)
         .enumerate()
@@ -1378,83 +1374,23 @@ where
             let colour = PALETTE[index % PALETTE.len()];
             let times = run.series.times();
             [
-                ("latency_p50_ms", "p50", 1, true),
-                ("latency_p99_ms", "p99", 2, false),
+                ("latency_p50_ms", "p50", Stroke::dashed(colour, 1)),
+                ("latency_p99_ms", "p99", Stroke::solid(colour, 2)),
             ]
             .into_iter()
-            .filter_map(|(column, name, width, dashed)| {
+            .filter_map(|(column, name, stroke)| {
                 let values = run.series.column(column)?;
-                Some((
-                    format!("{label} {name}"),
-                    colour,
-                    width,
-                    dashed,
-                    worst_per_bucket(&times, values, axis),
-                ))
+                Some(LabelledCurve {
+                    label: format!("{label} {name}"),
+                    stroke,
+                    points: worst_per_bucket(&times, values, frame.axis),
+                })
             })
             .collect::<Vec<_>>()
         })
         .collect();
-    let (low, high, log) = latency_scale(
-        curves
-            .iter()
-            .flat_map(|c| c.4.iter().flatten().map(|p| p.1)),
-    );
-    if log {
-        let mut chart = ChartBuilder::on(&body)
-            .margin_left(12)
-            .margin_right(28)
-            .margin_bottom(8)
-            .x_label_area_size(52)
-            .y_label_area_size(78)
-            .build_cartesian_2d(axis.range(span), (low / 1.5..high * 1.5).log_scale())?;
-        chart
-            .configure_mesh()
-            .x_desc(axis.description)
-            .y_desc("latency (ms, log scale)")
-            .x_labels(12)
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 16))
-            .max_light_lines(2)
-            .light_line_style(RGBColor(238, 238, 238))
-            .bold_line_style(RGBColor(215, 215, 215))
-            .draw()?;
-        for (label, colour, width, dashed, curve) in &curves {
-            draw_curve(
-                &mut chart,
-                &mut legend,
-                curve,
-                label,
-                *colour,
-                *width,
-                *dashed,
-            )?;
-        }
-        draw_legend(&legend_area, &legend)?;
-    } else {
-        let mut chart = build_time_chart(
-            &body,
-            axis.range(span),
-            0.0..padded_max(high),
-            axis.description,
-            "latency (ms)",
-        )?;
-        for (label, colour, width, dashed, curve) in &curves {
-            draw_curve(
-                &mut chart,
-                &mut legend,
-                curve,
-                label,
-                *colour,
-                *width,
-                *dashed,
-            )?;
-        }
-        draw_legend(&legend_area, &legend)?;
-    }
-    Ok(())
+    // No cold-start bands across runs; 11 log labels is the plotters default the overlay always used.
+    draw_latency_plot(&frame, &[], &curves, 11)
 }
 
 #[cfg(test)]

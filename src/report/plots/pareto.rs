@@ -55,7 +55,14 @@ where
         .chain(data.y_bound)
         .fold(0.0, f64::max);
     let y_max = padded_max(y_top);
-    let mut chart = build_time_chart(&body, 0.0..x_max, 0.0..y_max, &data.x_label, &data.y_label)?;
+    let mut chart = build_time_chart(
+        &body,
+        0.0..x_max,
+        0.0..y_max,
+        &data.x_label,
+        &data.y_label,
+        10,
+    )?;
     if let Some(b) = data.y_bound {
         let style = PALETTE[3].stroke_width(1);
         let dashes = (0..40).map(|i| {
@@ -106,22 +113,11 @@ where
     if data.points.iter().any(|p| p.best) {
         legend.push(
             "chosen (circled)",
-            Glyph::Line {
-                colour: PALETTE[2],
-                width: 3,
-                dashed: false,
-            },
+            Glyph::Line(Stroke::solid(PALETTE[2], 3)),
         );
     }
     if data.y_bound.is_some() {
-        legend.push(
-            "p99 bound",
-            Glyph::Line {
-                colour: PALETTE[3],
-                width: 1,
-                dashed: true,
-            },
-        );
+        legend.push("p99 bound", Glyph::Line(Stroke::dashed(PALETTE[3], 1)));
     }
     draw_legend(&legend_area, &legend)?;
     Ok(())
