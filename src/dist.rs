@@ -15,7 +15,7 @@
 //! [`SimDuration::from_secs_f64`], the one audited float-to-time boundary.
 
 use crate::engine::SimRng;
-use crate::time::{parse_duration, SimDuration};
+use crate::time::SimDuration;
 use rand::RngExt;
 use rand_distr::{Distribution, Exp, Gamma, LogNormal};
 use serde::{Deserialize, Serialize};
@@ -278,11 +278,6 @@ impl DistSpec {
             other => Err(format!("unknown dist \"{other}\"; allowed: {DIST_NAMES}")),
         }
     }
-}
-
-/// Parses a duration for callers that hold a string.
-pub fn duration(text: &str) -> Result<SimDuration, String> {
-    parse_duration(text)
 }
 
 #[cfg(test)]

@@ -80,6 +80,26 @@ impl BoundReason {
     }
 }
 
+/// What `scaler.scale` decides, before it touches the Deployment.
+struct Want {
+    /// −1 = apply nothing.
+    replicas: i32,
+    reason: BoundReason,
+    requeue_after: Option<SimDuration>,
+    apply_to_deployment: bool,
+}
+
+impl Want {
+    fn apply(replicas: i32, reason: BoundReason, requeue_after: Option<SimDuration>) -> Self {
+        Want {
+            replicas,
+            reason,
+            requeue_after,
+            apply_to_deployment: true,
+        }
+    }
+}
+
 /// One reconcile's outcome.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReconcileOutcome {
@@ -166,12 +186,14 @@ impl KpaReconciler {
         excess_burst_capacity: i32,
         ready: u32,
     ) -> ReconcileOutcome {
-        let (want, reason, requeue_after) = self.want(now, desired_scale);
-        // Active long enough and wanting 0: Knative marks the PA inactive but does not touch the
-        // Deployment until the activator is confirmed in the path.
-        let hold = want == 0 && self.pa_state == PaState::Active;
+        let Want {
+            replicas: want,
+            reason,
+            requeue_after,
+            apply_to_deployment,
+        } = self.want(now, desired_scale);
         let mut apply = None;
-        if want >= 0 && !hold && want as u32 != self.replicas {
+        if want >= 0 && apply_to_deployment && want as u32 != self.replicas {
             self.replicas = want as u32;
             apply = Some(self.replicas);
         }
@@ -186,10 +208,10 @@ impl KpaReconciler {
         }
     }
 
-    fn want(&mut self, now: SimTime, desired: i32) -> (i32, BoundReason, Option<SimDuration>) {
+    fn want(&mut self, now: SimTime, desired: i32) -> Want {
         let s = &self.settings;
         if desired < 0 && self.pa_state != PaState::Activating {
-            return (desired, BoundReason::Decider, None);
+            return Want::apply(desired, BoundReason::Decider, None);
         }
         let mut min = if s.reachable { s.min_scale } else { 0 };
         let mut reason = BoundReason::Decider;
@@ -208,19 +230,19 @@ impl KpaReconciler {
             reason = BoundReason::MaxScale;
         }
         if want != 0 {
-            return (want, reason, None);
+            return Want::apply(want, reason, None);
         }
         // handleScaleToZero
         if !s.enable_scale_to_zero {
-            return (1, BoundReason::KeepOnePod, None);
+            return Want::apply(1, BoundReason::KeepOnePod, None);
         }
         match self.pa_state {
             PaState::Activating => {
                 let activating_for = now.saturating_since(self.pa_state_since);
                 if activating_for > s.activation_timeout {
-                    (0, BoundReason::ScaleToZero, None)
+                    Want::apply(0, BoundReason::ScaleToZero, None)
                 } else {
-                    (
+                    Want::apply(
                         -1,
                         BoundReason::Activating,
                         Some(SimDuration(s.activation_timeout.0 - activating_for.0)),
@@ -230,10 +252,14 @@ impl KpaReconciler {
             PaState::Active => {
                 let active_for = now.saturating_since(self.pa_state_since);
                 if active_for >= s.stable_window {
-                    // Want 0: the PA goes Inactive; the pods stay until the activator is confirmed.
-                    (0, BoundReason::KeepOnePod, Some(SimDuration::from_secs(1)))
+                    // Want 0: Knative marks the PA Inactive but leaves the Deployment alone until the
+                    // activator is confirmed in the path.
+                    Want {
+                        apply_to_deployment: false,
+                        ..Want::apply(0, BoundReason::KeepOnePod, Some(SimDuration::from_secs(1)))
+                    }
                 } else {
-                    (
+                    Want::apply(
                         1,
                         BoundReason::KeepOnePod,
                         Some(SimDuration(s.stable_window.0 - active_for.0)),
@@ -246,13 +272,13 @@ impl KpaReconciler {
                     || (self.sks_mode == SksMode::Proxy
                         && now.saturating_since(self.proxy_since) >= s.probe_delay);
                 if !activator_confirmed {
-                    return (-1, BoundReason::KeepOnePod, Some(s.probe_delay));
+                    return Want::apply(-1, BoundReason::KeepOnePod, Some(s.probe_delay));
                 }
                 if inactive_for >= s.scale_to_zero_grace.max(s.pod_retention) {
-                    return (0, BoundReason::ScaleToZero, None);
+                    return Want::apply(0, BoundReason::ScaleToZero, None);
                 }
                 if s.pod_retention.0 > 0 && inactive_for < s.pod_retention {
-                    return (
+                    return Want::apply(
                         -1,
                         BoundReason::KeepOnePod,
                         Some(SimDuration(s.pod_retention.0 - inactive_for.0)),
@@ -260,9 +286,9 @@ impl KpaReconciler {
                 }
                 let proxy_for = now.saturating_since(self.proxy_since);
                 if proxy_for >= s.scale_to_zero_grace {
-                    (0, BoundReason::ScaleToZero, None)
+                    Want::apply(0, BoundReason::ScaleToZero, None)
                 } else {
-                    (
+                    Want::apply(
                         -1,
                         BoundReason::KeepOnePod,
                         Some(SimDuration(s.scale_to_zero_grace.0 - proxy_for.0)),

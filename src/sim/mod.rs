@@ -25,6 +25,11 @@
 //! * One activator stands for the whole activator fleet: Knative splits pods among several activators
 //!   ("subsetting"); the aggregate capacity is the same.
 //! * In Serve mode the ingress spreads requests round robin over ready pods.
+//! * `initial_state: warm` creates the KPA decider with 0 ready pods, as if the autoscaler had been running
+//!   quietly; Knative creates it with the live ready count (and so in panic above one pod) only when the
+//!   autoscaler process itself restarts.
+//! * `cold_start_affected` counts requests that waited in the activator while no pod was ready; waiting
+//!   for a slot on a busy pod is queueing, not a cold start.
 //! * When the deployment shrinks, pods are removed in Kubernetes' ReplicaSet order: not-yet-ready pods
 //!   first (newest first), then the most recently ready.
 

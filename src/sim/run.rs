@@ -634,8 +634,9 @@ impl Sim {
     }
 
     fn enqueue_at_activator(&mut self, now: SimTime, id: u32) {
-        let capacity_hint = self.activator_free.len() + self.ready.len();
-        if self.activator_queue.len() >= ACTIVATOR_QUEUE_DEPTH + capacity_hint {
+        // The revision breaker admits capacity + 10000; the capacity is what is already dispatched, so
+        // the waiting requests alone are held to the queue depth.
+        if self.activator_queued >= ACTIVATOR_QUEUE_DEPTH as u64 {
             self.counts.rejected += 1;
             self.respond(now, id, 503);
             return;
@@ -1520,10 +1521,7 @@ impl Sim {
                 k.requeue = Some(ev);
             }
         }
-        let in_path = outcome.sks_mode == SksMode::Proxy;
-        if in_path != self.activator_in_path {
-            self.activator_in_path = in_path;
-        }
+        self.activator_in_path = outcome.sks_mode == SksMode::Proxy;
         if let Some(replicas) = outcome.apply {
             self.set_replicas(now, replicas);
         }
