@@ -294,24 +294,26 @@ pub(crate) fn latency_histogram(summary: &Value) -> Vec<HistogramBucket> {
     buckets
 }
 
-/// Estimated latency (ms) at quantile `q` in [0, 1] by linear interpolation inside the histogram bucket.
-pub(crate) fn histogram_quantile(buckets: &[HistogramBucket], q: f64) -> Option<f64> {
-    let total: f64 = buckets.iter().map(|b| b.count).sum();
-    if total <= 0.0 {
-        return None;
-    }
-    let rank = q.clamp(0.0, 1.0) * total;
-    let mut seen = 0.0;
-    let mut lower = 0.0;
-    for bucket in buckets {
-        if bucket.count > 0.0 && seen + bucket.count >= rank {
-            let fraction = (rank - seen) / bucket.count;
-            return Some(lower + fraction * (bucket.le_ms - lower));
-        }
-        seen += bucket.count;
-        lower = bucket.le_ms;
-    }
-    buckets.last().map(|b| b.le_ms)
+/// `latency_cdf_ms` (points `[latency_ms, share]`, share in (0, 1]) sorted by latency; empty when the
+/// summary predates it or no request completed.
+pub(crate) fn latency_cdf(summary: &Value) -> Vec<(f64, f64)> {
+    let mut points: Vec<(f64, f64)> = summary
+        .get("latency_cdf_ms")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| {
+                    let pair = item.as_array()?;
+                    let ms = pair.first()?.as_f64()?;
+                    let share = pair.get(1)?.as_f64()?;
+                    (ms.is_finite() && (0.0..=1.0).contains(&share)).then_some((ms, share))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    points
 }
 
 #[cfg(test)]
@@ -375,19 +377,12 @@ mod tests {
     }
 
     #[test]
-    fn quantile_interpolates_within_bucket() {
-        let buckets = [
-            HistogramBucket {
-                le_ms: 10.0,
-                count: 50.0,
-            },
-            HistogramBucket {
-                le_ms: 20.0,
-                count: 50.0,
-            },
-        ];
-        assert_eq!(histogram_quantile(&buckets, 0.5), Some(10.0));
-        assert_eq!(histogram_quantile(&buckets, 0.75), Some(15.0));
-        assert_eq!(histogram_quantile(&[], 0.5), None);
+    fn cdf_points_read_sorted_and_bad_points_are_skipped() {
+        let summary: Value = serde_json::from_str(
+            r#"{"latency_cdf_ms": [[30.0, 1.0], [10.0, 0.5], [20.0, 7.0], ["x", 0.1]]}"#,
+        )
+        .unwrap();
+        assert_eq!(latency_cdf(&summary), [(10.0, 0.5), (30.0, 1.0)]);
+        assert!(latency_cdf(&Value::Null).is_empty());
     }
 }

@@ -3,14 +3,16 @@
 //!
 //! Assumptions: input is the `summary.json` value; any missing field is shown as `n/a` or its section is
 //! left out. Latencies are converted from the summary's milliseconds to seconds as `hey` prints them.
-//! The 10 %, 25 % and 75 % points are not in the summary, so they are estimated from the latency
-//! histogram by interpolation and marked with `~`.
+//! Every percentile is read from `latency_ms` (computed from the run's HDR histogram, see
+//! [`super::latency`]); one the summary lacks (files written before p10/p25/p75 existed) is left out,
+//! never estimated from the histogram buckets. Rows that do not apply to the run are left out: time in
+//! panic only for the KPA, cluster figures only when the scenario has a node pool or nodes were added.
 
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::data::{histogram_quantile, latency_histogram, number_at, text_at, HistogramBucket};
+use super::data::{latency_histogram, number_at, text_at, HistogramBucket};
 
 /// Widest histogram bar, in characters.
 const BAR_WIDTH: f64 = 40.0;
@@ -26,6 +28,16 @@ fn seconds(ms: Option<f64>) -> String {
 
 fn count(value: Option<f64>) -> String {
     value.map_or_else(|| "n/a".to_string(), |v| format!("{}", v.round() as i64))
+}
+
+/// "1 request", "2 requests", "n/a requests": `noun` is the singular, the plural adds an `s`.
+fn counted(value: Option<f64>, noun: &str) -> String {
+    let plural = if value.is_some_and(|v| v.round() as i64 == 1) {
+        ""
+    } else {
+        "s"
+    };
+    format!("{} {noun}{plural}", count(value))
 }
 
 /// The text report for one run; see the module docs for the layout.
@@ -96,7 +108,15 @@ pub fn hey_summary(summary: &Value) -> String {
 
     let buckets = latency_histogram(summary);
     if buckets.iter().any(|b| b.count > 0.0) {
-        let _ = writeln!(out, "\nResponse time histogram (upper bound, requests):");
+        let spacing = if super::plots::evenly_spaced(&buckets) {
+            ""
+        } else {
+            ", bounds spaced geometrically"
+        };
+        let _ = writeln!(
+            out,
+            "\nResponse time histogram (upper bound, requests{spacing}):"
+        );
         let rows = merge_rows(&buckets);
         let tallest = rows.iter().map(|b| b.count).fold(0.0, f64::max);
         for bucket in &rows {
@@ -121,34 +141,26 @@ pub fn hey_summary(summary: &Value) -> String {
     }
 
     let _ = writeln!(out, "\nLatency distribution:");
-    let percentiles: [(&str, Option<&str>, f64); 8] = [
-        ("10%", None, 0.10),
-        ("25%", None, 0.25),
-        ("50%", Some("latency_ms/p50"), 0.50),
-        ("75%", None, 0.75),
-        ("90%", Some("latency_ms/p90"), 0.90),
-        ("95%", Some("latency_ms/p95"), 0.95),
-        ("99%", Some("latency_ms/p99"), 0.99),
-        ("99.9%", Some("latency_ms/p999"), 0.999),
+    let percentiles = [
+        ("10%", "p10"),
+        ("25%", "p25"),
+        ("50%", "p50"),
+        ("75%", "p75"),
+        ("90%", "p90"),
+        ("95%", "p95"),
+        ("99%", "p99"),
+        ("99.9%", "p999"),
     ];
-    for (label, path, quantile) in percentiles {
-        let exact = path.and_then(|p| number_at(summary, p));
-        let (marker, value) = match exact {
-            Some(ms) => (" ", Some(ms)),
-            None => ("~", histogram_quantile(&buckets, quantile)),
-        };
-        if let Some(ms) = value {
-            let _ = writeln!(out, "  {label:>5} in {marker}{:.4} secs", ms / 1000.0);
+    for (label, key) in percentiles {
+        if let Some(ms) = number_at(summary, &format!("latency_ms/{key}")) {
+            let _ = writeln!(out, "  {label:>5} in {:.4} secs", ms / 1000.0);
         }
-    }
-    if buckets.iter().any(|b| b.count > 0.0) {
-        let _ = writeln!(out, "  (~ estimated from the histogram)");
     }
 
     if let Some(codes) = summary.get("status_codes").and_then(Value::as_object) {
         let _ = writeln!(out, "\nStatus code distribution:");
         for (code, n) in codes {
-            let _ = writeln!(out, "  [{code}]\t{} responses", count(n.as_f64()));
+            let _ = writeln!(out, "  [{code}]\t{}", counted(n.as_f64(), "response"));
         }
     }
 
@@ -186,31 +198,108 @@ pub fn hey_summary(summary: &Value) -> String {
             format!("{gpu:.1} ({:.2} GPU-hours)", gpu / 3600.0),
         );
     }
+    let affected = counted(
+        number_at(summary, "requests/cold_start_affected"),
+        "request",
+    );
     row(
         &mut out,
         "Cold starts",
         format!(
-            "{} ({} requests waited for one)",
-            count(number_at(summary, "cold_starts")),
-            count(number_at(summary, "requests/cold_start_affected")),
+            "{} started, {} became Ready ({affected} waited for one)",
+            counted(number_at(summary, "cold_starts"), "pod"),
+            count(number_at(summary, "cold_start_s/count")),
         ),
     );
-    let panic = number_at(summary, "panic_seconds");
-    let share = match (panic, number_at(summary, "duration_s")) {
-        (Some(p), Some(d)) if d > 0.0 => format!(" ({:.1}% of the run)", 100.0 * p / d),
-        _ => String::new(),
-    };
-    row(
-        &mut out,
-        "Time in panic",
-        panic.map_or("n/a".into(), |p| format!("{p:.0} s{share}")),
-    );
+    if number_at(summary, "cold_start_s/count").is_some_and(|n| n > 0.0) {
+        let secs = |key: &str| {
+            number_at(summary, &format!("cold_start_s/{key}"))
+                .map_or("n/a".to_string(), |v| format!("{v:.2} s"))
+        };
+        row(
+            &mut out,
+            "Cold start time",
+            format!(
+                "mean {}, median {}, max {}",
+                secs("mean"),
+                secs("p50"),
+                secs("max")
+            ),
+        );
+        let phases: Vec<String> = [
+            ("scheduling", "scheduling"),
+            ("image pull", "image_pull"),
+            ("container start", "container_start"),
+            ("model load", "model_load"),
+            ("readiness", "readiness"),
+        ]
+        .iter()
+        .filter_map(|(label, key)| {
+            number_at(summary, &format!("cold_start_s/phases/{key}"))
+                .filter(|v| *v > 0.0)
+                .map(|v| format!("{label} {v:.2} s"))
+        })
+        .collect();
+        if !phases.is_empty() {
+            row(&mut out, "  phase means", phases.join(", "));
+        }
+    }
+    if text_at(summary, "autoscaler").as_deref() == Some("kpa") {
+        let panic = number_at(summary, "panic_seconds");
+        let share = match (panic, number_at(summary, "duration_s")) {
+            (Some(p), Some(d)) if d > 0.0 => format!(" ({:.1}% of the run)", 100.0 * p / d),
+            _ => String::new(),
+        };
+        row(
+            &mut out,
+            "Time in panic",
+            panic.map_or("n/a".into(), |p| format!("{p:.0} s{share}")),
+        );
+    }
     row(
         &mut out,
         "Scale events",
         count(number_at(summary, "scale_events")),
     );
+    cluster_rows(summary, &mut out);
     out
+}
+
+/// Nodes and Pending pods, when the scenario models a node pool (`cluster/scheduling` is not
+/// `unlimited`) or nodes were added; an unlimited single node has nothing to report.
+fn cluster_rows(summary: &Value, out: &mut String) {
+    let scheduling = text_at(summary, "cluster/scheduling");
+    let added = number_at(summary, "cluster/nodes_added").unwrap_or(0.0);
+    if scheduling.is_none() || (scheduling.as_deref() == Some("unlimited") && added == 0.0) {
+        return;
+    }
+    let _ = writeln!(out, "\nCluster ({}):", scheduling.unwrap_or_default());
+    let row = |out: &mut String, label: &str, value: String| {
+        let _ = writeln!(out, "  {:<18}{value}", format!("{label}:"));
+    };
+    row(
+        out,
+        "Nodes",
+        format!(
+            "{} added, {} removed, {} at most, {} at the end",
+            count(number_at(summary, "cluster/nodes_added")),
+            count(number_at(summary, "cluster/nodes_removed")),
+            count(number_at(summary, "cluster/max_nodes")),
+            count(number_at(summary, "cluster/final_nodes")),
+        ),
+    );
+    row(
+        out,
+        "Node-seconds",
+        number_at(summary, "cluster/node_seconds").map_or("n/a".into(), |v| {
+            format!("{v:.1} ({:.2} node-hours)", v / 3600.0)
+        }),
+    );
+    row(
+        out,
+        "Max pending pods",
+        count(number_at(summary, "cluster/max_pending_pods")),
+    );
 }
 
 /// Trims empty leading and trailing buckets and merges neighbours until at most

@@ -6,6 +6,7 @@
 //! - [`compare`]: side-by-side table and overlaid plots of several runs.
 //! - [`write_html`]: one self-contained `report.html` per run.
 //! - [`write_pareto_plot`]: a sweep's cost against tail latency with its Pareto frontier (`podscale tune`).
+//! - [`latency`]: percentiles, histogram buckets and CDF of `summary.json` from the run's HDR histogram.
 //! - [`Progress`]: a cheap-to-update progress bar on stderr.
 //! - [`write_atomic`] / [`AtomicFile`]: every output file is written to `<name>.tmp` and renamed, so a
 //!   failed run never leaves a half-written file under a final name.
@@ -18,6 +19,7 @@ mod compare;
 mod data;
 mod hey;
 mod html;
+pub mod latency;
 mod plots;
 mod progress;
 

@@ -1121,18 +1121,25 @@ where
         bar
     }))?;
 
-    // CDF: cumulative share of requests at each bucket's upper bound.
-    let mut cumulative = 0.0;
-    let mut cdf: Vec<(f64, f64)> = Vec::with_capacity(buckets.len() + 1);
-    if lower_bound_ms > 0.0 {
-        cdf.push((lower_bound_ms, 0.0));
-    }
-    for bucket in buckets {
-        cumulative += bucket.count;
-        if bucket.le_ms > 0.0 {
-            cdf.push((bucket.le_ms, 100.0 * cumulative / total.max(1.0)));
+    // CDF: from `latency_cdf_ms` (the full HDR histogram) when present; summaries written before it
+    // existed fall back to the cumulative share at each bucket's upper bound.
+    let full = data::latency_cdf(&run.summary);
+    let cdf: Vec<(f64, f64)> = if full.is_empty() {
+        let mut cumulative = 0.0;
+        let mut points = Vec::with_capacity(buckets.len() + 1);
+        if lower_bound_ms > 0.0 {
+            points.push((lower_bound_ms, 0.0));
         }
-    }
+        for bucket in buckets {
+            cumulative += bucket.count;
+            if bucket.le_ms > 0.0 {
+                points.push((bucket.le_ms, 100.0 * cumulative / total.max(1.0)));
+            }
+        }
+        points
+    } else {
+        cdf_steps(&full)
+    };
     let markers: Vec<(f64, f64, &str)> = [
         ("latency_ms/p50", 50.0, "p50"),
         ("latency_ms/p95", 95.0, "p95"),
@@ -1157,9 +1164,15 @@ where
             .y_label_area_size(64);
         builder
     };
-    // Evenly spaced buckets (hey style) carry no detail below the first bound, so a log axis would
-    // only stretch one straight interpolation over decades; geometric buckets read best on log.
-    if evenly_spaced(buckets) {
+    // A log axis when latencies span a decade or more, so a cold-start tail is visible next to the
+    // bulk; the bucket fallback of evenly spaced (hey style) bounds carries no detail below the first
+    // bound, so it stays linear.
+    let log_x = if full.is_empty() {
+        !evenly_spaced(buckets)
+    } else {
+        last_x >= first_x.max(1e-3) * 10.0
+    };
+    if !log_x {
         let x_high = last_x.max(1e-3) * 1.05;
         let mut chart = build(&right).build_cartesian_2d(0.0..x_high, 0.0..100.0)?;
         configure_cdf_mesh(&mut chart, "latency (ms)")?;
@@ -1175,8 +1188,21 @@ where
     Ok(())
 }
 
+/// The CDF as a step curve in percent: flat from one recorded latency to the next, then a vertical rise,
+/// starting from 0 % at the fastest latency.
+fn cdf_steps(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(points.len() * 2 + 1);
+    let mut previous = 0.0;
+    for &(ms, share) in points {
+        out.push((ms, previous));
+        out.push((ms, 100.0 * share));
+        previous = 100.0 * share;
+    }
+    out
+}
+
 /// True when the populated bucket bounds are evenly spaced (within 10 %), as in hey-style histograms.
-fn evenly_spaced(buckets: &[data::HistogramBucket]) -> bool {
+pub(crate) fn evenly_spaced(buckets: &[data::HistogramBucket]) -> bool {
     let widths: Vec<f64> = buckets
         .windows(2)
         .map(|w| w[1].le_ms - w[0].le_ms)
