@@ -307,20 +307,52 @@ fn hey_summary_shows_the_expected_figures() {
         "Response time histogram",
         "\u{25a0}",
         "Latency distribution:",
-        "50% in  0.0215 secs",
-        "99% in  0.0950 secs",
-        "10% in ~",
+        "50% in 0.0215 secs",
+        "99% in 0.0950 secs",
         "Status code distribution:",
         "[503]\t100 responses",
         "10 ready, 10 desired",
         "5.25",
         "3150.0",
-        "15 (180 requests waited for one)",
+        "15 pods started",
+        "(180 requests waited for one)",
         "60 s (10.0% of the run)",
         "Scale events:",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
+}
+
+#[test]
+fn hey_summary_never_estimates_a_percentile_and_leaves_out_rows_that_do_not_apply() {
+    // The fixture has no p10/p25/p75: they are left out, not interpolated from the buckets.
+    let text = hey_summary(&summary("hey", "60s"));
+    assert!(
+        !text.contains("10% in") && !text.contains("75% in") && !text.contains('~'),
+        "{text}"
+    );
+    let mut hpa = summary("hpa", "60s");
+    hpa["autoscaler"] = "hpa".into();
+    hpa["requests"]["cold_start_affected"] = 1.into();
+    hpa["status_codes"] = serde_json::json!({"504": 1});
+    hpa["latency_ms"]["p10"] = 4.0.into();
+    hpa["cluster"] = serde_json::json!({"scheduling": "first_fit", "max_nodes": 3, "final_nodes": 2,
+        "nodes_added": 2, "nodes_removed": 1, "node_seconds": 1500.0, "max_pending_pods": 4});
+    let text = hey_summary(&hpa);
+    assert!(!text.contains("Time in panic"), "{text}");
+    assert!(text.contains("10% in 0.0040 secs"), "{text}");
+    assert!(text.contains("(1 request waited for one)"), "{text}");
+    assert!(text.contains("[504]\t1 response\n"), "{text}");
+    assert!(
+        text.contains("2 added, 1 removed, 3 at most, 2 at the end"),
+        "{text}"
+    );
+    assert!(text.contains("1500.0 (0.42 node-hours)"), "{text}");
+    assert!(text.contains("Max pending pods: 4"), "{text}");
+    // An unlimited cluster that never grew has nothing to say.
+    hpa["cluster"]["scheduling"] = "unlimited".into();
+    hpa["cluster"]["nodes_added"] = 0.into();
+    assert!(!hey_summary(&hpa).contains("Cluster"));
 }
 
 #[test]
