@@ -29,8 +29,9 @@ enum Command {
     #[command(after_help = "Examples:
   podscale run scenarios/quickstart.yaml
   podscale run scenarios/quickstart.yaml --seed 7 --out /tmp/run1
-  podscale run scenarios/quickstart.yaml --set traffic.rate=50 --set autoscaler.config.stable-window=30s
-  podscale run scenarios/quickstart.yaml --set 'service.annotations.\"autoscaling.knative.dev/target\"=5'")]
+  podscale run scenarios/quickstart.yaml --set 'traffic.points[1].rate=300' --set autoscaler.config.stable-window=30s
+  podscale run scenarios/kpa-bursty.yaml --set 'service.annotations.\"autoscaling.knative.dev/target\"=2'
+  (an annotation takes effect only where the scenario sets no scaleTarget: KServe writes scaleTarget over it)")]
     Run {
         /// Scenario YAML file.
         scenario: PathBuf,
@@ -50,7 +51,7 @@ enum Command {
     /// Check a scenario without running it; reports every error with its location and the allowed values.
     #[command(after_help = "Examples:
   podscale validate scenarios/quickstart.yaml
-  podscale validate scenarios/quickstart.yaml --set traffic.rate=-1")]
+  podscale validate scenarios/fixed-mm1.yaml --set traffic.rate=-1     # an error naming key, line and range")]
     Validate {
         /// Scenario YAML file.
         scenario: PathBuf,
