@@ -311,12 +311,28 @@ pub(crate) fn settings_line(summary: &serde_json::Value) -> String {
     for (key, value) in data::settings(summary) {
         parts.push(format!("{key} {value}"));
     }
-    let mut line = parts.join("  |  ");
-    const MAX_CHARS: usize = 150;
-    if line.chars().count() > MAX_CHARS {
-        line = line.chars().take(MAX_CHARS - 3).collect::<String>() + "...";
+    parts.join("  |  ")
+}
+
+/// Most characters of a subtitle line that fit the chart width at the subtitle's font size.
+const SUBTITLE_LINE_CHARS: usize = 150;
+
+/// Splits a `settings_line` at its separators into lines of at most [`SUBTITLE_LINE_CHARS`], so a
+/// long subtitle wraps instead of being cut.
+fn wrap_subtitle(line: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for part in line.split("  |  ") {
+        match lines.last_mut() {
+            Some(last)
+                if last.chars().count() + 5 + part.chars().count() <= SUBTITLE_LINE_CHARS =>
+            {
+                last.push_str("  |  ");
+                last.push_str(part);
+            }
+            _ => lines.push(part.to_string()),
+        }
     }
-    line
+    lines
 }
 
 /// Fills the canvas, draws a title and subtitle, and returns the area left for the chart.
@@ -329,17 +345,17 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
-    let (header, body) = root.split_vertically(64);
+    let lines = wrap_subtitle(subtitle);
+    let (header, body) = root.split_vertically(46 + 18 * lines.len().max(1) as u32);
     header.draw_text(
         title,
         &(FONT, 22, FontStyle::Bold).into_text_style(&header),
         (16, 10),
     )?;
-    header.draw_text(
-        subtitle,
-        &TextStyle::from((FONT, 14).into_font()).color(&RGBColor(80, 80, 80)),
-        (16, 40),
-    )?;
+    let style = TextStyle::from((FONT, 14).into_font()).color(&RGBColor(80, 80, 80));
+    for (i, line) in lines.iter().enumerate() {
+        header.draw_text(line, &style, (16, 40 + 18 * i as i32))?;
+    }
     Ok(body)
 }
 
@@ -574,6 +590,29 @@ where
         Ok(self.plot(chart, (0.0, y_max)))
     }
 
+    /// A plot of whole counts (pods): a linear y axis from 0 to a whole `y_max` with ticks only at whole
+    /// numbers.
+    fn count_plot(&self, y_max: f64, y_desc: &str) -> DrawResult<TimePlot<'_, DB, RangedCoordf64>> {
+        let y_max = y_max.ceil().max(1.0);
+        let labels = (y_max as usize + 1).min(11);
+        let chart = build_time_chart(
+            &self.body,
+            self.axis.range(self.span),
+            0.0..y_max,
+            self.axis.description,
+            y_desc,
+            labels,
+        )?;
+        Ok(self.plot(chart, (0.0, y_max)))
+    }
+
+    /// Splits `pixels` off the top of the plot area (for a panel above the main plot) and returns it.
+    fn split_top(&mut self, pixels: u32) -> DrawingArea<DB, Shift> {
+        let (top, bottom) = self.body.split_vertically(pixels);
+        self.body = bottom;
+        top
+    }
+
     /// A plot with a logarithmic y axis from `low` to `high`.
     fn log_plot(
         &self,
@@ -726,12 +765,7 @@ struct Legend {
 
 impl Legend {
     fn push(&mut self, label: &str, glyph: Glyph) {
-        let label = if label.chars().count() > LEGEND_MAX_CHARS {
-            label.chars().take(LEGEND_MAX_CHARS - 3).collect::<String>() + "..."
-        } else {
-            label.to_string()
-        };
-        self.entries.push((label, glyph));
+        self.entries.push((label.to_string(), glyph));
     }
 }
 
@@ -740,10 +774,15 @@ where
     DB::ErrorType: 'static,
 {
     const ROW: i32 = 24;
+    const LINE: i32 = 17;
     const TOP: i32 = 22;
     let text_style = TextStyle::from((FONT, 14).into_font()).color(&BLACK);
-    for (row, (label, glyph)) in legend.entries.iter().enumerate() {
-        let y = TOP + ROW * row as i32;
+    let mut y = TOP - ROW;
+    let mut extra_lines = 0;
+    for (label, glyph) in &legend.entries {
+        y += ROW + LINE * extra_lines;
+        let lines = wrap_words(label, LEGEND_MAX_CHARS);
+        extra_lines = lines.len().saturating_sub(1) as i32;
         match *glyph {
             Glyph::Line(Stroke {
                 colour,
@@ -768,9 +807,26 @@ where
                 area.draw(&TriangleMarker::new((18, y), 6, colour.filled()))?;
             }
         }
-        area.draw_text(label, &text_style, (38, y - 5))?;
+        for (i, line) in lines.iter().enumerate() {
+            area.draw_text(line, &text_style, (38, y - 5 + LINE * i as i32))?;
+        }
     }
     Ok(())
+}
+
+/// Splits `text` at spaces into lines of at most `width` characters (a longer word gets its own line).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match lines.last_mut() {
+            Some(last) if last.chars().count() + 1 + word.chars().count() <= width => {
+                last.push(' ');
+                last.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
 }
 
 /// A chart with the shared margins and mesh style; `y_range` is a plain or log-scale range.
@@ -827,10 +883,27 @@ fn draw_replicas<DB: DrawingBackend>(run: &Run, root: &DrawingArea<DB, Shift>) -
 where
     DB::ErrorType: 'static,
 {
-    let frame = TimeFrame::for_run(root, run, "replicas")?;
+    let mut frame = TimeFrame::for_run(root, run, "offered load and replicas")?;
     let axis = frame.axis;
     let series = &run.series;
     let times = series.times();
+    // Offered load above the replica curve on the same time axis, so cause and response read together.
+    let load_area = frame.split_top(HEIGHT / 4);
+    let load_colour = PALETTE[4];
+    if let Some(arrivals) = series.column("arrivals") {
+        let load_max = padded_max(column_max(series, &["arrivals"]));
+        let mut load = build_time_chart(
+            &load_area,
+            axis.range(frame.span),
+            0.0..load_max,
+            "",
+            "arrivals/s",
+            4,
+        )?;
+        for segment in segments(&times, arrivals, axis) {
+            load.draw_series(LineSeries::new(segment, load_colour.stroke_width(2)))?;
+        }
+    }
     let curves: [(&str, &str, RGBColor, u32); 5] = [
         ("ready_pods", "ready", PALETTE[2], 3),
         // Thin and on top of the thick ready curve, so both stay visible where they coincide.
@@ -841,7 +914,13 @@ where
     ];
     let names: Vec<&str> = curves.iter().map(|c| c.0).collect();
     let y_max = padded_max(column_max(series, &names)).max(2.0);
-    let mut plot = frame.linear_plot(y_max, "pods")?;
+    let mut plot = frame.count_plot(y_max, "pods")?;
+    if series.column("arrivals").is_some() {
+        plot.legend.push(
+            "offered load (arrivals/s, top)",
+            Glyph::Line(Stroke::solid(load_colour, 2)),
+        );
+    }
 
     plot.bands(
         &flagged_intervals(series, &times, "panic"),
@@ -916,7 +995,10 @@ fn draw_metric<DB: DrawingBackend>(run: &Run, root: &DrawingArea<DB, Shift>) -> 
 where
     DB::ErrorType: 'static,
 {
-    let frame = TimeFrame::for_run(root, run, "autoscaler metric vs target")?;
+    if data::text_at(&run.summary, "autoscaler").as_deref() == Some("hpa") {
+        return draw_hpa_metric(run, root);
+    }
+    let frame = TimeFrame::for_run(root, run, "KPA metric vs target")?;
     let series = &run.series;
     let times = series.times();
 
@@ -972,11 +1054,53 @@ where
     plot.finish()
 }
 
-/// Drawn in this order, so the lower percentiles stay visible on top of the upper ones.
-const LATENCY_CURVES: [(&str, &str, RGBColor); 3] = [
-    ("latency_p99_ms", "p99", PALETTE[3]),
-    ("latency_p95_ms", "p95", PALETTE[1]),
-    ("latency_p50_ms", "p50", PALETTE[2]),
+/// The HPA compares each metric's per-pod value (average utilization or average value) with the per-pod
+/// target, so that is what is drawn: `hpa_metric` (the first metric at the last sync) against
+/// `target_per_pod`, with the HPA's proposal and final recommendation as replica counts would need a
+/// second axis and are on the replicas chart instead.
+fn draw_hpa_metric<DB: DrawingBackend>(run: &Run, root: &DrawingArea<DB, Shift>) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let frame = TimeFrame::for_run(root, run, "HPA metric vs target (per pod)")?;
+    let series = &run.series;
+    let times = series.times();
+    let y_max = padded_max(column_max(series, &["hpa_metric", "target_per_pod"]));
+    let metric = data::settings(&run.summary)
+        .into_iter()
+        .find(|(k, _)| k == "metrics")
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| "metric".into());
+    let name = metric.split_whitespace().next().unwrap_or("metric");
+    let unit = if metric.ends_with('%') {
+        format!("{name} utilization (% of request), per-pod average")
+    } else {
+        format!("{name}, per-pod average")
+    };
+    let mut plot = frame.linear_plot(y_max, &unit)?;
+    plot.column(
+        series,
+        &times,
+        "hpa_metric",
+        "metric at the last HPA sync (per-pod average)",
+        Stroke::solid(PALETTE[0], 2),
+    )?;
+    plot.column(
+        series,
+        &times,
+        "target_per_pod",
+        "HPA target (per pod)",
+        Stroke::dashed(BLACK, 2),
+    )?;
+    plot.finish()
+}
+
+/// Drawn in this order with these widths: where percentiles coincide (a quiet second, one request) the
+/// higher one is drawn on top and thinner, so p99 is never hidden under p95 and both stay visible.
+const LATENCY_CURVES: [(&str, &str, RGBColor, u32); 3] = [
+    ("latency_p50_ms", "p50", PALETTE[2], 5),
+    ("latency_p95_ms", "p95", PALETTE[1], 3),
+    ("latency_p99_ms", "p99", PALETTE[3], 1),
 ];
 
 /// Positive range of the values, and whether it spans enough decades to need a log axis.
@@ -1004,11 +1128,11 @@ where
     let times = series.times();
     let curves: Vec<LabelledCurve> = LATENCY_CURVES
         .iter()
-        .filter_map(|&(column, label, colour)| {
+        .filter_map(|&(column, label, colour, width)| {
             let values = series.column(column)?;
             series.has_values(column).then(|| LabelledCurve {
                 label: label.to_string(),
-                stroke: Stroke::solid(colour, 2),
+                stroke: Stroke::solid(colour, width),
                 points: worst_per_bucket(&times, values, frame.axis),
             })
         })
@@ -1496,6 +1620,21 @@ mod tests {
         let times: Vec<f64> = (0..1000).map(f64::from).collect();
         let bands = intervals(&times, |row| (100..160).contains(&row));
         assert_eq!(bands, vec![(100.0, 160.0)]);
+    }
+
+    #[test]
+    fn long_subtitles_and_legend_labels_wrap_without_losing_text() {
+        let parts: Vec<String> = (0..30).map(|i| format!("key{i} value{i}")).collect();
+        let line = parts.join("  |  ");
+        let lines = wrap_subtitle(&line);
+        assert!(lines.len() > 1);
+        assert!(lines.iter().all(|l| l.chars().count() <= SUBTITLE_LINE_CHARS));
+        assert_eq!(lines.join("  |  "), line);
+        let label = "metric at the last HPA sync (per-pod average)";
+        let wrapped = wrap_words(label, LEGEND_MAX_CHARS);
+        assert_eq!(wrapped.len(), 2);
+        assert!(wrapped.iter().all(|l| l.chars().count() <= LEGEND_MAX_CHARS));
+        assert_eq!(wrapped.join(" "), label);
     }
 
     #[test]
