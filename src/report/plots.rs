@@ -1628,12 +1628,16 @@ mod tests {
         let line = parts.join("  |  ");
         let lines = wrap_subtitle(&line);
         assert!(lines.len() > 1);
-        assert!(lines.iter().all(|l| l.chars().count() <= SUBTITLE_LINE_CHARS));
+        assert!(lines
+            .iter()
+            .all(|l| l.chars().count() <= SUBTITLE_LINE_CHARS));
         assert_eq!(lines.join("  |  "), line);
         let label = "metric at the last HPA sync (per-pod average)";
         let wrapped = wrap_words(label, LEGEND_MAX_CHARS);
         assert_eq!(wrapped.len(), 2);
-        assert!(wrapped.iter().all(|l| l.chars().count() <= LEGEND_MAX_CHARS));
+        assert!(wrapped
+            .iter()
+            .all(|l| l.chars().count() <= LEGEND_MAX_CHARS));
         assert_eq!(wrapped.join(" "), label);
     }
 
