@@ -31,11 +31,13 @@
 mod build;
 mod error;
 pub mod hpa;
+pub mod limits;
 pub mod locate;
 pub mod manifests;
 pub mod overrides;
 pub mod podspec;
 pub mod presets;
+pub mod warnings;
 
 pub use build::{prepare, Prepared, DEFAULT_REQUEST_TIMEOUT};
 pub use error::{edit_distance, suggest, with_suggestion, ScenarioError, ScenarioErrors};
@@ -330,6 +332,21 @@ pub(crate) fn scalar_to_string(v: &Value) -> Option<String> {
     }
 }
 
+/// A value as the user would write it in YAML (one line, at most 60 characters), for error messages.
+pub(crate) fn show_value(v: &Value) -> String {
+    let text = match v {
+        Value::String(s) => format!("\"{s}\""),
+        Value::Null => "nothing".to_string(),
+        other => serde_json::to_string(other).unwrap_or_else(|_| kind_of(other).to_string()),
+    };
+    let chars = text.chars().count();
+    if chars > 60 {
+        format!("{}... ({chars} characters)", text.chars().take(60).collect::<String>())
+    } else {
+        text
+    }
+}
+
 fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "nothing",
@@ -411,6 +428,13 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
             format!("cannot read the scenario file: {e}"),
         )])
     })?;
+    if let Err((line, message)) = limits::check_text(&text) {
+        return Err(ScenarioErrors(vec![err(
+            line,
+            "",
+            format!("refused before parsing: {message}"),
+        )]));
+    }
     let mut document: Value = serde_yaml::from_str(&text).map_err(|e| {
         ScenarioErrors(vec![err(
             e.location().map(|l| l.line()),
@@ -436,7 +460,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
             errors.push(err(
                 None,
                 "",
-                format!("top-level keys must be strings, got {key:?}"),
+                format!("top-level keys must be strings, got {}", show_value(key)),
             ));
             continue;
         };
