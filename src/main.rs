@@ -19,7 +19,6 @@ macro_rules! sayln {
     };
 }
 
-
 #[derive(Parser)]
 #[command(
     name = "podscale",
@@ -423,6 +422,17 @@ impl Staging {
         };
         std::fs::create_dir_all(&parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
+        // The target is replaced whole; never replace a folder that holds something else.
+        if let Ok(mut entries) = std::fs::read_dir(target) {
+            let is_run =
+                target.join("summary.json").exists() || target.join("timeseries.csv").exists();
+            if entries.next().is_some() && !is_run {
+                anyhow::bail!(
+                    "--out {}: the folder exists and is not a podscale run folder (no summary.json); it would be replaced, so choose another or empty it",
+                    target.display()
+                );
+            }
+        }
         let temp = parent.join(format!(".{name}.partial-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&temp);
         std::fs::create_dir(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
@@ -517,7 +527,10 @@ mod interrupt {
 /// Writes to stdout; a closed pipe (`podscale trace inspect ... | head -1`) ends the program quietly.
 fn say(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }

@@ -358,8 +358,12 @@ fn build_traffic(
         return None;
     }
     // Every row of every trace, streamed once, so that a scenario that validates does not fail on its input.
-    let problems =
-        crate::traffic::inspect::check_traces(spec, "traffic", &loaded.base_dir, loaded.spec.duration);
+    let problems = crate::traffic::inspect::check_traces(
+        spec,
+        "traffic",
+        &loaded.base_dir,
+        loaded.spec.duration,
+    );
     if !problems.is_empty() {
         for (key, message) in problems {
             errors.push(loaded.error_at(&key, message));

@@ -112,11 +112,16 @@ pub fn check_spec(loaded: &LoadedScenario) -> Vec<ScenarioError> {
     pods("service.minReplicas", s.min_replicas.map(u64::from));
     pods("service.maxReplicas", s.max_replicas.map(u64::from));
     pods("service.initial_pods", s.initial_pods.map(u64::from));
-    pods("autoscaler.replicas", spec.autoscaler.replicas.map(u64::from));
+    pods(
+        "autoscaler.replicas",
+        spec.autoscaler.replicas.map(u64::from),
+    );
     for (name, value) in &s.annotations {
         let short = name.rsplit('/').next().unwrap_or(name);
-        if matches!(short, "min-scale" | "max-scale" | "initial-scale" | "minScale" | "maxScale")
-        {
+        if matches!(
+            short,
+            "min-scale" | "max-scale" | "initial-scale" | "minScale" | "maxScale"
+        ) {
             pods(
                 &format!("service.annotations.\"{name}\""),
                 value.trim().parse::<u64>().ok(),
@@ -148,7 +153,9 @@ pub fn check_spec(loaded: &LoadedScenario) -> Vec<ScenarioError> {
         if total > MAX_NODES && errors.is_empty() {
             errors.push(loaded.error_at(
                 "cluster.node_pools",
-                format!("the pools hold up to {total} nodes together; allowed: at most {MAX_NODES}"),
+                format!(
+                    "the pools hold up to {total} nodes together; allowed: at most {MAX_NODES}"
+                ),
             ));
         }
     }
@@ -156,7 +163,10 @@ pub fn check_spec(loaded: &LoadedScenario) -> Vec<ScenarioError> {
     if spec.cooldown > MAX_SIMULATED || total > MAX_SIMULATED.0 {
         let rows = total / 1_000_000_000;
         let columns = crate::sim::output::TIMESERIES_COLUMNS.len() as u64;
-        let gb = (rows.saturating_mul(columns).saturating_mul(TIMESERIES_CELL_BYTES)) as f64 / 1e9;
+        let gb = (rows
+            .saturating_mul(columns)
+            .saturating_mul(TIMESERIES_CELL_BYTES)) as f64
+            / 1e9;
         errors.push(loaded.error_at(
             "cooldown",
             format!(

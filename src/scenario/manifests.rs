@@ -31,12 +31,20 @@ fn read_yaml(path: &Path) -> Result<Value, String> {
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if let Err((line, message)) = super::limits::check_text(&text) {
         let at = line.map(|l| format!(":{l}")).unwrap_or_default();
-        return Err(format!("{}{at}: refused before parsing: {message}", path.display()));
+        return Err(format!(
+            "{}{at}: refused before parsing: {message}",
+            path.display()
+        ));
     }
     serde_yaml::from_str(&text).map_err(|e| {
-        let at = e.location().map(|l| format!(":{}", l.line())).unwrap_or_default();
+        let at = e
+            .location()
+            .map(|l| format!(":{}", l.line()))
+            .unwrap_or_default();
         let message = e.to_string();
-        let message = message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m);
+        let message = message
+            .rsplit_once(" at line ")
+            .map_or(message.as_str(), |(m, _)| m);
         format!("{}{at}: malformed YAML: {message}", path.display())
     })
 }

@@ -341,7 +341,10 @@ pub(crate) fn show_value(v: &Value) -> String {
     };
     let chars = text.chars().count();
     if chars > 60 {
-        format!("{}... ({chars} characters)", text.chars().take(60).collect::<String>())
+        format!(
+            "{}... ({chars} characters)",
+            text.chars().take(60).collect::<String>()
+        )
     } else {
         text
     }
@@ -741,12 +744,18 @@ pub(crate) fn humanize(message: &str) -> String {
         ("expected f64", "expected a number"),
         ("expected f32", "expected a number"),
         ("expected u64", "expected a whole number >= 0"),
-        ("expected u32", "expected a whole number from 0 to 4294967295"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
         ("expected u16", "expected a whole number from 0 to 65535"),
         ("expected u8", "expected a whole number from 0 to 255"),
         ("expected usize", "expected a whole number >= 0"),
         ("expected i64", "expected a whole number"),
-        ("expected i32", "expected a whole number from -2147483648 to 2147483647"),
+        (
+            "expected i32",
+            "expected a whole number from -2147483648 to 2147483647",
+        ),
         ("expected a borrowed string", "expected a string"),
         ("Value::Tagged", "a tagged value (!tag)"),
         ("a boolean", "true or false"),
@@ -827,7 +836,12 @@ fn scalar_field_error(document: &Value) -> Option<(&'static str, String)> {
     fn check<T: serde::de::DeserializeOwned>(v: &Value, allowed: &str) -> Result<(), String> {
         serde_yaml::from_value::<T>(v.clone())
             .map(|_| ())
-            .map_err(|e| format!("{}; allowed: {allowed}", humanize(&strip_location(&e.to_string()))))
+            .map_err(|e| {
+                format!(
+                    "{}; allowed: {allowed}",
+                    humanize(&strip_location(&e.to_string()))
+                )
+            })
     }
     let duration = "a duration such as \"90s\", \"10m\" or \"1h30m\"";
     type Check = fn(&Value, &str) -> Result<(), String>;

@@ -150,9 +150,8 @@ pub fn check_traces(
             match trace::scan(&path, &options, MAX_RATE) {
                 Err(e) => errors.push((key, e.to_string())),
                 Ok(scan) if s.looped => {
-                    let period = SimDuration::from_secs_f64(
-                        scan.period as f64 * s.time_scale / 1e9,
-                    );
+                    let period =
+                        SimDuration::from_secs_f64(scan.period as f64 * s.time_scale / 1e9);
                     if period < MIN_LOOP_PERIOD {
                         errors.push((
                             format!("{key_prefix}.loop"),

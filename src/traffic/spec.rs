@@ -221,7 +221,12 @@ pub struct TraceSpec {
 impl TraceSpec {
     /// The file to read (relative paths resolve against `base_dir`) and the replay options for a source
     /// that starts at `start` and stops at `end`.
-    pub fn options(&self, base_dir: &Path, start: SimTime, end: SimTime) -> (PathBuf, TraceOptions) {
+    pub fn options(
+        &self,
+        base_dir: &Path,
+        start: SimTime,
+        end: SimTime,
+    ) -> (PathBuf, TraceOptions) {
         let path = if self.path.is_absolute() {
             self.path.clone()
         } else {
@@ -436,7 +441,6 @@ impl Checker<'_> {
             );
         }
     }
-
 }
 
 impl TrafficSpec {
