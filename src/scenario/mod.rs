@@ -690,7 +690,48 @@ fn pin(section_value: &Value, message: &str, key: &str, section: &str) -> Option
             _ => None,
         }
     }
-    walk(node, &start, unknown_field, &quoted)
+    if let Some(found) = walk(node, &start, unknown_field, &quoted) {
+        return Some(found);
+    }
+    // Nothing quoted matches (serde does not echo lists and maps): a value of the kind the message
+    // names, or else the only list under the key, is the culprit when there is exactly one.
+    let kind = |v: &Value| -> bool {
+        if message.contains("sequence") || message.contains("a list") {
+            v.is_sequence()
+        } else if message.contains("invalid type: map") || message.contains("got a map") {
+            v.is_mapping()
+        } else {
+            v.is_sequence()
+        }
+    };
+    fn collect(v: &Value, at: &str, kind: &dyn Fn(&Value) -> bool, out: &mut Vec<String>) {
+        let children: Vec<(String, &Value)> = match v {
+            Value::Mapping(m) => m
+                .iter()
+                .filter_map(|(k, c)| Some((format!("{at}.{}", k.as_str()?), c)))
+                .collect(),
+            Value::Sequence(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("{at}[{i}]"), c))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (here, child) in children {
+            if kind(child) {
+                out.push(here.clone());
+            }
+            if child.is_mapping() {
+                collect(child, &here, kind, out);
+            }
+        }
+    }
+    let mut candidates = Vec::new();
+    collect(node, &start, &kind, &mut candidates);
+    match candidates.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    }
 }
 
 /// Removes the value at `path` (as returned by [`pin`]) from `root`; false when it is not there.
