@@ -3,8 +3,8 @@
 //! CI runs the same campaign every time. Every case runs on its own thread under a time bound: a panic is
 //! a crash, a case over the bound is a hang; the campaign asserts zero of both.
 //!
-//! `PODSCALE_FUZZ_CASES` raises the budget for a longer campaign (default 600 scenario cases and 300
-//! trace cases, about a minute in a debug build). A second test measures the share of single-value
+//! `PODSCALE_FUZZ_CASES` raises the budget for a longer campaign (default 2000 scenario cases and 800
+//! trace cases, about a minute in a debug build, seconds in release). A second test measures the share of single-value
 //! mutations of the bundled scenarios whose first error names the mutated key and its line; run it with
 //! `cargo test --release --test fuzz -- --nocapture` to see the figure.
 
@@ -178,7 +178,7 @@ fn scenario_loader_never_panics_or_hangs() {
     let seeds = seeds("scenarios", "yaml");
     let mut rng = SimRng::seed_from_u64(14);
     let mut c = Campaign::default();
-    for n in 0..budget(600) {
+    for n in 0..budget(2000) {
         let (name, base) = &seeds[n % seeds.len()];
         let mut text = base.clone();
         for _ in 0..rng.random_range(1..=3) {
@@ -225,7 +225,7 @@ fn trace_readers_never_panic_or_hang() {
     ];
     let mut rng = SimRng::seed_from_u64(15);
     let mut c = Campaign::default();
-    for n in 0..budget(300) {
+    for n in 0..budget(800) {
         let (name, base) = &seeds[n % seeds.len()];
         let mut text = base.clone();
         for _ in 0..rng.random_range(1..=3) {
