@@ -250,4 +250,3 @@ pub(super) fn humanize(message: &str) -> String {
     }
     out
 }
-
