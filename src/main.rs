@@ -12,6 +12,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `println!` that ends quietly on a closed pipe (see [`say`]).
+macro_rules! sayln {
+    ($($arg:tt)*) => {
+        say(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 #[derive(Parser)]
 #[command(
     name = "podscale",
@@ -266,8 +273,9 @@ fn load_and_prepare(
 
 fn validate(path: &Path, overrides: &[String]) -> Result<ExitCode> {
     match load_and_prepare(path, overrides, None) {
-        Ok((loaded, _)) => {
-            println!("{}: ok (scenario `{}`)", path.display(), loaded.name());
+        Ok((loaded, prepared)) => {
+            print_warnings(&prepared);
+            sayln!("{}: ok (scenario `{}`)", path.display(), loaded.name());
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
@@ -286,6 +294,7 @@ struct ProgressSink<'a, S: TimeseriesSink> {
 
 impl<S: TimeseriesSink> TimeseriesSink for ProgressSink<'_, S> {
     fn row(&mut self, row: &SecondRow) -> std::io::Result<()> {
+        interrupt::check()?;
         self.progress.set(row.time_s);
         self.inner.row(row)
     }
@@ -305,13 +314,41 @@ fn run(
             return Ok(ExitCode::from(1));
         }
     };
-    let plots = loaded.spec.output.plots;
+    print_warnings(&prepared);
     let out_dir = out.unwrap_or_else(|| PathBuf::from("output").join(loaded.name()));
-    std::fs::create_dir_all(&out_dir)
-        .with_context(|| format!("cannot create output directory {}", out_dir.display()))?;
+    let staging = Staging::create(&out_dir)?;
+    interrupt::install();
+    let summary = match simulate_into(staging.path(), path, &loaded, prepared, quiet) {
+        Ok(summary) => summary,
+        Err(e) => {
+            drop(staging);
+            if interrupt::requested() {
+                eprintln!("interrupted: nothing written to {}", out_dir.display());
+                return Ok(ExitCode::from(130));
+            }
+            return Err(e);
+        }
+    };
+    staging.commit()?;
+    if !quiet {
+        let value = serde_json::to_value(&summary)?;
+        say(&report::hey_summary(&value));
+        say(&format!("\nOutputs: {}\n", out_dir.display()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Simulates and writes every output into `dir` (the staging folder).
+fn simulate_into(
+    dir: &Path,
+    path: &Path,
+    loaded: &scenario::LoadedScenario,
+    prepared: scenario::Prepared,
+    quiet: bool,
+) -> Result<sim::RunSummary> {
     let total_secs = (loaded.spec.duration + loaded.spec.cooldown).whole_secs();
     let progress = Progress::new(total_secs, quiet);
-    let ts_path = out_dir.join("timeseries.csv");
+    let ts_path = dir.join("timeseries.csv");
     let file = AtomicFile::create(&ts_path)
         .with_context(|| format!("cannot write {}", ts_path.display()))?;
     let csv = CsvTimeseries::new(std::io::BufWriter::new(file))?;
@@ -320,7 +357,7 @@ fn run(
         progress: &progress,
     };
     let mut request_log = if loaded.spec.output.per_request {
-        let path = out_dir.join("requests.csv");
+        let path = dir.join("requests.csv");
         let file = AtomicFile::create(&path)
             .with_context(|| format!("cannot write {}", path.display()))?;
         Some(sim::CsvRequestLog::new(std::io::BufWriter::new(file))?)
@@ -335,6 +372,7 @@ fn run(
         request_log.as_mut().map(|l| l as &mut dyn sim::RequestLog),
     )
     .with_context(|| format!("simulating {}", path.display()))?;
+    interrupt::check()?;
     if let Some(log) = request_log {
         let mut writer = log.into_inner();
         writer.flush()?;
@@ -346,26 +384,165 @@ fn run(
     let file = writer.into_inner().map_err(|e| e.into_error())?;
     file.commit()?;
     let json = serde_json::to_string_pretty(&summary)? + "\n";
-    report::write_atomic(&out_dir.join("summary.json"), json.as_bytes())?;
-    if plots {
-        report::write_plots(&out_dir)
-            .with_context(|| format!("plotting into {}", out_dir.display()))?;
-        report::write_html(&out_dir)
-            .with_context(|| format!("writing {}", out_dir.join("report.html").display()))?;
+    report::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
+    if loaded.spec.output.plots {
+        interrupt::check()?;
+        report::write_plots(dir).context("plotting")?;
+        interrupt::check()?;
+        report::write_html(dir).context("writing report.html")?;
     }
-    if !quiet {
-        let value = serde_json::to_value(&summary)?;
-        print!("{}", report::hey_summary(&value));
-        println!("\nOutputs: {}", out_dir.display());
+    interrupt::check()?;
+    Ok(summary)
+}
+
+/// Prints what the scenario wrote that has no effect (stderr, with file:line).
+fn print_warnings(prepared: &scenario::Prepared) {
+    for w in &prepared.warnings {
+        eprintln!("warning: {w}");
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+/// A run's output folder while it is being written: `.<name>.partial-<pid>` beside the target, moved into
+/// place only when the run is complete, so the target never holds part of a run or a mix of two.
+/// Dropped without [`Staging::commit`] (error, interrupt), it is removed.
+struct Staging {
+    temp: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    fn create(target: &Path) -> Result<Self> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| anyhow::anyhow!("--out {}: not a folder name", target.display()))?;
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+        // The target is replaced whole; never replace a folder that holds something else.
+        if let Ok(mut entries) = std::fs::read_dir(target) {
+            let is_run =
+                target.join("summary.json").exists() || target.join("timeseries.csv").exists();
+            if entries.next().is_some() && !is_run {
+                anyhow::bail!(
+                    "--out {}: the folder exists and is not a podscale run folder (no summary.json); it would be replaced, so choose another or empty it",
+                    target.display()
+                );
+            }
+        }
+        let temp = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&temp);
+        std::fs::create_dir(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+        interrupt::set_temporary(Some(temp.clone()));
+        Ok(Staging {
+            temp,
+            target: target.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    fn path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// Replaces the target with the staging folder (an earlier run's folder is moved aside, then deleted).
+    fn commit(mut self) -> Result<()> {
+        let old = self.temp.with_extension("old");
+        if self.target.exists() {
+            std::fs::rename(&self.target, &old)
+                .with_context(|| format!("cannot replace {}", self.target.display()))?;
+        }
+        std::fs::rename(&self.temp, &self.target)
+            .with_context(|| format!("cannot move the run into {}", self.target.display()))?;
+        self.committed = true;
+        interrupt::set_temporary(None);
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.temp);
+            interrupt::set_temporary(None);
+        }
+    }
+}
+
+/// SIGINT and SIGTERM during `run`: the handler only raises a flag (all a signal handler may safely do);
+/// the run polls it once per simulated second and between output steps, stops, and removes its staging
+/// folder. A second signal terminates at once, removing nothing more.
+mod interrupt {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    static REQUESTED: AtomicBool = AtomicBool::new(false);
+    static TEMPORARY: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+    extern "C" fn on_signal(signal: libc::c_int) {
+        REQUESTED.store(true, Ordering::SeqCst);
+        // SAFETY: signal() is async-signal-safe; restoring the default action makes a second signal final.
+        unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+        }
+    }
+
+    pub fn install() {
+        let handler: extern "C" fn(libc::c_int) = on_signal;
+        // SAFETY: the handler only stores to an atomic and calls signal(), both async-signal-safe.
+        unsafe {
+            libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+            libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+        }
+    }
+
+    pub fn requested() -> bool {
+        REQUESTED.load(Ordering::SeqCst)
+    }
+
+    /// An error once a signal has arrived, so that `?` unwinds the run and its temporaries.
+    pub fn check() -> std::io::Result<()> {
+        if requested() {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "interrupted by a signal",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn set_temporary(path: Option<PathBuf>) {
+        if let Ok(mut t) = TEMPORARY.lock() {
+            *t = path;
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`podscale trace inspect ... | head -1`) ends the program quietly.
+fn say(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
 }
 
 fn compare(runs: &[PathBuf], out: Option<PathBuf>) -> Result<ExitCode> {
     let out = out.unwrap_or_else(|| PathBuf::from("output").join("compare"));
     let table = report::compare(runs, &out)?;
-    println!("{table}");
-    println!("Outputs: {}", out.display());
+    sayln!("{table}");
+    sayln!("Outputs: {}", out.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -379,7 +556,7 @@ fn inspect(file: &Path, format: &str, interval: &str) -> Result<ExitCode> {
     let interval: SimDuration =
         parse_duration(interval).map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
     let profile = podscale::traffic::inspect(file, format, interval)?;
-    println!("{profile}");
+    sayln!("{profile}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -427,7 +604,7 @@ fn sweep_cmd(
         Err(code) => return Ok(code),
     };
     if !quiet {
-        println!(
+        sayln!(
             "{} runs ({} points x {} seeds{}) in {:.2} s on {} threads: {:.1} runs/s",
             outcome.rows.len(),
             spec.point_count(),
@@ -439,7 +616,7 @@ fn sweep_cmd(
             outcome.threads,
             outcome.runs_per_s()
         );
-        println!("Outputs: {}", out.display());
+        sayln!("Outputs: {}", out.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -453,7 +630,7 @@ fn default_sweep_out(path: &Path) -> PathBuf {
 
 fn sweep_merge(dirs: &[PathBuf], out: &Path) -> Result<ExitCode> {
     let manifest = sweep::merge(dirs, out)?;
-    println!(
+    sayln!(
         "merged {} shard directories: {} runs of sweep `{}` into {}",
         dirs.len(),
         manifest.runs,
@@ -521,7 +698,7 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
                 Err(code) => return Ok(code),
             };
             if !args.quiet {
-                println!(
+                sayln!(
                     "{} runs in {:.2} s on {} threads ({:.1} runs/s)\n",
                     outcome.rows.len(),
                     outcome.wall_s,
@@ -537,9 +714,9 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
     };
     let report = sweep::tune(&spec.name, axes, points, objective);
     report.write(&out, args.top)?;
-    print!("{}", report.text(args.top));
+    say(&report.text(args.top));
     if !args.quiet {
-        println!(
+        sayln!(
             "\nOutputs: {} (tune.txt, pareto.csv, pareto.png, pareto.svg)",
             out.display()
         );

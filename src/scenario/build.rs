@@ -16,6 +16,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: SimDuration = SimDuration::from_secs(300);
 pub struct Prepared {
     pub config: SimConfig,
     pub traffic: Traffic,
+    /// What the scenario says that has no effect (see [`super::warnings`]); `run` and `validate` print them.
+    pub warnings: Vec<ScenarioError>,
 }
 
 /// Builds the simulation from a loaded scenario, or returns every semantic error found.
@@ -25,6 +27,13 @@ pub fn prepare(
 ) -> Result<Prepared, ScenarioErrors> {
     let spec = &loaded.spec;
     let mut errors: Vec<ScenarioError> = loaded.deferred_errors.clone();
+    // Sizes first: building from an oversized value (a 4-billion-node pool) would exhaust memory.
+    let oversized = super::limits::check_spec(loaded);
+    if !oversized.is_empty() {
+        errors.extend(oversized);
+        errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+        return Err(ScenarioErrors(errors));
+    }
     let base = loaded.base_dir.as_path();
     let dist =
         |key: &str, d: &crate::dist::DistSpec, errors: &mut Vec<ScenarioError>| -> DurationDist {
@@ -323,7 +332,16 @@ pub fn prepare(
         settings,
         effective_config: serde_json::to_value(&loaded.document).unwrap_or(serde_json::Value::Null),
     };
-    Ok(Prepared { config, traffic })
+    let oversized = super::limits::check_built(loaded, &config);
+    if !oversized.is_empty() {
+        return Err(ScenarioErrors(oversized));
+    }
+    let warnings = super::warnings::collect(loaded, class, &service);
+    Ok(Prepared {
+        config,
+        traffic,
+        warnings,
+    })
 }
 
 fn build_traffic(
@@ -333,6 +351,19 @@ fn build_traffic(
 ) -> Option<Traffic> {
     let spec = &loaded.spec.traffic;
     let problems = spec.validate("traffic");
+    if !problems.is_empty() {
+        for (key, message) in problems {
+            errors.push(loaded.error_at(&key, message));
+        }
+        return None;
+    }
+    // Every row of every trace, streamed once, so that a scenario that validates does not fail on its input.
+    let problems = crate::traffic::inspect::check_traces(
+        spec,
+        "traffic",
+        &loaded.base_dir,
+        loaded.spec.duration,
+    );
     if !problems.is_empty() {
         for (key, message) in problems {
             errors.push(loaded.error_at(&key, message));

@@ -277,7 +277,7 @@ pub fn build_hpa(
                         target: MetricTarget::Utilization(t as i32),
                     }),
                     None => {
-                        errors.push(loaded.error_at(target_key, format!("{:?} must be a whole utilization percentage >= 1 for scaleMetric cpu", target.unwrap_or_default())));
+                        errors.push(loaded.error_at(target_key, format!("{} must be a whole utilization percentage >= 1 for scaleMetric cpu", target.unwrap_or_default())));
                         None
                     }
                 }
@@ -298,7 +298,7 @@ pub fn build_hpa(
                     errors.push(loaded.error_at(
                         target_key,
                         format!(
-                            "{:?} must be a whole number >= 1 for scaleMetric memory",
+                            "{} must be a whole number >= 1 for scaleMetric memory",
                             target.unwrap_or_default()
                         ),
                     ));
@@ -311,7 +311,10 @@ pub fn build_hpa(
                     target: MetricTarget::AverageValue((t * 1000.0).round() as i64),
                 }),
                 None => {
-                    errors.push(loaded.error_at(target_key, format!("{:?} must be a GPU utilization percentage in (0, 100] for scaleMetric gpu", target)));
+                    errors.push(loaded.error_at(target_key, match target {
+                        Some(t) => format!("{t} must be a GPU utilization percentage in (0, 100] for scaleMetric gpu"),
+                        None => "scaleMetric gpu needs scaleTarget, a GPU utilization percentage in (0, 100]".to_string(),
+                    }));
                     None
                 }
             },

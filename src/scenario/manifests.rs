@@ -21,12 +21,32 @@ pub struct ServiceManifest {
     pub scale_target: Option<f64>,
     pub timeout_seconds: Option<u64>,
     pub annotations: BTreeMap<String, String>,
+    /// Parts of the manifest that podscale does not simulate (other components, traffic splits), as
+    /// dotted paths; reported as warnings.
+    pub ignored: Vec<String>,
 }
 
 fn read_yaml(path: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_yaml::from_str(&text).map_err(|e| format!("{}: malformed YAML: {e}", path.display()))
+    if let Err((line, message)) = super::limits::check_text(&text) {
+        let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+        return Err(format!(
+            "{}{at}: refused before parsing: {message}",
+            path.display()
+        ));
+    }
+    serde_yaml::from_str(&text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!(":{}", l.line()))
+            .unwrap_or_default();
+        let message = e.to_string();
+        let message = message
+            .rsplit_once(" at line ")
+            .map_or(message.as_str(), |(m, _)| m);
+        format!("{}{at}: malformed YAML: {message}", path.display())
+    })
 }
 
 fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
@@ -48,8 +68,9 @@ fn as_u32(v: Option<&Value>, field: &str, path: &Path) -> Result<Option<u32>, St
             .map(Some)
             .ok_or_else(|| {
                 format!(
-                    "{}: `{field}` must be a whole number >= 0, got {v:?}",
-                    path.display()
+                    "{}: `{field}` must be a whole number >= 0, got {}",
+                    path.display(),
+                    super::show_value(v)
                 )
             }),
     }
@@ -72,10 +93,15 @@ pub fn read_service_manifest(path: &Path) -> Result<ServiceManifest, String> {
                 .and_then(|s| s.get("predictor"))
                 .ok_or_else(|| format!("{}: an InferenceService needs `spec.predictor`", path.display()))?;
             annotations.extend(string_map(predictor.get("annotations")));
+            let ignored = ["transformer", "explainer"]
+                .into_iter()
+                .filter(|c| doc.get("spec").and_then(|s| s.get(c)).is_some())
+                .map(|c| format!("spec.{c}"))
+                .collect();
             let scale_target = match predictor.get("scaleTarget") {
                 None | Some(Value::Null) => None,
                 Some(v) => Some(v.as_f64().ok_or_else(|| {
-                    format!("{}: `spec.predictor.scaleTarget` must be a number, got {v:?}", path.display())
+                    format!("{}: `spec.predictor.scaleTarget` must be a number, got {}", path.display(), super::show_value(v))
                 })?),
             };
             Ok(ServiceManifest {
@@ -87,6 +113,7 @@ pub fn read_service_manifest(path: &Path) -> Result<ServiceManifest, String> {
                 scale_target,
                 timeout_seconds: as_u32(predictor.get("timeout"), "spec.predictor.timeout", path)?.map(u64::from),
                 annotations,
+                ignored,
             })
         }
         "Service" => {
@@ -96,7 +123,13 @@ pub fn read_service_manifest(path: &Path) -> Result<ServiceManifest, String> {
                 .ok_or_else(|| format!("{}: a Knative Service needs `spec.template`", path.display()))?;
             annotations.extend(string_map(template.get("metadata").and_then(|m| m.get("annotations"))));
             let spec = template.get("spec");
+            let ignored = doc
+                .get("spec")
+                .and_then(|s| s.get("traffic"))
+                .map(|_| vec!["spec.traffic".to_string()])
+                .unwrap_or_default();
             Ok(ServiceManifest {
+                ignored,
                 name,
                 container_concurrency: as_u32(spec.and_then(|s| s.get("containerConcurrency")), "spec.template.spec.containerConcurrency", path)?,
                 timeout_seconds: as_u32(spec.and_then(|s| s.get("timeoutSeconds")), "spec.template.spec.timeoutSeconds", path)?

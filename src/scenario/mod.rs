@@ -31,11 +31,14 @@
 mod build;
 mod error;
 pub mod hpa;
+pub mod limits;
 pub mod locate;
 pub mod manifests;
 pub mod overrides;
+mod pinpoint;
 pub mod podspec;
 pub mod presets;
+pub mod warnings;
 
 pub use build::{prepare, Prepared, DEFAULT_REQUEST_TIMEOUT};
 pub use error::{edit_distance, suggest, with_suggestion, ScenarioError, ScenarioErrors};
@@ -330,6 +333,24 @@ pub(crate) fn scalar_to_string(v: &Value) -> Option<String> {
     }
 }
 
+/// A value as the user would write it in YAML (one line, at most 60 characters), for error messages.
+pub(crate) fn show_value(v: &Value) -> String {
+    let text = match v {
+        Value::String(s) => format!("\"{s}\""),
+        Value::Null => "nothing".to_string(),
+        other => serde_json::to_string(other).unwrap_or_else(|_| kind_of(other).to_string()),
+    };
+    let chars = text.chars().count();
+    if chars > 60 {
+        format!(
+            "{}... ({chars} characters)",
+            text.chars().take(60).collect::<String>()
+        )
+    } else {
+        text
+    }
+}
+
 fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "nothing",
@@ -411,6 +432,13 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
             format!("cannot read the scenario file: {e}"),
         )])
     })?;
+    if let Err((line, message)) = limits::check_text(&text) {
+        return Err(ScenarioErrors(vec![err(
+            line,
+            "",
+            format!("refused before parsing: {message}"),
+        )]));
+    }
     let mut document: Value = serde_yaml::from_str(&text).map_err(|e| {
         ScenarioErrors(vec![err(
             e.location().map(|l| l.line()),
@@ -436,7 +464,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
             errors.push(err(
                 None,
                 "",
-                format!("top-level keys must be strings, got {key:?}"),
+                format!("top-level keys must be strings, got {}", show_value(key)),
             ));
             continue;
         };
@@ -462,8 +490,9 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
         "output",
     ] {
         if map.contains_key(section) {
-            if let Some(e) = check_section(&text, section, path) {
-                errors.push(e);
+            let found = pinpoint::section_errors(&text, section, path, map.get(section));
+            if !found.is_empty() {
+                errors.extend(found);
                 set_aside.push(section.to_string());
             }
         }
@@ -492,6 +521,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
         }
     }
 
+    let before_overrides = document.clone();
     for o in overrides {
         if let Err(message) = overrides::apply_override(&mut document, o) {
             errors.push(err(None, &format!("--set {o}"), message));
@@ -524,11 +554,17 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
             };
             return ScenarioErrors(vec![err(line, &key, message)]);
         }
-        let msg = with_suggestion(&strip_location(&e.to_string()));
-        let key = if overrides.is_empty() {
-            String::new()
-        } else {
-            format!("(after --set {})", overrides.join(", "))
+        let msg = with_suggestion(&pinpoint::humanize(&strip_location(&e.to_string())));
+        // Name the override that breaks the scenario on its own, if one does.
+        let culprit = overrides.iter().find(|o| {
+            let mut alone = before_overrides.clone();
+            overrides::apply_override(&mut alone, o).is_ok()
+                && serde_yaml::from_value::<ScenarioSpec>(alone).is_err()
+        });
+        let key = match culprit {
+            Some(o) => format!("--set {o}"),
+            None if overrides.is_empty() => String::new(),
+            None => format!("(after --set {})", overrides.join(", ")),
         };
         ScenarioErrors(vec![err(e.location().map(|l| l.line()), &key, msg)])
     })?;
@@ -543,7 +579,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
     })
 }
 
-fn check_section(text: &str, section: &str, path: &Path) -> Option<ScenarioError> {
+pub(crate) fn check_section(text: &str, section: &str, path: &Path) -> Option<ScenarioError> {
     let mut inside = false;
     let masked: String = text
         .lines()
@@ -573,7 +609,7 @@ fn check_section(text: &str, section: &str, path: &Path) -> Option<ScenarioError
         _ => Ok(()),
     };
     result.err().map(|e| {
-        let message = strip_location(&e.to_string());
+        let message = pinpoint::humanize(&strip_location(&e.to_string()));
         let (key, message) = match message.split_once(": ") {
             Some((k, m)) if !k.contains(' ') => (k.to_string(), m.to_string()),
             _ => (section.to_string(), message),
@@ -600,7 +636,12 @@ fn scalar_field_error(document: &Value) -> Option<(&'static str, String)> {
     fn check<T: serde::de::DeserializeOwned>(v: &Value, allowed: &str) -> Result<(), String> {
         serde_yaml::from_value::<T>(v.clone())
             .map(|_| ())
-            .map_err(|e| format!("{}; allowed: {allowed}", strip_location(&e.to_string())))
+            .map_err(|e| {
+                format!(
+                    "{}; allowed: {allowed}",
+                    pinpoint::humanize(&strip_location(&e.to_string()))
+                )
+            })
     }
     let duration = "a duration such as \"90s\", \"10m\" or \"1h30m\"";
     type Check = fn(&Value, &str) -> Result<(), String>;

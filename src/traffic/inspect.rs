@@ -7,13 +7,19 @@
 //! (adjacent intervals are merged so the chart has at most [`MAX_CHART_ROWS`] rows; its peak is the peak
 //! of the merged rows).
 
-use super::trace::{Spread, TraceFormat, TraceOptions, TraceSource};
+use super::spec::{TrafficSpec, MAX_RATE};
+use super::trace::{self, Spread, TraceFormat, TraceOptions, TraceSource, MIN_LOOP_PERIOD};
 use super::{ArrivalSource, TrafficError};
 use crate::engine::SimRng;
 use crate::time::{SimDuration, SimTime};
 use rand::SeedableRng;
 use std::fmt;
 use std::path::Path;
+
+/// Most intervals a profile may count (`span / interval`); each is 8 bytes of memory.
+pub const MAX_INTERVALS: u64 = 10_000_000;
+/// Finest `--interval`.
+pub const MIN_INTERVAL: SimDuration = SimDuration::from_millis(1);
 
 /// Rows of the bar chart at most.
 pub const MAX_CHART_ROWS: usize = 48;
@@ -72,10 +78,10 @@ pub fn inspect(
     format: TraceFormat,
     interval: SimDuration,
 ) -> Result<TraceProfile, TrafficError> {
-    if interval == SimDuration::ZERO {
+    if interval < MIN_INTERVAL {
         return Err(TrafficError::Invalid {
             key: "interval".into(),
-            message: "interval must be positive, e.g. 60s".into(),
+            message: format!("{interval} is too fine; allowed: at least {MIN_INTERVAL}, e.g. 60s"),
         });
     }
     let options = TraceOptions {
@@ -83,6 +89,8 @@ pub fn inspect(
         spread: Spread::Even,
         ..TraceOptions::default()
     };
+    // A first pass refuses per-interval counts no replay could produce in finite time.
+    trace::scan(path, &options, MAX_RATE)?;
     let mut source = TraceSource::open(path, options)?;
     let mut rng = SimRng::seed_from_u64(0);
     let mut profile = TraceProfile {
@@ -98,7 +106,18 @@ pub fn inspect(
         with_service_time: 0,
     };
     while let Some(arrival) = source.next_arrival(&mut rng)? {
-        let bucket = (arrival.at.0 / interval.0) as usize;
+        let bucket = arrival.at.0 / interval.0;
+        if bucket >= MAX_INTERVALS {
+            return Err(TrafficError::Invalid {
+                key: "interval".into(),
+                message: format!(
+                    "{interval} is too fine for this trace: its arrivals reach {}, more than {MAX_INTERVALS} intervals; allowed: an interval of at least {}",
+                    SimDuration(arrival.at.0),
+                    SimDuration((arrival.at.0 / MAX_INTERVALS).max(MIN_INTERVAL.0) + 1)
+                ),
+            });
+        }
+        let bucket = bucket as usize;
         if profile.counts.len() <= bucket {
             profile.counts.resize(bucket + 1, 0);
         }
@@ -111,6 +130,82 @@ pub fn inspect(
         profile.with_service_time += u64::from(arrival.attrs.service_time.is_some());
     }
     Ok(profile)
+}
+
+/// Reads every trace file of `spec` once (streamed, see [`trace::scan`]) and checks what only the data can
+/// tell: format, columns, order and values of every row, per-interval rates, the loop period and the mean
+/// rate of a looped replay. Returns `(dotted key, message)` pairs; a message about a row names the trace
+/// file and its line. `run` is the traffic duration.
+pub fn check_traces(
+    spec: &TrafficSpec,
+    key_prefix: &str,
+    base_dir: &Path,
+    run: SimDuration,
+) -> Vec<(String, String)> {
+    let mut errors = Vec::new();
+    match spec {
+        TrafficSpec::Trace(s) => {
+            let (path, options) = s.options(base_dir, SimTime::ZERO, SimTime::ZERO + run);
+            let key = format!("{key_prefix}.path");
+            match trace::scan(&path, &options, MAX_RATE) {
+                Err(e) => errors.push((key, e.to_string())),
+                Ok(scan) if s.looped => {
+                    let period =
+                        SimDuration::from_secs_f64(scan.period as f64 * s.time_scale / 1e9);
+                    if period < MIN_LOOP_PERIOD {
+                        errors.push((
+                            format!("{key_prefix}.loop"),
+                            format!(
+                                "one pass of {} lasts {period} after time_scale, shorter than the allowed minimum loop period of {MIN_LOOP_PERIOD}; widen the window or raise time_scale",
+                                path.display()
+                            ),
+                        ));
+                    } else {
+                        let rate = scan.arrivals * s.load_scale / period.as_secs_f64();
+                        if rate > MAX_RATE {
+                            errors.push((
+                                format!("{key_prefix}.loop"),
+                                format!("looping {} replays {rate:.3e} req/s on average; allowed: at most {MAX_RATE} req/s", path.display()),
+                            ));
+                        }
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+        TrafficSpec::Sum(s) => {
+            for (i, source) in s.sources.iter().enumerate() {
+                let prefix = format!("{key_prefix}.sources[{i}]");
+                errors.extend(check_traces(source, &prefix, base_dir, run));
+            }
+        }
+        _ => {}
+    }
+    errors
+}
+
+/// An upper bound of the open-loop arrival rate (req/s), from the configured rates; `None` when the
+/// configuration does not bound it (closed-loop clients without `qps`, traces: see [`check_traces`]).
+pub fn peak_rate_bound(spec: &TrafficSpec) -> Option<f64> {
+    Some(match spec {
+        TrafficSpec::Constant(s) | TrafficSpec::Poisson(s) => s.rate,
+        TrafficSpec::Step(s) => s.rate_before.max(s.rate_after),
+        TrafficSpec::Ramp(s) => s.start_rate.max(s.end_rate),
+        TrafficSpec::Spike(s) => s.base_rate.max(s.spike_rate),
+        TrafficSpec::Sine(s) => s.mean_rate + s.amplitude,
+        TrafficSpec::OnOff(s) => s.on_rate.max(s.off_rate),
+        TrafficSpec::Mmpp(s) => s.states.iter().map(|x| x.rate).fold(0.0, f64::max),
+        TrafficSpec::Piecewise(s) => s.points.iter().map(|p| p.rate).fold(0.0, f64::max),
+        TrafficSpec::ClosedLoop(s) => s.qps? * f64::from(s.clients),
+        TrafficSpec::Trace(_) => return None,
+        TrafficSpec::Sum(s) => {
+            let mut total = 0.0;
+            for source in &s.sources {
+                total += peak_rate_bound(source)?;
+            }
+            total
+        }
+    })
 }
 
 impl fmt::Display for TraceProfile {

@@ -218,6 +218,46 @@ pub struct TraceSpec {
     pub start: SimDuration,
 }
 
+impl TraceSpec {
+    /// The file to read (relative paths resolve against `base_dir`) and the replay options for a source
+    /// that starts at `start` and stops at `end`.
+    pub fn options(
+        &self,
+        base_dir: &Path,
+        start: SimTime,
+        end: SimTime,
+    ) -> (PathBuf, TraceOptions) {
+        let path = if self.path.is_absolute() {
+            self.path.clone()
+        } else {
+            base_dir.join(&self.path)
+        };
+        let window = self.window.clone().unwrap_or(WindowSpec {
+            from: SimDuration::ZERO,
+            to: None,
+        });
+        let options = TraceOptions {
+            format: self.format,
+            time_column: self.time_column.clone(),
+            service_time_column: self.service_time_column.clone(),
+            prompt_tokens_column: self.prompt_tokens_column.clone(),
+            output_tokens_column: self.output_tokens_column.clone(),
+            count_column: self.count_column.clone(),
+            interval: self.interval,
+            spread: self.spread,
+            window_from: window.from,
+            window_to: window.to,
+            looped: self.looped,
+            time_scale: self.time_scale,
+            load_scale: self.load_scale,
+            reorder_buffer: self.reorder_buffer,
+            start,
+            end,
+        };
+        (path, options)
+    }
+}
+
 /// `sum`: the superposition of `sources`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -401,15 +441,6 @@ impl Checker<'_> {
             );
         }
     }
-
-    fn factor(&mut self, field: &str, value: f64, what: &str) {
-        if !(value > 0.0 && value.is_finite() && value <= 1e6) {
-            self.fail(
-                field,
-                format!("{value} is not a valid {what}; allowed: 0 < {field} <= 1000000"),
-            );
-        }
-    }
 }
 
 impl TrafficSpec {
@@ -520,11 +551,10 @@ impl TrafficSpec {
                         "path is empty; give the trace file, relative to the scenario file".into(),
                     );
                 }
-                c.factor(
-                    "time_scale",
-                    s.time_scale,
-                    "time scale (multiplier of trace times: 0.5 replays twice as fast)",
-                );
+                // Below 1e-6 a day of trace lasts less than 0.1 s: every arrival lands on the same instants.
+                if !(s.time_scale >= 1e-6 && s.time_scale <= 1e6) {
+                    c.fail("time_scale", format!("{:e} is not a valid time scale (multiplier of trace times: 0.5 replays twice as fast); allowed: 0.000001 <= time_scale <= 1000000", s.time_scale));
+                }
                 if !(s.load_scale > 0.0 && s.load_scale.is_finite() && s.load_scale <= 1000.0) {
                     c.fail("load_scale", format!("{} is not a valid load scale; allowed: 0 < load_scale <= 1000 (0.5 keeps half the requests, 2 doubles them)", s.load_scale));
                 }
@@ -684,33 +714,7 @@ impl TrafficSpec {
                 }))
             }
             TrafficSpec::Trace(s) => {
-                let path = if s.path.is_absolute() {
-                    s.path.clone()
-                } else {
-                    base_dir.join(&s.path)
-                };
-                let window = s.window.clone().unwrap_or(WindowSpec {
-                    from: SimDuration::ZERO,
-                    to: None,
-                });
-                let options = TraceOptions {
-                    format: s.format,
-                    time_column: s.time_column.clone(),
-                    service_time_column: s.service_time_column.clone(),
-                    prompt_tokens_column: s.prompt_tokens_column.clone(),
-                    output_tokens_column: s.output_tokens_column.clone(),
-                    count_column: s.count_column.clone(),
-                    interval: s.interval,
-                    spread: s.spread,
-                    window_from: window.from,
-                    window_to: window.to,
-                    looped: s.looped,
-                    time_scale: s.time_scale,
-                    load_scale: s.load_scale,
-                    reorder_buffer: s.reorder_buffer,
-                    start: at(s.start),
-                    end,
-                };
+                let (path, options) = s.options(base_dir, at(s.start), end);
                 Built::Open(Box::new(TraceSource::open(&path, options)?))
             }
             TrafficSpec::Sum(s) => {

@@ -341,12 +341,12 @@ impl CsvStream {
         TrafficError::Malformed {
             path: self.path.clone(),
             line: self.line(),
+            message: shorten_quoted(&message),
             column: self
                 .headers
                 .get(index)
                 .cloned()
                 .unwrap_or_else(|| format!("#{}", index + 1)),
-            message,
         }
     }
 }
@@ -934,6 +934,106 @@ impl ArrivalSource for TraceSource {
             }
         }
     }
+}
+
+/// Longest echoed value kept in an error message; a field of a broken file can be hundreds of megabytes.
+const MAX_ECHO_CHARS: usize = 60;
+
+/// Shortens every `backquoted` span of `message` longer than [`MAX_ECHO_CHARS`] characters.
+pub fn shorten_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(1024));
+    for (i, part) in message.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        let chars = part.chars().count();
+        if i % 2 == 1 && chars > MAX_ECHO_CHARS {
+            out.extend(part.chars().take(MAX_ECHO_CHARS));
+            out.push_str(&format!("... ({chars} characters in all)"));
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// The shortest loop period allowed in run time (`period x time_scale`): a shorter loop replays the same
+/// rows so often that the run would never end (a loop of two identical timestamps has a 1 ns period).
+pub const MIN_LOOP_PERIOD: SimDuration = SimDuration::from_secs(1);
+
+/// What one plain pass over a trace holds, read without turning counts into arrivals.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceScan {
+    /// Requests (rows), or the sum of counts, whose time lies in the window.
+    pub arrivals: f64,
+    /// Trace time of one windowed pass (the loop period before `time_scale`), ns.
+    pub period: u64,
+    /// Highest per-interval rate of a `counts`/`azure_functions` trace after `time_scale` and `load_scale`
+    /// (req/s); 0 for request traces.
+    pub peak_rate: f64,
+}
+
+/// Reads the whole file once, streamed, with every check a replay makes (format, columns, order, values),
+/// and refuses per-interval rates above `max_rate` (a counts row of 1e15 would otherwise never finish).
+/// `validate` calls this so that a scenario that validates does not fail on its trace at run time.
+pub fn scan(path: &Path, options: &TraceOptions, max_rate: f64) -> Result<TraceScan, TrafficError> {
+    let mut reader = RawReader::open(path, options)?;
+    let from = options.window_from.0;
+    let in_window = |t: u64| t >= from && options.window_to.is_none_or(|to| t < to.0);
+    let mut scan = TraceScan {
+        arrivals: 0.0,
+        period: 0,
+        peak_rate: 0.0,
+    };
+    let factor = options.load_scale / options.time_scale;
+    let mut check_interval = |interval: Interval, line: u64, column: &str| {
+        if in_window(interval.start) {
+            scan.arrivals += interval.count;
+        }
+        let rate = interval.count / (interval.len.max(1) as f64 / NANOS_PER_SEC as f64) * factor;
+        scan.peak_rate = scan.peak_rate.max(rate);
+        if rate > max_rate {
+            return Err(TrafficError::Malformed {
+                path: path.display().to_string(),
+                line,
+                column: column.to_string(),
+                message: format!(
+                    "{} requests in {} is {rate:.3e} req/s (after time_scale and load_scale); allowed: at most {max_rate} req/s",
+                    interval.count,
+                    SimDuration(interval.len)
+                ),
+            });
+        }
+        Ok(())
+    };
+    match &mut reader {
+        RawReader::Requests(r) => {
+            while let Some((t, _)) = r.next_raw()? {
+                if in_window(t) {
+                    scan.arrivals += 1.0;
+                }
+            }
+        }
+        RawReader::Counts(r, _) => loop {
+            let line = r.pending.map_or(0, |(_, _, line)| line);
+            let column = r.csv.headers.get(r.count_col).cloned().unwrap_or_default();
+            match r.next_interval()? {
+                Some(interval) => check_interval(interval, line, &column)?,
+                None => break,
+            }
+        },
+        RawReader::Functions(r, _) => {
+            while let Some(interval) = r.next_interval() {
+                let minute = (interval.start / (60 * NANOS_PER_SEC) + 1).to_string();
+                check_interval(interval, 1, &minute)?;
+            }
+        }
+    }
+    scan.period = options
+        .window_to
+        .map_or_else(|| reader.natural_end(), |to| to.0)
+        .saturating_sub(from);
+    Ok(scan)
 }
 
 #[cfg(test)]

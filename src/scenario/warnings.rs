@@ -1,0 +1,148 @@
+//! Warnings: things a scenario says that have no effect on the run. They are not errors (the scenario is
+//! valid and runs), but a user who wrote them expected something to change. `run` and `validate` print
+//! them to stderr as `warning: file:line: key: message`; library users get them in
+//! [`super::Prepared::warnings`].
+//!
+//! Detected: an annotation overridden by a KServe field (`scaleTarget` over
+//! `autoscaling.knative.dev/target`, and the same for metric, min-scale and max-scale, as KServe's
+//! controller writes the field over the annotation); parts of a referenced manifest that are not
+//! simulated (an InferenceService's transformer or explainer, a Knative Service's `spec.traffic`);
+//! autoscaler keys of another class; durations written as bare numbers (read as seconds).
+
+use super::manifests::ServiceManifest;
+use super::{LoadedScenario, ScenarioError};
+use serde_yaml::Value;
+
+/// Keys whose values are durations (a bare number is read as seconds there).
+const DURATION_KEYS: &[&str] = &[
+    "duration",
+    "cooldown",
+    "cold_start",
+    "service_time",
+    "timeout",
+    "termination_grace",
+    "reconcile_delay",
+    "sync_period",
+    "sync_phase",
+    "resolution",
+    "delay",
+    "think_time",
+    "mean",
+    "median",
+    "mean_duration",
+    "interval",
+    "downscale_stabilization",
+    "provision_delay",
+    "scale_down_unneeded",
+];
+
+/// Every warning for a loaded scenario whose autoscaler class resolved to `class`; `service` is the
+/// referenced service manifest (default when there is none).
+pub fn collect(
+    loaded: &LoadedScenario,
+    class: &str,
+    service: &ServiceManifest,
+) -> Vec<ScenarioError> {
+    let mut warnings = Vec::new();
+    let s = &loaded.spec.service;
+    let annotations = &s.annotations;
+    if class == "kpa" {
+        let fields = [
+            ("target", "scaleTarget", s.scale_target.is_some()),
+            ("metric", "scaleMetric", s.scale_metric.is_some()),
+            ("min-scale", "minReplicas", s.min_replicas.is_some()),
+            ("max-scale", "maxReplicas", s.max_replicas.is_some()),
+        ];
+        for (annotation, field, field_set) in fields {
+            let name = format!("autoscaling.knative.dev/{annotation}");
+            if field_set && annotations.contains_key(&name) {
+                warnings.push(loaded.error_at(
+                    &format!("service.annotations.\"{name}\""),
+                    format!("has no effect: service.{field} is set, and KServe writes it over the annotation; remove one of them"),
+                ));
+            }
+        }
+    }
+    for part in &service.ignored {
+        warnings.push(loaded.error_at(
+            "service.manifest",
+            format!(
+                "`{part}` of the manifest is not simulated (only the predictor, or the latest revision, is); it has no effect"
+            ),
+        ));
+    }
+    let written: Vec<String> = loaded
+        .document
+        .get("autoscaler")
+        .and_then(Value::as_mapping)
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let owner = |key: &str| -> Option<&'static str> {
+        match key {
+            "config" | "configmap" | "reconcile_delay" => Some("kpa"),
+            "hpa" | "controller" | "metrics_server" | "custom_metrics" | "keda_cron" => {
+                Some("hpa or external")
+            }
+            _ => None,
+        }
+    };
+    for key in &written {
+        let Some(needs) = owner(key) else { continue };
+        let applies = match needs {
+            "kpa" => class == "kpa",
+            _ => matches!(class, "hpa" | "external"),
+        };
+        if !applies {
+            warnings.push(loaded.error_at(
+                &format!("autoscaler.{key}"),
+                format!("has no effect: it configures class {needs}, but the class is `{class}`"),
+            ));
+        }
+    }
+    bare_durations(loaded, &loaded.document, "", &mut warnings);
+    warnings.sort_by_key(|w| w.line.unwrap_or(usize::MAX));
+    warnings
+}
+
+fn bare_durations(
+    loaded: &LoadedScenario,
+    value: &Value,
+    prefix: &str,
+    warnings: &mut Vec<ScenarioError>,
+) {
+    match value {
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                let Some(k) = k.as_str() else { continue };
+                let key = if prefix.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                // String maps (ConfigMap data, annotations) follow Knative's own formats.
+                if k == "config" || k == "annotations" {
+                    continue;
+                }
+                match v {
+                    Value::Number(n) if DURATION_KEYS.contains(&k) && n.as_f64() != Some(0.0) => {
+                        warnings.push(loaded.error_at(
+                            &key,
+                            format!("{n} has no unit and is read as {n} seconds; write \"{n}s\" (or ms, m, h) to say so"),
+                        ));
+                    }
+                    _ => bare_durations(loaded, v, &key, warnings),
+                }
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, v) in items.iter().enumerate() {
+                bare_durations(loaded, v, &format!("{prefix}[{i}]"), warnings);
+            }
+        }
+        _ => {}
+    }
+}
