@@ -37,3 +37,6 @@ pub use scaler::{
     metric_value_milli, prometheus_activity, Aggregation, KedaMetrics, Query, QueryParseError,
     ScalerReport, Trigger, TriggerKind,
 };
+
+#[cfg(test)]
+mod tests;
