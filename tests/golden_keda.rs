@@ -15,6 +15,7 @@ use podscale::time::SimTime;
 use serde_yaml::Value;
 
 type R<T> = Result<T, String>;
+type Runner = fn(&Value) -> R<()>;
 
 fn field<'a>(v: &'a Value, key: &str) -> R<&'a Value> {
     v.get(key).ok_or_else(|| format!("field `{key}` missing"))
@@ -372,7 +373,7 @@ struct Tally {
 
 fn run_doc(doc: &Value) -> Tally {
     let mut tally = Tally::default();
-    let runners: [(&str, fn(&Value) -> R<()>); 3] = [
+    let runners: [(&str, Runner); 3] = [
         ("scale_executor", executor_case),
         ("fallback", fallback_case),
         ("activation", activation_case),

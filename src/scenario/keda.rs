@@ -480,12 +480,14 @@ fn parse_triggers(cx: &Ctx, spec: &Mapping) -> Result<Vec<Trigger>, ScenarioErro
                                 )
                             })?,
                     ),
-                    other => return Err(cx.err(
-                        &format!("{tp}.metricType"),
-                        format!(
+                    other => {
+                        return Err(cx.err(
+                            &format!("{tp}.metricType"),
+                            format!(
                             "{other:?}: a {kind_text} trigger takes Utilization or AverageValue"
                         ),
-                    )),
+                        ))
+                    }
                 };
                 TriggerKind::Resource {
                     resource: kind_text.to_string(),

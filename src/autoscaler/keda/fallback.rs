@@ -141,7 +141,6 @@ pub fn fallback_configured(fallback: Option<&FallbackSpec>, modifiers: &ScalingM
 
 impl FallbackState {
     /// One metric request: `scaler` is the scaler's value (milli-units) or its error text.
-    #[allow(clippy::too_many_arguments)]
     pub fn get_metrics(
         &mut self,
         fallback: Option<&FallbackSpec>,
