@@ -3,9 +3,10 @@
 //!
 //! Poll: each trigger is evaluated, passed through [`super::fallback`], and the ScaledObject is active if
 //! any External trigger is active (or all triggers are cpu/memory, which KEDA forces active) and in error
-//! if any trigger failed without a fallback value; then [`super::executor::request_scale`] runs. The
-//! `autoscaling.keda.sh/paused-replicas` annotation (an integer) makes the poll ask for that count and the
-//! HPA sync do nothing, as KEDA's controller does when it removes its HPA.
+//! if any trigger failed without a fallback value; then [`super::executor::request_scale`] runs. While the
+//! `autoscaling.keda.sh/paused` or `paused-replicas` annotation pauses it, the poll only pins the target to
+//! `paused-replicas` (when that is an integer) and the HPA sync does nothing, as KEDA's controller stops
+//! the scale loop and deletes its HPA.
 //!
 //! The generated HPA (KEDA's `newHPAForScaledObject`): min = `minReplicaCount` if > 0 else 1, max =
 //! `maxReplicaCount` (default 100); one External metric per External trigger (`s<i>-<scaler>`, target
@@ -36,8 +37,8 @@ use crate::autoscaler::hpa::{
 use crate::time::{SimDuration, SimTime};
 
 use super::executor::{
-    request_scale, Conditions, ExecutorInputs, ExecutorOutcome, ExecutorSpec, FallbackReplicas,
-    ANNOTATION_PAUSED_REPLICAS,
+    is_paused, request_scale, Conditions, ExecutorInputs, ExecutorOutcome, ExecutorSpec,
+    FallbackReplicas, ANNOTATION_PAUSED_REPLICAS,
 };
 use super::fallback::{
     FallbackSpec, FallbackState, MetricTargetInfo, ScalingModifiers, TargetType,
@@ -310,14 +311,15 @@ impl KedaScaler {
         if triggers.len() <= cpu_mem && !error {
             active = true;
         }
-        if let Some(paused) = self.spec.paused_replicas() {
-            let executor = ExecutorOutcome::default();
+        if is_paused(&self.spec.annotations) {
+            // KEDA stops the scale loop, deletes its HPA and pins the target to `paused-replicas` when that
+            // holds an integer (otherwise the target keeps its count).
             return PollOutcome {
                 is_active: active,
                 is_error: error,
                 fallback_active,
-                executor,
-                replicas: paused,
+                executor: ExecutorOutcome::default(),
+                replicas: self.spec.paused_replicas().unwrap_or(view.spec_replicas),
             };
         }
         let inputs = ExecutorInputs {
@@ -347,14 +349,16 @@ impl KedaScaler {
         }
     }
 
-    /// One sync of the generated HPA at `now`; `None` while paused (KEDA removes its HPA then).
+    /// One sync of the generated HPA at `now`; `None` while paused (KEDA deletes its HPA then).
     pub fn hpa_sync(
         &mut self,
         now: SimTime,
         metrics: &KedaMetrics,
         view: &WorkloadView,
     ) -> Option<HpaDecision> {
-        self.spec.paused_replicas().is_none().then_some(())?;
+        if is_paused(&self.spec.annotations) {
+            return None;
+        }
         let triggers = self.spec.triggers.clone();
         let observations = triggers
             .iter()

@@ -118,6 +118,20 @@ fn paused_replicas_pin_the_count_and_remove_the_hpa() {
     assert!(k
         .hpa_sync(SimTime::from_secs(45), &waiting(100.0), &view(2))
         .is_none());
+    // `paused: "true"` stops everything at the current count, even from zero with work waiting.
+    let text = SO.replace(
+        "metadata: {name: so, namespace: ns}",
+        "metadata: {name: so, namespace: ns, annotations: {autoscaling.keda.sh/paused: \"true\"}}",
+    );
+    let mut k = scaler(&text);
+    assert_eq!(
+        k.poll(SimTime::from_secs(30), &waiting(100.0), &view(0))
+            .replicas,
+        0
+    );
+    assert!(k
+        .hpa_sync(SimTime::from_secs(45), &waiting(100.0), &view(3))
+        .is_none());
 }
 
 #[test]
@@ -133,4 +147,78 @@ fn cpu_only_scaled_objects_are_always_active() {
     let p = k.poll(SimTime::from_secs(30), &KedaMetrics::default(), &view(0));
     assert!(p.is_active);
     assert_eq!(p.replicas, 1, "KEDA activates a cpu-only target from zero");
+}
+
+mod properties {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::super::*;
+    use crate::time::SimTime;
+
+    proptest! {
+        /// Whatever the state, one executor pass writes at most once, only to a count KEDA owns (the
+        /// activation count max(min, 1), the idle/min/zero floor, or min), and remembers activity only
+        /// when the triggers are active.
+        #[test]
+        fn executor_writes_only_its_own_counts(
+            min in proptest::option::of(0i32..5),
+            idle in proptest::option::of(0i32..3),
+            current in 0i32..8,
+            active: bool,
+            error: bool,
+            last in proptest::option::of(0u64..400),
+            now in 0u64..800,
+            cooldown in proptest::option::of(0u64..300),
+            paused: bool,
+        ) {
+            let mut annotations = BTreeMap::new();
+            if paused {
+                annotations.insert(executor::ANNOTATION_PAUSED.to_string(), "true".to_string());
+            }
+            let spec = ExecutorSpec {
+                min_replica_count: min,
+                idle_replica_count: idle,
+                cooldown_period_s: cooldown,
+                annotations,
+                target: "apps/v1.Deployment ns/t".into(),
+                ..ExecutorSpec::default()
+            };
+            let inputs = ExecutorInputs {
+                now: SimTime::from_secs(now),
+                creation_time: SimTime::ZERO,
+                last_active_time: last.map(SimTime::from_secs),
+                current_replicas: Ok(current),
+                scale_update_fails: false,
+                is_active: active,
+                is_error: error,
+                active_triggers: if active { vec!["s0-m".into()] } else { vec![] },
+                external_metric_names: vec!["s0-m".into()],
+                hpa_name: String::new(),
+                hpa_get_fails: false,
+                hpa_scaling_active: None,
+            };
+            let out = request_scale(&spec, &inputs, &mut Conditions::default());
+            prop_assert!(out.scale_writes.len() <= 1);
+            if paused {
+                prop_assert!(out.scale_writes.is_empty());
+            }
+            if let Some(w) = out.scale_writes.first() {
+                let activation = min.filter(|m| *m > 0).unwrap_or(1);
+                let floor = idle.or(min).unwrap_or(0);
+                prop_assert!(
+                    w.replicas == activation || w.replicas == floor || Some(w.replicas) == min,
+                    "wrote {} (min {:?}, idle {:?}, current {})", w.replicas, min, idle, current
+                );
+                if !active {
+                    // Deactivation only after the cooldown, strictly.
+                    let start = last.unwrap_or(0);
+                    let period = if last.is_some() { cooldown.unwrap_or(300) } else { 0 };
+                    prop_assert!(w.replicas == min.unwrap_or(0) || start + period < now);
+                }
+            }
+            prop_assert!(out.last_active_time.is_none() || active);
+        }
+    }
 }
