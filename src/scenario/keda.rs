@@ -384,11 +384,15 @@ fn parse_triggers(cx: &Ctx, spec: &Mapping) -> Result<Vec<Trigger>, ScenarioErro
         }
         let metric_type = t.get("metricType").and_then(Value::as_str).unwrap_or("");
         let kind_text = t.get("type").and_then(Value::as_str).unwrap_or("");
-        if !matches!(kind_text, "prometheus" | "cpu" | "memory" | "cron") {
-            return Err(cx.err(
+        let type_error = || {
+            cx.err(
                 &format!("{tp}.type"),
                 format!("trigger type {kind_text:?} is not modelled: expected prometheus, cpu, memory or cron"),
-            ));
+            )
+        };
+        // Checked first so a bad type is reported before anything that depends on it.
+        if !matches!(kind_text, "prometheus" | "cpu" | "memory" | "cron") {
+            return Err(type_error());
         }
         let mp = |k: &str| format!("{tp}.metadata.{k}");
         let float = |k: &str, default: Option<f64>| -> Result<f64, ScenarioError> {
@@ -501,7 +505,7 @@ fn parse_triggers(cx: &Ctx, spec: &Mapping) -> Result<Vec<Trigger>, ScenarioErro
                 KedaCronTrigger::from_metadata(&metadata, index)
                     .map_err(|e| cx.err(&format!("{tp}.metadata"), e.to_string()))?,
             )),
-            _ => unreachable!("trigger types checked above"),
+            _ => return Err(type_error()),
         };
         out.push(Trigger {
             index,

@@ -227,16 +227,17 @@ impl KedaScaler {
         metrics: &KedaMetrics,
         view: &WorkloadView,
     ) -> TriggerEval {
-        let Some(metric) = trigger.external_metric_name() else {
-            return TriggerEval {
-                metric: None,
-                active: false,
-                error: false,
-                fallback_active: false,
-                value_m: None,
-            };
-        };
         let report = match &trigger.kind {
+            TriggerKind::Resource { .. } => {
+                // cpu/memory feed the HPA directly; KEDA counts them but never asks them for activity.
+                return TriggerEval {
+                    metric: None,
+                    active: false,
+                    error: false,
+                    fallback_active: false,
+                    value_m: None,
+                };
+            }
             TriggerKind::Prometheus {
                 query,
                 activation_threshold,
@@ -249,8 +250,8 @@ impl KedaScaler {
                     value_m: Ok(c.metric_value_m(civil)),
                 }
             }
-            TriggerKind::Resource { .. } => unreachable!("handled above"),
         };
+        let metric = trigger.external_metric_name().unwrap_or_default();
         let target = MetricTargetInfo {
             name: metric.clone(),
             target_type: trigger.metric_type,
