@@ -323,7 +323,12 @@ fn controller_case(case: &Value) -> Result<(), String> {
                     MetricObservation::External(vec![int(m, "value_m")])
                 });
             }
-            other => return Err(format!("unknown metric type {other:?}")),
+            // A source type the controller does not know: Kubernetes marks the metric invalid
+            // (InvalidMetricSourceType) and decides on the others. The spec entry is a placeholder.
+            other => {
+                metric_specs.push(MetricSpec::External { name, target });
+                observations.push(MetricObservation::UnknownSourceType(other.to_string()));
+            }
         }
     }
     if pods.is_empty() {
@@ -362,6 +367,37 @@ fn controller_case(case: &Value) -> Result<(), String> {
         if let Some(r) = conditions.get("ScalingLimited").and_then(Value::as_str) {
             check("ScalingLimited", r, decision.scaling_limited)?;
         }
+        if let Some(sa) = conditions.get("ScalingActive") {
+            let got = decision.scaling_active;
+            match sa {
+                Value::String(reason) => check(
+                    "ScalingActive reason",
+                    Some(reason.as_str()),
+                    got.map(|(_, r)| r),
+                )?,
+                other => {
+                    let status = other
+                        .get("status")
+                        .and_then(|s| s.as_str().map(|t| t == "True").or_else(|| s.as_bool()));
+                    if let Some(status) = status {
+                        check("ScalingActive status", Some(status), got.map(|(s, _)| s))?;
+                    }
+                    if let Some(reason) = other.get("reason").and_then(Value::as_str) {
+                        check("ScalingActive reason", Some(reason), got.map(|(_, r)| r))?;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(reason) = case
+        .get("expected_scaling_active_reason")
+        .and_then(Value::as_str)
+    {
+        check(
+            "ScalingActive reason",
+            Some(reason),
+            decision.scaling_active.map(|(_, r)| r),
+        )?;
     }
     Ok(())
 }
@@ -830,6 +866,13 @@ fn keda_activity_case(case: &Value) -> Result<(), String> {
 }
 
 fn keda_hpa_case(case: &Value) -> Result<(), String> {
+    // Outside its window (`active: false`) the cron trigger's metric is 0, whatever desiredReplicas says.
+    let active = case.get("active").and_then(Value::as_bool).unwrap_or(true);
+    let metric_m = if active {
+        int(case, "desired_replicas") * 1000
+    } else {
+        0
+    };
     let proposal = |rule| {
         let config = HpaConfig {
             tolerance_rule: rule,
@@ -838,7 +881,7 @@ fn keda_hpa_case(case: &Value) -> Result<(), String> {
         let ctx = CalcContext::new(now(), &config, Tolerances::symmetric(config.tolerance));
         average_value_replicas(
             int(case, "status_replicas") as i32,
-            int(case, "desired_replicas") * 1000,
+            metric_m,
             KedaCronTrigger::TARGET_AVERAGE_VALUE_M,
             &ctx,
         )
@@ -950,4 +993,56 @@ fn golden_hpa() {
 #[test]
 fn golden_cron() {
     run_all("cron", run_cron_file);
+}
+
+/// Issue 12 item 10: every case shape of the formats runs, including ones the bundled files lack.
+#[test]
+fn harness_takes_unknown_metric_types_and_inactive_keda_windows() {
+    let unknown_only: Value = serde_yaml::from_str(
+        "{id: u1, min: 1, max: 10, spec_replicas: 3, status_replicas: 3,
+          metrics: [{type: FancyNewSource, name: m, target_value_m: 100, error: true}],
+          expected_desired: 3,
+          expected_conditions: {ScalingActive: {status: 'False', reason: InvalidMetricSourceType}}}",
+    )
+    .unwrap();
+    assert_eq!(controller_case(&unknown_only), Ok(()));
+    // Beside a valid metric that scales up, the unknown one does not block it (ValidMetricFound).
+    let with_valid: Value = serde_yaml::from_str(
+        "{id: u2, min: 1, max: 10, spec_replicas: 3, status_replicas: 3,
+          metrics: [{type: External, name: qps, target_value_m: 100, value_m: 600},
+                    {type: Bogus, name: m, target_value_m: 100, error: true}],
+          expected_desired: 6, expected_conditions: {ScalingActive: ValidMetricFound}}",
+    )
+    .unwrap();
+    assert_eq!(controller_case(&with_valid), Ok(()));
+    // ... but it blocks a scale-down, reporting its own reason.
+    let blocks_down: Value = serde_yaml::from_str(
+        "{id: u3, min: 1, max: 10, spec_replicas: 5, status_replicas: 5,
+          metrics: [{type: External, name: qps, target_value_m: 100, value_m: 50},
+                    {type: Bogus, name: m, target_value_m: 100, error: true}],
+          expected_desired: 5, expected_conditions: {ScalingActive: InvalidMetricSourceType}}",
+    )
+    .unwrap();
+    assert_eq!(controller_case(&blocks_down), Ok(()));
+    let wrong: Value = serde_yaml::from_str(
+        "{id: u4, min: 1, max: 10, spec_replicas: 3, status_replicas: 3,
+          metrics: [{type: FancyNewSource, name: m, target_value_m: 100, error: true}],
+          expected_desired: 3, expected_conditions: {ScalingActive: ValidMetricFound}}",
+    )
+    .unwrap();
+    assert!(
+        controller_case(&wrong).is_err(),
+        "a wrong expectation must fail"
+    );
+
+    let inactive: Value = serde_yaml::from_str(
+        "{id: k1, desired_replicas: 10, status_replicas: 4, active: false, hpa_proposal: 0}",
+    )
+    .unwrap();
+    assert_eq!(keda_hpa_case(&inactive), Ok(()));
+    let active: Value = serde_yaml::from_str(
+        "{id: k2, desired_replicas: 10, status_replicas: 4, active: true, hpa_proposal: 0}",
+    )
+    .unwrap();
+    assert!(keda_hpa_case(&active).is_err());
 }

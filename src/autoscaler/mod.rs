@@ -1,6 +1,7 @@
-//! Autoscalers: Knative's KPA, Kubernetes' HPA, CronHPA. Each is a model with time passed in and plain data out.
+//! Autoscalers: Knative's KPA, Kubernetes' HPA, CronHPA, KEDA ScaledObjects. Each is a model with time passed in and plain data out.
 
 pub mod cron;
 pub mod hpa;
+pub mod keda;
 pub mod kpa;
 pub mod kpa_reconciler;

@@ -31,6 +31,7 @@
 mod build;
 mod error;
 pub mod hpa;
+pub mod keda;
 pub mod limits;
 pub mod locate;
 pub mod manifests;

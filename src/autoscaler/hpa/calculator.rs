@@ -92,6 +92,8 @@ pub enum MetricError {
     SampleCountMismatch { samples: usize, pods: usize },
     #[error("the observation passed for metric {metric:?} does not fit its type (per-pod samples for Resource/Pods, a value for Object, series for External)")]
     ObservationMismatch { metric: String },
+    #[error("invalid metric source type {type_name:?}: this controller knows Resource, ContainerResource, Pods, Object and External")]
+    InvalidMetricSourceType { type_name: String },
     #[error("target {target} is not allowed for a {metric_type} metric")]
     InvalidTarget {
         metric_type: &'static str,

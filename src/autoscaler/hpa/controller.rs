@@ -34,6 +34,10 @@ pub enum MetricObservation {
     External(Vec<i64>),
     /// The metrics API failed for this metric.
     Unavailable,
+    /// The `spec.metrics` entry has a source `type` this controller does not know (e.g. a manifest written
+    /// for a newer API). Kubernetes marks such a metric invalid with reason `InvalidMetricSourceType`; the
+    /// entry in [`HpaSpec::metrics`] is then only a placeholder.
+    UnknownSourceType(String),
 }
 
 /// Everything the HPA reads at one sync.
@@ -94,6 +98,11 @@ pub struct HpaDecision {
     pub scaling_limited: &'static str,
     /// Index into the scale-up or scale-down policies of the policy that capped this sync, if any.
     pub limiting_policy: Option<usize>,
+    /// The ScalingActive condition this sync sets, `(status, reason)`: `(true, "ValidMetricFound")`,
+    /// `(false, "ScalingDisabled")`, or `false` with the last invalid metric's reason
+    /// (`FailedGetResourceMetric`, ..., `InvalidMetricSourceType`). `None` when this sync leaves it as it was
+    /// (the replica count was outside min/max and no metric was read).
+    pub scaling_active: Option<(bool, &'static str)>,
 }
 
 /// One HPA object with its histories.
@@ -151,15 +160,16 @@ impl HpaController {
         self.last_scale_time
     }
 
-    /// The tolerances in force: the controller flag, overridden per direction by `behavior`.
+    /// The tolerances in force: the controller flag, overridden per direction by `behavior` when the
+    /// `HPAConfigurableTolerance` gate is on. The no-scale band is `(1 - down) <= ratio <= (1 + up)`.
     pub fn tolerances(&self) -> Tolerances {
         let flag = self.config.tolerance;
         match &self.spec.behavior {
-            Some(b) => Tolerances {
+            Some(b) if self.config.configurable_tolerance => Tolerances {
                 scale_down: b.scale_down.tolerance.unwrap_or(flag),
                 scale_up: b.scale_up.tolerance.unwrap_or(flag),
             },
-            None => Tolerances::symmetric(flag),
+            _ => Tolerances::symmetric(flag),
         }
     }
 
@@ -179,6 +189,9 @@ impl HpaController {
         };
         match (metric, observation) {
             (_, Obs::Unavailable) => Err(MetricError::Unavailable),
+            (_, Obs::UnknownSourceType(type_name)) => Err(MetricError::InvalidMetricSourceType {
+                type_name: type_name.clone(),
+            }),
             (
                 MetricSpec::Resource {
                     resource, target, ..
@@ -324,9 +337,11 @@ impl HpaController {
             able_to_scale: "ReadyForNewScale",
             scaling_limited: "DesiredWithinRange",
             limiting_policy: None,
+            scaling_active: None,
         };
         if current == 0 && min != 0 {
             decision.reason = HpaReason::ScalingDisabled;
+            decision.scaling_active = Some((false, "ScalingDisabled"));
             return decision;
         }
         if current > max {
@@ -339,6 +354,10 @@ impl HpaController {
             decision.scaling_limited = "TooFewReplicas";
         } else {
             let (metric_desired, statuses) = self.replicas_for_metrics(now, inputs);
+            decision.scaling_active = Some(match metric_desired {
+                Some(_) => (true, "ValidMetricFound"),
+                None => (false, self.invalid_metric_reason(&statuses)),
+            });
             decision.metrics = statuses;
             let Some(metric_desired) = metric_desired else {
                 decision.reason = HpaReason::InvalidMetrics;
@@ -354,6 +373,24 @@ impl HpaController {
             decision.able_to_scale = "SucceededRescale";
         }
         decision
+    }
+
+    /// The ScalingActive reason Kubernetes reports for the last invalid metric of a failed sync.
+    fn invalid_metric_reason(&self, statuses: &[MetricStatus]) -> &'static str {
+        let last_invalid = statuses
+            .iter()
+            .zip(&self.spec.metrics)
+            .rev()
+            .find_map(|(s, spec)| s.result.as_ref().err().map(|e| (e, spec)));
+        match last_invalid {
+            Some((MetricError::InvalidMetricSourceType { .. }, _)) => "InvalidMetricSourceType",
+            Some((_, MetricSpec::Resource { .. })) => "FailedGetResourceMetric",
+            Some((_, MetricSpec::Pods { .. })) => "FailedGetPodsMetric",
+            Some((_, MetricSpec::Object { .. })) => "FailedGetObjectMetric",
+            Some((_, MetricSpec::External { .. })) => "FailedGetExternalMetric",
+            // Every metric valid but one broken metric blocked a scale-down: upstream keeps the last error.
+            None => "FailedGetMetrics",
+        }
     }
 
     fn normalize(&mut self, now: SimTime, current: i32, desired: i32, decision: &mut HpaDecision) {

@@ -148,6 +148,25 @@ pub struct BehaviorManifest {
     pub scale_down: Option<ScalingRulesManifest>,
 }
 
+impl BehaviorManifest {
+    /// Applies the per-direction API defaults and validates; `field` prefixes error paths (e.g.
+    /// `spec.behavior`, or KEDA's `spec.advanced.horizontalPodAutoscalerConfig.behavior`).
+    pub fn to_behavior(&self, field: &str) -> Result<Behavior, HpaManifestError> {
+        Ok(Behavior {
+            scale_up: convert_rules(
+                self.scale_up.as_ref(),
+                ScalingRules::default_scale_up(),
+                &format!("{field}.scaleUp"),
+            )?,
+            scale_down: convert_rules(
+                self.scale_down.as_ref(),
+                ScalingRules::default_scale_down(),
+                &format!("{field}.scaleDown"),
+            )?,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScalingRulesManifest {
@@ -218,20 +237,7 @@ impl HorizontalPodAutoscalerManifest {
         let behavior = spec
             .behavior
             .as_ref()
-            .map(|b| -> Result<Behavior, HpaManifestError> {
-                Ok(Behavior {
-                    scale_up: convert_rules(
-                        b.scale_up.as_ref(),
-                        ScalingRules::default_scale_up(),
-                        "spec.behavior.scaleUp",
-                    )?,
-                    scale_down: convert_rules(
-                        b.scale_down.as_ref(),
-                        ScalingRules::default_scale_down(),
-                        "spec.behavior.scaleDown",
-                    )?,
-                })
-            })
+            .map(|b| b.to_behavior("spec.behavior"))
             .transpose()?;
         Ok(HpaSpec {
             min_replicas,

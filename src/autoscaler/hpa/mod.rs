@@ -38,3 +38,6 @@ pub use spec::{
     Behavior, HpaConfig, HpaSpec, MetricSpec, MetricTarget, PolicyKind, ScalingPolicy,
     ScalingRules, SelectPolicy, ToleranceRule, Tolerances,
 };
+
+#[cfg(test)]
+mod tolerance_tests;

@@ -59,6 +59,9 @@ pub struct HpaConfig {
     pub tolerance: f64,
     /// Interval (1.33+) or absolute (older) tolerance test.
     pub tolerance_rule: ToleranceRule,
+    /// The `HPAConfigurableTolerance` feature gate: whether `behavior.scaleUp/scaleDown.tolerance` apply.
+    /// Alpha (off) in 1.33–1.34, beta and on by default since 1.35, which is the default here.
+    pub configurable_tolerance: bool,
     /// `--horizontal-pod-autoscaler-downscale-stabilization` (5 min).
     pub downscale_stabilization: SimDuration,
     /// `--horizontal-pod-autoscaler-cpu-initialization-period` (5 min).
@@ -73,6 +76,7 @@ impl Default for HpaConfig {
             sync_period: SimDuration::from_secs(15),
             tolerance: 0.1,
             tolerance_rule: ToleranceRule::Interval,
+            configurable_tolerance: true,
             downscale_stabilization: SimDuration::from_secs(300),
             cpu_initialization_period: SimDuration::from_secs(300),
             initial_readiness_delay: SimDuration::from_secs(30),
