@@ -2,6 +2,7 @@
 pub mod autoscaler;
 pub mod dist;
 pub mod engine;
+pub mod request_path;
 pub mod report;
 pub mod scenario;
 pub mod sim;

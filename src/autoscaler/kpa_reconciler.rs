@@ -624,15 +624,6 @@ pub fn apply_bounds(min: i32, max: i32, x: i32) -> i32 {
     }
 }
 
-/// computeNumActivators: how many activators the SKS asks for in Proxy mode.
-pub fn num_activators(ready: i32, total_value: f64, tbc: f64, activator_capacity: f64) -> i32 {
-    if tbc == 0.0 {
-        return 2;
-    }
-    let needed = ((ready as f64 * total_value + tbc.max(0.0)) / activator_capacity).ceil();
-    needed.max(2.0) as i32
-}
-
 impl ResolvedSettings {
     pub fn resolve(input: &PassInput) -> Self {
         let c = &input.config;
@@ -727,7 +718,7 @@ pub fn reconcile_pass(input: &PassInput) -> PassOutput {
                 SksMode::Proxy
             };
             let ready = input.pods.running_ready;
-            let n = num_activators(
+            let n = crate::request_path::throttler::num_activators(
                 ready,
                 s.total_value,
                 s.target_burst_capacity,
