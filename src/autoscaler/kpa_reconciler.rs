@@ -453,7 +453,12 @@ impl PodCounts {
     /// count as not ready.
     pub fn by_state(&self) -> (i32, i32, i32, i32) {
         let not_ready = self.running_not_ready + self.pending + self.terminating;
-        (self.running_ready, not_ready, self.pending, self.terminating)
+        (
+            self.running_ready,
+            not_ready,
+            self.pending,
+            self.terminating,
+        )
     }
 }
 
@@ -634,10 +639,9 @@ impl ResolvedSettings {
             .unwrap_or(c.target_burst_capacity);
         let stable_window =
             duration_annotation(annotation(ann, &["window"])).unwrap_or(c.stable_window);
-        let progress_deadline = duration_annotation(
-            ann.get(PROGRESS_DEADLINE_ANNOTATION).map(String::as_str),
-        )
-        .unwrap_or(c.progress_deadline);
+        let progress_deadline =
+            duration_annotation(ann.get(PROGRESS_DEADLINE_ANNOTATION).map(String::as_str))
+                .unwrap_or(c.progress_deadline);
         let total_value = if input.container_concurrency != 0 {
             input.container_concurrency as f64
         } else {
@@ -696,7 +700,11 @@ pub fn reconcile_pass(input: &PassInput) -> PassOutput {
         service_name: input.service_name.clone(),
     };
     let sks_ready_status;
-    let (want, ready) = match input.sks.as_ref().filter(|k| !k.private_service_name.is_empty()) {
+    let (want, ready) = match input
+        .sks
+        .as_ref()
+        .filter(|k| !k.private_service_name.is_empty())
+    {
         None => {
             // The private service does not exist yet: only make sure the SKS does, in Proxy mode.
             out.sks_action = match &input.sks {
@@ -775,7 +783,10 @@ fn scale(
         return desired;
     }
     let mut lo = s.min;
-    if s.initial > 1 && sti.status != CondStatus::True && input.reachability != Reachability::Unreachable {
+    if s.initial > 1
+        && sti.status != CondStatus::True
+        && input.reachability != Reachability::Unreachable
+    {
         lo = lo.max(s.initial);
     }
     let bounded = apply_bounds(lo, s.max, desired);
@@ -828,8 +839,9 @@ fn scale(
                         _ => SimDuration::ZERO,
                     };
                     if proxy_for < input.config.scale_to_zero_grace {
-                        out.requeue_after
-                            .push(SimDuration(input.config.scale_to_zero_grace.0 - proxy_for.0));
+                        out.requeue_after.push(SimDuration(
+                            input.config.scale_to_zero_grace.0 - proxy_for.0,
+                        ));
                         return 0;
                     }
                 }

@@ -272,7 +272,13 @@ fn condition(c: &Condition) -> ExpectCond {
     }
 }
 
-fn config_only(min: i32, max: i32, initial: i32, allow_zero: bool, retention_ns: u64) -> PassConfig {
+fn config_only(
+    min: i32,
+    max: i32,
+    initial: i32,
+    allow_zero: bool,
+    retention_ns: u64,
+) -> PassConfig {
     PassConfig {
         enable_scale_to_zero: true,
         min_scale: min,
@@ -294,7 +300,10 @@ fn config_only(min: i32, max: i32, initial: i32, allow_zero: bool, retention_ns:
 fn annotations(pairs: &[(&str, &Option<String>)]) -> Annotations {
     pairs
         .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (format!("autoscaling.knative.dev/{k}"), v.clone())))
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .map(|v| (format!("autoscaling.knative.dev/{k}"), v.clone()))
+        })
         .collect()
 }
 
@@ -369,11 +378,26 @@ fn check_case(case: &Case, c: &mut Checker) {
     c.exact(at, "error", e.error.as_deref(), None);
     c.exact(at, "scale_error", e.scale_error.as_deref(), None);
     c.exact(at, "scale_want", e.scale_want, out.scale_want);
-    c.exact(at, "deployment_patch_replicas", e.deployment_patch_replicas, out.deployment_patch);
+    c.exact(
+        at,
+        "deployment_patch_replicas",
+        e.deployment_patch_replicas,
+        out.deployment_patch,
+    );
     let requeues: Vec<u64> = out.requeue_after.iter().map(|d| d.0).collect();
     c.exact(at, "requeue_after_ns", &e.requeue_after_ns, &requeues);
-    c.exact(at, "activator_probe_called", e.activator_probe_called, out.activator_probe_called);
-    c.exact(at, "async_probe_offered", e.async_probe_offered, out.async_probe_offered);
+    c.exact(
+        at,
+        "activator_probe_called",
+        e.activator_probe_called,
+        out.activator_probe_called,
+    );
+    c.exact(
+        at,
+        "async_probe_offered",
+        e.async_probe_offered,
+        out.async_probe_offered,
+    );
     let action = match out.sks_action {
         SksAction::Create => "create",
         SksAction::Update => "update",
@@ -381,7 +405,12 @@ fn check_case(case: &Case, c: &mut Checker) {
     };
     c.exact(at, "sks.action", e.sks.action.as_str(), action);
     c.exact(at, "sks.mode", e.sks.mode.as_str(), mode_str(out.sks_mode));
-    c.exact(at, "sks.num_activators", e.sks.num_activators, out.num_activators);
+    c.exact(
+        at,
+        "sks.num_activators",
+        e.sks.num_activators,
+        out.num_activators,
+    );
     let metric = out.metric.as_ref().map(|m| ExpectMetric {
         scrape_target: m.scrape_target.clone(),
         stable_window_ns: m.stable_window.0,
@@ -398,12 +427,32 @@ fn check_case(case: &Case, c: &mut Checker) {
     c.exact(at, "pod_counts", &e.pod_counts, &counts);
     let s = podscale::autoscaler::kpa_reconciler::ResolvedSettings::resolve(&input);
     let d = &e.decider_spec;
-    c.exact(at, "decider_spec.target_value", d.target_value, s.target_value);
+    c.exact(
+        at,
+        "decider_spec.target_value",
+        d.target_value,
+        s.target_value,
+    );
     c.exact(at, "decider_spec.total_value", d.total_value, s.total_value);
-    c.exact(at, "decider_spec.target_burst_capacity", d.target_burst_capacity, s.target_burst_capacity);
+    c.exact(
+        at,
+        "decider_spec.target_burst_capacity",
+        d.target_burst_capacity,
+        s.target_burst_capacity,
+    );
     c.exact(at, "decider_spec.initial_scale", d.initial_scale, s.initial);
-    c.exact(at, "decider_spec.reachable", d.reachable, input.reachability != Reachability::Unreachable);
-    c.exact(at, "decider_spec.stable_window_ns", d.stable_window_ns, s.stable_window.0);
+    c.exact(
+        at,
+        "decider_spec.reachable",
+        d.reachable,
+        input.reachability != Reachability::Unreachable,
+    );
+    c.exact(
+        at,
+        "decider_spec.stable_window_ns",
+        d.stable_window_ns,
+        s.stable_window.0,
+    );
     let p = &e.pa_status;
     c.exact(at, "pa_status.active", &p.active, &condition(&out.active));
     c.exact(
@@ -412,10 +461,30 @@ fn check_case(case: &Case, c: &mut Checker) {
         &p.scale_target_initialized,
         &condition(&out.scale_target_initialized),
     );
-    c.exact(at, "pa_status.sks_ready", &p.sks_ready, &condition(&out.sks_ready));
-    c.exact(at, "pa_status.desired_scale", p.desired_scale, out.desired_scale);
-    c.exact(at, "pa_status.actual_scale", p.actual_scale, out.actual_scale);
-    c.exact(at, "pa_status.service_name", p.service_name.as_str(), out.service_name.as_str());
+    c.exact(
+        at,
+        "pa_status.sks_ready",
+        &p.sks_ready,
+        &condition(&out.sks_ready),
+    );
+    c.exact(
+        at,
+        "pa_status.desired_scale",
+        p.desired_scale,
+        out.desired_scale,
+    );
+    c.exact(
+        at,
+        "pa_status.actual_scale",
+        p.actual_scale,
+        out.actual_scale,
+    );
+    c.exact(
+        at,
+        "pa_status.service_name",
+        p.service_name.as_str(),
+        out.service_name.as_str(),
+    );
 }
 
 pub fn run(text: &str) -> (usize, usize, Vec<String>) {
@@ -434,7 +503,12 @@ pub fn run(text: &str) -> (usize, usize, Vec<String>) {
         t.case(|c| {
             let ann = annotations(&[("initial-scale", &r.ann_initial_scale)]);
             let cfg = config_only(0, 0, r.cfg_initial_scale, r.allow_zero_initial_scale, 0);
-            c.exact(&r.id, "initial_scale", r.initial_scale, initial_scale(&cfg, &ann));
+            c.exact(
+                &r.id,
+                "initial_scale",
+                r.initial_scale,
+                initial_scale(&cfg, &ann),
+            );
         });
     }
     for r in &h.last_pod_retention {
@@ -442,7 +516,12 @@ pub fn run(text: &str) -> (usize, usize, Vec<String>) {
             let ann = annotations(&[("scale-to-zero-pod-retention-period", &r.ann_retention)]);
             let cfg = config_only(0, 0, 1, false, r.cfg_retention_ns);
             let got = last_pod_retention(&cfg, &ann, reachability(&r.reachability));
-            c.exact(&r.id, "last_pod_retention_ns", r.last_pod_retention_ns, got.0);
+            c.exact(
+                &r.id,
+                "last_pod_retention_ns",
+                r.last_pod_retention_ns,
+                got.0,
+            );
         });
     }
     for r in &h.in_status_for {
@@ -455,13 +534,38 @@ pub fn run(text: &str) -> (usize, usize, Vec<String>) {
             let cond = cond.as_ref();
             let signed = |d: Option<SimDuration>| d.map_or(-1, |d| d.0 as i64);
             let id = r.id.as_str();
-            c.exact(id, "active_for_ns", r.active_for_ns, signed(in_status_for(cond, CondStatus::True)));
-            c.exact(id, "inactive_for_ns", r.inactive_for_ns, signed(in_status_for(cond, CondStatus::False)));
+            c.exact(
+                id,
+                "active_for_ns",
+                r.active_for_ns,
+                signed(in_status_for(cond, CondStatus::True)),
+            );
+            c.exact(
+                id,
+                "inactive_for_ns",
+                r.inactive_for_ns,
+                signed(in_status_for(cond, CondStatus::False)),
+            );
             let timeout = SimDuration::from_secs(630);
-            c.exact(id, "can_fail_activation_630s", r.can_fail_activation_630s, can_fail_activation(cond, timeout));
-            c.exact(id, "is_active", r.is_active, cond.is_some_and(|c| c.status == CondStatus::True));
+            c.exact(
+                id,
+                "can_fail_activation_630s",
+                r.can_fail_activation_630s,
+                can_fail_activation(cond, timeout),
+            );
+            c.exact(
+                id,
+                "is_active",
+                r.is_active,
+                cond.is_some_and(|c| c.status == CondStatus::True),
+            );
             c.exact(id, "is_activating", r.is_activating, is_activating(cond));
-            c.exact(id, "is_inactive", r.is_inactive, cond.is_some_and(|c| c.status == CondStatus::False));
+            c.exact(
+                id,
+                "is_inactive",
+                r.is_inactive,
+                cond.is_some_and(|c| c.status == CondStatus::False),
+            );
         });
     }
     for r in &h.apply_bounds {

@@ -90,8 +90,9 @@ struct Step {
     k: Option<u64>,
     #[serde(default)]
     pod: Option<usize>,
-    #[serde(alias = "n", alias = "pods", alias = "update_pods")]
-    count: Option<usize>,
+    /// The pod count of an `update_pods` step, under whatever key the file uses.
+    #[serde(flatten)]
+    rest: BTreeMap<String, serde_yaml::Value>,
     assigned_after: Option<Vec<usize>>,
     rand_draws: Option<Vec<Draw>>,
     weights_after: Option<Vec<u64>>,
@@ -148,7 +149,12 @@ fn activator_ip(j: usize) -> String {
 }
 
 /// A throttler of activator `self_index` of `activators` (None = not published) with `pods` pods.
-fn throttler(cc: u32, activators: usize, self_index: Option<usize>, pods: usize) -> RevisionThrottler {
+fn throttler(
+    cc: u32,
+    activators: usize,
+    self_index: Option<usize>,
+    pods: usize,
+) -> RevisionThrottler {
     let mut t = RevisionThrottler::new(cc);
     let published: Vec<String> = (0..activators).map(activator_ip).collect();
     let me = match self_index {
@@ -196,6 +202,24 @@ impl LbRandom for Scripted {
     }
 }
 
+/// `update_pods n`: the count is the step's integer field (or the length of a pod list) other than `k`.
+fn update_pod_count(step: &Step) -> Option<usize> {
+    ["n", "pods", "update_pods", "count"]
+        .iter()
+        .filter_map(|key| step.rest.get(*key))
+        .chain(
+            step.rest
+                .iter()
+                .filter(|(k, _)| k.as_str() != "k")
+                .map(|(_, v)| v),
+        )
+        .find_map(|v| match v {
+            serde_yaml::Value::Number(n) => n.as_u64().map(|n| n as usize),
+            serde_yaml::Value::Sequence(s) => Some(s.len()),
+            _ => None,
+        })
+}
+
 fn check_sequence(s: &LbSequence, c: &mut Checker) {
     let mut t = throttler(s.cc, s.activators, Some(s.self_index), s.pods);
     let policy = match t.policy() {
@@ -231,7 +255,8 @@ fn check_sequence(s: &LbSequence, c: &mut Checker) {
                 }
             }
             "update_pods" => {
-                let n = step.count.expect("update_pods needs a pod count");
+                let n = update_pod_count(step)
+                    .unwrap_or_else(|| panic!("{at}: update_pods without a pod count"));
                 let dests: Vec<String> = (0..n).map(pod_dest).collect();
                 t.update_dests(&dests);
             }
@@ -254,7 +279,12 @@ fn check_special(r: &SpecialRow, c: &mut Checker) {
             let pods = r.pods.unwrap();
             let t = throttler(r.cc, r.activators_listed.unwrap(), None, pods);
             let (index, count) = t.activator_slot();
-            c.exact(id, "activator_index", r.activator_index, Some(index.map_or(-1, |i| i as i64)));
+            c.exact(
+                id,
+                "activator_index",
+                r.activator_index,
+                Some(index.map_or(-1, |i| i as i64)),
+            );
             c.exact(id, "num_activators", r.num_activators, Some(count));
             let assigned: Vec<serde_yaml::Value> = t
                 .assigned_dests()
@@ -262,7 +292,12 @@ fn check_special(r: &SpecialRow, c: &mut Checker) {
                 .map(|d| serde_yaml::Value::from(pod_index(d) as u64))
                 .collect();
             c.exact(id, "assigned", r.assigned.as_ref(), Some(&assigned));
-            c.exact(id, "breaker_capacity", r.breaker_capacity, Some(t.breaker_capacity()));
+            c.exact(
+                id,
+                "breaker_capacity",
+                r.breaker_capacity,
+                Some(t.breaker_capacity()),
+            );
         }
         "lexicographic_dest_order" => {
             let mut t = RevisionThrottler::new(r.cc);
@@ -271,14 +306,24 @@ fn check_special(r: &SpecialRow, c: &mut Checker) {
             t.update_activators(&activator_ip(r.self_index.unwrap()), &published);
             t.update_dests(r.dests.as_ref().unwrap());
             let sorted: Vec<String> = t.sorted_dests().iter().map(|d| d.to_string()).collect();
-            c.exact(id, "sorted_trackers", r.sorted_trackers.as_ref(), Some(&sorted));
+            c.exact(
+                id,
+                "sorted_trackers",
+                r.sorted_trackers.as_ref(),
+                Some(&sorted),
+            );
             let assigned: Vec<serde_yaml::Value> = t
                 .assigned_dests()
                 .iter()
                 .map(|d| serde_yaml::Value::from(d.to_string()))
                 .collect();
             c.exact(id, "assigned", r.assigned.as_ref(), Some(&assigned));
-            c.exact(id, "breaker_capacity", r.breaker_capacity, Some(t.breaker_capacity()));
+            c.exact(
+                id,
+                "breaker_capacity",
+                r.breaker_capacity,
+                Some(t.breaker_capacity()),
+            );
         }
         "cluster_ip_routing" => {
             let activators = r.activators.unwrap();
@@ -286,8 +331,18 @@ fn check_special(r: &SpecialRow, c: &mut Checker) {
                 .map(|b| cluster_ip_capacity(r.cc, b, activators))
                 .collect();
             let breakers: Vec<u64> = targets.iter().map(|&t| breaker_capacity(r.cc, t)).collect();
-            c.exact(id, "target_capacity", r.target_capacity_for_backends_0_to_12.as_ref(), Some(&targets));
-            c.exact(id, "breaker_capacity", r.breaker_capacity_for_backends_0_to_12.as_ref(), Some(&breakers));
+            c.exact(
+                id,
+                "target_capacity",
+                r.target_capacity_for_backends_0_to_12.as_ref(),
+                Some(&targets),
+            );
+            c.exact(
+                id,
+                "breaker_capacity",
+                r.breaker_capacity_for_backends_0_to_12.as_ref(),
+                Some(&breakers),
+            );
         }
         other => panic!("{id}: unknown assignment_special case {other:?}"),
     }
@@ -301,10 +356,18 @@ fn check_queue(r: &QueueRow, c: &mut Checker) {
     let cc = r.cc.unwrap_or(1);
     let mut b = if revision {
         let mut b = RevisionBreaker::for_revision(cc);
-        b.set_capacity(target_capacity(cc, assigned_pods(cc, r.pods_before.unwrap(), Some(0), 1).len(), r.pods_before.unwrap()));
+        b.set_capacity(target_capacity(
+            cc,
+            assigned_pods(cc, r.pods_before.unwrap(), Some(0), 1).len(),
+            r.pods_before.unwrap(),
+        ));
         b
     } else {
-        RevisionBreaker::queue(r.queue_depth.unwrap(), r.max_concurrency.unwrap(), r.capacity.unwrap())
+        RevisionBreaker::queue(
+            r.queue_depth.unwrap(),
+            r.max_concurrency.unwrap(),
+            r.capacity.unwrap(),
+        )
     };
     let mut rejected = 0;
     for _ in 0..r.requests {
@@ -312,14 +375,39 @@ fn check_queue(r: &QueueRow, c: &mut Checker) {
             rejected += 1;
         }
     }
-    c.exact(id, "executing_while_blocked", r.executing_while_blocked, b.executing());
+    c.exact(
+        id,
+        "executing_while_blocked",
+        r.executing_while_blocked,
+        b.executing(),
+    );
     let mut max_executing = b.executing();
     if revision {
-        c.exact(id, "breaker_capacity_while_blocked", r.breaker_capacity_while_blocked, Some(b.capacity()));
-        c.exact(id, "pending_in_revision_breaker_while_blocked", r.pending_in_revision_breaker_while_blocked, b.pending());
-        c.exact(id, "rejected_while_blocked", r.rejected_while_blocked, Some(rejected));
+        c.exact(
+            id,
+            "breaker_capacity_while_blocked",
+            r.breaker_capacity_while_blocked,
+            Some(b.capacity()),
+        );
+        c.exact(
+            id,
+            "pending_in_revision_breaker_while_blocked",
+            r.pending_in_revision_breaker_while_blocked,
+            b.pending(),
+        );
+        c.exact(
+            id,
+            "rejected_while_blocked",
+            r.rejected_while_blocked,
+            Some(rejected),
+        );
         let params = if cc == 0 {
-            BreakerParams { kind: "infiniteBreaker".into(), queue_depth: None, max_concurrency: None, total_slots: None }
+            BreakerParams {
+                kind: "infiniteBreaker".into(),
+                queue_depth: None,
+                max_concurrency: None,
+                total_slots: None,
+            }
         } else {
             BreakerParams {
                 kind: "queue.Breaker".into(),
@@ -328,14 +416,38 @@ fn check_queue(r: &QueueRow, c: &mut Checker) {
                 total_slots: Some(REVISION_BREAKER_QUEUE_DEPTH + REVISION_BREAKER_MAX_CONCURRENCY),
             }
         };
-        c.exact(id, "revision_breaker", r.revision_breaker.as_ref(), Some(&params));
+        c.exact(
+            id,
+            "revision_breaker",
+            r.revision_breaker.as_ref(),
+            Some(&params),
+        );
         let pods = r.pods_after.unwrap();
-        b.set_capacity(target_capacity(cc, assigned_pods(cc, pods, Some(0), 1).len(), pods));
-        c.exact(id, "breaker_capacity_after_update", r.breaker_capacity_after_update, Some(b.capacity()));
-        c.exact(id, "executing_after_update", r.executing_after_update, Some(b.executing()));
+        b.set_capacity(target_capacity(
+            cc,
+            assigned_pods(cc, pods, Some(0), 1).len(),
+            pods,
+        ));
+        c.exact(
+            id,
+            "breaker_capacity_after_update",
+            r.breaker_capacity_after_update,
+            Some(b.capacity()),
+        );
+        c.exact(
+            id,
+            "executing_after_update",
+            r.executing_after_update,
+            Some(b.executing()),
+        );
         max_executing = max_executing.max(b.executing());
     } else {
-        c.exact(id, "pending_in_breaker_while_blocked", r.pending_in_breaker_while_blocked, b.pending());
+        c.exact(
+            id,
+            "pending_in_breaker_while_blocked",
+            r.pending_in_breaker_while_blocked,
+            b.pending(),
+        );
         c.exact(id, "rejected", r.rejected, Some(rejected));
     }
     let mut completed = 0;
@@ -347,7 +459,12 @@ fn check_queue(r: &QueueRow, c: &mut Checker) {
     c.exact(id, "completed", r.completed, completed);
     c.exact(id, "waiting left", 0, b.waiting());
     if revision {
-        c.exact(id, "max_concurrently_executing", r.max_concurrently_executing, Some(max_executing));
+        c.exact(
+            id,
+            "max_concurrently_executing",
+            r.max_concurrently_executing,
+            Some(max_executing),
+        );
         c.exact(id, "rejected_total", r.rejected_total, Some(rejected));
     }
 }
@@ -358,9 +475,21 @@ pub fn run(text: &str) -> (usize, usize, Vec<String>) {
     for r in &file.num_activators.rows {
         t.case(|c| {
             let got: Vec<i32> = (0..r.num_activators_for_ready_pods_0_to_50.len() as i32)
-                .map(|ready| num_activators(ready, r.total_value, r.target_burst_capacity, r.activator_capacity))
+                .map(|ready| {
+                    num_activators(
+                        ready,
+                        r.total_value,
+                        r.target_burst_capacity,
+                        r.activator_capacity,
+                    )
+                })
                 .collect();
-            c.exact(&r.id, "num_activators", &r.num_activators_for_ready_pods_0_to_50, &got);
+            c.exact(
+                &r.id,
+                "num_activators",
+                &r.num_activators_for_ready_pods_0_to_50,
+                &got,
+            );
         });
     }
     for r in &file.assignment.rows {
