@@ -39,6 +39,7 @@ impl Checker {
 }
 
 /// Counts one case: matched when it added no mismatch.
+#[derive(Default)]
 pub struct Tally {
     pub matched: usize,
     pub total: usize,
@@ -46,13 +47,6 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn new() -> Self {
-        Tally {
-            matched: 0,
-            total: 0,
-            check: Checker::default(),
-        }
-    }
     pub fn case(&mut self, f: impl FnOnce(&mut Checker)) {
         let before = self.check.mismatches.len();
         f(&mut self.check);

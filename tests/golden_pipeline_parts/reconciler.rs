@@ -489,7 +489,7 @@ fn check_case(case: &Case, c: &mut Checker) {
 
 pub fn run(text: &str) -> (usize, usize, Vec<String>) {
     let file: File = parse(text);
-    let mut t = Tally::new();
+    let mut t = Tally::default();
     let h = &file.helpers;
     for r in &h.scale_bounds {
         t.case(|c| {

@@ -286,7 +286,7 @@ fn check_case(case: &Case, c: &mut Checker) {
 
 pub fn run(text: &str) -> (usize, usize, Vec<String>) {
     let file: File = parse(text);
-    let mut t = Tally::new();
+    let mut t = Tally::default();
     let ss = &file.sample_size;
     for (n, &expected) in ss.n_for_population_0_to_2000.iter().enumerate() {
         t.case(|c| {

@@ -471,7 +471,7 @@ fn check_queue(r: &QueueRow, c: &mut Checker) {
 
 pub fn run(text: &str) -> (usize, usize, Vec<String>) {
     let file: File = parse(text);
-    let mut t = Tally::new();
+    let mut t = Tally::default();
     for r in &file.num_activators.rows {
         t.case(|c| {
             let got: Vec<i32> = (0..r.num_activators_for_ready_pods_0_to_50.len() as i32)

@@ -325,3 +325,126 @@ fn extrapolate(stats: &[&Stat], n: usize, population: usize) -> Stat {
         proxied_request_count: scale(sum.proxied_request_count),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(age_s: u64, concurrency: f64, scrape: PodScrape) -> ScrapePod {
+        ScrapePod {
+            ready: true,
+            age: SimDuration::from_secs(age_s),
+            stat: Stat {
+                average_concurrency: concurrency,
+                ..Stat::default()
+            },
+            scrape,
+        }
+    }
+
+    fn identity(len: usize) -> Vec<usize> {
+        (0..len).collect()
+    }
+
+    const WINDOW: SimDuration = SimDuration::from_secs(60);
+
+    #[test]
+    fn sample_size_is_the_population_up_to_three_then_at_most_sixteen() {
+        assert_eq!(
+            (0..=4).map(sample_size).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3, 4]
+        );
+        assert_eq!(sample_size(6), 5);
+        assert_eq!(sample_size(1_000_000), 16);
+        assert_eq!(population_mean_sample_size(-5.0), 0.0);
+        assert_eq!(population_mean_sample_size(2.5), 2.5);
+    }
+
+    #[test]
+    fn old_pods_are_asked_before_young_ones() {
+        let pods = vec![
+            pod(10, 1.0, PodScrape::Ok),
+            pod(100, 2.0, PodScrape::Ok),
+            pod(30, 3.0, PodScrape::Ok),
+        ];
+        let mut st = ScraperState::new(MeshMode::Auto, false);
+        let r = scrape(&mut st, &pods, WINDOW, &mut identity, &mut || 0);
+        assert_eq!((r.old.clone(), r.shuffled), (vec![1], Shuffled::Young));
+        assert_eq!(r.scrape_order, vec![1, 0, 2]);
+        assert_eq!(r.stat.unwrap().average_concurrency, 6.0);
+    }
+
+    #[test]
+    fn a_failed_pod_is_replaced_by_the_next_in_order_and_the_total_is_extrapolated() {
+        let mut pods: Vec<ScrapePod> = (0..6).map(|i| pod(100, i as f64, PodScrape::Ok)).collect();
+        pods[0].scrape = PodScrape::Error;
+        let mut st = ScraperState::new(MeshMode::Auto, false);
+        let r = scrape(&mut st, &pods, WINDOW, &mut identity, &mut || 0);
+        assert_eq!(r.sampled, vec![1, 2, 3, 4, 5]);
+        // (1+2+3+4+5) / 5 × 6.
+        assert_eq!(r.stat.unwrap().average_concurrency, 18.0);
+    }
+
+    #[test]
+    fn all_503s_fall_back_to_the_service_and_stay_there() {
+        let pods: Vec<ScrapePod> = (0..3)
+            .map(|_| pod(100, 1.0, PodScrape::MeshError))
+            .collect();
+        let mut st = ScraperState::new(MeshMode::Auto, false);
+        let mut next = 0;
+        let mut pick = || {
+            next += 1;
+            (next - 1) % 3
+        };
+        let r = scrape(&mut st, &pods, WINDOW, &mut identity, &mut pick);
+        assert_eq!(r.path, ScrapePath::PodsThenService);
+        assert!(!st.pods_addressable);
+        let r = scrape(&mut st, &pods, WINDOW, &mut identity, &mut pick);
+        assert_eq!((r.path, r.attempted.len()), (ScrapePath::Service, 0));
+        assert_eq!(r.stat.unwrap().average_concurrency, 3.0);
+    }
+
+    #[test]
+    fn passthrough_lb_or_mesh_disabled_reports_the_503s_instead_of_falling_back() {
+        let pods: Vec<ScrapePod> = (0..2)
+            .map(|_| pod(100, 1.0, PodScrape::MeshError))
+            .collect();
+        for mut st in [
+            ScraperState::new(MeshMode::Auto, true),
+            ScraperState::new(MeshMode::Disabled, false),
+        ] {
+            let r = scrape(&mut st, &pods, WINDOW, &mut identity, &mut || 0);
+            assert_eq!(r.stat, Err(ScrapeError::NoPodsScraped));
+            assert!(st.pods_addressable);
+        }
+    }
+
+    #[test]
+    fn a_mix_of_503_and_other_failures_is_pods_exhausted() {
+        let pods = vec![
+            pod(100, 1.0, PodScrape::MeshError),
+            pod(100, 1.0, PodScrape::Error),
+        ];
+        let mut st = ScraperState::new(MeshMode::Auto, false);
+        let r = scrape(&mut st, &pods, WINDOW, &mut identity, &mut || 0);
+        assert_eq!(r.stat.unwrap_err().to_string(), "pods exhausted");
+    }
+
+    #[test]
+    fn service_scraping_that_keeps_hitting_the_same_pod_fails() {
+        let pods: Vec<ScrapePod> = (0..3).map(|_| pod(100, 1.0, PodScrape::Ok)).collect();
+        let mut st = ScraperState::new(MeshMode::Enabled, false);
+        let r = scrape(&mut st, &pods, WINDOW, &mut identity, &mut || 0);
+        assert_eq!(r.stat, Err(ScrapeError::Service { sample_size: 3 }));
+        assert_eq!(r.service_distinct, vec![0]);
+    }
+
+    #[test]
+    fn no_ready_pod_means_no_scrape_and_an_empty_stat() {
+        let mut p = pod(100, 5.0, PodScrape::Ok);
+        p.ready = false;
+        let mut st = ScraperState::new(MeshMode::Auto, false);
+        let r = scrape(&mut st, &[p], WINDOW, &mut identity, &mut || 0);
+        assert_eq!((r.path, r.stat), (ScrapePath::None, Ok(Stat::default())));
+    }
+}
