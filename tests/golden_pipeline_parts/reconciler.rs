@@ -1,7 +1,7 @@
 //! `kpa_reconciler*.yaml`: one `ReconcileKind` pass per case, plus the helper tables (bounds, initial scale,
 //! pod retention, condition ages, applyBounds).
 
-use podscale::autoscaler::kpa_reconciler::{
+use podscale::autoscaler::kpa::reconcile_pass::{
     apply_bounds, can_fail_activation, in_status_for, initial_scale, is_activating,
     last_pod_retention, reconcile_pass, scale_bounds, CondStatus, Condition, PassConfig, PassInput,
     PassOutput, PodCounts, ProbeResult, Reachability, SksAction, SksMode, SksState,
@@ -425,7 +425,7 @@ fn check_case(case: &Case, c: &mut Checker) {
         terminating: counts.3,
     };
     c.exact(at, "pod_counts", &e.pod_counts, &counts);
-    let s = podscale::autoscaler::kpa_reconciler::ResolvedSettings::resolve(&input);
+    let s = podscale::autoscaler::kpa::reconcile_pass::ResolvedSettings::resolve(&input);
     let d = &e.decider_spec;
     c.exact(
         at,
