@@ -1,7 +1,7 @@
 //! Golden harness for the request pipeline around the KPA decider: replays the reference behaviour of the
 //! real Knative code (`testdata/golden/{kpa_reconciler,activator_throttler,kpa_scraper}.yaml`, provenance
 //! and replay models in `testdata/golden/README.md` and `PIPELINE.md`) through podscale's library models:
-//! [`podscale::autoscaler::kpa_reconciler::reconcile_pass`], [`podscale::request_path::throttler`] and
+//! [`podscale::autoscaler::kpa::reconcile_pass`], [`podscale::request_path::throttler`] and
 //! [`podscale::autoscaler::kpa::scraper`].
 //!
 //! Prints one line per file, `golden FILE: N/M match` (run with `--nocapture`), where M counts every case and

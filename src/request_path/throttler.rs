@@ -597,5 +597,28 @@ mod tests {
             prop_assert!(seen.iter().all(|&n| n == 1), "{seen:?}");
             prop_assert_eq!(capacity, cc as u64 * pods as u64);
         }
+
+        #[test]
+        fn breaker_admits_within_capacity_and_rejects_only_when_full(
+            depth in 0u64..20, max in 1u64..20, capacity in 0u64..25, ops in proptest::collection::vec(0u8..3, 0..200),
+        ) {
+            let mut b = RevisionBreaker::queue(depth, max, capacity);
+            for op in ops {
+                match op {
+                    0 => {
+                        let held = b.executing() + b.waiting();
+                        let a = b.admit();
+                        prop_assert_eq!(a == Admission::Rejected, held == depth + max);
+                        if a == Admission::Execute {
+                            // A shrunk capacity never cuts running requests, but no new one starts above it.
+                            prop_assert!(b.executing() <= b.capacity());
+                        }
+                    }
+                    1 => { b.complete(); }
+                    _ => { b.set_capacity(capacity / 2); }
+                }
+                                prop_assert!(b.waiting() == 0 || b.executing() >= b.capacity());
+            }
+        }
     }
 }
