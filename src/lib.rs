@@ -3,6 +3,7 @@ pub mod autoscaler;
 pub mod dist;
 pub mod engine;
 pub mod report;
+pub mod request_path;
 pub mod scenario;
 pub mod sim;
 pub mod sweep;

@@ -8,6 +8,9 @@
 //! PA went inactive), the activation timeout, the Active condition and the SKS mode (Proxy: the activator
 //! is in the path; Serve: the ingress talks to the pods).
 //!
+//! [`crate::autoscaler::kpa::reconcile_pass`] is the same reconciler as one `ReconcileKind` pass, exact to
+//! Knative 1.23 and checked against the real code's vectors; the simulator moves onto it in a later step.
+//!
 //! Units: [`SimTime`] / [`SimDuration`]. Replica counts are `i32` where Knative uses −1 for "unknown, apply
 //! nothing".
 //!

@@ -29,6 +29,8 @@ pub mod collector;
 pub mod config;
 pub mod decider;
 pub mod max_window;
+pub mod reconcile_pass;
+pub mod scraper;
 pub mod stats;
 
 pub use aggregation::{AggregationAlgorithm, TimedFloat64Buckets};
