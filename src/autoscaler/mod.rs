@@ -3,4 +3,3 @@
 pub mod cron;
 pub mod hpa;
 pub mod kpa;
-pub mod kpa_reconciler;

@@ -33,17 +33,17 @@
 //! * When the deployment shrinks, pods are removed in Kubernetes' ReplicaSet order: not-yet-ready pods
 //!   first (newest first), then the most recently ready.
 
-pub mod cluster;
-pub mod hpa;
-pub mod output;
-pub mod pods;
 mod run;
-pub mod service;
-pub mod startup;
 
-pub use hpa::{HpaSetup, MetricSource, ScrapeConfig};
-pub use output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
-pub use pods::{PodUsage, ResourceModel};
+// Paths kept from before the split into `workload`, `observe` and `autoscaler::hpa::runtime`, so code written
+// against `sim::*` keeps compiling; new code should use the new homes.
+pub use crate::autoscaler::hpa::runtime as hpa;
+pub use crate::autoscaler::hpa::runtime::{HpaSetup, MetricSource, ScrapeConfig};
+pub use crate::observe::output;
+pub use crate::observe::output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
+pub use crate::workload::discipline as service;
+pub use crate::workload::pods::{PodUsage, ResourceModel};
+pub use crate::workload::{cluster, pods, startup};
 pub use run::{
     run, run_with_request_log, AutoscalerMode, CsvRequestLog, InitialState, KpaSetup, PodModel,
     RequestLog, RequestRecord, SimConfig, SimError, Traffic,

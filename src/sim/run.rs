@@ -1,20 +1,20 @@
 //! The event loop and the request path. See the parent module docs for the model and its assumptions.
 
-use super::cluster::{Cluster, ClusterModel, PodRequest};
-use super::hpa::{HpaRuntime, HpaSetup};
-use super::output::{
+use crate::workload::cluster::{Cluster, ClusterModel, PodRequest};
+use crate::autoscaler::hpa::runtime::{HpaRuntime, HpaSetup};
+use crate::observe::output::{
     ClusterSummary, ColdStartSummary, HistogramBucket, LatencySummary, ReplicaSummary,
     RequestCounts, RunSummary, SecondRow, TimeseriesSink,
 };
-use super::pods::{Pod, PodState};
-use super::service::{ServiceModel, Tag};
-use super::startup::{PhaseTimes, Phases, Startup};
+use crate::workload::pods::{Pod, PodState};
+use crate::workload::discipline::{ServiceModel, Tag};
+use crate::workload::startup::{PhaseTimes, Phases, Startup};
 use crate::autoscaler::kpa::stats::{extrapolate, REPORT_PERIOD};
 use crate::autoscaler::kpa::{
     scrape_sample_size, ActivatorRevisionStats, Decider, MetricCollector, RequestStats,
     RevisionScaling, ScaleResult, Stat,
 };
-use crate::autoscaler::kpa_reconciler::{KpaReconciler, PaState, ReconcilerSettings, SksMode};
+use crate::autoscaler::kpa::reconciler::{KpaReconciler, PaState, ReconcilerSettings, SksMode};
 use crate::dist::DurationDist;
 use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
 use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
@@ -47,7 +47,7 @@ pub struct SimConfig {
     pub service_time: DurationDist,
     pub termination_grace: SimDuration,
     /// Resource requests, limits and use as a function of load.
-    pub resources: super::pods::ResourceModel,
+    pub resources: crate::workload::pods::ResourceModel,
     /// Startup phases, service discipline and cluster (defaults: `cold_start` as one number, fixed slots,
     /// unlimited capacity).
     pub pod_model: PodModel,
@@ -1506,7 +1506,7 @@ impl Sim {
         let outcome = k
             .reconciler
             .reconcile(now, k.desired_scale, k.excess_burst_capacity, ready);
-        if outcome.reason != crate::autoscaler::kpa_reconciler::BoundReason::Decider {
+        if outcome.reason != crate::autoscaler::kpa::reconciler::BoundReason::Decider {
             k.reason = outcome.reason.as_str();
         }
         if let Some(after) = outcome.requeue_after {
@@ -1629,8 +1629,8 @@ impl Sim {
                 "unlimited".into()
             } else {
                 match self.cluster.model.policy {
-                    super::cluster::Policy::FirstFit => "first_fit".into(),
-                    super::cluster::Policy::MostAllocated => "most_allocated".into(),
+                    crate::workload::cluster::Policy::FirstFit => "first_fit".into(),
+                    crate::workload::cluster::Policy::MostAllocated => "most_allocated".into(),
                 }
             },
         };

@@ -25,6 +25,7 @@ pub mod controller;
 pub mod manifest;
 pub mod normalize;
 pub mod quantity;
+pub mod runtime;
 pub mod spec;
 
 pub use calculator::{MetricError, PodMetricSample, PodPhase, PodState, ReadyCondition};

@@ -13,7 +13,7 @@
 //! ([`ResourceModel`]): CPU = idle + per executing request, capped at the CPU limit (throttling); memory =
 //! baseline + per in-flight request (executing or queued); GPU busy while at least one request executes.
 
-use super::service::SharedRate;
+use super::discipline::SharedRate;
 use super::startup::PhaseTimes;
 use crate::autoscaler::kpa::RequestStats;
 use crate::engine::EventId;
