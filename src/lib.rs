@@ -2,6 +2,7 @@
 pub mod autoscaler;
 pub mod dist;
 pub mod engine;
+pub mod ids;
 pub mod observe;
 pub mod report;
 pub mod request_path;

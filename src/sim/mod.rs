@@ -5,8 +5,9 @@
 //! request to the moment the response arrives, so it includes the time outside the pod
 //! (`request_path`: client, ingress and network, each way).
 //!
-//! Ordering at one instant follows the event queue's FIFO tie rule; the 1 s tick is scheduled before any
-//! request event of the same instant, so a second's statistics cover exactly `[t - 1 s, t)`.
+//! Ordering at one instant: the 1 s tick has its own priority class in the event queue and runs before
+//! every other event of its instant, so row `t` covers exactly `[t - 1 s, t)`; other events of one instant
+//! run in the order they were scheduled (FIFO).
 //!
 //! Cost: every request costs a fixed number of events (send, ingress, service done, response) plus one
 //! timeout event only if it has to queue; routing is O(1) (round robin) or O(log pods) (the activator's

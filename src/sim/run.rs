@@ -1,25 +1,26 @@
 //! The event loop and the request path. See the parent module docs for the model and its assumptions.
 
-use crate::workload::cluster::{Cluster, ClusterModel, PodRequest};
 use crate::autoscaler::hpa::runtime::{HpaRuntime, HpaSetup};
-use crate::observe::output::{
-    ClusterSummary, ColdStartSummary, HistogramBucket, LatencySummary, ReplicaSummary,
-    RequestCounts, RunSummary, SecondRow, TimeseriesSink,
-};
-use crate::workload::pods::{Pod, PodState};
-use crate::workload::discipline::{ServiceModel, Tag};
-use crate::workload::startup::{PhaseTimes, Phases, Startup};
+use crate::autoscaler::kpa::reconciler::{KpaReconciler, PaState, ReconcilerSettings, SksMode};
 use crate::autoscaler::kpa::stats::{extrapolate, REPORT_PERIOD};
 use crate::autoscaler::kpa::{
     scrape_sample_size, ActivatorRevisionStats, Decider, MetricCollector, RequestStats,
     RevisionScaling, ScaleResult, Stat,
 };
-use crate::autoscaler::kpa::reconciler::{KpaReconciler, PaState, ReconcilerSettings, SksMode};
 use crate::dist::DurationDist;
 use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
+use crate::ids::{PodId, RequestId};
+use crate::observe::output::{
+    ClusterSummary, ColdStartSummary, HistogramBucket, LatencySummary, ReplicaSummary,
+    RequestCounts, RunSummary, SecondRow, TimeseriesSink,
+};
 use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
 use crate::traffic::ClosedLoopDriver;
 use crate::traffic::{Arrival, ArrivalSource, RequestAttrs, TrafficError};
+use crate::workload::cluster::{Cluster, ClusterModel, PodRequest};
+use crate::workload::discipline::{ServiceModel, Tag};
+use crate::workload::pods::{Pod, PodState};
+use crate::workload::startup::{PhaseTimes, Phases, Startup};
 use hdrhistogram::Histogram;
 use rand::RngExt;
 use std::cmp::Reverse;
@@ -166,17 +167,17 @@ enum Event {
     /// The pending open-loop arrival is due.
     OpenArrival,
     ClientSend(u32),
-    AtIngress(u32),
-    ServiceDone(u32),
-    AtClient(u32),
-    PodReady(u32),
-    PodGraceOver(u32),
+    AtIngress(RequestId),
+    ServiceDone(RequestId),
+    AtClient(RequestId),
+    PodReady(PodId),
+    PodGraceOver(PodId),
     /// The earliest completion on a shared-rate (processor-sharing / GPU-batch) pod.
-    PodNextDone(u32),
+    PodNextDone(PodId),
     /// A node finished provisioning.
     NodeReady(u32),
     Tick,
-    QueueTimeout(u32),
+    QueueTimeout(RequestId),
     /// The KPA reconciler's re-enqueue timer.
     KpaReconcile,
     /// A CronHPA job is due.
@@ -194,15 +195,18 @@ enum Stage {
 }
 
 const OPEN_LOOP: u32 = u32::MAX;
-const NO_POD: u32 = u32::MAX;
+/// The event-queue class of the 1 s tick (ordinary events use class 1).
+const TICK_PRIORITY: u8 = 0;
 
 #[derive(Clone, Copy, Debug)]
 struct Request {
+    /// Bumped every time the slot is reused, so stale ids are recognised.
+    generation: u32,
     sent: SimTime,
     deadline: SimTime,
     client: u32,
     attrs: RequestAttrs,
-    pod: u32,
+    pod: Option<PodId>,
     stage: Stage,
     via_activator: bool,
     cold: bool,
@@ -252,7 +256,7 @@ struct Sim {
     terminating: u32,
 
     activator_in_path: bool,
-    activator_queue: VecDeque<u32>,
+    activator_queue: VecDeque<RequestId>,
     activator_queued: u64,
     /// Ready pods whose activator in-flight count is below containerConcurrency (cc > 0 only).
     activator_free: BTreeSet<u32>,
@@ -319,7 +323,7 @@ pub fn run_with_request_log(
             break;
         }
         if let (Event::AtClient(id), Some(log)) = (event, log.as_deref_mut()) {
-            let r = &sim.requests[id as usize];
+            let r = &sim.requests[id.index()];
             log.record(&RequestRecord {
                 sent: r.sent,
                 finished: now,
@@ -340,8 +344,8 @@ pub struct RequestRecord {
     pub sent: SimTime,
     pub finished: SimTime,
     pub status: u16,
-    /// Pod slot that served it (`u32::MAX` if it never reached a pod).
-    pub pod: u32,
+    /// The pod that served it (`None` if it never reached a pod).
+    pub pod: Option<PodId>,
     pub via_activator: bool,
     pub waited_for_cold_start: bool,
 }
@@ -368,11 +372,7 @@ impl<W: std::io::Write> CsvRequestLog<W> {
 
 impl<W: std::io::Write> RequestLog for CsvRequestLog<W> {
     fn record(&mut self, r: &RequestRecord) -> std::io::Result<()> {
-        let pod = if r.pod == NO_POD {
-            String::new()
-        } else {
-            r.pod.to_string()
-        };
+        let pod = r.pod.map_or_else(String::new, |p| p.slot().to_string());
         writeln!(
             self.out,
             "{:.9},{:.6},{},{},{},{}",
@@ -464,6 +464,15 @@ impl Sim {
         }
     }
 
+    /// The id of the pod now in `slot`.
+    fn pod_id(&self, slot: u32) -> PodId {
+        PodId::new(slot, self.pods[slot as usize].generation)
+    }
+
+    fn is_live(&self, pod: PodId) -> bool {
+        self.pods[pod.index()].generation == pod.generation()
+    }
+
     fn at(&mut self, time: SimTime, event: Event) -> EventId {
         // The loop only ever schedules at or after the current time, so this cannot fail.
         self.queue
@@ -471,9 +480,16 @@ impl Sim {
             .expect("events are never scheduled into the past")
     }
 
+    /// The tick has its own priority class, so the tick at `t` runs before every other event at `t` whenever
+    /// that was scheduled, and row `t` covers exactly `[t - 1 s, t)`.
+    fn schedule_tick(&mut self, at: SimTime) {
+        self.queue
+            .schedule_with_priority(at, TICK_PRIORITY, Event::Tick)
+            .expect("ticks are scheduled in the future");
+    }
+
     fn start(&mut self) -> Result<(), SimError> {
-        // Ticks first, so a tick at instant t is handled before request events of the same instant.
-        self.at(SimTime::from_secs(1), Event::Tick);
+        self.schedule_tick(SimTime::from_secs(1));
         match &self.cfg.autoscaler {
             AutoscalerMode::Fixed { replicas } => {
                 let replicas = *replicas;
@@ -551,9 +567,11 @@ impl Sim {
             Event::AtIngress(req) => self.at_ingress(now, req),
             Event::ServiceDone(req) => self.service_done(now, req),
             Event::AtClient(req) => self.at_client(now, req),
-            Event::PodReady(pod) => self.pod_ready(now, pod),
-            Event::PodGraceOver(pod) => self.pod_grace_over(now, pod),
-            Event::PodNextDone(pod) => self.shared_done(now, pod),
+            Event::PodReady(pod) if self.is_live(pod) => self.pod_ready(now, pod.slot()),
+            Event::PodGraceOver(pod) if self.is_live(pod) => self.pod_grace_over(now, pod.slot()),
+            Event::PodNextDone(pod) if self.is_live(pod) => self.shared_done(now, pod.slot()),
+            // A lifecycle event of a pod whose slot has been reused since.
+            Event::PodReady(_) | Event::PodGraceOver(_) | Event::PodNextDone(_) => {}
             Event::NodeReady(node) => {
                 self.cluster.node_ready(node, now);
                 self.place_pending(now);
@@ -570,7 +588,7 @@ impl Sim {
                 self.tick(now, sink)?;
                 let next = now + SimDuration::from_secs(1);
                 if next <= self.end {
-                    self.at(next, Event::Tick);
+                    self.schedule_tick(next);
                 }
             }
         }
@@ -587,12 +605,13 @@ impl Sim {
     }
 
     fn send(&mut self, now: SimTime, client: u32, attrs: RequestAttrs) {
-        let request = Request {
+        let mut request = Request {
+            generation: 0,
             sent: now,
             deadline: SimTime::MAX,
             client,
             attrs,
-            pod: NO_POD,
+            pod: None,
             stage: Stage::ToIngress,
             via_activator: false,
             cold: false,
@@ -600,13 +619,14 @@ impl Sim {
             timeout_event: None,
         };
         let id = match self.free_requests.pop() {
-            Some(id) => {
-                self.requests[id as usize] = request;
-                id
+            Some(slot) => {
+                request.generation = self.requests[slot as usize].generation.wrapping_add(1);
+                self.requests[slot as usize] = request;
+                RequestId::new(slot, request.generation)
             }
             None => {
                 self.requests.push(request);
-                (self.requests.len() - 1) as u32
+                RequestId::new((self.requests.len() - 1) as u32, 0)
             }
         };
         self.counts.total += 1;
@@ -616,8 +636,8 @@ impl Sim {
         self.at(now + delay, Event::AtIngress(id));
     }
 
-    fn at_ingress(&mut self, now: SimTime, id: u32) {
-        self.requests[id as usize].deadline = now + self.cfg.request_timeout;
+    fn at_ingress(&mut self, now: SimTime, id: RequestId) {
+        self.requests[id.index()].deadline = now + self.cfg.request_timeout;
         if self.hpa.is_some() && self.ready.is_empty() {
             // No activator with the HPA: a Service without ready endpoints refuses the request.
             self.counts.rejected += 1;
@@ -633,7 +653,7 @@ impl Sim {
         }
     }
 
-    fn enqueue_at_activator(&mut self, now: SimTime, id: u32) {
+    fn enqueue_at_activator(&mut self, now: SimTime, id: RequestId) {
         // The revision breaker admits capacity + 10000; the capacity is what is already dispatched, so
         // the waiting requests alone are held to the queue depth.
         if self.activator_queued >= ACTIVATOR_QUEUE_DEPTH as u64 {
@@ -651,20 +671,20 @@ impl Sim {
                 }
             }
         }
-        let r = &mut self.requests[id as usize];
+        let r = &mut self.requests[id.index()];
         r.via_activator = true;
         r.stage = Stage::ActivatorQueue;
         self.activator_queue.push_back(id);
         self.activator_queued += 1;
         self.dispatch_from_activator(now);
-        let r = &mut self.requests[id as usize];
+        let r = &mut self.requests[id.index()];
         if r.stage == Stage::ActivatorQueue {
             // It could not go to a pod at once. With no pod ready it waits for a cold start (scale from
             // zero); otherwise it waits for a slot on a busy pod, which is queueing, not a cold start.
             r.cold = self.ready.is_empty();
             let deadline = r.deadline;
             let ev = self.at(deadline, Event::QueueTimeout(id));
-            self.requests[id as usize].timeout_event = Some(ev);
+            self.requests[id.index()].timeout_event = Some(ev);
         }
     }
 
@@ -708,7 +728,8 @@ impl Sim {
 
     fn dispatch_from_activator(&mut self, now: SimTime) {
         while let Some(&front) = self.activator_queue.front() {
-            if self.requests[front as usize].stage != Stage::ActivatorQueue {
+            let r = &self.requests[front.index()];
+            if r.generation != front.generation() || r.stage != Stage::ActivatorQueue {
                 self.activator_queue.pop_front(); // timed out while waiting
                 continue;
             }
@@ -717,7 +738,7 @@ impl Sim {
             };
             self.activator_queue.pop_front();
             self.activator_queued -= 1;
-            if let Some(ev) = self.requests[front as usize].timeout_event.take() {
+            if let Some(ev) = self.requests[front.index()].timeout_event.take() {
                 self.queue.cancel(ev);
             }
             let p = &mut self.pods[pod as usize];
@@ -740,10 +761,10 @@ impl Sim {
         }
     }
 
-    fn admit_to_pod(&mut self, now: SimTime, id: u32, pod: u32) {
+    fn admit_to_pod(&mut self, now: SimTime, id: RequestId, pod: u32) {
         let slots = self.slots;
-        let via_activator = self.requests[id as usize].via_activator;
-        self.requests[id as usize].pod = pod;
+        let via_activator = self.requests[id.index()].via_activator;
+        self.requests[id.index()].pod = Some(self.pod_id(pod));
         let p = &mut self.pods[pod as usize];
         // Queue-proxy statistics count the request before the breaker, so queued requests count too.
         stats_in(&mut p.stats, now, via_activator);
@@ -752,11 +773,11 @@ impl Sim {
         } else if p.queued < self.queue_limit {
             p.queue.push_back(id);
             p.queued += 1;
-            let r = &mut self.requests[id as usize];
+            let r = &mut self.requests[id.index()];
             r.stage = Stage::PodQueue;
             let deadline = r.deadline;
             let ev = self.at(deadline, Event::QueueTimeout(id));
-            self.requests[id as usize].timeout_event = Some(ev);
+            self.requests[id.index()].timeout_event = Some(ev);
         } else {
             stats_out(&mut p.stats, now, via_activator);
             if via_activator {
@@ -767,7 +788,7 @@ impl Sim {
         }
     }
 
-    fn start_service(&mut self, now: SimTime, id: u32, pod: u32) {
+    fn start_service(&mut self, now: SimTime, id: RequestId, pod: u32) {
         if self.shared_rate {
             self.start_shared(now, id, pod);
             return;
@@ -776,13 +797,13 @@ impl Sim {
         p.integrate_usage(now, &self.cfg.resources);
         p.executing += 1;
         self.max_pod_concurrency = self.max_pod_concurrency.max(p.executing);
-        let r = &mut self.requests[id as usize];
+        let r = &mut self.requests[id.index()];
         r.stage = Stage::Executing;
         let service = match r.attrs.service_time {
             Some(s) => s,
             None => self.cfg.service_time.sample(&mut self.rng.service),
         };
-        let r = &mut self.requests[id as usize];
+        let r = &mut self.requests[id.index()];
         let done = now + service;
         let done = if done > r.deadline {
             r.status = 504;
@@ -794,12 +815,15 @@ impl Sim {
         self.at(done, Event::ServiceDone(id));
     }
 
-    fn service_done(&mut self, now: SimTime, id: u32) {
-        let r = self.requests[id as usize];
-        if r.stage != Stage::Executing {
-            return; // killed when its pod's grace period ran out
+    fn service_done(&mut self, now: SimTime, id: RequestId) {
+        let r = self.requests[id.index()];
+        if r.generation != id.generation() || r.stage != Stage::Executing {
+            // Killed when its pod's grace period ran out (and the slot possibly reused since).
+            return;
         }
-        let pod = r.pod;
+        let Some(pod) = r.pod.map(|p| p.slot()) else {
+            return;
+        };
         let p = &mut self.pods[pod as usize];
         p.integrate_usage(now, &self.cfg.resources);
         p.executing -= 1;
@@ -817,13 +841,13 @@ impl Sim {
 
     /// A request joins a shared-rate pod: the pod's virtual clock advances, the request's finish tag is
     /// pushed, and the pod's next-completion event moves.
-    fn start_shared(&mut self, now: SimTime, id: u32, pod: u32) {
+    fn start_shared(&mut self, now: SimTime, id: RequestId, pod: u32) {
         let work = {
-            let r = &self.requests[id as usize];
+            let r = &self.requests[id.index()];
             self.service
                 .work_secs(&r.attrs, &self.cfg.service_time, &mut self.rng.service)
         };
-        let r = &mut self.requests[id as usize];
+        let r = &mut self.requests[id.index()];
         r.stage = Stage::Executing;
         r.status = 200;
         let p = &mut self.pods[pod as usize];
@@ -846,7 +870,7 @@ impl Sim {
         if let Some(secs) = p.rate.secs_to_first() {
             // Round up so the virtual clock has reached the tag when the event fires.
             let at = now + SimDuration((secs * 1e9).ceil() as u64);
-            let ev = self.at(at, Event::PodNextDone(pod));
+            let ev = self.at(at, Event::PodNextDone(self.pod_id(pod)));
             self.pods[pod as usize].rate.next = Some(ev);
         }
     }
@@ -867,8 +891,11 @@ impl Sim {
             }
             p.rate.tags.pop();
             let id = first.1;
-            let r = self.requests[id as usize];
-            if r.stage != Stage::Executing || r.pod != pod {
+            let r = self.requests[id.index()];
+            if r.generation != id.generation()
+                || r.stage != Stage::Executing
+                || r.pod.map(|p| p.slot()) != Some(pod)
+            {
                 continue;
             }
             p.integrate_usage(now, &self.cfg.resources);
@@ -900,11 +927,12 @@ impl Sim {
             let Some(next) = p.queue.pop_front() else {
                 return;
             };
-            if self.requests[next as usize].stage != Stage::PodQueue {
+            let r = &self.requests[next.index()];
+            if r.generation != next.generation() || r.stage != Stage::PodQueue {
                 continue;
             }
             p.queued -= 1;
-            if let Some(ev) = self.requests[next as usize].timeout_event.take() {
+            if let Some(ev) = self.requests[next.index()].timeout_event.take() {
                 self.queue.cancel(ev);
             }
             self.start_service(now, next, pod);
@@ -921,9 +949,12 @@ impl Sim {
         }
     }
 
-    fn queue_timeout(&mut self, now: SimTime, id: u32) {
-        let r = self.requests[id as usize];
-        self.requests[id as usize].timeout_event = None;
+    fn queue_timeout(&mut self, now: SimTime, id: RequestId) {
+        let r = self.requests[id.index()];
+        if r.generation != id.generation() {
+            return;
+        }
+        self.requests[id.index()].timeout_event = None;
         match r.stage {
             Stage::ActivatorQueue => {
                 self.activator_queued -= 1;
@@ -931,38 +962,41 @@ impl Sim {
                 self.respond(now, id, 503);
             }
             Stage::PodQueue => {
-                let p = &mut self.pods[r.pod as usize];
+                let Some(pod) = r.pod.map(|p| p.slot()) else {
+                    return;
+                };
+                let p = &mut self.pods[pod as usize];
                 p.queued -= 1;
                 stats_out(&mut p.stats, now, r.via_activator);
                 if r.via_activator {
-                    self.activator_release(r.pod);
+                    self.activator_release(pod);
                 }
                 self.counts.timed_out += 1;
                 self.respond(now, id, 504);
-                self.after_pod_freed(now, r.pod);
+                self.after_pod_freed(now, pod);
             }
             _ => {}
         }
     }
 
     /// Sends the response (success or failure) back through the request path.
-    fn respond(&mut self, now: SimTime, id: u32, status: u16) {
-        if self.requests[id as usize].via_activator {
+    fn respond(&mut self, now: SimTime, id: RequestId, status: u16) {
+        if self.requests[id.index()].via_activator {
             if let Some(k) = self.kpa.as_mut() {
                 k.activator_stats.request_out(now);
             }
         }
         let delay = self.one_way_delay();
-        let r = &mut self.requests[id as usize];
+        let r = &mut self.requests[id.index()];
         r.stage = Stage::Returning;
         r.status = status;
         self.at(now + delay, Event::AtClient(id));
     }
 
-    fn at_client(&mut self, now: SimTime, id: u32) {
-        let r = self.requests[id as usize];
-        self.requests[id as usize].stage = Stage::Free;
-        self.free_requests.push(id);
+    fn at_client(&mut self, now: SimTime, id: RequestId) {
+        let r = self.requests[id.index()];
+        self.requests[id.index()].stage = Stage::Free;
+        self.free_requests.push(id.slot());
         self.in_flight -= 1;
         *self.status_codes.entry(r.status).or_insert(0) += 1;
         if r.status == 200 {
@@ -995,9 +1029,10 @@ impl Sim {
     /// Creates a pod. `ready_now` pods (warm start, fixed replicas) are Ready at once if a node fits;
     /// otherwise, like every other new pod, they wait Pending for a node and then cold-start.
     fn create_pod(&mut self, now: SimTime, ready_now: bool) -> u32 {
-        let pod = Pod::new(now, PodState::Starting);
+        let mut pod = Pod::new(now, PodState::Starting);
         let slot = match self.free_pods.pop() {
             Some(slot) => {
+                pod.generation = self.pods[slot as usize].generation.wrapping_add(1);
                 self.pods[slot as usize] = pod;
                 slot
             }
@@ -1051,7 +1086,7 @@ impl Sim {
             p.phases = plan.phases;
             // Time spent Pending waiting for capacity counts as scheduling.
             p.phases.scheduling += now - p.created;
-            let ev = self.at(plan.ready_at, Event::PodReady(pod));
+            let ev = self.at(plan.ready_at, Event::PodReady(self.pod_id(pod)));
             self.pods[pod as usize].lifecycle_event = Some(ev);
         }
     }
@@ -1144,7 +1179,7 @@ impl Sim {
             self.pod_gone(now, pod);
         } else {
             let grace = self.cfg.termination_grace;
-            let ev = self.at(now + grace, Event::PodGraceOver(pod));
+            let ev = self.at(now + grace, Event::PodGraceOver(self.pod_id(pod)));
             self.pods[pod as usize].lifecycle_event = Some(ev);
         }
     }
@@ -1155,19 +1190,21 @@ impl Sim {
         }
         self.pods[pod as usize].lifecycle_event = None;
         // SIGKILL: whatever is still queued or executing fails.
-        let queued: Vec<u32> = self.pods[pod as usize].queue.drain(..).collect();
+        let queued: Vec<RequestId> = self.pods[pod as usize].queue.drain(..).collect();
         for id in queued {
-            if self.requests[id as usize].stage == Stage::PodQueue {
-                if let Some(ev) = self.requests[id as usize].timeout_event.take() {
+            let r = &self.requests[id.index()];
+            if r.generation == id.generation() && r.stage == Stage::PodQueue {
+                if let Some(ev) = self.requests[id.index()].timeout_event.take() {
                     self.queue.cancel(ev);
                 }
                 self.respond(now, id, 502);
             }
         }
-        for id in 0..self.requests.len() as u32 {
-            let r = self.requests[id as usize];
-            if r.stage == Stage::Executing && r.pod == pod {
-                self.respond(now, id, 502);
+        let this = Some(self.pod_id(pod));
+        for slot in 0..self.requests.len() as u32 {
+            let r = self.requests[slot as usize];
+            if r.stage == Stage::Executing && r.pod == this {
+                self.respond(now, RequestId::new(slot, r.generation), 502);
             }
         }
         let p = &mut self.pods[pod as usize];
