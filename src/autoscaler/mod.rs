@@ -3,3 +3,6 @@
 pub mod cron;
 pub mod hpa;
 pub mod kpa;
+pub mod scaler;
+
+pub use scaler::{Decision, FixedScaler, PodSecond, Scaler, SecondView, StartPlan};

@@ -40,12 +40,13 @@ mod run;
 // against `sim::*` keeps compiling; new code should use the new homes.
 pub use crate::autoscaler::hpa::runtime as hpa;
 pub use crate::autoscaler::hpa::runtime::{HpaSetup, MetricSource, ScrapeConfig};
+pub use crate::autoscaler::kpa::adapter::{InitialState, KpaSetup};
 pub use crate::observe::output;
 pub use crate::observe::output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
 pub use crate::workload::discipline as service;
 pub use crate::workload::pods::{PodUsage, ResourceModel};
 pub use crate::workload::{cluster, pods, startup};
 pub use run::{
-    run, run_with_request_log, AutoscalerMode, CsvRequestLog, InitialState, KpaSetup, PodModel,
-    RequestLog, RequestRecord, SimConfig, SimError, Traffic,
+    run, run_with_request_log, AutoscalerMode, CsvRequestLog, PodModel, RequestLog, RequestRecord,
+    SimConfig, SimError, Traffic,
 };

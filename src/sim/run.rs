@@ -1,12 +1,9 @@
 //! The event loop and the request path. See the parent module docs for the model and its assumptions.
 
-use crate::autoscaler::hpa::runtime::{HpaRuntime, HpaSetup};
-use crate::autoscaler::kpa::reconciler::{KpaReconciler, PaState, ReconcilerSettings, SksMode};
-use crate::autoscaler::kpa::stats::{extrapolate, REPORT_PERIOD};
-use crate::autoscaler::kpa::{
-    scrape_sample_size, ActivatorRevisionStats, Decider, MetricCollector, RequestStats,
-    RevisionScaling, ScaleResult, Stat,
-};
+use crate::autoscaler::hpa::adapter::HpaScaler;
+use crate::autoscaler::hpa::runtime::HpaSetup;
+use crate::autoscaler::kpa::adapter::{KpaScaler, KpaSetup};
+use crate::autoscaler::scaler::{Decision, FixedScaler, PodSecond, Scaler, SecondView};
 use crate::dist::DurationDist;
 use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
 use crate::ids::{PodId, RequestId};
@@ -14,6 +11,7 @@ use crate::observe::output::{
     ClusterSummary, ColdStartSummary, HistogramBucket, LatencySummary, ReplicaSummary,
     RequestCounts, RunSummary, SecondRow, TimeseriesSink,
 };
+use crate::request_path::stats::{ActivatorRevisionStats, RequestStats};
 use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
 use crate::traffic::ClosedLoopDriver;
 use crate::traffic::{Arrival, ArrivalSource, RequestAttrs, TrafficError};
@@ -78,40 +76,8 @@ pub enum AutoscalerMode {
     /// Kubernetes' HPA (optionally with a CronHPA or KEDA cron triggers); requests go straight to the
     /// pods (no activator) and the deployment never goes below one pod.
     Hpa(Box<HpaSetup>),
-}
-
-/// The state of the revision when the simulation starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InitialState {
-    /// Created at time 0: initial-scale pods cold-start, the activator is in the path until they are ready.
-    Deployed,
-    /// Running and quiet: `pods` pods Ready at time 0, the PA Active.
-    Warm,
-    /// Scaled to zero long ago: no pods, the activator in the path.
-    ScaledToZero,
-}
-
-/// KPA configuration, resolved from config-autoscaler, the revision annotations and KServe's fields.
-pub struct KpaSetup {
-    pub scaling: RevisionScaling,
-    pub initial_state: InitialState,
-    /// Pods Ready at time 0 for [`InitialState::Warm`].
-    pub warm_pods: u32,
-    /// progress-deadline + 30 s (Knative's activation timeout).
-    pub activation_timeout: SimDuration,
-    /// Time until the activator-in-path probe succeeds after the SKS switched to Proxy.
-    pub activator_probe_delay: SimDuration,
-}
-
-impl AutoscalerMode {
-    fn label(&self) -> &'static str {
-        match self {
-            AutoscalerMode::Fixed { .. } => "fixed",
-            AutoscalerMode::Kpa(_) => "kpa",
-            AutoscalerMode::Hpa(_) => "hpa",
-        }
-    }
+    /// Any other policy implementing [`Scaler`] (for example a research policy).
+    Custom(Box<dyn Scaler>),
 }
 
 #[inline]
@@ -130,25 +96,6 @@ fn stats_out(stats: &mut RequestStats, now: SimTime, proxied: bool) {
     } else {
         stats.request_out(now);
     }
-}
-
-/// The KPA's moving parts during a run.
-struct KpaRuntime {
-    scaling: RevisionScaling,
-    collector: MetricCollector,
-    decider: Decider,
-    reconciler: KpaReconciler,
-    activator_stats: ActivatorRevisionStats,
-    /// The decider status (Knative's DesiredScale; −1 until the first valid decision).
-    desired_scale: i32,
-    excess_burst_capacity: i32,
-    last: Option<ScaleResult>,
-    reason: &'static str,
-    requeue: Option<EventId>,
-    panic_seconds: u64,
-    /// Scratch buffers for the scraper's sample, reused every second.
-    old_pods: Vec<u32>,
-    young_pods: Vec<u32>,
 }
 
 /// Where requests come from: open-loop sources and closed-loop clients.
@@ -178,10 +125,8 @@ enum Event {
     NodeReady(u32),
     Tick,
     QueueTimeout(RequestId),
-    /// The KPA reconciler's re-enqueue timer.
-    KpaReconcile,
-    /// A CronHPA job is due.
-    CronFire,
+    /// The wake-up the scaler asked for (a reconciler requeue, a cron job).
+    ScalerWake,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -220,7 +165,6 @@ struct Rngs {
     cold_start: SimRng,
     lb: SimRng,
     network: SimRng,
-    scrape: SimRng,
 }
 
 /// Per-second counters, reset after each row.
@@ -277,11 +221,13 @@ struct Sim {
     max_desired: u32,
     /// The most requests any pod has executed at once (never above containerConcurrency when it is set).
     max_pod_concurrency: u32,
-    kpa: Option<KpaRuntime>,
-    hpa: Option<HpaRuntime>,
-    /// CronHPA jobs fired during the current second (for the `cron_fire` column).
-    cron_fired: Vec<String>,
-    autoscaler_label: &'static str,
+    scaler: Box<dyn Scaler>,
+    /// The pending [`Event::ScalerWake`].
+    wake: Option<EventId>,
+    /// The activator's per-revision request statistics (reported to the scaler).
+    activator_stats: ActivatorRevisionStats,
+    /// Scratch: the ready pods' queue-proxy reports of the second, reused every tick.
+    reports: Vec<PodSecond>,
 
     startup: Startup,
     service: ServiceModel,
@@ -387,7 +333,7 @@ impl<W: std::io::Write> RequestLog for CsvRequestLog<W> {
 }
 
 impl Sim {
-    fn new(cfg: SimConfig, traffic: Traffic) -> Self {
+    fn new(mut cfg: SimConfig, traffic: Traffic) -> Self {
         let streams = RngStreams::new(cfg.seed);
         let traffic_end = SimTime::ZERO + cfg.traffic_duration;
         let end = traffic_end + cfg.cooldown;
@@ -399,7 +345,6 @@ impl Sim {
                 cold_start: streams.stream(Stream::ColdStart),
                 lb: streams.stream(Stream::LoadBalancing),
                 network: streams.stream(Stream::Network),
-                scrape: streams.stream(Stream::Scrape),
             },
             end,
             traffic_end,
@@ -434,10 +379,22 @@ impl Sim {
             max_ready: 0,
             max_desired: 0,
             max_pod_concurrency: 0,
-            kpa: None,
-            hpa: None,
-            cron_fired: Vec::new(),
-            autoscaler_label: cfg.autoscaler.label(),
+            scaler: match std::mem::replace(
+                &mut cfg.autoscaler,
+                AutoscalerMode::Fixed { replicas: 0 },
+            ) {
+                AutoscalerMode::Fixed { replicas } => {
+                    Box::new(FixedScaler::new(replicas, cfg.standalone_cron.take()))
+                }
+                AutoscalerMode::Kpa(setup) => {
+                    Box::new(KpaScaler::new(*setup, streams.stream(Stream::Scrape)))
+                }
+                AutoscalerMode::Hpa(setup) => Box::new(HpaScaler::new(*setup)),
+                AutoscalerMode::Custom(scaler) => scaler,
+            },
+            wake: None,
+            activator_stats: ActivatorRevisionStats::new(),
+            reports: Vec::new(),
             startup: match &cfg.pod_model.phases {
                 Some(p) => Startup::Phases(Box::new(p.clone())),
                 None => Startup::Single(cfg.cold_start.clone()),
@@ -490,39 +447,14 @@ impl Sim {
 
     fn start(&mut self) -> Result<(), SimError> {
         self.schedule_tick(SimTime::from_secs(1));
-        match &self.cfg.autoscaler {
-            AutoscalerMode::Fixed { replicas } => {
-                let replicas = *replicas;
-                for _ in 0..replicas {
-                    self.create_pod(SimTime::ZERO, true);
-                }
-                self.desired = replicas;
-                self.max_desired = replicas;
-                let next = self
-                    .cfg
-                    .standalone_cron
-                    .as_ref()
-                    .and_then(|c| c.next_fire());
-                self.schedule_cron(next);
-            }
-            AutoscalerMode::Kpa(_) => {
-                // The setup moves into the runtime; the label was taken in `new`.
-                if let AutoscalerMode::Kpa(setup) = std::mem::replace(
-                    &mut self.cfg.autoscaler,
-                    AutoscalerMode::Fixed { replicas: 0 },
-                ) {
-                    self.start_kpa(*setup);
-                }
-            }
-            AutoscalerMode::Hpa(_) => {
-                if let AutoscalerMode::Hpa(setup) = std::mem::replace(
-                    &mut self.cfg.autoscaler,
-                    AutoscalerMode::Fixed { replicas: 0 },
-                ) {
-                    self.start_hpa(*setup);
-                }
-            }
+        let plan = self.scaler.start(self.end);
+        for _ in 0..plan.replicas {
+            self.create_pod(SimTime::ZERO, plan.ready_now);
         }
+        self.desired = plan.replicas;
+        self.max_desired = plan.replicas;
+        self.activator_in_path = plan.activator_in_path;
+        self.schedule_wake(plan.wake_at);
         self.fetch_open_arrival()?;
         if let Some(driver) = self.closed_loop.as_mut() {
             for (client, at) in driver.initial_sends() {
@@ -577,13 +509,11 @@ impl Sim {
                 self.place_pending(now);
             }
             Event::QueueTimeout(req) => self.queue_timeout(now, req),
-            Event::KpaReconcile => {
-                if let Some(k) = self.kpa.as_mut() {
-                    k.requeue = None;
-                }
-                self.kpa_reconcile(now);
+            Event::ScalerWake => {
+                self.wake = None;
+                let d = self.scaler.on_wake(now, self.ready.len() as u32);
+                self.apply(now, d);
             }
-            Event::CronFire => self.cron_fire(now),
             Event::Tick => {
                 self.tick(now, sink)?;
                 let next = now + SimDuration::from_secs(1);
@@ -638,7 +568,7 @@ impl Sim {
 
     fn at_ingress(&mut self, now: SimTime, id: RequestId) {
         self.requests[id.index()].deadline = now + self.cfg.request_timeout;
-        if self.hpa.is_some() && self.ready.is_empty() {
+        if !self.scaler.has_activator() && self.ready.is_empty() {
             // No activator with the HPA: a Service without ready endpoints refuses the request.
             self.counts.rejected += 1;
             self.respond(now, id, 503);
@@ -661,15 +591,12 @@ impl Sim {
             self.respond(now, id, 503);
             return;
         }
-        if let Some(k) = self.kpa.as_mut() {
-            if let Some(first) = k.activator_stats.request_in(now) {
-                // A new activator entry reports "1" at once, and the autoscaler pokes the decider if the
-                // revision is at zero: the scale-from-zero trigger.
-                k.collector.record(now, &first);
-                if k.desired_scale == 0 && first.average_concurrency != 0.0 {
-                    self.kpa_decide(now);
-                }
-            }
+        if let Some(first) = self.activator_stats.request_in(now) {
+            // A new activator entry reports at once (the scale-from-zero poke).
+            let d = self
+                .scaler
+                .on_activator_stat(now, &first, self.ready.len() as u32);
+            self.apply(now, d);
         }
         let r = &mut self.requests[id.index()];
         r.via_activator = true;
@@ -982,9 +909,7 @@ impl Sim {
     /// Sends the response (success or failure) back through the request path.
     fn respond(&mut self, now: SimTime, id: RequestId, status: u16) {
         if self.requests[id.index()].via_activator {
-            if let Some(k) = self.kpa.as_mut() {
-                k.activator_stats.request_out(now);
-            }
+            self.activator_stats.request_out(now);
         }
         let delay = self.one_way_delay();
         let r = &mut self.requests[id.index()];
@@ -1115,9 +1040,8 @@ impl Sim {
         if self.activator_queued > 0 {
             self.dispatch_from_activator(now);
         }
-        if self.kpa.is_some() {
-            self.kpa_reconcile(now);
-        }
+        let d = self.scaler.on_pod_ready(now, self.ready.len() as u32);
+        self.apply(now, d);
     }
 
     /// Scales the deployment to `replicas` (Pending, Starting and Ready pods).
@@ -1246,20 +1170,29 @@ impl Sim {
     // ---- per-second statistics ----------------------------------------------------------------------
 
     fn tick(&mut self, now: SimTime, sink: &mut dyn TimeseriesSink) -> Result<(), SimError> {
-        if self.kpa.is_some() {
-            self.kpa_second(now);
-        } else {
-            for &pod in &self.ready {
-                let p = &mut self.pods[pod as usize];
-                let report = p.stats.report(now);
-                if let Some(h) = self.hpa.as_mut() {
-                    h.observe_pod_second(pod, p.created, &report);
-                }
-            }
-            if self.hpa.is_some() {
-                self.hpa_second(now);
-            }
+        // Every queue-proxy closes its 1 s period, then the scaler sees the second.
+        self.reports.clear();
+        for &pod in &self.ready {
+            let p = &mut self.pods[pod as usize];
+            self.reports.push(PodSecond {
+                pod: PodId::new(pod, p.generation),
+                created: p.created,
+                report: p.stats.report(now),
+            });
         }
+        let mut view = SecondView {
+            now,
+            ready: self.ready.len() as u32,
+            replicas: self.desired,
+            arrivals: self.second.arrivals,
+            in_flight: self.in_flight,
+            queue_proxies: &self.reports,
+            activator: self.activator_stats.report(now),
+            pods: &mut self.pods,
+            resources: &self.cfg.resources,
+        };
+        let d = self.scaler.on_second(&mut view);
+        self.apply(now, d);
         // One pass over the pods: queues, Pending versus starting, and resource use over the second.
         let mut queue_proxy_queue = 0u64;
         let mut pending = 0u32;
@@ -1331,7 +1264,7 @@ impl Sim {
                 Some(lat[idx] as f64 / 1e3)
             }
         };
-        let row = SecondRow {
+        let mut row = SecondRow {
             time_s: now.whole_secs(),
             arrivals: self.second.arrivals,
             completions: self.second.completions,
@@ -1344,44 +1277,26 @@ impl Sim {
             pending_pods: pending,
             starting_pods: self.starting - pending,
             terminating_pods: self.terminating,
-            observed_stable: self
-                .kpa
-                .as_ref()
-                .and_then(|k| k.last.map(|r| r.observed_stable))
-                .or(self.hpa.as_ref().and_then(|h| h.view.metric)),
-            observed_panic: self
-                .kpa
-                .as_ref()
-                .and_then(|k| k.last.map(|r| r.observed_panic)),
-            target_per_pod: self
-                .kpa
-                .as_ref()
-                .map(|k| k.decider.spec().target_value)
-                .or(self.hpa.as_ref().and_then(|h| h.view.target)),
-            panic: self.kpa.as_ref().is_some_and(|k| k.decider.in_panic()),
-            excess_burst_capacity: self
-                .kpa
-                .as_ref()
-                .map(|k| i64::from(k.excess_burst_capacity)),
+            observed_stable: None,
+            observed_panic: None,
+            target_per_pod: None,
+            panic: false,
+            excess_burst_capacity: None,
             activator_in_path: self.activator_in_path,
-            scale_reason: match (&self.kpa, &self.hpa) {
-                (Some(k), _) => k.reason,
-                (None, Some(h)) => h.view.reason,
-                _ => "",
-            },
+            scale_reason: "",
             latency_p50_ms: pct(0.50),
             latency_p95_ms: pct(0.95),
             latency_p99_ms: pct(0.99),
             cold_start_completions: self.second.cold_completions,
-            cron_fire: (!self.cron_fired.is_empty()).then(|| self.cron_fired.join(";")),
+            cron_fire: None,
             cpu_utilization,
             gpu_utilization,
-            hpa_metric: self.hpa.as_ref().and_then(|h| h.view.metric),
-            hpa_proposal: self.hpa.as_ref().and_then(|h| h.view.proposal),
-            hpa_recommendation: self.hpa.as_ref().and_then(|h| h.view.recommendation),
-            hpa_limit_reason: self.hpa.as_ref().map_or("", |h| h.view.reason),
+            hpa_metric: None,
+            hpa_proposal: None,
+            hpa_recommendation: None,
+            hpa_limit_reason: "",
         };
-        self.cron_fired.clear();
+        self.scaler.columns(&mut row);
         sink.row(&row)?;
         let s = &mut self.second;
         s.arrivals = 0;
@@ -1392,249 +1307,29 @@ impl Sim {
         Ok(())
     }
 
-    // ---- KPA ------------------------------------------------------------------------------------------
+    // ---- the scaler ---------------------------------------------------------------------------------
 
-    fn start_kpa(&mut self, setup: KpaSetup) {
-        let scaling = setup.scaling;
-        let settings = ReconcilerSettings {
-            min_scale: scaling.min_scale,
-            max_scale: scaling.max_scale,
-            initial_scale: scaling.initial_scale,
-            enable_scale_to_zero: scaling.enable_scale_to_zero,
-            reachable: scaling.decider.reachable,
-            stable_window: scaling.stable_window,
-            scale_to_zero_grace: scaling.scale_to_zero_grace_period,
-            pod_retention: scaling.scale_to_zero_pod_retention_period,
-            target_burst_capacity: scaling.decider.target_burst_capacity,
-            activation_timeout: setup.activation_timeout,
-            probe_delay: setup.activator_probe_delay,
-        };
-        let now = SimTime::ZERO;
-        let warm_pods = setup.warm_pods.max(1);
-        let warm_ebc = Decider::initial_excess_burst_capacity(&scaling.decider, warm_pods);
-        let (reconciler, desired_scale, initial_pods, ready_at_start) = match setup.initial_state {
-            InitialState::Deployed => {
-                let n = scaling.initial_scale;
-                (KpaReconciler::new(settings, now, n), -1, n, false)
-            }
-            InitialState::Warm => {
-                let ebc = warm_ebc;
-                let reconciler =
-                    KpaReconciler::resumed(settings, now, warm_pods, PaState::Active, ebc);
-                (reconciler, -1, warm_pods, true)
-            }
-            InitialState::ScaledToZero => (
-                KpaReconciler::resumed(settings, now, 0, PaState::Inactive, -1),
-                0,
-                0,
-                false,
-            ),
-        };
-        for _ in 0..initial_pods {
-            self.create_pod(now, ready_at_start);
-        }
-        self.desired = initial_pods;
-        self.max_desired = initial_pods;
-        self.activator_in_path = reconciler.sks_mode() == SksMode::Proxy;
-        let collector = MetricCollector::new(
-            scaling.metric,
-            scaling.aggregation,
-            scaling.stable_window,
-            scaling.panic_window,
-            scaling.scrape_target_set,
-        );
-        // The decider is created with the revision; a warm service's autoscaler has been running, so it does
-        // not start in panic (Knative starts in panic only when the autoscaler itself restarts).
-        let decider = Decider::new(scaling.decider.clone(), now, 0);
-        let excess_burst_capacity = match setup.initial_state {
-            InitialState::Warm => warm_ebc,
-            _ => Decider::initial_excess_burst_capacity(&scaling.decider, scaling.initial_scale),
-        };
-        self.kpa = Some(KpaRuntime {
-            scaling,
-            collector,
-            decider,
-            reconciler,
-            activator_stats: ActivatorRevisionStats::new(),
-            desired_scale,
-            excess_burst_capacity,
-            last: None,
-            reason: "",
-            requeue: None,
-            panic_seconds: 0,
-            old_pods: Vec::new(),
-            young_pods: Vec::new(),
-        });
-    }
-
-    /// The once-a-second metric work: queue-proxy reports, the scrape, the activator's report, and on even
-    /// seconds the decider.
-    fn kpa_second(&mut self, now: SimTime) {
-        let Some(k) = self.kpa.as_mut() else { return };
-        // Every queue-proxy closes its 1 s period; the scraper samples n of the N ready pods, pods older than
-        // the stable window first, and extrapolates their sum to the revision.
-        k.old_pods.clear();
-        k.young_pods.clear();
-        let stable_window = k.scaling.stable_window;
-        for &pod in &self.ready {
-            let p = &self.pods[pod as usize];
-            if now.saturating_since(p.created) >= stable_window {
-                k.old_pods.push(pod);
-            } else {
-                k.young_pods.push(pod);
-            }
-        }
-        let ready = self.ready.len();
-        let sample = scrape_sample_size(ready);
-        let mut reports: Stat = Stat::default();
-        if sample == ready {
-            for &pod in &self.ready {
-                let r = self.pods[pod as usize]
-                    .stats
-                    .report(now)
-                    .to_queue_proxy_stat(REPORT_PERIOD);
-                reports = reports.add(&r);
-            }
-        } else {
-            shuffle(&mut k.old_pods, &mut self.rng.scrape);
-            shuffle(&mut k.young_pods, &mut self.rng.scrape);
-            for (i, &pod) in k.old_pods.iter().chain(k.young_pods.iter()).enumerate() {
-                let r = self.pods[pod as usize]
-                    .stats
-                    .report(now)
-                    .to_queue_proxy_stat(REPORT_PERIOD);
-                if i < sample {
-                    reports = reports.add(&r);
-                }
-            }
-        }
-        if let Some(total) = extrapolate(&reports, sample, ready) {
-            k.collector.record(now, &total);
-        }
-        if let Some(stat) = k.activator_stats.report(now) {
-            k.collector.record(now, &stat);
-        }
-        if k.decider.in_panic() {
-            k.panic_seconds += 1;
-        }
-        if now.whole_secs().is_multiple_of(2) {
-            self.kpa_decide(now);
-        }
-    }
-
-    /// Runs the decider (`Scale`) and then the reconciler.
-    fn kpa_decide(&mut self, now: SimTime) {
-        let ready = self.ready.len() as u32;
-        let Some(k) = self.kpa.as_mut() else { return };
-        let observed = k.collector.stable_and_panic(now);
-        let result = k.decider.scale(now, ready, observed);
-        if result.valid {
-            k.desired_scale = result.desired_pod_count;
-            k.excess_burst_capacity = result.excess_burst_capacity;
-            k.last = Some(result);
-        }
-        k.reason = result.reason.as_str();
-        self.kpa_reconcile(now);
-    }
-
-    fn kpa_reconcile(&mut self, now: SimTime) {
-        let ready = self.ready.len() as u32;
-        let Some(k) = self.kpa.as_mut() else { return };
-        let outcome = k
-            .reconciler
-            .reconcile(now, k.desired_scale, k.excess_burst_capacity, ready);
-        if outcome.reason != crate::autoscaler::kpa::reconciler::BoundReason::Decider {
-            k.reason = outcome.reason.as_str();
-        }
-        if let Some(after) = outcome.requeue_after {
-            if let Some(ev) = k.requeue.take() {
+    /// Applies a scaler's decision: the wake-up first, then the activator, then the replica count.
+    fn apply(&mut self, now: SimTime, d: Decision) {
+        if let Some(at) = d.wake_at {
+            if let Some(ev) = self.wake.take() {
                 self.queue.cancel(ev);
             }
-            let ev = self
-                .queue
-                .schedule(now + after, Event::KpaReconcile)
-                .expect("requeue is in the future");
-            if let Some(k) = self.kpa.as_mut() {
-                k.requeue = Some(ev);
-            }
+            self.schedule_wake(Some(at.max(now)));
         }
-        self.activator_in_path = outcome.sks_mode == SksMode::Proxy;
-        if let Some(replicas) = outcome.apply {
+        if let Some(in_path) = d.activator_in_path {
+            self.activator_in_path = in_path;
+        }
+        if let Some(replicas) = d.replicas {
             self.set_replicas(now, replicas);
         }
     }
 
-    // ---- HPA and CronHPA --------------------------------------------------------------------------------
-
-    fn start_hpa(&mut self, setup: HpaSetup) {
-        let replicas = setup.initial_replicas.max(1);
-        for _ in 0..replicas {
-            self.create_pod(SimTime::ZERO, true);
-        }
-        self.desired = replicas;
-        self.max_desired = replicas;
-        let runtime = HpaRuntime::new(setup);
-        let next = runtime.next_cron_fire();
-        self.hpa = Some(runtime);
-        self.schedule_cron(next);
-    }
-
-    fn schedule_cron(&mut self, next: Option<SimTime>) {
-        if let Some(at) = next.filter(|&t| t <= self.end) {
+    fn schedule_wake(&mut self, at: Option<SimTime>) {
+        if let Some(at) = at {
             let at = at.max(self.queue.now());
-            self.at(at, Event::CronFire);
+            self.wake = Some(self.at(at, Event::ScalerWake));
         }
-    }
-
-    /// Scrapes and, when due, the HPA sync (called from the 1 s tick).
-    fn hpa_second(&mut self, now: SimTime) {
-        let (arrivals, in_flight) = (self.second.arrivals, self.in_flight);
-        let Some(h) = self.hpa.as_mut() else { return };
-        if h.second(
-            now,
-            &mut self.pods,
-            &self.cfg.resources,
-            arrivals,
-            in_flight,
-        ) {
-            if let Some(replicas) = h.sync(now, &self.pods, &self.cfg.resources, self.desired) {
-                self.set_replicas(now, replicas.max(1));
-            }
-        }
-    }
-
-    fn cron_fire(&mut self, now: SimTime) {
-        if let Some(cron) = self.cfg.standalone_cron.as_mut() {
-            // A CronHPA on the deployment with no HPA: each job writes the replica count.
-            let mut write = None;
-            for firing in cron.fire_due(now) {
-                match firing.action {
-                    crate::autoscaler::cron::CronAction::Skipped => {
-                        self.cron_fired
-                            .push(format!("{}(skipped)", firing.job_name));
-                    }
-                    crate::autoscaler::cron::CronAction::SetWorkloadReplicas(n)
-                    | crate::autoscaler::cron::CronAction::AdjustHpa(n) => {
-                        self.cron_fired.push(format!("{}={n}", firing.job_name));
-                        write = Some(n.max(1) as u32);
-                    }
-                }
-            }
-            let next = cron.next_fire();
-            if let Some(replicas) = write {
-                self.set_replicas(now, replicas);
-            }
-            self.schedule_cron(next);
-            return;
-        }
-        let Some(h) = self.hpa.as_mut() else { return };
-        let (labels, write) = h.fire_cron(now);
-        let next = h.next_cron_fire();
-        self.cron_fired.extend(labels);
-        if let Some(replicas) = write {
-            self.set_replicas(now, replicas.max(1));
-        }
-        self.schedule_cron(next);
     }
 
     fn finish(mut self, wall_time_s: f64) -> RunSummary {
@@ -1716,7 +1411,7 @@ impl Sim {
             scenario: self.cfg.name.clone(),
             seed: self.cfg.seed,
             duration_s,
-            autoscaler: self.autoscaler_label.to_string(),
+            autoscaler: self.scaler.label().to_string(),
             requests: self.counts.clone(),
             latency_ms,
             latency_histogram_ms: histogram,
@@ -1747,20 +1442,12 @@ impl Sim {
             cluster,
             service_model: self.service.label().to_string(),
             scale_events: self.scale_events,
-            panic_seconds: self.kpa.as_ref().map_or(0.0, |k| k.panic_seconds as f64),
+            panic_seconds: self.scaler.panic_seconds() as f64,
             cold_starts: self.cold_starts,
             events_processed: self.queue.events_processed(),
             wall_time_s,
             settings: self.cfg.settings.clone(),
             effective_config: self.cfg.effective_config.clone(),
         }
-    }
-}
-
-/// Fisher-Yates shuffle with the given stream (the scraper's random pod choice).
-fn shuffle(items: &mut [u32], rng: &mut SimRng) {
-    for i in (1..items.len()).rev() {
-        let j = rng.random_range(0..=i);
-        items.swap(i, j);
     }
 }

@@ -20,6 +20,7 @@
 //! Where it simplifies: no selector validation, no `/scale` API failures, no superfluous metric entries, and
 //! the metric pipeline's lag is left to the caller (section 11 of the spec).
 
+pub mod adapter;
 pub mod calculator;
 pub mod controller;
 pub mod manifest;

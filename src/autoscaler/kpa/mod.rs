@@ -24,6 +24,7 @@
 //! * [`reconciler`]: the KPA reconciler (min/max bounds, initial scale, scale-to-zero grace, SKS
 //!   proxy/serve mode, spec §7).
 
+pub mod adapter;
 pub mod aggregation;
 pub mod collector;
 pub mod config;
