@@ -327,13 +327,15 @@ fn run(
         None
     };
     // On error the uncommitted files are dropped, which removes their temporary files.
-    let summary = sim::run_with_request_log(
+    let wall = std::time::Instant::now();
+    let mut summary = sim::run_with_request_log(
         prepared.config,
         prepared.traffic,
         &mut sink,
         request_log.as_mut().map(|l| l as &mut dyn sim::RequestLog),
     )
     .with_context(|| format!("simulating {}", path.display()))?;
+    summary.wall_time_s = wall.elapsed().as_secs_f64();
     if let Some(log) = request_log {
         let mut writer = log.into_inner();
         writer.flush()?;
