@@ -365,7 +365,8 @@ fn simulate_into(
         None
     };
     // On error the uncommitted files are dropped, which removes their temporary files.
-    let summary = sim::run_with_request_log(
+    let wall = std::time::Instant::now();
+    let mut summary = sim::run_with_request_log(
         prepared.config,
         prepared.traffic,
         &mut sink,
@@ -373,6 +374,7 @@ fn simulate_into(
     )
     .with_context(|| format!("simulating {}", path.display()))?;
     interrupt::check()?;
+    summary.wall_time_s = wall.elapsed().as_secs_f64();
     if let Some(log) = request_log {
         let mut writer = log.into_inner();
         writer.flush()?;

@@ -109,7 +109,8 @@ fn peak_window(rows: &[SecondRow]) -> (f64, u64) {
 fn cronhpa_scales_ahead_of_the_daily_peak_and_releases_after_it() {
     let path = bundled("cronhpa-daily-peak.yaml");
     let (summary, rows) = run(&path, &[]);
-    // 07:55 Asia/Shanghai is 300 s after the 07:50 start; 09:10 is 4800 s.
+    // 07:55 Asia/Shanghai is 300 s after the 07:50 start; 09:10 is 4800 s. Row t covers [t - 1 s, t), so
+    // a job firing at exactly 300 s shows in row 301.
     let fires: Vec<(u64, String)> = rows
         .iter()
         .filter_map(|r| r.cron_fire.clone().map(|c| (r.time_s, c)))
@@ -117,19 +118,27 @@ fn cronhpa_scales_ahead_of_the_daily_peak_and_releases_after_it() {
     assert_eq!(
         fires,
         vec![
-            (300, "before-peak=4".to_string()),
-            (4800, "after-peak=1".to_string())
+            (301, "before-peak=4".to_string()),
+            (4801, "after-peak=1".to_string())
         ]
     );
-    assert_eq!(row(&rows, 299).desired_pods, Some(1));
-    assert_eq!(row(&rows, 300).desired_pods, Some(4));
+    assert_eq!(row(&rows, 300).desired_pods, Some(1));
+    assert_eq!(row(&rows, 301).desired_pods, Some(4));
     // minReplicas 4 holds from the job to the release; the HPA adds pods on top during the peak.
-    for r in rows.iter().filter(|r| (300..4800).contains(&r.time_s)) {
+    for r in rows.iter().filter(|r| (301..4801).contains(&r.time_s)) {
         assert!(r.desired_pods.unwrap() >= 4, "t = {}", r.time_s);
     }
     assert!(summary.replicas.max_desired >= 5);
-    assert_eq!(row(&rows, 4799).desired_pods, Some(4));
-    assert_eq!(row(&rows, 4800).desired_pods, Some(1));
+    assert_eq!(row(&rows, 4800).desired_pods, Some(4));
+    // The release lowers minReplicas; the HPA's next sync (15 s period) scales in.
+    let released = rows
+        .iter()
+        .find(|r| r.time_s >= 4801 && r.desired_pods == Some(1))
+        .map(|r| r.time_s);
+    assert!(
+        released.is_some_and(|t| t <= 4801 + 15),
+        "released at {released:?}"
+    );
     assert_eq!(summary.replicas.final_ready, 1);
 
     // The same day without the CronHPA: the peak starts on one pod and queues until the HPA catches up.
@@ -442,10 +451,10 @@ fn standalone_cronhpa_sets_the_deployment_on_schedule() {
     let s = podscale::sim::run(prepared.config, prepared.traffic, &mut rows).unwrap();
     let rows = rows.0;
     let at = |t: u64| rows.iter().find(|r| r.time_s == t).unwrap();
-    // 07:55 Asia/Shanghai is 300 s after the 07:50 start; 09:10 is 4800 s.
-    assert_eq!(at(300).cron_fire.as_deref(), Some("before-peak=4"));
-    assert_eq!(at(299).desired_pods, Some(1));
-    assert_eq!(at(300).desired_pods, Some(4));
+    // 07:55 Asia/Shanghai is 300 s after the 07:50 start; 09:10 is 4800 s; row t covers [t - 1 s, t).
+    assert_eq!(at(301).cron_fire.as_deref(), Some("before-peak=4"));
+    assert_eq!(at(300).desired_pods, Some(1));
+    assert_eq!(at(301).desired_pods, Some(4));
     assert_eq!(
         at(330).ready_pods,
         4,
@@ -455,7 +464,7 @@ fn standalone_cronhpa_sets_the_deployment_on_schedule() {
         .iter()
         .filter(|r| (330..4800).contains(&r.time_s))
         .all(|r| r.ready_pods == 4));
-    assert_eq!(at(4800).cron_fire.as_deref(), Some("after-peak=1"));
+    assert_eq!(at(4801).cron_fire.as_deref(), Some("after-peak=1"));
     assert_eq!(rows.last().unwrap().ready_pods, 1);
     // Four pods at 0.2 s per request and containerConcurrency 1 carry the 12 req/s peak without loss.
     assert_eq!(s.requests.failed, 0);

@@ -4,4 +4,6 @@ pub mod cron;
 pub mod hpa;
 pub mod keda;
 pub mod kpa;
-pub mod kpa_reconciler;
+pub mod scaler;
+
+pub use scaler::{Decision, FixedScaler, PodSecond, Scaler, SecondView, StartPlan};

@@ -45,13 +45,14 @@ pub enum ScheduleError {
 
 struct Entry<E> {
     time: SimTime,
+    priority: u8,
     seq: u64,
     event: E,
 }
 
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
+        self.time == other.time && self.priority == other.priority && self.seq == other.seq
     }
 }
 impl<E> Eq for Entry<E> {}
@@ -63,7 +64,7 @@ impl<E> PartialOrd for Entry<E> {
 impl<E> Ord for Entry<E> {
     // BinaryHeap is a max-heap: reverse so the earliest (time, seq) pops first.
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        (other.time, other.priority, other.seq).cmp(&(self.time, self.priority, self.seq))
     }
 }
 
@@ -118,6 +119,18 @@ impl<E> EventQueue<E> {
 
     /// Schedules `event` at `time`, which must not be earlier than the clock.
     pub fn schedule(&mut self, time: SimTime, event: E) -> Result<EventId, ScheduleError> {
+        self.schedule_with_priority(time, 1, event)
+    }
+
+    /// Schedules `event` at `time` in priority class `priority`: at one instant, lower classes run first
+    /// whatever the scheduling order (FIFO within a class). [`schedule`](Self::schedule) uses class 1, so
+    /// class 0 runs before every ordinary event of its instant.
+    pub fn schedule_with_priority(
+        &mut self,
+        time: SimTime,
+        priority: u8,
+        event: E,
+    ) -> Result<EventId, ScheduleError> {
         if time < self.now {
             return Err(ScheduleError::InThePast {
                 at: time,
@@ -126,7 +139,12 @@ impl<E> EventQueue<E> {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { time, seq, event });
+        self.heap.push(Entry {
+            time,
+            priority,
+            seq,
+            event,
+        });
         Ok(EventId(seq))
     }
 
@@ -187,6 +205,18 @@ mod tests {
         }
         let order: Vec<i32> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_lower_priority_class_runs_first_at_one_instant() {
+        let mut q = EventQueue::new();
+        q.schedule(SimTime::from_secs(2), "request").unwrap();
+        q.schedule(SimTime::from_secs(1), "early").unwrap();
+        q.schedule_with_priority(SimTime::from_secs(2), 0, "tick")
+            .unwrap();
+        q.schedule(SimTime::from_secs(2), "later request").unwrap();
+        let order: Vec<&str> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, ["early", "tick", "request", "later request"]);
     }
 
     #[test]

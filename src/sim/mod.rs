@@ -5,8 +5,9 @@
 //! request to the moment the response arrives, so it includes the time outside the pod
 //! (`request_path`: client, ingress and network, each way).
 //!
-//! Ordering at one instant follows the event queue's FIFO tie rule; the 1 s tick is scheduled before any
-//! request event of the same instant, so a second's statistics cover exactly `[t - 1 s, t)`.
+//! Ordering at one instant: the 1 s tick has its own priority class in the event queue and runs before
+//! every other event of its instant, so row `t` covers exactly `[t - 1 s, t)`; other events of one instant
+//! run in the order they were scheduled (FIFO).
 //!
 //! Cost: every request costs a fixed number of events (send, ingress, service done, response) plus one
 //! timeout event only if it has to queue; routing is O(1) (round robin) or O(log pods) (the activator's
@@ -33,18 +34,19 @@
 //! * When the deployment shrinks, pods are removed in Kubernetes' ReplicaSet order: not-yet-ready pods
 //!   first (newest first), then the most recently ready.
 
-pub mod cluster;
-pub mod hpa;
-pub mod output;
-pub mod pods;
 mod run;
-pub mod service;
-pub mod startup;
 
-pub use hpa::{HpaSetup, MetricSource, ScrapeConfig};
-pub use output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
-pub use pods::{PodUsage, ResourceModel};
+// Paths kept from before the split into `workload`, `observe` and `autoscaler::hpa::runtime`, so code written
+// against `sim::*` keeps compiling; new code should use the new homes.
+pub use crate::autoscaler::hpa::runtime as hpa;
+pub use crate::autoscaler::hpa::runtime::{HpaSetup, MetricSource, ScrapeConfig};
+pub use crate::autoscaler::kpa::adapter::{InitialState, KpaSetup};
+pub use crate::observe::output;
+pub use crate::observe::output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
+pub use crate::workload::discipline as service;
+pub use crate::workload::pods::{PodUsage, ResourceModel};
+pub use crate::workload::{cluster, pods, startup};
 pub use run::{
-    run, run_with_request_log, AutoscalerMode, CsvRequestLog, InitialState, KpaSetup, PodModel,
-    RequestLog, RequestRecord, SimConfig, SimError, Traffic,
+    run, run_with_request_log, AutoscalerMode, CsvRequestLog, PodModel, RequestLog, RequestRecord,
+    SimConfig, SimError, Traffic,
 };

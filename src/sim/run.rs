@@ -1,25 +1,24 @@
 //! The event loop and the request path. See the parent module docs for the model and its assumptions.
 
-use super::cluster::{Cluster, ClusterModel, PodRequest};
-use super::hpa::{HpaRuntime, HpaSetup};
-use super::output::{
+use crate::autoscaler::hpa::adapter::HpaScaler;
+use crate::autoscaler::hpa::runtime::HpaSetup;
+use crate::autoscaler::kpa::adapter::{KpaScaler, KpaSetup};
+use crate::autoscaler::scaler::{Decision, FixedScaler, PodSecond, Scaler, SecondView};
+use crate::dist::DurationDist;
+use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
+use crate::ids::{PodId, RequestId};
+use crate::observe::output::{
     ClusterSummary, ColdStartSummary, HistogramBucket, LatencySummary, ReplicaSummary,
     RequestCounts, RunSummary, SecondRow, TimeseriesSink,
 };
-use super::pods::{Pod, PodState};
-use super::service::{ServiceModel, Tag};
-use super::startup::{PhaseTimes, Phases, Startup};
-use crate::autoscaler::kpa::stats::{extrapolate, REPORT_PERIOD};
-use crate::autoscaler::kpa::{
-    scrape_sample_size, ActivatorRevisionStats, Decider, MetricCollector, RequestStats,
-    RevisionScaling, ScaleResult, Stat,
-};
-use crate::autoscaler::kpa_reconciler::{KpaReconciler, PaState, ReconcilerSettings, SksMode};
-use crate::dist::DurationDist;
-use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
+use crate::request_path::stats::{ActivatorRevisionStats, RequestStats};
 use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
 use crate::traffic::ClosedLoopDriver;
 use crate::traffic::{Arrival, ArrivalSource, RequestAttrs, TrafficError};
+use crate::workload::cluster::{Cluster, ClusterModel, PodRequest};
+use crate::workload::discipline::{ServiceModel, Tag};
+use crate::workload::pods::{Pod, PodState};
+use crate::workload::startup::{PhaseTimes, Phases, Startup};
 use hdrhistogram::Histogram;
 use rand::RngExt;
 use std::cmp::Reverse;
@@ -47,7 +46,7 @@ pub struct SimConfig {
     pub service_time: DurationDist,
     pub termination_grace: SimDuration,
     /// Resource requests, limits and use as a function of load.
-    pub resources: super::pods::ResourceModel,
+    pub resources: crate::workload::pods::ResourceModel,
     /// Startup phases, service discipline and cluster (defaults: `cold_start` as one number, fixed slots,
     /// unlimited capacity).
     pub pod_model: PodModel,
@@ -77,40 +76,8 @@ pub enum AutoscalerMode {
     /// Kubernetes' HPA (optionally with a CronHPA or KEDA cron triggers); requests go straight to the
     /// pods (no activator) and the deployment never goes below one pod.
     Hpa(Box<HpaSetup>),
-}
-
-/// The state of the revision when the simulation starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InitialState {
-    /// Created at time 0: initial-scale pods cold-start, the activator is in the path until they are ready.
-    Deployed,
-    /// Running and quiet: `pods` pods Ready at time 0, the PA Active.
-    Warm,
-    /// Scaled to zero long ago: no pods, the activator in the path.
-    ScaledToZero,
-}
-
-/// KPA configuration, resolved from config-autoscaler, the revision annotations and KServe's fields.
-pub struct KpaSetup {
-    pub scaling: RevisionScaling,
-    pub initial_state: InitialState,
-    /// Pods Ready at time 0 for [`InitialState::Warm`].
-    pub warm_pods: u32,
-    /// progress-deadline + 30 s (Knative's activation timeout).
-    pub activation_timeout: SimDuration,
-    /// Time until the activator-in-path probe succeeds after the SKS switched to Proxy.
-    pub activator_probe_delay: SimDuration,
-}
-
-impl AutoscalerMode {
-    fn label(&self) -> &'static str {
-        match self {
-            AutoscalerMode::Fixed { .. } => "fixed",
-            AutoscalerMode::Kpa(_) => "kpa",
-            AutoscalerMode::Hpa(_) => "hpa",
-        }
-    }
+    /// Any other policy implementing [`Scaler`] (for example a research policy).
+    Custom(Box<dyn Scaler>),
 }
 
 #[inline]
@@ -131,25 +98,6 @@ fn stats_out(stats: &mut RequestStats, now: SimTime, proxied: bool) {
     }
 }
 
-/// The KPA's moving parts during a run.
-struct KpaRuntime {
-    scaling: RevisionScaling,
-    collector: MetricCollector,
-    decider: Decider,
-    reconciler: KpaReconciler,
-    activator_stats: ActivatorRevisionStats,
-    /// The decider status (Knative's DesiredScale; −1 until the first valid decision).
-    desired_scale: i32,
-    excess_burst_capacity: i32,
-    last: Option<ScaleResult>,
-    reason: &'static str,
-    requeue: Option<EventId>,
-    panic_seconds: u64,
-    /// Scratch buffers for the scraper's sample, reused every second.
-    old_pods: Vec<u32>,
-    young_pods: Vec<u32>,
-}
-
 /// Where requests come from: open-loop sources and closed-loop clients.
 pub type Traffic = crate::traffic::TrafficPlan;
 
@@ -166,21 +114,19 @@ enum Event {
     /// The pending open-loop arrival is due.
     OpenArrival,
     ClientSend(u32),
-    AtIngress(u32),
-    ServiceDone(u32),
-    AtClient(u32),
-    PodReady(u32),
-    PodGraceOver(u32),
+    AtIngress(RequestId),
+    ServiceDone(RequestId),
+    AtClient(RequestId),
+    PodReady(PodId),
+    PodGraceOver(PodId),
     /// The earliest completion on a shared-rate (processor-sharing / GPU-batch) pod.
-    PodNextDone(u32),
+    PodNextDone(PodId),
     /// A node finished provisioning.
     NodeReady(u32),
     Tick,
-    QueueTimeout(u32),
-    /// The KPA reconciler's re-enqueue timer.
-    KpaReconcile,
-    /// A CronHPA job is due.
-    CronFire,
+    QueueTimeout(RequestId),
+    /// The wake-up the scaler asked for (a reconciler requeue, a cron job).
+    ScalerWake,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,15 +140,18 @@ enum Stage {
 }
 
 const OPEN_LOOP: u32 = u32::MAX;
-const NO_POD: u32 = u32::MAX;
+/// The event-queue class of the 1 s tick (ordinary events use class 1).
+const TICK_PRIORITY: u8 = 0;
 
 #[derive(Clone, Copy, Debug)]
 struct Request {
+    /// Bumped every time the slot is reused, so stale ids are recognised.
+    generation: u32,
     sent: SimTime,
     deadline: SimTime,
     client: u32,
     attrs: RequestAttrs,
-    pod: u32,
+    pod: Option<PodId>,
     stage: Stage,
     via_activator: bool,
     cold: bool,
@@ -216,7 +165,6 @@ struct Rngs {
     cold_start: SimRng,
     lb: SimRng,
     network: SimRng,
-    scrape: SimRng,
 }
 
 /// Per-second counters, reset after each row.
@@ -252,7 +200,7 @@ struct Sim {
     terminating: u32,
 
     activator_in_path: bool,
-    activator_queue: VecDeque<u32>,
+    activator_queue: VecDeque<RequestId>,
     activator_queued: u64,
     /// Ready pods whose activator in-flight count is below containerConcurrency (cc > 0 only).
     activator_free: BTreeSet<u32>,
@@ -273,11 +221,13 @@ struct Sim {
     max_desired: u32,
     /// The most requests any pod has executed at once (never above containerConcurrency when it is set).
     max_pod_concurrency: u32,
-    kpa: Option<KpaRuntime>,
-    hpa: Option<HpaRuntime>,
-    /// CronHPA jobs fired during the current second (for the `cron_fire` column).
-    cron_fired: Vec<String>,
-    autoscaler_label: &'static str,
+    scaler: Box<dyn Scaler>,
+    /// The pending [`Event::ScalerWake`].
+    wake: Option<EventId>,
+    /// The activator's per-revision request statistics (reported to the scaler).
+    activator_stats: ActivatorRevisionStats,
+    /// Scratch: the ready pods' queue-proxy reports of the second, reused every tick.
+    reports: Vec<PodSecond>,
 
     startup: Startup,
     service: ServiceModel,
@@ -311,7 +261,6 @@ pub fn run_with_request_log(
     sink: &mut dyn TimeseriesSink,
     mut log: Option<&mut dyn RequestLog>,
 ) -> Result<RunSummary, SimError> {
-    let wall = std::time::Instant::now();
     let mut sim = Sim::new(cfg, traffic);
     sim.start()?;
     while let Some((now, event)) = sim.queue.pop() {
@@ -319,7 +268,7 @@ pub fn run_with_request_log(
             break;
         }
         if let (Event::AtClient(id), Some(log)) = (event, log.as_deref_mut()) {
-            let r = &sim.requests[id as usize];
+            let r = &sim.requests[id.index()];
             log.record(&RequestRecord {
                 sent: r.sent,
                 finished: now,
@@ -331,7 +280,8 @@ pub fn run_with_request_log(
         }
         sim.handle(now, event, sink)?;
     }
-    Ok(sim.finish(wall.elapsed().as_secs_f64()))
+    // The core reads no clock; callers that report wall time measure it around the run.
+    Ok(sim.finish(0.0))
 }
 
 /// One finished request, as `requests.csv` shows it.
@@ -340,8 +290,8 @@ pub struct RequestRecord {
     pub sent: SimTime,
     pub finished: SimTime,
     pub status: u16,
-    /// Pod slot that served it (`u32::MAX` if it never reached a pod).
-    pub pod: u32,
+    /// The pod that served it (`None` if it never reached a pod).
+    pub pod: Option<PodId>,
     pub via_activator: bool,
     pub waited_for_cold_start: bool,
 }
@@ -368,11 +318,7 @@ impl<W: std::io::Write> CsvRequestLog<W> {
 
 impl<W: std::io::Write> RequestLog for CsvRequestLog<W> {
     fn record(&mut self, r: &RequestRecord) -> std::io::Result<()> {
-        let pod = if r.pod == NO_POD {
-            String::new()
-        } else {
-            r.pod.to_string()
-        };
+        let pod = r.pod.map_or_else(String::new, |p| p.slot().to_string());
         writeln!(
             self.out,
             "{:.9},{:.6},{},{},{},{}",
@@ -387,7 +333,7 @@ impl<W: std::io::Write> RequestLog for CsvRequestLog<W> {
 }
 
 impl Sim {
-    fn new(cfg: SimConfig, traffic: Traffic) -> Self {
+    fn new(mut cfg: SimConfig, traffic: Traffic) -> Self {
         let streams = RngStreams::new(cfg.seed);
         let traffic_end = SimTime::ZERO + cfg.traffic_duration;
         let end = traffic_end + cfg.cooldown;
@@ -399,7 +345,6 @@ impl Sim {
                 cold_start: streams.stream(Stream::ColdStart),
                 lb: streams.stream(Stream::LoadBalancing),
                 network: streams.stream(Stream::Network),
-                scrape: streams.stream(Stream::Scrape),
             },
             end,
             traffic_end,
@@ -434,10 +379,22 @@ impl Sim {
             max_ready: 0,
             max_desired: 0,
             max_pod_concurrency: 0,
-            kpa: None,
-            hpa: None,
-            cron_fired: Vec::new(),
-            autoscaler_label: cfg.autoscaler.label(),
+            scaler: match std::mem::replace(
+                &mut cfg.autoscaler,
+                AutoscalerMode::Fixed { replicas: 0 },
+            ) {
+                AutoscalerMode::Fixed { replicas } => {
+                    Box::new(FixedScaler::new(replicas, cfg.standalone_cron.take()))
+                }
+                AutoscalerMode::Kpa(setup) => {
+                    Box::new(KpaScaler::new(*setup, streams.stream(Stream::Scrape)))
+                }
+                AutoscalerMode::Hpa(setup) => Box::new(HpaScaler::new(*setup)),
+                AutoscalerMode::Custom(scaler) => scaler,
+            },
+            wake: None,
+            activator_stats: ActivatorRevisionStats::new(),
+            reports: Vec::new(),
             startup: match &cfg.pod_model.phases {
                 Some(p) => Startup::Phases(Box::new(p.clone())),
                 None => Startup::Single(cfg.cold_start.clone()),
@@ -464,6 +421,15 @@ impl Sim {
         }
     }
 
+    /// The id of the pod now in `slot`.
+    fn pod_id(&self, slot: u32) -> PodId {
+        PodId::new(slot, self.pods[slot as usize].generation)
+    }
+
+    fn is_live(&self, pod: PodId) -> bool {
+        self.pods[pod.index()].generation == pod.generation()
+    }
+
     fn at(&mut self, time: SimTime, event: Event) -> EventId {
         // The loop only ever schedules at or after the current time, so this cannot fail.
         self.queue
@@ -471,42 +437,24 @@ impl Sim {
             .expect("events are never scheduled into the past")
     }
 
+    /// The tick has its own priority class, so the tick at `t` runs before every other event at `t` whenever
+    /// that was scheduled, and row `t` covers exactly `[t - 1 s, t)`.
+    fn schedule_tick(&mut self, at: SimTime) {
+        self.queue
+            .schedule_with_priority(at, TICK_PRIORITY, Event::Tick)
+            .expect("ticks are scheduled in the future");
+    }
+
     fn start(&mut self) -> Result<(), SimError> {
-        // Ticks first, so a tick at instant t is handled before request events of the same instant.
-        self.at(SimTime::from_secs(1), Event::Tick);
-        match &self.cfg.autoscaler {
-            AutoscalerMode::Fixed { replicas } => {
-                let replicas = *replicas;
-                for _ in 0..replicas {
-                    self.create_pod(SimTime::ZERO, true);
-                }
-                self.desired = replicas;
-                self.max_desired = replicas;
-                let next = self
-                    .cfg
-                    .standalone_cron
-                    .as_ref()
-                    .and_then(|c| c.next_fire());
-                self.schedule_cron(next);
-            }
-            AutoscalerMode::Kpa(_) => {
-                // The setup moves into the runtime; the label was taken in `new`.
-                if let AutoscalerMode::Kpa(setup) = std::mem::replace(
-                    &mut self.cfg.autoscaler,
-                    AutoscalerMode::Fixed { replicas: 0 },
-                ) {
-                    self.start_kpa(*setup);
-                }
-            }
-            AutoscalerMode::Hpa(_) => {
-                if let AutoscalerMode::Hpa(setup) = std::mem::replace(
-                    &mut self.cfg.autoscaler,
-                    AutoscalerMode::Fixed { replicas: 0 },
-                ) {
-                    self.start_hpa(*setup);
-                }
-            }
+        self.schedule_tick(SimTime::from_secs(1));
+        let plan = self.scaler.start(self.end);
+        for _ in 0..plan.replicas {
+            self.create_pod(SimTime::ZERO, plan.ready_now);
         }
+        self.desired = plan.replicas;
+        self.max_desired = plan.replicas;
+        self.activator_in_path = plan.activator_in_path;
+        self.schedule_wake(plan.wake_at);
         self.fetch_open_arrival()?;
         if let Some(driver) = self.closed_loop.as_mut() {
             for (client, at) in driver.initial_sends() {
@@ -551,26 +499,26 @@ impl Sim {
             Event::AtIngress(req) => self.at_ingress(now, req),
             Event::ServiceDone(req) => self.service_done(now, req),
             Event::AtClient(req) => self.at_client(now, req),
-            Event::PodReady(pod) => self.pod_ready(now, pod),
-            Event::PodGraceOver(pod) => self.pod_grace_over(now, pod),
-            Event::PodNextDone(pod) => self.shared_done(now, pod),
+            Event::PodReady(pod) if self.is_live(pod) => self.pod_ready(now, pod.slot()),
+            Event::PodGraceOver(pod) if self.is_live(pod) => self.pod_grace_over(now, pod.slot()),
+            Event::PodNextDone(pod) if self.is_live(pod) => self.shared_done(now, pod.slot()),
+            // A lifecycle event of a pod whose slot has been reused since.
+            Event::PodReady(_) | Event::PodGraceOver(_) | Event::PodNextDone(_) => {}
             Event::NodeReady(node) => {
                 self.cluster.node_ready(node, now);
                 self.place_pending(now);
             }
             Event::QueueTimeout(req) => self.queue_timeout(now, req),
-            Event::KpaReconcile => {
-                if let Some(k) = self.kpa.as_mut() {
-                    k.requeue = None;
-                }
-                self.kpa_reconcile(now);
+            Event::ScalerWake => {
+                self.wake = None;
+                let d = self.scaler.on_wake(now, self.ready.len() as u32);
+                self.apply(now, d);
             }
-            Event::CronFire => self.cron_fire(now),
             Event::Tick => {
                 self.tick(now, sink)?;
                 let next = now + SimDuration::from_secs(1);
                 if next <= self.end {
-                    self.at(next, Event::Tick);
+                    self.schedule_tick(next);
                 }
             }
         }
@@ -587,12 +535,13 @@ impl Sim {
     }
 
     fn send(&mut self, now: SimTime, client: u32, attrs: RequestAttrs) {
-        let request = Request {
+        let mut request = Request {
+            generation: 0,
             sent: now,
             deadline: SimTime::MAX,
             client,
             attrs,
-            pod: NO_POD,
+            pod: None,
             stage: Stage::ToIngress,
             via_activator: false,
             cold: false,
@@ -600,13 +549,14 @@ impl Sim {
             timeout_event: None,
         };
         let id = match self.free_requests.pop() {
-            Some(id) => {
-                self.requests[id as usize] = request;
-                id
+            Some(slot) => {
+                request.generation = self.requests[slot as usize].generation.wrapping_add(1);
+                self.requests[slot as usize] = request;
+                RequestId::new(slot, request.generation)
             }
             None => {
                 self.requests.push(request);
-                (self.requests.len() - 1) as u32
+                RequestId::new((self.requests.len() - 1) as u32, 0)
             }
         };
         self.counts.total += 1;
@@ -616,9 +566,9 @@ impl Sim {
         self.at(now + delay, Event::AtIngress(id));
     }
 
-    fn at_ingress(&mut self, now: SimTime, id: u32) {
-        self.requests[id as usize].deadline = now + self.cfg.request_timeout;
-        if self.hpa.is_some() && self.ready.is_empty() {
+    fn at_ingress(&mut self, now: SimTime, id: RequestId) {
+        self.requests[id.index()].deadline = now + self.cfg.request_timeout;
+        if !self.scaler.has_activator() && self.ready.is_empty() {
             // No activator with the HPA: a Service without ready endpoints refuses the request.
             self.counts.rejected += 1;
             self.respond(now, id, 503);
@@ -633,7 +583,7 @@ impl Sim {
         }
     }
 
-    fn enqueue_at_activator(&mut self, now: SimTime, id: u32) {
+    fn enqueue_at_activator(&mut self, now: SimTime, id: RequestId) {
         // The revision breaker admits capacity + 10000; the capacity is what is already dispatched, so
         // the waiting requests alone are held to the queue depth.
         if self.activator_queued >= ACTIVATOR_QUEUE_DEPTH as u64 {
@@ -641,30 +591,27 @@ impl Sim {
             self.respond(now, id, 503);
             return;
         }
-        if let Some(k) = self.kpa.as_mut() {
-            if let Some(first) = k.activator_stats.request_in(now) {
-                // A new activator entry reports "1" at once, and the autoscaler pokes the decider if the
-                // revision is at zero: the scale-from-zero trigger.
-                k.collector.record(now, &first);
-                if k.desired_scale == 0 && first.average_concurrency != 0.0 {
-                    self.kpa_decide(now);
-                }
-            }
+        if let Some(first) = self.activator_stats.request_in(now) {
+            // A new activator entry reports at once (the scale-from-zero poke).
+            let d = self
+                .scaler
+                .on_activator_stat(now, &first, self.ready.len() as u32);
+            self.apply(now, d);
         }
-        let r = &mut self.requests[id as usize];
+        let r = &mut self.requests[id.index()];
         r.via_activator = true;
         r.stage = Stage::ActivatorQueue;
         self.activator_queue.push_back(id);
         self.activator_queued += 1;
         self.dispatch_from_activator(now);
-        let r = &mut self.requests[id as usize];
+        let r = &mut self.requests[id.index()];
         if r.stage == Stage::ActivatorQueue {
             // It could not go to a pod at once. With no pod ready it waits for a cold start (scale from
             // zero); otherwise it waits for a slot on a busy pod, which is queueing, not a cold start.
             r.cold = self.ready.is_empty();
             let deadline = r.deadline;
             let ev = self.at(deadline, Event::QueueTimeout(id));
-            self.requests[id as usize].timeout_event = Some(ev);
+            self.requests[id.index()].timeout_event = Some(ev);
         }
     }
 
@@ -708,7 +655,8 @@ impl Sim {
 
     fn dispatch_from_activator(&mut self, now: SimTime) {
         while let Some(&front) = self.activator_queue.front() {
-            if self.requests[front as usize].stage != Stage::ActivatorQueue {
+            let r = &self.requests[front.index()];
+            if r.generation != front.generation() || r.stage != Stage::ActivatorQueue {
                 self.activator_queue.pop_front(); // timed out while waiting
                 continue;
             }
@@ -717,7 +665,7 @@ impl Sim {
             };
             self.activator_queue.pop_front();
             self.activator_queued -= 1;
-            if let Some(ev) = self.requests[front as usize].timeout_event.take() {
+            if let Some(ev) = self.requests[front.index()].timeout_event.take() {
                 self.queue.cancel(ev);
             }
             let p = &mut self.pods[pod as usize];
@@ -740,10 +688,10 @@ impl Sim {
         }
     }
 
-    fn admit_to_pod(&mut self, now: SimTime, id: u32, pod: u32) {
+    fn admit_to_pod(&mut self, now: SimTime, id: RequestId, pod: u32) {
         let slots = self.slots;
-        let via_activator = self.requests[id as usize].via_activator;
-        self.requests[id as usize].pod = pod;
+        let via_activator = self.requests[id.index()].via_activator;
+        self.requests[id.index()].pod = Some(self.pod_id(pod));
         let p = &mut self.pods[pod as usize];
         // Queue-proxy statistics count the request before the breaker, so queued requests count too.
         stats_in(&mut p.stats, now, via_activator);
@@ -752,11 +700,11 @@ impl Sim {
         } else if p.queued < self.queue_limit {
             p.queue.push_back(id);
             p.queued += 1;
-            let r = &mut self.requests[id as usize];
+            let r = &mut self.requests[id.index()];
             r.stage = Stage::PodQueue;
             let deadline = r.deadline;
             let ev = self.at(deadline, Event::QueueTimeout(id));
-            self.requests[id as usize].timeout_event = Some(ev);
+            self.requests[id.index()].timeout_event = Some(ev);
         } else {
             stats_out(&mut p.stats, now, via_activator);
             if via_activator {
@@ -767,7 +715,7 @@ impl Sim {
         }
     }
 
-    fn start_service(&mut self, now: SimTime, id: u32, pod: u32) {
+    fn start_service(&mut self, now: SimTime, id: RequestId, pod: u32) {
         if self.shared_rate {
             self.start_shared(now, id, pod);
             return;
@@ -776,13 +724,13 @@ impl Sim {
         p.integrate_usage(now, &self.cfg.resources);
         p.executing += 1;
         self.max_pod_concurrency = self.max_pod_concurrency.max(p.executing);
-        let r = &mut self.requests[id as usize];
+        let r = &mut self.requests[id.index()];
         r.stage = Stage::Executing;
         let service = match r.attrs.service_time {
             Some(s) => s,
             None => self.cfg.service_time.sample(&mut self.rng.service),
         };
-        let r = &mut self.requests[id as usize];
+        let r = &mut self.requests[id.index()];
         let done = now + service;
         let done = if done > r.deadline {
             r.status = 504;
@@ -794,12 +742,15 @@ impl Sim {
         self.at(done, Event::ServiceDone(id));
     }
 
-    fn service_done(&mut self, now: SimTime, id: u32) {
-        let r = self.requests[id as usize];
-        if r.stage != Stage::Executing {
-            return; // killed when its pod's grace period ran out
+    fn service_done(&mut self, now: SimTime, id: RequestId) {
+        let r = self.requests[id.index()];
+        if r.generation != id.generation() || r.stage != Stage::Executing {
+            // Killed when its pod's grace period ran out (and the slot possibly reused since).
+            return;
         }
-        let pod = r.pod;
+        let Some(pod) = r.pod.map(|p| p.slot()) else {
+            return;
+        };
         let p = &mut self.pods[pod as usize];
         p.integrate_usage(now, &self.cfg.resources);
         p.executing -= 1;
@@ -817,13 +768,13 @@ impl Sim {
 
     /// A request joins a shared-rate pod: the pod's virtual clock advances, the request's finish tag is
     /// pushed, and the pod's next-completion event moves.
-    fn start_shared(&mut self, now: SimTime, id: u32, pod: u32) {
+    fn start_shared(&mut self, now: SimTime, id: RequestId, pod: u32) {
         let work = {
-            let r = &self.requests[id as usize];
+            let r = &self.requests[id.index()];
             self.service
                 .work_secs(&r.attrs, &self.cfg.service_time, &mut self.rng.service)
         };
-        let r = &mut self.requests[id as usize];
+        let r = &mut self.requests[id.index()];
         r.stage = Stage::Executing;
         r.status = 200;
         let p = &mut self.pods[pod as usize];
@@ -846,7 +797,7 @@ impl Sim {
         if let Some(secs) = p.rate.secs_to_first() {
             // Round up so the virtual clock has reached the tag when the event fires.
             let at = now + SimDuration((secs * 1e9).ceil() as u64);
-            let ev = self.at(at, Event::PodNextDone(pod));
+            let ev = self.at(at, Event::PodNextDone(self.pod_id(pod)));
             self.pods[pod as usize].rate.next = Some(ev);
         }
     }
@@ -867,8 +818,11 @@ impl Sim {
             }
             p.rate.tags.pop();
             let id = first.1;
-            let r = self.requests[id as usize];
-            if r.stage != Stage::Executing || r.pod != pod {
+            let r = self.requests[id.index()];
+            if r.generation != id.generation()
+                || r.stage != Stage::Executing
+                || r.pod.map(|p| p.slot()) != Some(pod)
+            {
                 continue;
             }
             p.integrate_usage(now, &self.cfg.resources);
@@ -900,11 +854,12 @@ impl Sim {
             let Some(next) = p.queue.pop_front() else {
                 return;
             };
-            if self.requests[next as usize].stage != Stage::PodQueue {
+            let r = &self.requests[next.index()];
+            if r.generation != next.generation() || r.stage != Stage::PodQueue {
                 continue;
             }
             p.queued -= 1;
-            if let Some(ev) = self.requests[next as usize].timeout_event.take() {
+            if let Some(ev) = self.requests[next.index()].timeout_event.take() {
                 self.queue.cancel(ev);
             }
             self.start_service(now, next, pod);
@@ -921,9 +876,12 @@ impl Sim {
         }
     }
 
-    fn queue_timeout(&mut self, now: SimTime, id: u32) {
-        let r = self.requests[id as usize];
-        self.requests[id as usize].timeout_event = None;
+    fn queue_timeout(&mut self, now: SimTime, id: RequestId) {
+        let r = self.requests[id.index()];
+        if r.generation != id.generation() {
+            return;
+        }
+        self.requests[id.index()].timeout_event = None;
         match r.stage {
             Stage::ActivatorQueue => {
                 self.activator_queued -= 1;
@@ -931,38 +889,39 @@ impl Sim {
                 self.respond(now, id, 503);
             }
             Stage::PodQueue => {
-                let p = &mut self.pods[r.pod as usize];
+                let Some(pod) = r.pod.map(|p| p.slot()) else {
+                    return;
+                };
+                let p = &mut self.pods[pod as usize];
                 p.queued -= 1;
                 stats_out(&mut p.stats, now, r.via_activator);
                 if r.via_activator {
-                    self.activator_release(r.pod);
+                    self.activator_release(pod);
                 }
                 self.counts.timed_out += 1;
                 self.respond(now, id, 504);
-                self.after_pod_freed(now, r.pod);
+                self.after_pod_freed(now, pod);
             }
             _ => {}
         }
     }
 
     /// Sends the response (success or failure) back through the request path.
-    fn respond(&mut self, now: SimTime, id: u32, status: u16) {
-        if self.requests[id as usize].via_activator {
-            if let Some(k) = self.kpa.as_mut() {
-                k.activator_stats.request_out(now);
-            }
+    fn respond(&mut self, now: SimTime, id: RequestId, status: u16) {
+        if self.requests[id.index()].via_activator {
+            self.activator_stats.request_out(now);
         }
         let delay = self.one_way_delay();
-        let r = &mut self.requests[id as usize];
+        let r = &mut self.requests[id.index()];
         r.stage = Stage::Returning;
         r.status = status;
         self.at(now + delay, Event::AtClient(id));
     }
 
-    fn at_client(&mut self, now: SimTime, id: u32) {
-        let r = self.requests[id as usize];
-        self.requests[id as usize].stage = Stage::Free;
-        self.free_requests.push(id);
+    fn at_client(&mut self, now: SimTime, id: RequestId) {
+        let r = self.requests[id.index()];
+        self.requests[id.index()].stage = Stage::Free;
+        self.free_requests.push(id.slot());
         self.in_flight -= 1;
         *self.status_codes.entry(r.status).or_insert(0) += 1;
         if r.status == 200 {
@@ -995,9 +954,10 @@ impl Sim {
     /// Creates a pod. `ready_now` pods (warm start, fixed replicas) are Ready at once if a node fits;
     /// otherwise, like every other new pod, they wait Pending for a node and then cold-start.
     fn create_pod(&mut self, now: SimTime, ready_now: bool) -> u32 {
-        let pod = Pod::new(now, PodState::Starting);
+        let mut pod = Pod::new(now, PodState::Starting);
         let slot = match self.free_pods.pop() {
             Some(slot) => {
+                pod.generation = self.pods[slot as usize].generation.wrapping_add(1);
                 self.pods[slot as usize] = pod;
                 slot
             }
@@ -1051,7 +1011,7 @@ impl Sim {
             p.phases = plan.phases;
             // Time spent Pending waiting for capacity counts as scheduling.
             p.phases.scheduling += now - p.created;
-            let ev = self.at(plan.ready_at, Event::PodReady(pod));
+            let ev = self.at(plan.ready_at, Event::PodReady(self.pod_id(pod)));
             self.pods[pod as usize].lifecycle_event = Some(ev);
         }
     }
@@ -1080,9 +1040,8 @@ impl Sim {
         if self.activator_queued > 0 {
             self.dispatch_from_activator(now);
         }
-        if self.kpa.is_some() {
-            self.kpa_reconcile(now);
-        }
+        let d = self.scaler.on_pod_ready(now, self.ready.len() as u32);
+        self.apply(now, d);
     }
 
     /// Scales the deployment to `replicas` (Pending, Starting and Ready pods).
@@ -1144,7 +1103,7 @@ impl Sim {
             self.pod_gone(now, pod);
         } else {
             let grace = self.cfg.termination_grace;
-            let ev = self.at(now + grace, Event::PodGraceOver(pod));
+            let ev = self.at(now + grace, Event::PodGraceOver(self.pod_id(pod)));
             self.pods[pod as usize].lifecycle_event = Some(ev);
         }
     }
@@ -1155,19 +1114,21 @@ impl Sim {
         }
         self.pods[pod as usize].lifecycle_event = None;
         // SIGKILL: whatever is still queued or executing fails.
-        let queued: Vec<u32> = self.pods[pod as usize].queue.drain(..).collect();
+        let queued: Vec<RequestId> = self.pods[pod as usize].queue.drain(..).collect();
         for id in queued {
-            if self.requests[id as usize].stage == Stage::PodQueue {
-                if let Some(ev) = self.requests[id as usize].timeout_event.take() {
+            let r = &self.requests[id.index()];
+            if r.generation == id.generation() && r.stage == Stage::PodQueue {
+                if let Some(ev) = self.requests[id.index()].timeout_event.take() {
                     self.queue.cancel(ev);
                 }
                 self.respond(now, id, 502);
             }
         }
-        for id in 0..self.requests.len() as u32 {
-            let r = self.requests[id as usize];
-            if r.stage == Stage::Executing && r.pod == pod {
-                self.respond(now, id, 502);
+        let this = Some(self.pod_id(pod));
+        for slot in 0..self.requests.len() as u32 {
+            let r = self.requests[slot as usize];
+            if r.stage == Stage::Executing && r.pod == this {
+                self.respond(now, RequestId::new(slot, r.generation), 502);
             }
         }
         let p = &mut self.pods[pod as usize];
@@ -1209,20 +1170,29 @@ impl Sim {
     // ---- per-second statistics ----------------------------------------------------------------------
 
     fn tick(&mut self, now: SimTime, sink: &mut dyn TimeseriesSink) -> Result<(), SimError> {
-        if self.kpa.is_some() {
-            self.kpa_second(now);
-        } else {
-            for &pod in &self.ready {
-                let p = &mut self.pods[pod as usize];
-                let report = p.stats.report(now);
-                if let Some(h) = self.hpa.as_mut() {
-                    h.observe_pod_second(pod, p.created, &report);
-                }
-            }
-            if self.hpa.is_some() {
-                self.hpa_second(now);
-            }
+        // Every queue-proxy closes its 1 s period, then the scaler sees the second.
+        self.reports.clear();
+        for &pod in &self.ready {
+            let p = &mut self.pods[pod as usize];
+            self.reports.push(PodSecond {
+                pod: PodId::new(pod, p.generation),
+                created: p.created,
+                report: p.stats.report(now),
+            });
         }
+        let mut view = SecondView {
+            now,
+            ready: self.ready.len() as u32,
+            replicas: self.desired,
+            arrivals: self.second.arrivals,
+            in_flight: self.in_flight,
+            queue_proxies: &self.reports,
+            activator: self.activator_stats.report(now),
+            pods: &mut self.pods,
+            resources: &self.cfg.resources,
+        };
+        let d = self.scaler.on_second(&mut view);
+        self.apply(now, d);
         // One pass over the pods: queues, Pending versus starting, and resource use over the second.
         let mut queue_proxy_queue = 0u64;
         let mut pending = 0u32;
@@ -1294,7 +1264,7 @@ impl Sim {
                 Some(lat[idx] as f64 / 1e3)
             }
         };
-        let row = SecondRow {
+        let mut row = SecondRow {
             time_s: now.whole_secs(),
             arrivals: self.second.arrivals,
             completions: self.second.completions,
@@ -1307,44 +1277,26 @@ impl Sim {
             pending_pods: pending,
             starting_pods: self.starting - pending,
             terminating_pods: self.terminating,
-            observed_stable: self
-                .kpa
-                .as_ref()
-                .and_then(|k| k.last.map(|r| r.observed_stable))
-                .or(self.hpa.as_ref().and_then(|h| h.view.metric)),
-            observed_panic: self
-                .kpa
-                .as_ref()
-                .and_then(|k| k.last.map(|r| r.observed_panic)),
-            target_per_pod: self
-                .kpa
-                .as_ref()
-                .map(|k| k.decider.spec().target_value)
-                .or(self.hpa.as_ref().and_then(|h| h.view.target)),
-            panic: self.kpa.as_ref().is_some_and(|k| k.decider.in_panic()),
-            excess_burst_capacity: self
-                .kpa
-                .as_ref()
-                .map(|k| i64::from(k.excess_burst_capacity)),
+            observed_stable: None,
+            observed_panic: None,
+            target_per_pod: None,
+            panic: false,
+            excess_burst_capacity: None,
             activator_in_path: self.activator_in_path,
-            scale_reason: match (&self.kpa, &self.hpa) {
-                (Some(k), _) => k.reason,
-                (None, Some(h)) => h.view.reason,
-                _ => "",
-            },
+            scale_reason: "",
             latency_p50_ms: pct(0.50),
             latency_p95_ms: pct(0.95),
             latency_p99_ms: pct(0.99),
             cold_start_completions: self.second.cold_completions,
-            cron_fire: (!self.cron_fired.is_empty()).then(|| self.cron_fired.join(";")),
+            cron_fire: None,
             cpu_utilization,
             gpu_utilization,
-            hpa_metric: self.hpa.as_ref().and_then(|h| h.view.metric),
-            hpa_proposal: self.hpa.as_ref().and_then(|h| h.view.proposal),
-            hpa_recommendation: self.hpa.as_ref().and_then(|h| h.view.recommendation),
-            hpa_limit_reason: self.hpa.as_ref().map_or("", |h| h.view.reason),
+            hpa_metric: None,
+            hpa_proposal: None,
+            hpa_recommendation: None,
+            hpa_limit_reason: "",
         };
-        self.cron_fired.clear();
+        self.scaler.columns(&mut row);
         sink.row(&row)?;
         let s = &mut self.second;
         s.arrivals = 0;
@@ -1355,249 +1307,29 @@ impl Sim {
         Ok(())
     }
 
-    // ---- KPA ------------------------------------------------------------------------------------------
+    // ---- the scaler ---------------------------------------------------------------------------------
 
-    fn start_kpa(&mut self, setup: KpaSetup) {
-        let scaling = setup.scaling;
-        let settings = ReconcilerSettings {
-            min_scale: scaling.min_scale,
-            max_scale: scaling.max_scale,
-            initial_scale: scaling.initial_scale,
-            enable_scale_to_zero: scaling.enable_scale_to_zero,
-            reachable: scaling.decider.reachable,
-            stable_window: scaling.stable_window,
-            scale_to_zero_grace: scaling.scale_to_zero_grace_period,
-            pod_retention: scaling.scale_to_zero_pod_retention_period,
-            target_burst_capacity: scaling.decider.target_burst_capacity,
-            activation_timeout: setup.activation_timeout,
-            probe_delay: setup.activator_probe_delay,
-        };
-        let now = SimTime::ZERO;
-        let warm_pods = setup.warm_pods.max(1);
-        let warm_ebc = Decider::initial_excess_burst_capacity(&scaling.decider, warm_pods);
-        let (reconciler, desired_scale, initial_pods, ready_at_start) = match setup.initial_state {
-            InitialState::Deployed => {
-                let n = scaling.initial_scale;
-                (KpaReconciler::new(settings, now, n), -1, n, false)
-            }
-            InitialState::Warm => {
-                let ebc = warm_ebc;
-                let reconciler =
-                    KpaReconciler::resumed(settings, now, warm_pods, PaState::Active, ebc);
-                (reconciler, -1, warm_pods, true)
-            }
-            InitialState::ScaledToZero => (
-                KpaReconciler::resumed(settings, now, 0, PaState::Inactive, -1),
-                0,
-                0,
-                false,
-            ),
-        };
-        for _ in 0..initial_pods {
-            self.create_pod(now, ready_at_start);
-        }
-        self.desired = initial_pods;
-        self.max_desired = initial_pods;
-        self.activator_in_path = reconciler.sks_mode() == SksMode::Proxy;
-        let collector = MetricCollector::new(
-            scaling.metric,
-            scaling.aggregation,
-            scaling.stable_window,
-            scaling.panic_window,
-            scaling.scrape_target_set,
-        );
-        // The decider is created with the revision; a warm service's autoscaler has been running, so it does
-        // not start in panic (Knative starts in panic only when the autoscaler itself restarts).
-        let decider = Decider::new(scaling.decider.clone(), now, 0);
-        let excess_burst_capacity = match setup.initial_state {
-            InitialState::Warm => warm_ebc,
-            _ => Decider::initial_excess_burst_capacity(&scaling.decider, scaling.initial_scale),
-        };
-        self.kpa = Some(KpaRuntime {
-            scaling,
-            collector,
-            decider,
-            reconciler,
-            activator_stats: ActivatorRevisionStats::new(),
-            desired_scale,
-            excess_burst_capacity,
-            last: None,
-            reason: "",
-            requeue: None,
-            panic_seconds: 0,
-            old_pods: Vec::new(),
-            young_pods: Vec::new(),
-        });
-    }
-
-    /// The once-a-second metric work: queue-proxy reports, the scrape, the activator's report, and on even
-    /// seconds the decider.
-    fn kpa_second(&mut self, now: SimTime) {
-        let Some(k) = self.kpa.as_mut() else { return };
-        // Every queue-proxy closes its 1 s period; the scraper samples n of the N ready pods, pods older than
-        // the stable window first, and extrapolates their sum to the revision.
-        k.old_pods.clear();
-        k.young_pods.clear();
-        let stable_window = k.scaling.stable_window;
-        for &pod in &self.ready {
-            let p = &self.pods[pod as usize];
-            if now.saturating_since(p.created) >= stable_window {
-                k.old_pods.push(pod);
-            } else {
-                k.young_pods.push(pod);
-            }
-        }
-        let ready = self.ready.len();
-        let sample = scrape_sample_size(ready);
-        let mut reports: Stat = Stat::default();
-        if sample == ready {
-            for &pod in &self.ready {
-                let r = self.pods[pod as usize]
-                    .stats
-                    .report(now)
-                    .to_queue_proxy_stat(REPORT_PERIOD);
-                reports = reports.add(&r);
-            }
-        } else {
-            shuffle(&mut k.old_pods, &mut self.rng.scrape);
-            shuffle(&mut k.young_pods, &mut self.rng.scrape);
-            for (i, &pod) in k.old_pods.iter().chain(k.young_pods.iter()).enumerate() {
-                let r = self.pods[pod as usize]
-                    .stats
-                    .report(now)
-                    .to_queue_proxy_stat(REPORT_PERIOD);
-                if i < sample {
-                    reports = reports.add(&r);
-                }
-            }
-        }
-        if let Some(total) = extrapolate(&reports, sample, ready) {
-            k.collector.record(now, &total);
-        }
-        if let Some(stat) = k.activator_stats.report(now) {
-            k.collector.record(now, &stat);
-        }
-        if k.decider.in_panic() {
-            k.panic_seconds += 1;
-        }
-        if now.whole_secs().is_multiple_of(2) {
-            self.kpa_decide(now);
-        }
-    }
-
-    /// Runs the decider (`Scale`) and then the reconciler.
-    fn kpa_decide(&mut self, now: SimTime) {
-        let ready = self.ready.len() as u32;
-        let Some(k) = self.kpa.as_mut() else { return };
-        let observed = k.collector.stable_and_panic(now);
-        let result = k.decider.scale(now, ready, observed);
-        if result.valid {
-            k.desired_scale = result.desired_pod_count;
-            k.excess_burst_capacity = result.excess_burst_capacity;
-            k.last = Some(result);
-        }
-        k.reason = result.reason.as_str();
-        self.kpa_reconcile(now);
-    }
-
-    fn kpa_reconcile(&mut self, now: SimTime) {
-        let ready = self.ready.len() as u32;
-        let Some(k) = self.kpa.as_mut() else { return };
-        let outcome = k
-            .reconciler
-            .reconcile(now, k.desired_scale, k.excess_burst_capacity, ready);
-        if outcome.reason != crate::autoscaler::kpa_reconciler::BoundReason::Decider {
-            k.reason = outcome.reason.as_str();
-        }
-        if let Some(after) = outcome.requeue_after {
-            if let Some(ev) = k.requeue.take() {
+    /// Applies a scaler's decision: the wake-up first, then the activator, then the replica count.
+    fn apply(&mut self, now: SimTime, d: Decision) {
+        if let Some(at) = d.wake_at {
+            if let Some(ev) = self.wake.take() {
                 self.queue.cancel(ev);
             }
-            let ev = self
-                .queue
-                .schedule(now + after, Event::KpaReconcile)
-                .expect("requeue is in the future");
-            if let Some(k) = self.kpa.as_mut() {
-                k.requeue = Some(ev);
-            }
+            self.schedule_wake(Some(at.max(now)));
         }
-        self.activator_in_path = outcome.sks_mode == SksMode::Proxy;
-        if let Some(replicas) = outcome.apply {
+        if let Some(in_path) = d.activator_in_path {
+            self.activator_in_path = in_path;
+        }
+        if let Some(replicas) = d.replicas {
             self.set_replicas(now, replicas);
         }
     }
 
-    // ---- HPA and CronHPA --------------------------------------------------------------------------------
-
-    fn start_hpa(&mut self, setup: HpaSetup) {
-        let replicas = setup.initial_replicas.max(1);
-        for _ in 0..replicas {
-            self.create_pod(SimTime::ZERO, true);
-        }
-        self.desired = replicas;
-        self.max_desired = replicas;
-        let runtime = HpaRuntime::new(setup);
-        let next = runtime.next_cron_fire();
-        self.hpa = Some(runtime);
-        self.schedule_cron(next);
-    }
-
-    fn schedule_cron(&mut self, next: Option<SimTime>) {
-        if let Some(at) = next.filter(|&t| t <= self.end) {
+    fn schedule_wake(&mut self, at: Option<SimTime>) {
+        if let Some(at) = at {
             let at = at.max(self.queue.now());
-            self.at(at, Event::CronFire);
+            self.wake = Some(self.at(at, Event::ScalerWake));
         }
-    }
-
-    /// Scrapes and, when due, the HPA sync (called from the 1 s tick).
-    fn hpa_second(&mut self, now: SimTime) {
-        let (arrivals, in_flight) = (self.second.arrivals, self.in_flight);
-        let Some(h) = self.hpa.as_mut() else { return };
-        if h.second(
-            now,
-            &mut self.pods,
-            &self.cfg.resources,
-            arrivals,
-            in_flight,
-        ) {
-            if let Some(replicas) = h.sync(now, &self.pods, &self.cfg.resources, self.desired) {
-                self.set_replicas(now, replicas.max(1));
-            }
-        }
-    }
-
-    fn cron_fire(&mut self, now: SimTime) {
-        if let Some(cron) = self.cfg.standalone_cron.as_mut() {
-            // A CronHPA on the deployment with no HPA: each job writes the replica count.
-            let mut write = None;
-            for firing in cron.fire_due(now) {
-                match firing.action {
-                    crate::autoscaler::cron::CronAction::Skipped => {
-                        self.cron_fired
-                            .push(format!("{}(skipped)", firing.job_name));
-                    }
-                    crate::autoscaler::cron::CronAction::SetWorkloadReplicas(n)
-                    | crate::autoscaler::cron::CronAction::AdjustHpa(n) => {
-                        self.cron_fired.push(format!("{}={n}", firing.job_name));
-                        write = Some(n.max(1) as u32);
-                    }
-                }
-            }
-            let next = cron.next_fire();
-            if let Some(replicas) = write {
-                self.set_replicas(now, replicas);
-            }
-            self.schedule_cron(next);
-            return;
-        }
-        let Some(h) = self.hpa.as_mut() else { return };
-        let (labels, write) = h.fire_cron(now);
-        let next = h.next_cron_fire();
-        self.cron_fired.extend(labels);
-        if let Some(replicas) = write {
-            self.set_replicas(now, replicas.max(1));
-        }
-        self.schedule_cron(next);
     }
 
     fn finish(mut self, wall_time_s: f64) -> RunSummary {
@@ -1629,8 +1361,8 @@ impl Sim {
                 "unlimited".into()
             } else {
                 match self.cluster.model.policy {
-                    super::cluster::Policy::FirstFit => "first_fit".into(),
-                    super::cluster::Policy::MostAllocated => "most_allocated".into(),
+                    crate::workload::cluster::Policy::FirstFit => "first_fit".into(),
+                    crate::workload::cluster::Policy::MostAllocated => "most_allocated".into(),
                 }
             },
         };
@@ -1679,7 +1411,7 @@ impl Sim {
             scenario: self.cfg.name.clone(),
             seed: self.cfg.seed,
             duration_s,
-            autoscaler: self.autoscaler_label.to_string(),
+            autoscaler: self.scaler.label().to_string(),
             requests: self.counts.clone(),
             latency_ms,
             latency_histogram_ms: histogram,
@@ -1710,20 +1442,12 @@ impl Sim {
             cluster,
             service_model: self.service.label().to_string(),
             scale_events: self.scale_events,
-            panic_seconds: self.kpa.as_ref().map_or(0.0, |k| k.panic_seconds as f64),
+            panic_seconds: self.scaler.panic_seconds() as f64,
             cold_starts: self.cold_starts,
             events_processed: self.queue.events_processed(),
             wall_time_s,
             settings: self.cfg.settings.clone(),
             effective_config: self.cfg.effective_config.clone(),
         }
-    }
-}
-
-/// Fisher-Yates shuffle with the given stream (the scraper's random pod choice).
-fn shuffle(items: &mut [u32], rng: &mut SimRng) {
-    for i in (1..items.len()).rev() {
-        let j = rng.random_range(0..=i);
-        items.swap(i, j);
     }
 }

@@ -20,11 +20,13 @@
 //! Where it simplifies: no selector validation, no `/scale` API failures, no superfluous metric entries, and
 //! the metric pipeline's lag is left to the caller (section 11 of the spec).
 
+pub mod adapter;
 pub mod calculator;
 pub mod controller;
 pub mod manifest;
 pub mod normalize;
 pub mod quantity;
+pub mod runtime;
 pub mod spec;
 
 pub use calculator::{MetricError, PodMetricSample, PodPhase, PodState, ReadyCondition};

@@ -21,17 +21,20 @@
 //! indexes are `floor(seconds / granularity)`), so a run starting at 0 has the same bucket alignment as a
 //! cluster whose clock reads a multiple of the granularity.
 //!
-//! Not modelled here: the KPA reconciler (min/max bounds, initial scale, scale-to-zero grace, SKS
-//! proxy/serve mode, spec §7); those rules belong to the simulator's control loop.
+//! * [`reconciler`]: the KPA reconciler (min/max bounds, initial scale, scale-to-zero grace, SKS
+//!   proxy/serve mode, spec §7).
 
+pub mod adapter;
 pub mod aggregation;
 pub mod collector;
 pub mod config;
 pub mod decider;
 pub mod max_window;
 pub mod reconcile_pass;
+pub mod reconciler;
 pub mod scraper;
-pub mod stats;
+/// The request statistics live with the request path (queue-proxy and activator); the KPA's scraper reads them.
+pub use crate::request_path::stats;
 
 pub use aggregation::{AggregationAlgorithm, TimedFloat64Buckets};
 pub use collector::{MetricCollector, NoData};

@@ -19,12 +19,12 @@
 //!
 //! Assumptions: the caller gives "now" implicitly through the ages; the activator probe's answer and the
 //! SKS reconciler's state are inputs (this module does not model the SKS reconciler or the probe itself).
-//! The simulator's control loop still runs the older state machine in `autoscaler::kpa_reconciler`.
+//! The simulator's control loop still runs the older state machine in `autoscaler::kpa::reconciler`.
 
 use std::collections::BTreeMap;
 
 // The SKS mode type is shared with the simulator's state machine (the path changes when that file moves).
-pub use crate::autoscaler::kpa_reconciler::SksMode;
+pub use crate::autoscaler::kpa::reconciler::SksMode;
 use crate::time::{parse_duration, SimDuration, NANOS_PER_SEC};
 
 /// A condition status as Kubernetes writes it.

@@ -13,7 +13,7 @@
 //! ([`ResourceModel`]): CPU = idle + per executing request, capped at the CPU limit (throttling); memory =
 //! baseline + per in-flight request (executing or queued); GPU busy while at least one request executes.
 
-use super::service::SharedRate;
+use super::discipline::SharedRate;
 use super::startup::PhaseTimes;
 use crate::autoscaler::kpa::RequestStats;
 use crate::engine::EventId;
@@ -86,13 +86,15 @@ pub enum PodState {
 }
 
 pub struct Pod {
+    /// The generation of the slot this pod occupies (see [`crate::ids`]).
+    pub generation: u32,
     pub state: PodState,
     pub created: SimTime,
     pub ready_at: Option<SimTime>,
     /// Requests executing in the container.
     pub executing: u32,
-    /// Requests waiting in the queue-proxy breaker (request slab indexes; timed-out entries are skipped).
-    pub queue: VecDeque<u32>,
+    /// Requests waiting in the queue-proxy breaker (timed-out entries are skipped).
+    pub queue: VecDeque<crate::ids::RequestId>,
     /// Live entries of `queue` (timed-out ones removed lazily).
     pub queued: u32,
     /// Requests the activator has sent to this pod and not yet seen answered.
@@ -122,6 +124,7 @@ pub struct Pod {
 impl Pod {
     pub fn new(now: SimTime, state: PodState) -> Self {
         Pod {
+            generation: 0,
             state,
             created: now,
             ready_at: (state == PodState::Ready).then_some(now),

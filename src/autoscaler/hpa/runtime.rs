@@ -37,14 +37,14 @@
 //! with at least one request executing; the Prometheus adapter's query window equals the scrape interval and
 //! its cache is the `delay`; KEDA's polling interval is not modelled (the trigger is read at each sync).
 
-use super::pods::{Pod, PodState, ResourceModel};
 use crate::autoscaler::cron::{apply_to_hpa, CronAction, CronHpa, KedaCronTrigger};
 use crate::autoscaler::hpa::{
     HpaConfig, HpaController, HpaDecision, HpaInputs, HpaSpec, MetricObservation, MetricSpec,
     MetricTarget, ObservedValue, PodMetricSample, PodPhase, ReadyCondition,
 };
-use crate::autoscaler::kpa::stats::StatsReport;
+use crate::request_path::stats::StatsReport;
 use crate::time::{SimDuration, SimTime};
+use crate::workload::pods::{Pod, PodState, ResourceModel};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, VecDeque};
 

@@ -143,7 +143,7 @@ impl ServiceModel {
 
 /// A finish tag ordered by value (total order on f64), ties by request id.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Tag(pub f64, pub u32);
+pub struct Tag(pub f64, pub crate::ids::RequestId);
 impl Eq for Tag {}
 impl PartialOrd for Tag {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {

@@ -294,14 +294,14 @@ pub struct ColdStartSummary {
 }
 
 impl ColdStartSummary {
-    pub fn from_phases(all: &[super::startup::PhaseTimes]) -> Self {
+    pub fn from_phases(all: &[crate::workload::startup::PhaseTimes]) -> Self {
         if all.is_empty() {
             return ColdStartSummary::default();
         }
         let n = all.len() as f64;
         let mut totals: Vec<f64> = all.iter().map(|p| p.total().as_secs_f64()).collect();
         totals.sort_by(f64::total_cmp);
-        let mean_of = |f: fn(&super::startup::PhaseTimes) -> crate::time::SimDuration| {
+        let mean_of = |f: fn(&crate::workload::startup::PhaseTimes) -> crate::time::SimDuration| {
             all.iter().map(|p| f(p).as_secs_f64()).sum::<f64>() / n
         };
         ColdStartSummary {
