@@ -216,6 +216,9 @@ pub struct TraceSpec {
     pub reorder_buffer: usize,
     #[serde(default)]
     pub start: SimDuration,
+    /// `prometheus`: label selector of the rate series, e.g. `http_requests{revision="r1"}`.
+    #[serde(default)]
+    pub series: Option<String>,
 }
 
 /// `sum`: the superposition of `sources`.
@@ -547,6 +550,13 @@ impl TrafficSpec {
                 {
                     c.fail("interval", format!("interval/count_column apply to counts and azure_functions traces, not {}", s.format.name()));
                 }
+                if let Some(series) = &s.series {
+                    if s.format != TraceFormat::Prometheus {
+                        c.fail("series", format!("series applies to prometheus traces, not {}", s.format.name()));
+                    } else if let Err(m) = super::prometheus::Selector::parse(series) {
+                        c.fail("series", m);
+                    }
+                }
                 if s.reorder_buffer > 10_000_000 {
                     c.fail(
                         "reorder_buffer",
@@ -710,6 +720,7 @@ impl TrafficSpec {
                     reorder_buffer: s.reorder_buffer,
                     start: at(s.start),
                     end,
+                    series: s.series.clone(),
                 };
                 Built::Open(Box::new(TraceSource::open(&path, options)?))
             }
