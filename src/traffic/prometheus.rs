@@ -136,7 +136,9 @@ impl Selector {
             };
             let after = after.trim_start();
             let Some(quoted) = after.strip_prefix('"') else {
-                return Err(format!("the value of `{label}` must be in double quotes; {allowed}"));
+                return Err(format!(
+                    "the value of `{label}` must be in double quotes; {allowed}"
+                ));
             };
             let close = quoted
                 .find('"')
@@ -221,7 +223,8 @@ fn parse_value(text: &str) -> Option<f64> {
 fn parse_time_ms(text: &str) -> Option<i64> {
     let text = text.trim();
     if let Ok(seconds) = text.parse::<f64>() {
-        return (seconds.is_finite() && seconds.abs() < 1e13).then(|| (seconds * 1000.0).round() as i64);
+        return (seconds.is_finite() && seconds.abs() < 1e13)
+            .then(|| (seconds * 1000.0).round() as i64);
     }
     chrono::DateTime::parse_from_rfc3339(text)
         .ok()
@@ -269,9 +272,13 @@ fn read_json(
             ));
         }
     }
-    let data = response
-        .data
-        .ok_or_else(|| err(path, "data", "missing; expected data.resultType and data.result"))?;
+    let data = response.data.ok_or_else(|| {
+        err(
+            path,
+            "data",
+            "missing; expected data.resultType and data.result",
+        )
+    })?;
     if data.result_type != "matrix" {
         return Err(err(
             path,
@@ -289,7 +296,9 @@ fn read_json(
         for (j, (t, v)) in series.values.iter().enumerate() {
             let at = || format!("data.result[{i}].values[{j}]");
             let t_ms = match t {
-                serde_json::Value::Number(n) => n.as_f64().and_then(|s| parse_time_ms(&s.to_string())),
+                serde_json::Value::Number(n) => {
+                    n.as_f64().and_then(|s| parse_time_ms(&s.to_string()))
+                }
                 serde_json::Value::String(s) => parse_time_ms(s),
                 _ => None,
             }
@@ -368,7 +377,11 @@ fn read_csv(
         }
         let t_text = &record[time_col];
         let t_ms = parse_time_ms(t_text).ok_or_else(|| {
-            err(path, at(time_col), format!("`{t_text}` is not a timestamp; expected unix seconds or RFC 3339"))
+            err(
+                path,
+                at(time_col),
+                format!("`{t_text}` is not a timestamp; expected unix seconds or RFC 3339"),
+            )
         })?;
         let v_text = &record[value_col];
         let value = parse_value(v_text)
@@ -426,15 +439,17 @@ pub struct BucketSnapshot {
 pub fn read_histogram(path: &Path, selector: &Selector) -> Result<Vec<BucketSnapshot>, PromError> {
     let mut by_time: BTreeMap<i64, BTreeMap<u64, (f64, f64)>> = BTreeMap::new();
     for_each_sample(path, selector, |s| {
-        let le_text = s
-            .labels
-            .get("le")
-            .ok_or("series has no `le` label; expected histogram buckets (metric_bucket{le=...})")?;
+        let le_text = s.labels.get("le").ok_or(
+            "series has no `le` label; expected histogram buckets (metric_bucket{le=...})",
+        )?;
         let le = parse_value(le_text)
             .filter(|v| !v.is_nan())
             .ok_or_else(|| format!("le=\"{le_text}\" is not a bucket bound"))?;
         if !s.value.is_finite() || s.value < 0.0 {
-            return Err(format!("bucket count {} is not a non-negative number", s.value));
+            return Err(format!(
+                "bucket count {} is not a non-negative number",
+                s.value
+            ));
         }
         // Order `le` by its bits: for non-negative finite values and +Inf this is numeric order.
         let entry = by_time
@@ -446,7 +461,11 @@ pub fn read_histogram(path: &Path, selector: &Selector) -> Result<Vec<BucketSnap
         Ok(())
     })?;
     if by_time.is_empty() {
-        return Err(err(path, "", format!("no bucket matches the selector {selector}")));
+        return Err(err(
+            path,
+            "",
+            format!("no bucket matches the selector {selector}"),
+        ));
     }
     Ok(by_time
         .into_iter()
@@ -480,9 +499,15 @@ impl RateIntervals {
         let points = read_aggregate(path, selector, Aggregate::Sum)?;
         let step_ns = match step_ns {
             Some(s) => s,
-            None => infer_step_ms(&points).map(|ms| ms as u64 * 1_000_000).ok_or_else(|| {
-                err(path, "", "a single sample cannot tell the step; set `interval` (e.g. 60s)")
-            })?,
+            None => infer_step_ms(&points)
+                .map(|ms| ms as u64 * 1_000_000)
+                .ok_or_else(|| {
+                    err(
+                        path,
+                        "",
+                        "a single sample cannot tell the step; set `interval` (e.g. 60s)",
+                    )
+                })?,
         };
         let t0 = points[0].0;
         let mut intervals = Vec::with_capacity(points.len());
@@ -496,9 +521,9 @@ impl RateIntervals {
             }
             let start = (t_ms - t0) as u64 * 1_000_000;
             // A step longer than the gap to the next sample would overlap it and break time order.
-            let len = points
-                .get(k + 1)
-                .map_or(step_ns, |next| step_ns.min((next.0 - t_ms) as u64 * 1_000_000));
+            let len = points.get(k + 1).map_or(step_ns, |next| {
+                step_ns.min((next.0 - t_ms) as u64 * 1_000_000)
+            });
             intervals.push((start, len, rate * len as f64 / NANOS_PER_SEC as f64));
         }
         Ok(RateIntervals { intervals, next: 0 })

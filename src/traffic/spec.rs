@@ -552,7 +552,13 @@ impl TrafficSpec {
                 }
                 if let Some(series) = &s.series {
                     if s.format != TraceFormat::Prometheus {
-                        c.fail("series", format!("series applies to prometheus traces, not {}", s.format.name()));
+                        c.fail(
+                            "series",
+                            format!(
+                                "series applies to prometheus traces, not {}",
+                                s.format.name()
+                            ),
+                        );
                     } else if let Err(m) = super::prometheus::Selector::parse(series) {
                         c.fail("series", m);
                     }

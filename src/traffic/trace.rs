@@ -74,8 +74,13 @@ pub enum TraceFormat {
 }
 
 impl TraceFormat {
-    pub const NAMES: &'static [&'static str] =
-        &["requests", "azure_llm", "counts", "azure_functions", "prometheus"];
+    pub const NAMES: &'static [&'static str] = &[
+        "requests",
+        "azure_llm",
+        "counts",
+        "azure_functions",
+        "prometheus",
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -815,7 +820,9 @@ impl RawReader {
                     return Ok(Some((t, RequestAttrs::default())));
                 }
                 match reader.next_interval() {
-                    Some((start, len, count)) => spreader.begin(Interval { start, len, count }, rng),
+                    Some((start, len, count)) => {
+                        spreader.begin(Interval { start, len, count }, rng)
+                    }
                     None => return Ok(None),
                 }
             },
