@@ -271,7 +271,9 @@ fn main() -> ExitCode {
             seed,
             overrides,
         } => backtest_cmd(&scenario, &observed, origin, out, seed, &overrides),
-        Command::Calibrate(args) => podscale::calibrate::run_cli(&args).map_err(anyhow::Error::from),
+        Command::Calibrate(args) => {
+            podscale::calibrate::run_cli(&args).map_err(anyhow::Error::from)
+        }
         Command::Trace {
             command:
                 TraceCommand::Inspect {
@@ -595,7 +597,9 @@ fn backtest_cmd(
 ) -> Result<ExitCode> {
     let observed = observed
         .iter()
-        .map(|o| podscale::backtest::Observed::parse(o).map_err(|e| anyhow::anyhow!("--observed {e}")))
+        .map(|o| {
+            podscale::backtest::Observed::parse(o).map_err(|e| anyhow::anyhow!("--observed {e}"))
+        })
         .collect::<Result<Vec<_>>>()?;
     let (loaded, prepared) = match load_and_prepare(path, overrides, seed) {
         Ok(v) => v,
@@ -606,9 +610,13 @@ fn backtest_cmd(
     };
     let origin_ms = origin.map(|s| (s * 1000.0).round() as i64);
     let result = podscale::backtest::run(&loaded, prepared, &observed, origin_ms)?;
-    let out = out.unwrap_or_else(|| PathBuf::from("output").join(format!("{}-backtest", loaded.name())));
+    let out =
+        out.unwrap_or_else(|| PathBuf::from("output").join(format!("{}-backtest", loaded.name())));
     result.write(&out)?;
     print!("{}", result.text());
-    println!("\nOutputs: {} (backtest.json, backtest_*.csv, backtest_*.svg)", out.display());
+    println!(
+        "\nOutputs: {} (backtest.json, backtest_*.csv, backtest_*.svg)",
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

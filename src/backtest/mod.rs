@@ -77,10 +77,16 @@ impl Observed {
     /// Parses `replicas=pods.json`, `latency=hist.csv{revision="r1"}`, ...
     pub fn parse(arg: &str) -> Result<Self, String> {
         let (kind, rest) = arg.split_once('=').ok_or_else(|| {
-            format!("`{arg}`: expected KIND=FILE or KIND=FILE{{selector}}; kinds: {}", ObservedKind::NAMES)
+            format!(
+                "`{arg}`: expected KIND=FILE or KIND=FILE{{selector}}; kinds: {}",
+                ObservedKind::NAMES
+            )
         })?;
         let kind = ObservedKind::parse(kind.trim()).ok_or_else(|| {
-            format!("`{kind}` is not an observation kind; allowed: {}", ObservedKind::NAMES)
+            format!(
+                "`{kind}` is not an observation kind; allowed: {}",
+                ObservedKind::NAMES
+            )
         })?;
         let (path, selector) = match (rest.find('{'), rest.ends_with('}')) {
             (Some(open), true) => (&rest[..open], Selector::parse(&rest[open..])?),
@@ -163,7 +169,8 @@ struct StepLatencies {
 
 impl StepLatencies {
     fn new(edges_ns: Vec<u64>) -> Self {
-        let hist = || Histogram::new_with_bounds(1, 24 * 3600 * 1_000_000, 3).expect("static bounds");
+        let hist =
+            || Histogram::new_with_bounds(1, 24 * 3600 * 1_000_000, 3).expect("static bounds");
         StepLatencies {
             origin_ns: edges_ns.first().copied().unwrap_or(0),
             per_step: (1..edges_ns.len()).map(|_| hist()).collect(),
@@ -205,7 +212,11 @@ pub fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
                 return Some(prev.0);
             }
             let width = count - prev.1;
-            let frac = if width > 0.0 { (rank - prev.1) / width } else { 1.0 };
+            let frac = if width > 0.0 {
+                (rank - prev.1) / width
+            } else {
+                1.0
+            };
             return Some(prev.0 + (le - prev.0) * frac);
         }
         prev = (le, count);
@@ -218,12 +229,15 @@ pub fn bucket_increase(from: &BucketSnapshot, to: &BucketSnapshot) -> Vec<(f64, 
     to.buckets
         .iter()
         .map(|&(le, count)| {
-            let before = from
-                .buckets
-                .iter()
-                .find(|b| b.0 == le)
-                .map_or(0.0, |b| b.1);
-            (le, if count >= before { count - before } else { count })
+            let before = from.buckets.iter().find(|b| b.0 == le).map_or(0.0, |b| b.1);
+            (
+                le,
+                if count >= before {
+                    count - before
+                } else {
+                    count
+                },
+            )
         })
         .collect()
 }
@@ -248,7 +262,10 @@ fn traffic_origin_ms(loaded: &LoadedScenario) -> Option<Result<i64, BacktestErro
         let selector = Selector::parse(t.series.as_deref().unwrap_or(""))
             .map_err(|m| BacktestError::Usage(format!("traffic.series: {m}")))?;
         let points = read_aggregate(&path, &selector, Aggregate::Sum)?;
-        let window_ms = t.window.as_ref().map_or(0, |w| (w.from.0 / 1_000_000) as i64);
+        let window_ms = t
+            .window
+            .as_ref()
+            .map_or(0, |w| (w.from.0 / 1_000_000) as i64);
         Ok(points[0].0 + window_ms - (t.start.0 / 1_000_000) as i64)
     })())
 }
@@ -282,7 +299,11 @@ pub fn run(
     for o in observed {
         match o.kind {
             ObservedKind::Replicas | ObservedKind::PodCount => {
-                let agg = if o.kind == ObservedKind::PodCount { Aggregate::Count } else { Aggregate::Sum };
+                let agg = if o.kind == ObservedKind::PodCount {
+                    Aggregate::Count
+                } else {
+                    Aggregate::Sum
+                };
                 replicas_obs = Some(read_aggregate(&o.path, &o.selector, agg)?);
             }
             ObservedKind::Concurrency => {
@@ -295,7 +316,10 @@ pub fn run(
         }
     }
     if observed.is_empty() {
-        return Err(BacktestError::Usage(format!("give at least one --observed KIND=FILE ({})", ObservedKind::NAMES)));
+        return Err(BacktestError::Usage(format!(
+            "give at least one --observed KIND=FILE ({})",
+            ObservedKind::NAMES
+        )));
     }
     let total_s = (loaded.spec.duration + loaded.spec.cooldown).whole_secs();
     let span_ms = total_s as i64 * 1000;
@@ -313,8 +337,13 @@ pub fn run(
         in_flight: Vec::new(),
         arrivals: Vec::new(),
     };
-    sim::run_with_request_log(prepared.config, prepared.traffic, &mut curves, Some(&mut latencies))
-        .map_err(|e| BacktestError::Sim(e.to_string()))?;
+    sim::run_with_request_log(
+        prepared.config,
+        prepared.traffic,
+        &mut curves,
+        Some(&mut latencies),
+    )
+    .map_err(|e| BacktestError::Sim(e.to_string()))?;
 
     let mut figures = Figures {
         simulated_requests: latencies.total,
@@ -331,7 +360,8 @@ pub fn run(
             .iter()
             .filter_map(|&(t, v)| at_second(t).map(|s| (t, v, s)))
             .collect();
-        let (mut w_sum, mut abs_sum, mut signed_sum, mut obs_ps, mut sim_ps) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let (mut w_sum, mut abs_sum, mut signed_sum, mut obs_ps, mut sim_ps) =
+            (0.0, 0.0, 0.0, 0.0, 0.0);
         for (i, &(t, v, s)) in inside.iter().enumerate() {
             let next = inside.get(i + 1).map_or(t + step, |n| n.0);
             let w = ((next - t).min(step)) as f64 / 1000.0;
@@ -413,14 +443,18 @@ pub fn run(
             figures.latency_simulated_p50_ms = Some(h.value_at_quantile(0.5) as f64 / 1000.0);
             figures.latency_simulated_p99_ms = Some(h.value_at_quantile(0.99) as f64 / 1000.0);
         }
-        if let (Some(o), Some(s)) = (figures.latency_observed_p99_ms, figures.latency_simulated_p99_ms) {
+        if let (Some(o), Some(s)) = (
+            figures.latency_observed_p99_ms,
+            figures.latency_simulated_p99_ms,
+        ) {
             if o > 0.0 {
                 figures.latency_p99_rel_error_pct = Some(100.0 * (s - o) / o);
             }
         }
         if !step_errors.is_empty() {
             step_errors.sort_by(f64::total_cmp);
-            figures.latency_step_p99_median_abs_rel_error_pct = Some(step_errors[step_errors.len() / 2]);
+            figures.latency_step_p99_median_abs_rel_error_pct =
+                Some(step_errors[step_errors.len() / 2]);
         }
     }
     Ok(Backtest {
@@ -440,10 +474,22 @@ impl Backtest {
                 let _ = writeln!(out, "{label:<42} {v:>10.2} {unit}");
             }
         };
-        line("compared span", Some(f.compared_span_s), "s");
+        line(
+            "compared span",
+            (f.compared_span_s > 0.0).then_some(f.compared_span_s),
+            "s",
+        );
         line("replicas: observed mean", f.replicas_observed_mean, "pods");
-        line("replicas: simulated mean", f.replicas_simulated_mean, "pods");
-        line("replicas: time-weighted mean |sim - obs|", f.replicas_mae_time_weighted, "pods");
+        line(
+            "replicas: simulated mean",
+            f.replicas_simulated_mean,
+            "pods",
+        );
+        line(
+            "replicas: time-weighted mean |sim - obs|",
+            f.replicas_mae_time_weighted,
+            "pods",
+        );
         line("replicas: bias (sim - obs)", f.replicas_bias, "pods");
         line("pod-seconds error", f.pod_seconds_rel_error_pct, "%");
         line("latency p50: observed", f.latency_observed_p50_ms, "ms");
@@ -451,11 +497,31 @@ impl Backtest {
         line("latency p99: observed", f.latency_observed_p99_ms, "ms");
         line("latency p99: simulated", f.latency_simulated_p99_ms, "ms");
         line("latency p99 error", f.latency_p99_rel_error_pct, "%");
-        line("per-step p99: median |error|", f.latency_step_p99_median_abs_rel_error_pct, "%");
-        line("concurrency: mean |sim - obs|", f.concurrency_mae, "requests");
-        line("request rate: observed mean", f.request_rate_observed_mean, "req/s");
-        line("request rate: simulated mean", f.request_rate_simulated_mean, "req/s");
-        line("request rate: mean |sim - obs| per step", f.request_rate_mae, "req/s");
+        line(
+            "per-step p99: median |error|",
+            f.latency_step_p99_median_abs_rel_error_pct,
+            "%",
+        );
+        line(
+            "concurrency: mean |sim - obs|",
+            f.concurrency_mae,
+            "requests",
+        );
+        line(
+            "request rate: observed mean",
+            f.request_rate_observed_mean,
+            "req/s",
+        );
+        line(
+            "request rate: simulated mean",
+            f.request_rate_simulated_mean,
+            "req/s",
+        );
+        line(
+            "request rate: mean |sim - obs| per step",
+            f.request_rate_mae,
+            "req/s",
+        );
         line("simulated requests", Some(f.simulated_requests as f64), "");
         out
     }
@@ -483,13 +549,23 @@ impl Backtest {
         if !self.replicas.is_empty() {
             files.push((
                 out.join("backtest_replicas.svg"),
-                plot::overlay_svg("Ready replicas: observed vs simulated", "pods", &self.replicas).into_bytes(),
+                plot::overlay_svg(
+                    "Ready replicas: observed vs simulated",
+                    "pods",
+                    &self.replicas,
+                )
+                .into_bytes(),
             ));
         }
         if !self.p99.is_empty() {
             files.push((
                 out.join("backtest_p99.svg"),
-                plot::overlay_svg("p99 latency per step: observed vs simulated", "ms", &self.p99).into_bytes(),
+                plot::overlay_svg(
+                    "p99 latency per step: observed vs simulated",
+                    "ms",
+                    &self.p99,
+                )
+                .into_bytes(),
             ));
         }
         let mut written = Vec::new();

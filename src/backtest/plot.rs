@@ -61,12 +61,21 @@ pub(super) fn overlay_svg(title: &str, unit: &str, points: &[(f64, f64, f64)]) -
         H / 2.0,
         H / 2.0
     );
-    for (pick, color, label, dy) in [(1usize, "#1f77b4", "observed", 0.0), (2, "#d62728", "simulated", 16.0)] {
+    for (pick, color, label, dy) in [
+        (1usize, "#1f77b4", "observed", 0.0),
+        (2, "#d62728", "simulated", 16.0),
+    ] {
         let mut path = String::new();
         for p in points {
             let v = if pick == 1 { p.1 } else { p.2 };
             if v.is_finite() {
-                let _ = write!(path, "{}{:.1},{:.1}", if path.is_empty() { "M" } else { " L" }, x(p.0), y(v));
+                let _ = write!(
+                    path,
+                    "{}{:.1},{:.1}",
+                    if path.is_empty() { "M" } else { " L" },
+                    x(p.0),
+                    y(v)
+                );
             }
         }
         let _ = writeln!(

@@ -44,7 +44,8 @@ pub fn parse_age(text: &str) -> Option<f64> {
 
 /// Cold-start samples (seconds) from any of the three formats; errors name the file and the item/line.
 pub fn read(path: &std::path::Path) -> Result<Vec<f64>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     let name = path.display();
     if text.trim_start().starts_with('{') {
         let doc: serde_json::Value = serde_json::from_str(&text)
@@ -52,14 +53,19 @@ pub fn read(path: &std::path::Path) -> Result<Vec<f64>, String> {
         let items = doc["items"]
             .as_array()
             .ok_or_else(|| format!("{name}: items: missing; expected the JSON of `kubectl get pods -o json` or `kubectl get events -o json`"))?;
-        let is_events = items.first().is_some_and(|i| i.get("involvedObject").is_some());
+        let is_events = items
+            .first()
+            .is_some_and(|i| i.get("involvedObject").is_some());
         if is_events {
             let mut pods: BTreeMap<String, (Option<f64>, Option<f64>)> = BTreeMap::new();
             for (i, item) in items.iter().enumerate() {
                 if item["involvedObject"]["kind"] != "Pod" {
                     continue;
                 }
-                let pod = item["involvedObject"]["name"].as_str().unwrap_or_default().to_string();
+                let pod = item["involvedObject"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 let time = ["eventTime", "firstTimestamp", "lastTimestamp"]
                     .iter()
                     .find_map(|k| item[*k].as_str().and_then(rfc3339_s));
@@ -86,12 +92,20 @@ pub fn read(path: &std::path::Path) -> Result<Vec<f64>, String> {
             let created = item["metadata"]["creationTimestamp"].as_str();
             let ready = item["status"]["conditions"]
                 .as_array()
-                .and_then(|c| c.iter().find(|c| c["type"] == "Ready" && c["status"] == "True"))
+                .and_then(|c| {
+                    c.iter()
+                        .find(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
                 .and_then(|c| c["lastTransitionTime"].as_str());
-            let (Some(created), Some(ready)) = (created, ready) else { continue };
-            let bad = |key: &str, v: &str| format!("{name}: items[{i}].{key}: `{v}` is not an RFC 3339 time");
+            let (Some(created), Some(ready)) = (created, ready) else {
+                continue;
+            };
+            let bad = |key: &str, v: &str| {
+                format!("{name}: items[{i}].{key}: `{v}` is not an RFC 3339 time")
+            };
             let c = rfc3339_s(created).ok_or_else(|| bad("metadata.creationTimestamp", created))?;
-            let r = rfc3339_s(ready).ok_or_else(|| bad("status.conditions[Ready].lastTransitionTime", ready))?;
+            let r = rfc3339_s(ready)
+                .ok_or_else(|| bad("status.conditions[Ready].lastTransitionTime", ready))?;
             out.push(r - c);
         }
         return Ok(out);
@@ -108,7 +122,12 @@ pub fn read(path: &std::path::Path) -> Result<Vec<f64>, String> {
             return Err(format!("{name}:{}: expected `NAME READY STATUS RESTARTS AGE` (kubectl get pods -w), got `{line}`", i + 1));
         }
         let (pod, ready, status, age) = (cols[0], cols[1], cols[2], cols[cols.len() - 1]);
-        let age_s = parse_age(age).ok_or_else(|| format!("{name}:{}: AGE `{age}` is not a kubectl age such as 12s or 2m5s", i + 1))?;
+        let age_s = parse_age(age).ok_or_else(|| {
+            format!(
+                "{name}:{}: AGE `{age}` is not a kubectl age such as 12s or 2m5s",
+                i + 1
+            )
+        })?;
         let all_ready = ready
             .split_once('/')
             .is_some_and(|(a, b)| a == b && a != "0")

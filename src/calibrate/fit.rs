@@ -56,12 +56,20 @@ impl Fitted {
     /// The scenario YAML flow map, e.g. `{dist: lognormal, median: 23.1ms, sigma: 0.41}`.
     pub fn yaml(&self) -> String {
         match *self {
-            Fitted::Exponential { mean_s } => format!("{{dist: exponential, mean: {}}}", duration(mean_s)),
+            Fitted::Exponential { mean_s } => {
+                format!("{{dist: exponential, mean: {}}}", duration(mean_s))
+            }
             Fitted::LogNormal { median_s, sigma } => {
-                format!("{{dist: lognormal, median: {}, sigma: {sigma:.4}}}", duration(median_s))
+                format!(
+                    "{{dist: lognormal, median: {}, sigma: {sigma:.4}}}",
+                    duration(median_s)
+                )
             }
             Fitted::Gamma { shape, mean_s } => {
-                format!("{{dist: gamma, shape: {shape:.4}, mean: {}}}", duration(mean_s))
+                format!(
+                    "{{dist: gamma, shape: {shape:.4}, mean: {}}}",
+                    duration(mean_s)
+                )
             }
         }
     }
@@ -103,21 +111,37 @@ fn log_likelihood(dist: &Fitted, bins: &Bins) -> f64 {
 
 /// Nelder-Mead minimisation of `f` from `start` (2-D), a fixed number of iterations: deterministic.
 fn nelder_mead(f: impl Fn([f64; 2]) -> f64, start: [f64; 2], scale: f64) -> [f64; 2] {
-    let mut simplex = [start, [start[0] + scale, start[1]], [start[0], start[1] + scale]];
+    let mut simplex = [
+        start,
+        [start[0] + scale, start[1]],
+        [start[0], start[1] + scale],
+    ];
     let mut values = simplex.map(&f);
     for _ in 0..400 {
         let mut order = [0, 1, 2];
         order.sort_by(|a, b| values[*a].total_cmp(&values[*b]));
         simplex = order.map(|i| simplex[i]);
         values = order.map(|i| values[i]);
-        let centroid = [(simplex[0][0] + simplex[1][0]) / 2.0, (simplex[0][1] + simplex[1][1]) / 2.0];
-        let along = |t: f64| [centroid[0] + t * (simplex[2][0] - centroid[0]), centroid[1] + t * (simplex[2][1] - centroid[1])];
+        let centroid = [
+            (simplex[0][0] + simplex[1][0]) / 2.0,
+            (simplex[0][1] + simplex[1][1]) / 2.0,
+        ];
+        let along = |t: f64| {
+            [
+                centroid[0] + t * (simplex[2][0] - centroid[0]),
+                centroid[1] + t * (simplex[2][1] - centroid[1]),
+            ]
+        };
         let reflected = along(-1.0);
         let fr = f(reflected);
         if fr < values[0] {
             let expanded = along(-2.0);
             let fe = f(expanded);
-            (simplex[2], values[2]) = if fe < fr { (expanded, fe) } else { (reflected, fr) };
+            (simplex[2], values[2]) = if fe < fr {
+                (expanded, fe)
+            } else {
+                (reflected, fr)
+            };
         } else if fr < values[1] {
             (simplex[2], values[2]) = (reflected, fr);
         } else {
@@ -127,13 +151,18 @@ fn nelder_mead(f: impl Fn([f64; 2]) -> f64, start: [f64; 2], scale: f64) -> [f64
                 (simplex[2], values[2]) = (contracted, fc);
             } else {
                 for i in 1..3 {
-                    simplex[i] = [(simplex[0][0] + simplex[i][0]) / 2.0, (simplex[0][1] + simplex[i][1]) / 2.0];
+                    simplex[i] = [
+                        (simplex[0][0] + simplex[i][0]) / 2.0,
+                        (simplex[0][1] + simplex[i][1]) / 2.0,
+                    ];
                     values[i] = f(simplex[i]);
                 }
             }
         }
     }
-    let best = (0..3).min_by(|a, b| values[*a].total_cmp(&values[*b])).unwrap_or(0);
+    let best = (0..3)
+        .min_by(|a, b| values[*a].total_cmp(&values[*b]))
+        .unwrap_or(0);
     simplex[best]
 }
 
@@ -181,30 +210,79 @@ pub fn fit_binned(bins: &Bins) -> Option<Vec<Fit>> {
         return None;
     }
     // Start from the moments of bin midpoints (the open last bin at 1.5 x its lower edge).
-    let mid = |b: &(f64, f64, f64)| if b.1.is_finite() { (b.0 + b.1) / 2.0 } else { b.0 * 1.5 };
+    let mid = |b: &(f64, f64, f64)| {
+        if b.1.is_finite() {
+            (b.0 + b.1) / 2.0
+        } else {
+            b.0 * 1.5
+        }
+    };
     let mean = bins.iter().map(|b| mid(b) * b.2).sum::<f64>() / total;
-    let log_mean = bins.iter().map(|b| mid(b).max(1e-9).ln() * b.2).sum::<f64>() / total;
-    let log_var = bins.iter().map(|b| (mid(b).max(1e-9).ln() - log_mean).powi(2) * b.2).sum::<f64>() / total;
+    let log_mean = bins
+        .iter()
+        .map(|b| mid(b).max(1e-9).ln() * b.2)
+        .sum::<f64>()
+        / total;
+    let log_var = bins
+        .iter()
+        .map(|b| (mid(b).max(1e-9).ln() - log_mean).powi(2) * b.2)
+        .sum::<f64>()
+        / total;
     let mean = mean.max(1e-6);
     let nll = |d: Fitted| {
         let ll = log_likelihood(&d, bins);
-        if ll.is_finite() { -ll } else { f64::MAX }
+        if ll.is_finite() {
+            -ll
+        } else {
+            f64::MAX
+        }
     };
-    let exp = nelder_mead(|p| nll(Fitted::Exponential { mean_s: p[0].exp() }) + p[1] * p[1], [mean.ln(), 0.0], 0.5);
+    let exp = nelder_mead(
+        |p| nll(Fitted::Exponential { mean_s: p[0].exp() }) + p[1] * p[1],
+        [mean.ln(), 0.0],
+        0.5,
+    );
     let ln = nelder_mead(
-        |p| nll(Fitted::LogNormal { median_s: p[0].exp(), sigma: p[1].exp() }),
+        |p| {
+            nll(Fitted::LogNormal {
+                median_s: p[0].exp(),
+                sigma: p[1].exp(),
+            })
+        },
         [log_mean, log_var.sqrt().max(0.05).ln()],
         0.3,
     );
     let gamma = nelder_mead(
-        |p| nll(Fitted::Gamma { shape: p[0].exp(), mean_s: p[1].exp() }),
+        |p| {
+            nll(Fitted::Gamma {
+                shape: p[0].exp(),
+                mean_s: p[1].exp(),
+            })
+        },
         [0.0, mean.ln()],
         0.5,
     );
     let mut fits = vec![
-        quality(Fitted::Exponential { mean_s: exp[0].exp() }, bins),
-        quality(Fitted::LogNormal { median_s: ln[0].exp(), sigma: ln[1].exp() }, bins),
-        quality(Fitted::Gamma { shape: gamma[0].exp(), mean_s: gamma[1].exp() }, bins),
+        quality(
+            Fitted::Exponential {
+                mean_s: exp[0].exp(),
+            },
+            bins,
+        ),
+        quality(
+            Fitted::LogNormal {
+                median_s: ln[0].exp(),
+                sigma: ln[1].exp(),
+            },
+            bins,
+        ),
+        quality(
+            Fitted::Gamma {
+                shape: gamma[0].exp(),
+                mean_s: gamma[1].exp(),
+            },
+            bins,
+        ),
     ];
     fits.sort_by(|a, b| a.aic.total_cmp(&b.aic));
     Some(fits)
@@ -212,7 +290,11 @@ pub fn fit_binned(bins: &Bins) -> Option<Vec<Fit>> {
 
 /// Lognormal MLE from exact positive samples (seconds), with the KS distance to their empirical CDF.
 pub fn fit_lognormal_samples(samples: &[f64]) -> Option<(Fitted, f64)> {
-    let mut xs: Vec<f64> = samples.iter().copied().filter(|x| *x > 0.0 && x.is_finite()).collect();
+    let mut xs: Vec<f64> = samples
+        .iter()
+        .copied()
+        .filter(|x| *x > 0.0 && x.is_finite())
+        .collect();
     if xs.is_empty() {
         return None;
     }
@@ -221,7 +303,10 @@ pub fn fit_lognormal_samples(samples: &[f64]) -> Option<(Fitted, f64)> {
     let mu = xs.iter().map(|x| x.ln()).sum::<f64>() / n;
     let var = xs.iter().map(|x| (x.ln() - mu).powi(2)).sum::<f64>() / n;
     // A zero sigma (one sample, or equal samples) is kept tiny but valid for the scenario parser.
-    let dist = Fitted::LogNormal { median_s: mu.exp(), sigma: var.sqrt().max(1e-3) };
+    let dist = Fitted::LogNormal {
+        median_s: mu.exp(),
+        sigma: var.sqrt().max(1e-3),
+    };
     let ks = xs
         .iter()
         .enumerate()

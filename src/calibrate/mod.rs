@@ -71,7 +71,10 @@ pub fn fit_service_time(
         })
         .collect();
     let (Some(first), Some(last)) = (inside.first(), inside.last()) else {
-        return Err(CalibrateError(format!("{}: no histogram snapshot inside the window", path.display())));
+        return Err(CalibrateError(format!(
+            "{}: no histogram snapshot inside the window",
+            path.display()
+        )));
     };
     let mut increase = crate::backtest::bucket_increase(first, last);
     if inside.len() == 1 {
@@ -89,7 +92,11 @@ pub fn fit_service_time(
             )));
         }
         let lo = (prev.0 - overhead_s).max(0.0);
-        let hi = if le.is_infinite() { le } else { (le - overhead_s).max(1e-9) };
+        let hi = if le.is_infinite() {
+            le
+        } else {
+            (le - overhead_s).max(1e-9)
+        };
         if hi > lo {
             bins.push((lo, hi, n.max(0.0)));
         } else if let Some(last) = bins.last_mut() {
@@ -101,20 +108,39 @@ pub fn fit_service_time(
     }
     let requests: f64 = bins.iter().map(|b| b.2).sum();
     let fits = fit::fit_binned(&bins).ok_or_else(|| {
-        CalibrateError(format!("{}: no request was counted in the window; choose a window with traffic", path.display()))
+        CalibrateError(format!(
+            "{}: no request was counted in the window; choose a window with traffic",
+            path.display()
+        ))
     })?;
     Ok(ServiceFit { requests, fits })
 }
 
 fn parse_window(text: &str) -> Result<(f64, Option<f64>), CalibrateError> {
     let (from, to) = text.split_once("..").ok_or_else(|| {
-        CalibrateError(format!("--window `{text}`: expected FROM..TO such as 0s..30m (TO may be empty)"))
+        CalibrateError(format!(
+            "--window `{text}`: expected FROM..TO such as 0s..30m (TO may be empty)"
+        ))
     })?;
-    let d = |t: &str| parse_duration(t).map(|d| d.as_secs_f64()).map_err(|e| CalibrateError(format!("--window: {e}")));
-    let from = if from.trim().is_empty() { 0.0 } else { d(from)? };
-    let to = if to.trim().is_empty() { None } else { Some(d(to)?) };
+    let d = |t: &str| {
+        parse_duration(t)
+            .map(|d| d.as_secs_f64())
+            .map_err(|e| CalibrateError(format!("--window: {e}")))
+    };
+    let from = if from.trim().is_empty() {
+        0.0
+    } else {
+        d(from)?
+    };
+    let to = if to.trim().is_empty() {
+        None
+    } else {
+        Some(d(to)?)
+    };
     if to.is_some_and(|t| t <= from) {
-        return Err(CalibrateError(format!("--window `{text}`: the end must be after the start")));
+        return Err(CalibrateError(format!(
+            "--window `{text}`: the end must be after the start"
+        )));
     }
     Ok((from, to))
 }
@@ -122,16 +148,30 @@ fn parse_window(text: &str) -> Result<(f64, Option<f64>), CalibrateError> {
 /// Runs `podscale calibrate`: prints the fits and the YAML, writes the YAML to `--out`.
 pub fn run_cli(args: &CalibrateArgs) -> Result<std::process::ExitCode, CalibrateError> {
     if args.latency.is_none() && args.pods.is_none() {
-        return Err(CalibrateError("give --latency FILE and/or --pods FILE".into()));
+        return Err(CalibrateError(
+            "give --latency FILE and/or --pods FILE".into(),
+        ));
     }
     let mut yaml = String::from("# fitted by podscale calibrate\npod:\n");
     if let Some(path) = &args.latency {
-        let selector = Selector::parse(&args.series).map_err(|m| CalibrateError(format!("--series: {m}")))?;
-        let window = args.window.as_deref().map_or(Ok((0.0, None)), parse_window)?;
-        let overhead = parse_duration(&args.overhead).map_err(|e| CalibrateError(format!("--overhead: {e}")))?;
+        let selector =
+            Selector::parse(&args.series).map_err(|m| CalibrateError(format!("--series: {m}")))?;
+        let window = args
+            .window
+            .as_deref()
+            .map_or(Ok((0.0, None)), parse_window)?;
+        let overhead = parse_duration(&args.overhead)
+            .map_err(|e| CalibrateError(format!("--overhead: {e}")))?;
         let fit = fit_service_time(path, &selector, window, overhead.as_secs_f64())?;
-        println!("service time from {} ({:.0} requests):", path.display(), fit.requests);
-        println!("  {:<12} {:>12} {:>10} {:>8} {:>14}  parameters", "dist", "log L", "AIC", "KS", "chi2 (df)");
+        println!(
+            "service time from {} ({:.0} requests):",
+            path.display(),
+            fit.requests
+        );
+        println!(
+            "  {:<12} {:>12} {:>10} {:>8} {:>14}  parameters",
+            "dist", "log L", "AIC", "KS", "chi2 (df)"
+        );
         for f in &fit.fits {
             println!(
                 "  {:<12} {:>12.1} {:>10.1} {:>8.4} {:>9.1} ({:>2})  {}",
@@ -159,7 +199,10 @@ pub fn run_cli(args: &CalibrateArgs) -> Result<std::process::ExitCode, Calibrate
     if let Some(path) = &args.pods {
         let samples = coldstart::read(path).map_err(CalibrateError)?;
         let (dist, ks) = fit::fit_lognormal_samples(&samples).ok_or_else(|| {
-            CalibrateError(format!("{}: no pod with both a start and a Ready time", path.display()))
+            CalibrateError(format!(
+                "{}: no pod with both a start and a Ready time",
+                path.display()
+            ))
         })?;
         let mut sorted = samples.clone();
         sorted.sort_by(f64::total_cmp);
@@ -173,7 +216,11 @@ pub fn run_cli(args: &CalibrateArgs) -> Result<std::process::ExitCode, Calibrate
             q(1.0),
             ks
         );
-        let _ = writeln!(yaml, "  # lognormal over {} pods; KS {ks:.4}", samples.len());
+        let _ = writeln!(
+            yaml,
+            "  # lognormal over {} pods; KS {ks:.4}",
+            samples.len()
+        );
         let _ = writeln!(yaml, "  cold_start: {}", dist.yaml());
     }
     println!("\n{yaml}");
