@@ -135,6 +135,10 @@ enum Command {
         /// How many of the best configurations to list.
         #[arg(long, default_value_t = 5)]
         top: usize,
+        /// Your ConfigMap / InferenceService / Knative Service to patch with the answer (repeatable);
+        /// writes <name>.patched.yaml and <name>.diff (default: fresh patch manifests).
+        #[arg(long = "manifest", value_name = "FILE")]
+        manifests: Vec<PathBuf>,
         /// Print nothing but the answer (and no progress bar).
         #[arg(long, short)]
         quiet: bool,
@@ -251,6 +255,7 @@ fn main() -> ExitCode {
             threads,
             top,
             quiet,
+            manifests,
         } => tune_cmd(
             &sweep,
             TuneArgs {
@@ -261,6 +266,7 @@ fn main() -> ExitCode {
                 threads,
                 top,
                 quiet,
+                manifests,
             },
         ),
         Command::Backtest {
@@ -511,6 +517,7 @@ struct TuneArgs {
     threads: usize,
     top: usize,
     quiet: bool,
+    manifests: Vec<PathBuf>,
 }
 
 fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
@@ -577,7 +584,11 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
     };
     let report = sweep::tune(&spec.name, axes, points, objective);
     report.write(&out, args.top)?;
+    let applied = sweep::apply::write(&report, &out, &args.manifests)?;
     print!("{}", report.text(args.top));
+    for file in &applied {
+        println!("manifest: {}", file.display());
+    }
     if !args.quiet {
         println!(
             "\nOutputs: {} (tune.txt, pareto.csv, pareto.png, pareto.svg)",
