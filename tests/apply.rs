@@ -61,3 +61,14 @@ fn unified_diff_shows_only_the_change_with_context() {
     let added = unified_diff("a\n", "a\nb\n", "a/x", "b/x");
     assert!(added.ends_with(" a\n+b\n"), "{added}");
 }
+
+#[test]
+fn strict_and_inclusive_constraints_differ_at_the_bound() {
+    use podscale::sweep::Constraint;
+    let le = Constraint::parse("latency_p99_ms <= 500").unwrap();
+    let lt = Constraint::parse("latency_p99_ms < 500").unwrap();
+    assert!(le.holds(500.0) && !lt.holds(500.0) && lt.holds(499.9));
+    let gt = Constraint::parse("requests > 10").unwrap();
+    assert!(!gt.holds(10.0) && gt.holds(10.5));
+    assert_eq!(lt.to_string(), "latency_p99_ms < 500");
+}
