@@ -34,7 +34,9 @@ enum Target {
 fn classify(axis: &str) -> Target {
     let parts: Vec<&str> = axis.splitn(3, '.').collect();
     match parts.as_slice() {
-        ["autoscaler", "config", key] => Target::ConfigMap(key.to_string(), super::tune::annotation_for(key)),
+        ["autoscaler", "config", key] => {
+            Target::ConfigMap(key.to_string(), super::tune::annotation_for(key))
+        }
         ["service", "annotations", key] => Target::Annotation(key.trim_matches('"').to_string()),
         ["service", field] => match *field {
             "minReplicas" => Target::Predictor("minReplicas"),
@@ -97,24 +99,60 @@ pub fn patch_service(doc: &mut Value, chosen: &[(String, String)]) -> bool {
         let annotation = |a: &str| format!("autoscaling.knative.dev/{a}");
         match classify(axis) {
             Target::ConfigMap(_, Some(a)) => {
-                let path: &[&str] = if knative { &["spec", "template", "metadata", "annotations"] } else { &["metadata", "annotations"] };
-                set(map_at(doc, path), &annotation(a), Value::String(value.clone()));
+                let path: &[&str] = if knative {
+                    &["spec", "template", "metadata", "annotations"]
+                } else {
+                    &["metadata", "annotations"]
+                };
+                set(
+                    map_at(doc, path),
+                    &annotation(a),
+                    Value::String(value.clone()),
+                );
             }
             Target::Annotation(key) => {
-                let path: &[&str] = if knative { &["spec", "template", "metadata", "annotations"] } else { &["metadata", "annotations"] };
+                let path: &[&str] = if knative {
+                    &["spec", "template", "metadata", "annotations"]
+                } else {
+                    &["metadata", "annotations"]
+                };
                 set(map_at(doc, path), &key, Value::String(value.clone()));
             }
             Target::Predictor(field) if !knative => {
-                set(map_at(doc, &["spec", "predictor"]), field, predictor_value(value));
+                set(
+                    map_at(doc, &["spec", "predictor"]),
+                    field,
+                    predictor_value(value),
+                );
             }
             Target::Predictor(field) => {
                 let annotations = ["spec", "template", "metadata", "annotations"];
                 match field {
-                    "containerConcurrency" => set(map_at(doc, &["spec", "template", "spec"]), field, predictor_value(value)),
-                    "minReplicas" => set(map_at(doc, &annotations), &annotation("min-scale"), Value::String(value.clone())),
-                    "maxReplicas" => set(map_at(doc, &annotations), &annotation("max-scale"), Value::String(value.clone())),
-                    "scaleTarget" => set(map_at(doc, &annotations), &annotation("target"), Value::String(value.clone())),
-                    _ => set(map_at(doc, &annotations), &annotation("metric"), Value::String(value.clone())),
+                    "containerConcurrency" => set(
+                        map_at(doc, &["spec", "template", "spec"]),
+                        field,
+                        predictor_value(value),
+                    ),
+                    "minReplicas" => set(
+                        map_at(doc, &annotations),
+                        &annotation("min-scale"),
+                        Value::String(value.clone()),
+                    ),
+                    "maxReplicas" => set(
+                        map_at(doc, &annotations),
+                        &annotation("max-scale"),
+                        Value::String(value.clone()),
+                    ),
+                    "scaleTarget" => set(
+                        map_at(doc, &annotations),
+                        &annotation("target"),
+                        Value::String(value.clone()),
+                    ),
+                    _ => set(
+                        map_at(doc, &annotations),
+                        &annotation("metric"),
+                        Value::String(value.clone()),
+                    ),
                 }
             }
             _ => continue,
@@ -132,7 +170,11 @@ pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> Str
     let mut lcs = vec![vec![0u32; m + 1]; n + 1];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
         }
     }
     // Edit script: (' ' | '-' | '+', old index, new index, text).
@@ -153,7 +195,12 @@ pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> Str
         }
     }
     let mut out = String::new();
-    let changed: Vec<usize> = ops.iter().enumerate().filter(|(_, o)| o.0 != ' ').map(|(k, _)| k).collect();
+    let changed: Vec<usize> = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.0 != ' ')
+        .map(|(k, _)| k)
+        .collect();
     if changed.is_empty() {
         return out;
     }
@@ -195,11 +242,20 @@ fn fresh_service(name: &str) -> Value {
 
 /// Writes the manifests for the best feasible point of `report` into `out`; returns the files written.
 /// `manifests` are the user's files to patch (ConfigMap, InferenceService or Knative Service).
-pub fn write(report: &TuneReport, out: &Path, manifests: &[PathBuf]) -> Result<Vec<PathBuf>, SweepError> {
+pub fn write(
+    report: &TuneReport,
+    out: &Path,
+    manifests: &[PathBuf],
+) -> Result<Vec<PathBuf>, SweepError> {
     let Some(best) = report.best() else {
         return Ok(Vec::new());
     };
-    let chosen: Vec<(String, String)> = report.axes.iter().cloned().zip(best.axes.iter().cloned()).collect();
+    let chosen: Vec<(String, String)> = report
+        .axes
+        .iter()
+        .cloned()
+        .zip(best.axes.iter().cloned())
+        .collect();
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| SweepError::Io { path, source }
@@ -210,14 +266,28 @@ pub fn write(report: &TuneReport, out: &Path, manifests: &[PathBuf]) -> Result<V
         .filter(|(a, _)| matches!(classify(a), Target::None))
         .map(|(a, v)| format!("# not a manifest field (scenario only): {a}={v}\n"))
         .collect();
-    let header = format!("# podscale tune {}: point {} ({})\n{}", report.sweep, best.point, chosen.iter().map(|(a, v)| format!("{a}={v}")).collect::<Vec<_>>().join(", "), unmapped.concat());
+    let header = format!(
+        "# podscale tune {}: point {} ({})\n{}",
+        report.sweep,
+        best.point,
+        chosen
+            .iter()
+            .map(|(a, v)| format!("{a}={v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        unmapped.concat()
+    );
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     let mut patched_cm = false;
     let mut patched_svc = false;
     for path in manifests {
         let text = std::fs::read_to_string(path).map_err(io(path))?;
         let mut doc: Value = serde_yaml::from_str(&text).map_err(|e| {
-            SweepError::Usage(format!("{}:{}: not a YAML manifest: {e}", path.display(), e.location().map_or(0, |l| l.line())))
+            SweepError::Usage(format!(
+                "{}:{}: not a YAML manifest: {e}",
+                path.display(),
+                e.location().map_or(0, |l| l.line())
+            ))
         })?;
         let original = yaml(&doc);
         let kind = doc["kind"].as_str().unwrap_or_default().to_string();
@@ -237,23 +307,43 @@ pub fn write(report: &TuneReport, out: &Path, manifests: &[PathBuf]) -> Result<V
                 )))
             }
         };
-        let stem = path.file_stem().map_or("manifest".into(), |s| s.to_string_lossy().to_string());
+        let stem = path
+            .file_stem()
+            .map_or("manifest".into(), |s| s.to_string_lossy().to_string());
         let patched = yaml(&doc);
         let name = path.display().to_string();
-        files.push((out.join(format!("{stem}.patched.yaml")), header.clone() + &patched));
-        let diff = if changed { unified_diff(&original, &patched, &format!("a/{name}"), &format!("b/{name}")) } else { String::new() };
+        files.push((
+            out.join(format!("{stem}.patched.yaml")),
+            header.clone() + &patched,
+        ));
+        let diff = if changed {
+            unified_diff(
+                &original,
+                &patched,
+                &format!("a/{name}"),
+                &format!("b/{name}"),
+            )
+        } else {
+            String::new()
+        };
         files.push((out.join(format!("{stem}.diff")), diff));
     }
     if !patched_cm {
         let mut doc = fresh_configmap();
         if patch_configmap(&mut doc, &chosen) {
-            files.push((out.join("config-autoscaler.patch.yaml"), header.clone() + &yaml(&doc)));
+            files.push((
+                out.join("config-autoscaler.patch.yaml"),
+                header.clone() + &yaml(&doc),
+            ));
         }
     }
     if !patched_svc {
         let mut doc = fresh_service(&report.sweep);
         if patch_service(&mut doc, &chosen) {
-            files.push((out.join("inferenceservice.patch.yaml"), header.clone() + &yaml(&doc)));
+            files.push((
+                out.join("inferenceservice.patch.yaml"),
+                header.clone() + &yaml(&doc),
+            ));
         }
     }
     std::fs::create_dir_all(out).map_err(io(out))?;
