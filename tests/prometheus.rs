@@ -38,7 +38,7 @@ fn query_range(rates_a: &[f64]) -> String {
     )
 }
 
-fn replay(path: &PathBuf, series: &str, spread: Spread, seed: u64) -> Vec<u64> {
+fn replay(path: &std::path::Path, series: &str, spread: Spread, seed: u64) -> Vec<u64> {
     let options = TraceOptions {
         format: TraceFormat::Prometheus,
         series: Some(series.to_string()),

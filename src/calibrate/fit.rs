@@ -101,7 +101,7 @@ fn log_likelihood(dist: &Fitted, bins: &Bins) -> f64 {
             continue;
         }
         let p = dist.cdf(hi) - dist.cdf(lo);
-        if !(p > 0.0) {
+        if p.is_nan() || p <= 0.0 {
             return f64::NEG_INFINITY;
         }
         ll += n * p.ln();
@@ -206,7 +206,7 @@ fn quality(dist: Fitted, bins: &Bins) -> Fit {
 /// Fits exponential, lognormal and gamma to `bins`; best (lowest AIC) first. `None` without data.
 pub fn fit_binned(bins: &Bins) -> Option<Vec<Fit>> {
     let total: f64 = bins.iter().map(|b| b.2).sum();
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return None;
     }
     // Start from the moments of bin midpoints (the open last bin at 1.5 x its lower edge).
