@@ -5,7 +5,7 @@
 //!    `output/alibaba-genai-2026/` (git-ignored).
 //! 2. Calibrates the service time: the `exec_time_seconds` of `lora_request_trace.csv` are binned into
 //!    Prometheus-style cumulative buckets (`le` in seconds) and fitted by binned maximum likelihood.
-//! 3. Runs `scenarios/backtest-alibaba-genai.yaml` with the QPS series (generative requests) as traffic and
+//! 3. Runs `examples/backtest-alibaba-genai.yaml` with the QPS series (generative requests) as traffic and
 //!    the fitted service time, and compares the ready pods with the observed pod count (pods reporting a
 //!    GPU duty cycle at each 57 s scrape). Prints the fit and the error figures.
 //!
@@ -131,7 +131,7 @@ fn run(
     ];
     all.extend(overrides.iter().cloned());
     let scenario =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/backtest-alibaba-genai.yaml");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/backtest-alibaba-genai.yaml");
     let loaded = podscale::scenario::load(&scenario, &all).map_err(|e| e.to_string())?;
     let prepared = podscale::scenario::prepare(&loaded, None).map_err(|e| e.to_string())?;
     let observed = [Observed::parse(&format!(

@@ -164,7 +164,7 @@ fn alibaba_trace_from_shared_when_present() {
         }
     }
     let result = run(
-        &repo().join("scenarios/backtest-alibaba-genai.yaml"),
+        &repo().join("examples/backtest-alibaba-genai.yaml"),
         &[
             format!("traffic.path={}", work.join("qps.csv").display()),
             "duration=2h".into(),
