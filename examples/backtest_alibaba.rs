@@ -55,8 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Returns the printed report; shared with `tests/backtest.rs` through `include!`-free duplication is
-/// avoided by keeping all logic in the library, this only wires files together.
+/// Returns the printed report. All logic is in the library; this only wires the files together.
 fn run(
     dir: &Path,
     work: &Path,
