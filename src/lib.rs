@@ -23,6 +23,8 @@
 //!
 //! `sim` holds the event loop; `engine` the event queue and random streams; `ids` the generational ids.
 pub mod autoscaler;
+pub mod backtest;
+pub mod calibrate;
 pub mod dist;
 pub mod engine;
 pub mod ids;

@@ -143,10 +143,44 @@ enum Command {
         /// How many of the best configurations to list.
         #[arg(long, default_value_t = 5)]
         top: usize,
+        /// Your ConfigMap / InferenceService / Knative Service to patch with the answer (repeatable);
+        /// writes <name>.patched.yaml and <name>.diff (default: fresh patch manifests).
+        #[arg(long = "manifest", value_name = "FILE")]
+        manifests: Vec<PathBuf>,
         /// Print nothing but the answer (and no progress bar).
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Replay recorded traffic through the configured autoscaler and compare with observed replicas and
+    /// latency (Prometheus exports); prints error figures, writes backtest.json, CSVs and overlaid plots.
+    #[command(after_help = "Examples:
+  podscale backtest scenarios/backtest-azure-code.yaml --observed requests=traces/azure-llm-code-rate.prom.json
+  podscale backtest my.yaml --observed replicas=pods.json --observed 'latency=hist.json{revision=\"r1\"}'
+Kinds: replicas, pod_count, latency (le buckets, seconds), concurrency, requests")]
+    Backtest {
+        /// Scenario YAML file (its traffic normally `kind: trace, format: prometheus`).
+        scenario: PathBuf,
+        /// Observation KIND=FILE or KIND=FILE{selector} (repeatable).
+        #[arg(long = "observed", value_name = "KIND=FILE", required = true)]
+        observed: Vec<String>,
+        /// Unix time (s) of simulated time 0 (default: the first sample of the Prometheus traffic).
+        #[arg(long)]
+        origin: Option<f64>,
+        /// Output directory (default: output/<scenario name>-backtest/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Random seed (overrides the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override any scenario value by its dotted path (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// Fit service time and cold start from production telemetry; prints the fit and its quality and
+    /// writes the fitted values as scenario YAML.
+    #[command(after_help = "Examples:
+  podscale calibrate --latency hist.json --window 0s..30m --pods pods.json --out calibrated.yaml")]
+    Calibrate(podscale::calibrate::CalibrateArgs),
     /// Work with traffic traces.
     Trace {
         #[command(subcommand)]
@@ -229,6 +263,7 @@ fn main() -> ExitCode {
             threads,
             top,
             quiet,
+            manifests,
         } => tune_cmd(
             &sweep,
             TuneArgs {
@@ -239,8 +274,20 @@ fn main() -> ExitCode {
                 threads,
                 top,
                 quiet,
+                manifests,
             },
         ),
+        Command::Backtest {
+            scenario,
+            observed,
+            origin,
+            out,
+            seed,
+            overrides,
+        } => backtest_cmd(&scenario, &observed, origin, out, seed, &overrides),
+        Command::Calibrate(args) => {
+            podscale::calibrate::run_cli(&args).map_err(anyhow::Error::from)
+        }
         Command::Trace {
             command:
                 TraceCommand::Inspect {
@@ -650,6 +697,7 @@ struct TuneArgs {
     threads: usize,
     top: usize,
     quiet: bool,
+    manifests: Vec<PathBuf>,
 }
 
 fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
@@ -716,12 +764,51 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
     };
     let report = sweep::tune(&spec.name, axes, points, objective);
     report.write(&out, args.top)?;
-    say(&report.text(args.top));
+    let applied = sweep::apply::write(&report, &out, &args.manifests)?;
+    let mut text = report.text(args.top);
+    for file in &applied {
+        text.push_str(&format!("manifest: {}\n", file.display()));
+    }
+    say(&text);
     if !args.quiet {
         sayln!(
             "\nOutputs: {} (tune.txt, pareto.csv, pareto.png, pareto.svg)",
             out.display()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn backtest_cmd(
+    path: &Path,
+    observed: &[String],
+    origin: Option<f64>,
+    out: Option<PathBuf>,
+    seed: Option<u64>,
+    overrides: &[String],
+) -> Result<ExitCode> {
+    let observed = observed
+        .iter()
+        .map(|o| {
+            podscale::backtest::Observed::parse(o).map_err(|e| anyhow::anyhow!("--observed {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (loaded, prepared) = match load_and_prepare(path, overrides, seed) {
+        Ok(v) => v,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let origin_ms = origin.map(|s| (s * 1000.0).round() as i64);
+    let result = podscale::backtest::run(&loaded, prepared, &observed, origin_ms)?;
+    let out =
+        out.unwrap_or_else(|| PathBuf::from("output").join(format!("{}-backtest", loaded.name())));
+    result.write(&out)?;
+    print!("{}", result.text());
+    println!(
+        "\nOutputs: {} (backtest.json, backtest_*.csv, backtest_*.svg)",
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

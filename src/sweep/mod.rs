@@ -22,6 +22,7 @@
 //! Assumptions: the base scenario (and the files it refers to) is the same on every machine running a
 //! shard; wall times are reported in `sweep.json` only, never in the CSV files.
 
+pub mod apply;
 pub mod results;
 pub mod spec;
 pub mod tune;

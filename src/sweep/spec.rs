@@ -50,32 +50,39 @@ pub struct Objective {
     pub constraints: Vec<Constraint>,
 }
 
-/// `metric <= bound` or `metric >= bound`, checked on the mean across seeds.
+/// `metric <= bound`, `metric < bound` (strict), `>=` or `>`, checked on the mean across seeds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Constraint {
     pub metric: String,
     pub at_most: bool,
     pub bound: f64,
+    /// `<` / `>`: the bound itself fails.
+    pub strict: bool,
 }
 
 impl std::fmt::Display for Constraint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let op = if self.at_most { "<=" } else { ">=" };
+        let op = match (self.at_most, self.strict) {
+            (true, false) => "<=",
+            (true, true) => "<",
+            (false, false) => ">=",
+            (false, true) => ">",
+        };
         write!(f, "{} {op} {}", self.metric, self.bound)
     }
 }
 
 impl Constraint {
-    /// Parses `latency_p99_ms <= 500` (also `<`, `>=`, `>`, which mean the same as their inclusive forms).
+    /// Parses `latency_p99_ms <= 500`, `latency_p99_ms < 500` (strict), `>=` and `>`.
     pub fn parse(text: &str) -> Result<Constraint, String> {
-        let (metric, at_most, rest) = if let Some((m, r)) = text.split_once("<=") {
-            (m, true, r)
+        let (metric, at_most, rest, strict) = if let Some((m, r)) = text.split_once("<=") {
+            (m, true, r, false)
         } else if let Some((m, r)) = text.split_once(">=") {
-            (m, false, r)
+            (m, false, r, false)
         } else if let Some((m, r)) = text.split_once('<') {
-            (m, true, r)
+            (m, true, r, true)
         } else if let Some((m, r)) = text.split_once('>') {
-            (m, false, r)
+            (m, false, r, true)
         } else {
             return Err(format!(
                 "\"{text}\" is not a constraint; write METRIC <= BOUND or METRIC >= BOUND, e.g. \"latency_p99_ms <= 500\""
@@ -93,15 +100,17 @@ impl Constraint {
             metric,
             at_most,
             bound,
+            strict,
         })
     }
 
     /// True when `value` meets the constraint.
     pub fn holds(&self, value: f64) -> bool {
-        if self.at_most {
-            value <= self.bound
-        } else {
-            value >= self.bound
+        match (self.at_most, self.strict) {
+            (true, false) => value <= self.bound,
+            (true, true) => value < self.bound,
+            (false, false) => value >= self.bound,
+            (false, true) => value > self.bound,
         }
     }
 }

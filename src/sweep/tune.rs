@@ -2,7 +2,7 @@
 //! cost (pod-seconds) against tail latency (p99), with the settings printed as Knative takes them.
 //!
 //! Choices: constraints are checked on the mean across seeds (the 95 % interval is printed beside it, so a
-//! reader can see how close a point is to a bound); ties on the objective go to the lower point index. The
+//! reader can see how close a point is to a bound); ties on the objective go to the lower cost (pod-seconds), then the lower point index. The
 //! frontier is over every point, feasible or not, minimizing both pod-seconds and p99 latency.
 
 use super::results::{PointStats, METRICS};
@@ -53,6 +53,7 @@ pub fn tune(
     feasible.sort_by(|&a, &b| {
         metric(&points[a], &objective.minimize)
             .total_cmp(&metric(&points[b], &objective.minimize))
+            .then(metric(&points[a], COST).total_cmp(&metric(&points[b], COST)))
             .then(a.cmp(&b))
     });
     let mut by_cost: Vec<usize> = (0..points.len()).collect();
@@ -82,7 +83,7 @@ pub fn tune(
 }
 
 /// Per-revision annotation (without the `autoscaling.knative.dev/` prefix) for a `config-autoscaler` key.
-fn annotation_for(config_key: &str) -> Option<&'static str> {
+pub(crate) fn annotation_for(config_key: &str) -> Option<&'static str> {
     Some(match config_key {
         "stable-window" => "window",
         "container-concurrency-target-percentage" => "target-utilization-percentage",

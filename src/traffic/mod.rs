@@ -10,6 +10,7 @@
 //!   Markov-modulated Poisson; [`sum::SumSource`]: several sources merged in time order.
 //! * [`trace`]: replay of recorded traffic, streamed from disk, with time/load scaling, windows and looping.
 //! * [`spec::TrafficSpec`]: the scenario's `traffic:` section (serde), its validation and construction.
+//! * [`prometheus`]: Prometheus `query_range` JSON / CSV exports, as a rate series or as observations.
 //! * [`inspect()`]: a streamed profile of a trace file for `podscale trace inspect`.
 //!
 //! Units: arrival times are [`SimTime`] (integer ns since the start of the run); rates are requests per
@@ -25,6 +26,7 @@ pub mod closed_loop;
 pub mod generators;
 pub mod inspect;
 pub mod poisson;
+pub mod prometheus;
 pub mod spec;
 pub mod sum;
 pub mod trace;

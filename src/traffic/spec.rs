@@ -216,6 +216,9 @@ pub struct TraceSpec {
     pub reorder_buffer: usize,
     #[serde(default)]
     pub start: SimDuration,
+    /// `prometheus`: label selector of the rate series, e.g. `http_requests{revision="r1"}`.
+    #[serde(default)]
+    pub series: Option<String>,
 }
 
 impl TraceSpec {
@@ -253,6 +256,7 @@ impl TraceSpec {
             reorder_buffer: self.reorder_buffer,
             start,
             end,
+            series: self.series.clone(),
         };
         (path, options)
     }
@@ -576,6 +580,19 @@ impl TrafficSpec {
                 if !s.format.is_per_interval() && (s.interval.is_some() || s.count_column.is_some())
                 {
                     c.fail("interval", format!("interval/count_column apply to counts and azure_functions traces, not {}", s.format.name()));
+                }
+                if let Some(series) = &s.series {
+                    if s.format != TraceFormat::Prometheus {
+                        c.fail(
+                            "series",
+                            format!(
+                                "series applies to prometheus traces, not {}",
+                                s.format.name()
+                            ),
+                        );
+                    } else if let Err(m) = super::prometheus::Selector::parse(series) {
+                        c.fail("series", m);
+                    }
                 }
                 if s.reorder_buffer > 10_000_000 {
                     c.fail(

@@ -15,6 +15,8 @@
 //! * `counts`: per-interval counts in long form, a time column (as above) and a count column (`count`,
 //!   `requests`, `arrivals`, or `count_column`). Each row's interval lasts `interval` if given, otherwise
 //!   until the next row's time (the last row reuses the previous length). Counts may be fractional.
+//! * `prometheus`: a request-rate series from a Prometheus `query_range` JSON or CSV export, selected by
+//!   `series` (see [`super::prometheus`]); each step holds `rate x step` requests.
 //! * `azure_functions`: the Azure Functions 2019 per-minute wide format
 //!   (`HashOwner,HashApp,HashFunction,Trigger,1,2,...,1440`): every minute column is summed over all rows
 //!   (one pass at open, O(columns) memory), giving one-minute intervals from t = 0.
@@ -67,11 +69,18 @@ pub enum TraceFormat {
     AzureLlm,
     Counts,
     AzureFunctions,
+    /// Prometheus `query_range` JSON or CSV export of a request rate (see [`super::prometheus`]).
+    Prometheus,
 }
 
 impl TraceFormat {
-    pub const NAMES: &'static [&'static str] =
-        &["requests", "azure_llm", "counts", "azure_functions"];
+    pub const NAMES: &'static [&'static str] = &[
+        "requests",
+        "azure_llm",
+        "counts",
+        "azure_functions",
+        "prometheus",
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -79,11 +88,15 @@ impl TraceFormat {
             TraceFormat::AzureLlm => "azure_llm",
             TraceFormat::Counts => "counts",
             TraceFormat::AzureFunctions => "azure_functions",
+            TraceFormat::Prometheus => "prometheus",
         }
     }
 
     pub fn is_per_interval(self) -> bool {
-        matches!(self, TraceFormat::Counts | TraceFormat::AzureFunctions)
+        matches!(
+            self,
+            TraceFormat::Counts | TraceFormat::AzureFunctions | TraceFormat::Prometheus
+        )
     }
 }
 
@@ -117,6 +130,8 @@ pub struct TraceOptions {
     pub reorder_buffer: usize,
     pub start: SimTime,
     pub end: SimTime,
+    /// `prometheus`: label selector of the rate series (all series, summed, when `None`).
+    pub series: Option<String>,
 }
 
 impl Default for TraceOptions {
@@ -138,6 +153,7 @@ impl Default for TraceOptions {
             reorder_buffer: 1000,
             start: SimTime::ZERO,
             end: SimTime::MAX,
+            series: None,
         }
     }
 }
@@ -748,6 +764,7 @@ enum RawReader {
     Requests(Box<RequestReader>),
     Counts(Box<CountsReader>, Spreader),
     Functions(FunctionsReader, Spreader),
+    Prometheus(Box<super::prometheus::RateIntervals>, Spreader),
 }
 
 impl RawReader {
@@ -769,6 +786,10 @@ impl RawReader {
             TraceFormat::AzureFunctions => {
                 RawReader::Functions(FunctionsReader::open(path)?, spreader())
             }
+            TraceFormat::Prometheus => RawReader::Prometheus(
+                Box::new(super::prometheus::open_rate_intervals(path, options)?),
+                spreader(),
+            ),
         })
     }
 
@@ -794,6 +815,17 @@ impl RawReader {
                     None => return Ok(None),
                 }
             },
+            RawReader::Prometheus(reader, spreader) => loop {
+                if let Some(t) = spreader.next_in_interval(rng) {
+                    return Ok(Some((t, RequestAttrs::default())));
+                }
+                match reader.next_interval() {
+                    Some((start, len, count)) => {
+                        spreader.begin(Interval { start, len, count }, rng)
+                    }
+                    None => return Ok(None),
+                }
+            },
         }
     }
 
@@ -803,6 +835,7 @@ impl RawReader {
             RawReader::Requests(reader) => reader.natural_end(),
             RawReader::Counts(reader, _) => reader.end,
             RawReader::Functions(reader, _) => reader.per_minute.len() as u64 * 60 * NANOS_PER_SEC,
+            RawReader::Prometheus(reader, _) => reader.end(),
         }
     }
 
@@ -811,6 +844,10 @@ impl RawReader {
         match self {
             RawReader::Functions(reader, _) => {
                 reader.next_minute = 0;
+                Ok(())
+            }
+            RawReader::Prometheus(reader, _) => {
+                reader.rewind();
                 Ok(())
             }
             _ => {
