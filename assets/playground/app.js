@@ -102,7 +102,7 @@ async function run() {
 }
 
 // ---- plotting -------------------------------------------------------------------------------------
-const PAD = { l: 46, r: 10, t: 8, b: 22 };
+const PAD = { l: 46, r: 22, t: 8, b: 22 };
 
 function frame(canvas, xmax, ymax, ylog) {
   const ctx = canvas.getContext("2d");
@@ -186,9 +186,10 @@ function draw(data) {
   $("replicas").dataset.readyPodSeconds = String(ready);
   $("replicas").dataset.panicSeconds = String(s.panic.filter(Boolean).length);
   const sm = data.summary;
-  $("summary").innerHTML = `<b>${sm.scenario}</b>: ${sm.requests.total ?? ""} requests, p99 ${num(sm.latency_ms.p99)} ms,
-    pod-seconds ${num(sm.pod_seconds)}, panic ${num(sm.panic_seconds)} s, cold starts ${sm.cold_starts}, max replicas ${sm.replicas.max ?? ""}`;
+  $("summary").innerHTML = `<b>${esc(sm.scenario)}</b>: ${sm.requests.total ?? ""} requests, p99 ${num(sm.latency_ms.p99)} ms,
+    pod-seconds ${num(sm.pod_seconds)}, panic ${num(sm.panic_seconds)} s, cold starts ${sm.cold_starts}, max ready pods ${sm.replicas.max_ready}`;
 }
+const esc = t => String(t).replace(/[&<>"]/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 const num = v => (v === null || v === undefined) ? "-" : (+v).toFixed(1);
 
 // ---- scenario picker ------------------------------------------------------------------------------
