@@ -28,7 +28,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub enum Source {
     Path(PathBuf),
     /// YAML text; relative paths inside resolve against `base_dir`; errors name the file `<string>`.
-    Text { text: String, base_dir: PathBuf },
+    Text {
+        text: String,
+        base_dir: PathBuf,
+    },
 }
 
 /// One located problem: file, line (1-based, when known), dotted key, message.
@@ -107,22 +110,21 @@ fn prepare(
 ) -> Result<(LoadedScenario, scenario::Prepared), Failure> {
     match source {
         Source::Path(path) => {
-            let loaded =
-                scenario::load(path, overrides).map_err(|e| scenario_failure(e, None))?;
+            let loaded = scenario::load(path, overrides).map_err(|e| scenario_failure(e, None))?;
             let prepared =
                 scenario::prepare(&loaded, seed).map_err(|e| scenario_failure(e, None))?;
             Ok((loaded, prepared))
         }
         Source::Text { text, base_dir } => {
             let (_dir, file) = TempDir::with_file("scenario.yaml", text)?;
-            let mut loaded = scenario::load(&file, overrides)
-                .map_err(|e| scenario_failure(e, Some(&file)))?;
+            let mut loaded =
+                scenario::load(&file, overrides).map_err(|e| scenario_failure(e, Some(&file)))?;
             loaded.base_dir = base_dir.clone();
             if loaded.spec.name.is_none() {
                 loaded.spec.name = Some("scenario".into());
             }
-            let prepared = scenario::prepare(&loaded, seed)
-                .map_err(|e| scenario_failure(e, Some(&file)))?;
+            let prepared =
+                scenario::prepare(&loaded, seed).map_err(|e| scenario_failure(e, Some(&file)))?;
             Ok((loaded, prepared))
         }
     }
@@ -335,11 +337,10 @@ fn policy_autoscaler(
             })
         })
         .collect();
-    let value = serde_json::json!({
-        "class": "fixed",
-        "replicas": initial,
-        "cron": {"jobs": jobs, "time_zone": "UTC"},
-    });
+    let mut value = serde_json::json!({"class": "fixed", "replicas": initial});
+    if !jobs.is_empty() {
+        value["cron"] = serde_json::json!({"jobs": jobs, "time_zone": "UTC"});
+    }
     serde_yaml::to_value(value).expect("plain JSON converts to YAML")
 }
 

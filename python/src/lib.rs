@@ -11,7 +11,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use std::path::PathBuf;
 
-fn source(path: Option<PathBuf>, text: Option<String>, base_dir: Option<PathBuf>) -> PyResult<Source> {
+fn source(
+    path: Option<PathBuf>,
+    text: Option<String>,
+    base_dir: Option<PathBuf>,
+) -> PyResult<Source> {
     match (path, text) {
         (Some(p), None) => Ok(Source::Path(p)),
         (None, Some(text)) => Ok(Source::Text {
