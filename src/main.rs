@@ -18,6 +18,8 @@ macro_rules! sayln {
         say(&format!("{}\n", format_args!($($arg)*)))
     };
 }
+#[cfg(feature = "serve")]
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -181,6 +183,19 @@ Kinds: replicas, pod_count, latency (le buckets, seconds), concurrency, requests
     #[command(after_help = "Examples:
   podscale calibrate --latency hist.json --window 0s..30m --pods pods.json --out calibrated.yaml")]
     Calibrate(podscale::calibrate::CalibrateArgs),
+    /// Start the teaching playground: a local web page with sliders over a bundled or pasted scenario.
+    #[cfg(feature = "serve")]
+    #[command(after_help = "Examples:
+  podscale serve                 # http://127.0.0.1:8080/
+  podscale serve --port 9000")]
+    Serve {
+        /// TCP port (0 picks a free one and prints it).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Address to listen on; the default keeps the playground on this machine.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+    },
     /// Work with traffic traces.
     Trace {
         #[command(subcommand)]
@@ -296,6 +311,10 @@ fn main() -> ExitCode {
                     interval,
                 },
         } => inspect(&file, &format, &interval),
+        #[cfg(feature = "serve")]
+        Command::Serve { port, host } => serve::serve(&host, port)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(anyhow::Error::msg),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,177 @@
+//! `podscale._podscale`: the compiled half of the Python package. It moves text across the boundary
+//! (YAML in; JSON summaries and CSV tables out) and the Python half (`podscale/__init__.py`) turns the
+//! tables into pandas DataFrames. All podscale calls are in [`glue`]; the policy interface is in [`policy`].
+
+mod glue;
+mod policy;
+
+use glue::{Failure, Outputs, Source};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+use std::path::PathBuf;
+
+fn source(
+    path: Option<PathBuf>,
+    text: Option<String>,
+    base_dir: Option<PathBuf>,
+) -> PyResult<Source> {
+    match (path, text) {
+        (Some(p), None) => Ok(Source::Path(p)),
+        (None, Some(text)) => Ok(Source::Text {
+            text,
+            base_dir: match base_dir {
+                Some(d) => d,
+                None => std::env::current_dir()?,
+            },
+        }),
+        _ => Err(pyo3::exceptions::PyTypeError::new_err(
+            "give exactly one of path= and text=",
+        )),
+    }
+}
+
+/// Converts a failure into `podscale.ScenarioError` (located messages) or `podscale.PodscaleError`.
+fn to_pyerr(py: Python<'_>, failure: Failure, policy_error: Option<PyErr>) -> PyErr {
+    let errors = match py.import("podscale._errors") {
+        Ok(m) => m,
+        Err(e) => return e,
+    };
+    let build = || -> PyResult<PyErr> {
+        match failure {
+            Failure::Scenario(text, items) => {
+                let list = PyList::empty(py);
+                for (file, line, key, message) in items {
+                    let d = PyDict::new(py);
+                    d.set_item("file", file)?;
+                    d.set_item("line", line)?;
+                    d.set_item("key", key)?;
+                    d.set_item("message", message)?;
+                    list.append(d)?;
+                }
+                let exc = errors.getattr("ScenarioError")?.call1((text, list))?;
+                Ok(PyErr::from_value(exc))
+            }
+            Failure::Policy => Ok(policy_error
+                .unwrap_or_else(|| PyRuntimeError::new_err("the policy failed without a reason"))),
+            Failure::Other(message) => {
+                let exc = errors.getattr("PodscaleError")?.call1((message,))?;
+                Ok(PyErr::from_value(exc))
+            }
+        }
+    };
+    build().unwrap_or_else(|e| e)
+}
+
+type RunTuple = (String, Py<PyBytes>, Option<Py<PyBytes>>, u32);
+
+fn to_tuple(py: Python<'_>, out: Outputs) -> RunTuple {
+    (
+        out.summary_json,
+        PyBytes::new(py, &out.timeseries_csv).unbind(),
+        out.requests_csv.map(|r| PyBytes::new(py, &r).unbind()),
+        out.runs,
+    )
+}
+
+/// Runs one scenario: `(summary_json, timeseries_csv, requests_csv | None, simulations_run)`.
+#[pyfunction]
+#[pyo3(signature = (*, path=None, text=None, overrides=Vec::new(), seed=None, per_request=false, base_dir=None))]
+fn run(
+    py: Python<'_>,
+    path: Option<PathBuf>,
+    text: Option<String>,
+    overrides: Vec<String>,
+    seed: Option<u64>,
+    per_request: bool,
+    base_dir: Option<PathBuf>,
+) -> PyResult<RunTuple> {
+    let source = source(path, text, base_dir)?;
+    match py.detach(|| glue::run(&source, &overrides, seed, per_request)) {
+        Ok(out) => Ok(to_tuple(py, out)),
+        Err(f) => Err(to_pyerr(py, f, None)),
+    }
+}
+
+/// Runs one scenario with `decide(now_s, view_dict) -> int` choosing the replicas every `period_s`.
+#[pyfunction]
+#[pyo3(signature = (decide, *, period_s, initial_replicas, path=None, text=None, overrides=Vec::new(), seed=None, per_request=false, base_dir=None))]
+#[allow(clippy::too_many_arguments)]
+fn run_policy(
+    py: Python<'_>,
+    decide: Py<PyAny>,
+    period_s: u64,
+    initial_replicas: u32,
+    path: Option<PathBuf>,
+    text: Option<String>,
+    overrides: Vec<String>,
+    seed: Option<u64>,
+    per_request: bool,
+    base_dir: Option<PathBuf>,
+) -> PyResult<RunTuple> {
+    if period_s == 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "period must be at least 1 second (whole seconds)",
+        ));
+    }
+    let source = source(path, text, base_dir)?;
+    let mut policy = policy::PyPolicy {
+        callback: decide,
+        period_s,
+        error: None,
+    };
+    let result = glue::run_with_policy(
+        &source,
+        &overrides,
+        seed,
+        per_request,
+        &mut policy,
+        initial_replicas,
+    );
+    match result {
+        Ok(out) => Ok(to_tuple(py, out)),
+        Err(f) => Err(to_pyerr(py, f, policy.error.take())),
+    }
+}
+
+/// Runs a sweep: `(results_csv, points_csv)`.
+#[pyfunction]
+#[pyo3(signature = (*, path=None, text=None, threads=0, base_dir=None))]
+fn sweep(
+    py: Python<'_>,
+    path: Option<PathBuf>,
+    text: Option<String>,
+    threads: usize,
+    base_dir: Option<PathBuf>,
+) -> PyResult<(Py<PyBytes>, Py<PyBytes>)> {
+    let source = source(path, text, base_dir)?;
+    match py.detach(|| glue::sweep(&source, threads)) {
+        Ok((results, points)) => Ok((
+            PyBytes::new(py, &results).unbind(),
+            PyBytes::new(py, &points).unbind(),
+        )),
+        Err(f) => Err(to_pyerr(py, f, None)),
+    }
+}
+
+/// A dict scenario (as JSON) to block YAML.
+#[pyfunction]
+fn yaml_from_json(py: Python<'_>, json: &str) -> PyResult<String> {
+    glue::yaml_from_json(json).map_err(|f| to_pyerr(py, f, None))
+}
+
+/// YAML text with `key=value` overrides written in.
+#[pyfunction]
+fn apply_overrides(py: Python<'_>, text: &str, overrides: Vec<String>) -> PyResult<String> {
+    glue::apply_overrides(text, &overrides).map_err(|f| to_pyerr(py, f, None))
+}
+
+#[pymodule]
+fn _podscale(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(run, m)?)?;
+    m.add_function(wrap_pyfunction!(run_policy, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(yaml_from_json, m)?)?;
+    m.add_function(wrap_pyfunction!(apply_overrides, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! The playground's only contact with the podscale library: scenario text plus `--set` overrides in,
+//! one JSON document (summary and the per-second columns the page plots) out.
+//!
+//! Library calls used (to be swapped for the facade of issue 11 when it lands): `scenario::load` on a
+//! temporary file (no load-from-string yet), `scenario::prepare`, `sim::run` with a row-collecting
+//! [`TimeseriesSink`], and `ScenarioErrors`' `Display` for located messages.
+
+use podscale::scenario;
+use podscale::sim::{self, SecondRow, TimeseriesSink};
+use podscale::time::SimDuration;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why a run produced no plot: the scenario is invalid (located messages) or the run itself failed.
+#[derive(Debug)]
+pub struct RunError(pub String);
+
+/// Collects every per-second row in memory (a capped playground run has a few hundred).
+#[derive(Default)]
+struct Rows(Vec<SecondRow>);
+
+impl TimeseriesSink for Rows {
+    fn row(&mut self, row: &SecondRow) -> std::io::Result<()> {
+        self.0.push(row.clone());
+        Ok(())
+    }
+}
+
+/// The scenario text in a private temporary folder, removed on drop. The file keeps `file_name`, so
+/// located errors read `quickstart.yaml:12: ...` rather than a meaningless temporary name.
+struct TempScenario {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl TempScenario {
+    fn new(file_name: &str, text: &str) -> std::io::Result<TempScenario> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "podscale-serve-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join(file_name);
+        std::fs::write(&file, text)?;
+        Ok(TempScenario { dir, file })
+    }
+}
+
+impl Drop for TempScenario {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs `text` with `overrides`, shortening `duration` to `max_duration` and `cooldown` to
+/// `max_cooldown` so one slider move stays interactive; says in the result when it did.
+pub fn simulate(
+    file_name: &str,
+    text: &str,
+    overrides: &[String],
+    max_duration: SimDuration,
+    max_cooldown: SimDuration,
+) -> Result<Value, RunError> {
+    let tmp = TempScenario::new(file_name, text)
+        .map_err(|e| RunError(format!("cannot stage the scenario: {e}")))?;
+    let located = |e: scenario::ScenarioErrors| RunError(e.to_string());
+    let mut loaded = scenario::load(&tmp.file, overrides).map_err(located)?;
+    let mut capped = Vec::new();
+    let mut all = overrides.to_vec();
+    if loaded.spec.duration > max_duration {
+        capped.push(format!(
+            "duration {} s -> {} s",
+            loaded.spec.duration.whole_secs(),
+            max_duration.whole_secs()
+        ));
+        all.push(format!("duration={}s", max_duration.whole_secs()));
+    }
+    if loaded.spec.cooldown > max_cooldown {
+        capped.push(format!(
+            "cooldown {} s -> {} s",
+            loaded.spec.cooldown.whole_secs(),
+            max_cooldown.whole_secs()
+        ));
+        all.push(format!("cooldown={}s", max_cooldown.whole_secs()));
+    }
+    if !capped.is_empty() {
+        loaded = scenario::load(&tmp.file, &all).map_err(located)?;
+    }
+    let prepared = scenario::prepare(&loaded, None).map_err(located)?;
+    let mut rows = Rows::default();
+    let summary = sim::run(prepared.config, prepared.traffic, &mut rows)
+        .map_err(|e| RunError(format!("simulation failed: {e}")))?;
+    let mut summary = serde_json::to_value(&summary)
+        .map_err(|e| RunError(format!("cannot encode the summary: {e}")))?;
+    if let Some(map) = summary.as_object_mut() {
+        // The page shows its own measured time; the large echo of the configuration is not plotted.
+        map.remove("effective_config");
+        map.remove("latency_histogram_ms");
+    }
+    Ok(json!({
+        "summary": summary,
+        "capped": capped,
+        "series": columns(&rows.0),
+    }))
+}
+
+/// The plotted columns, one array each (JSON `null` where a row has no value).
+fn columns(rows: &[SecondRow]) -> Value {
+    let col = |f: &dyn Fn(&SecondRow) -> Value| -> Value { rows.iter().map(f).collect() };
+    json!({
+        "time_s": col(&|r| json!(r.time_s)),
+        "arrivals": col(&|r| json!(r.arrivals)),
+        "desired_pods": col(&|r| json!(r.desired_pods)),
+        "ready_pods": col(&|r| json!(r.ready_pods)),
+        "starting_pods": col(&|r| json!(r.pending_pods + r.starting_pods)),
+        "observed_stable": col(&|r| json!(r.observed_stable)),
+        "observed_panic": col(&|r| json!(r.observed_panic)),
+        // Revision-level target as the report's metric plot draws it: per-pod target x ready pods (>= 1).
+        "target": col(&|r| json!(r.target_per_pod.map(|t| t * f64::from(r.ready_pods.max(1))))),
+        "panic": col(&|r| json!(r.panic)),
+        "activator_in_path": col(&|r| json!(r.activator_in_path)),
+        "activator_queue": col(&|r| json!(r.activator_queue)),
+        "latency_p50_ms": col(&|r| json!(r.latency_p50_ms)),
+        "latency_p99_ms": col(&|r| json!(r.latency_p99_ms)),
+        "failures": col(&|r| json!(r.failures)),
+    })
+}
