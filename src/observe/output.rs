@@ -214,23 +214,7 @@ pub struct RequestCounts {
     pub in_flight_at_end: u64,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct LatencySummary {
-    pub mean: f64,
-    pub p50: f64,
-    pub p90: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub p999: f64,
-    pub max: f64,
-    pub min: f64,
-}
-
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct HistogramBucket {
-    pub le: f64,
-    pub count: u64,
-}
+pub use super::latency::{HistogramBucket, LatencySummary};
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct ReplicaSummary {
@@ -252,6 +236,8 @@ pub struct RunSummary {
     pub requests: RequestCounts,
     pub latency_ms: LatencySummary,
     pub latency_histogram_ms: Vec<HistogramBucket>,
+    /// `[latency ms, share of requests at or below]` points of the full histogram (see [`super::latency::cdf`]).
+    pub latency_cdf_ms: Vec<[f64; 2]>,
     pub status_codes: BTreeMap<String, u64>,
     pub throughput_rps: f64,
     pub replicas: ReplicaSummary,

@@ -19,7 +19,7 @@ mod compare;
 mod data;
 mod hey;
 mod html;
-pub mod latency;
+pub use crate::observe::latency;
 mod plots;
 mod progress;
 

@@ -8,8 +8,8 @@ use crate::dist::DurationDist;
 use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
 use crate::ids::{PodId, RequestId};
 use crate::observe::output::{
-    ClusterSummary, ColdStartSummary, HistogramBucket, LatencySummary, ReplicaSummary,
-    RequestCounts, RunSummary, SecondRow, TimeseriesSink,
+    ClusterSummary, ColdStartSummary, ReplicaSummary, RequestCounts, RunSummary, SecondRow,
+    TimeseriesSink,
 };
 use crate::request_path::stats::{ActivatorRevisionStats, RequestStats};
 use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
@@ -1367,45 +1367,9 @@ impl Sim {
             },
         };
         self.counts.in_flight_at_end = self.in_flight;
-        let h = &self.latency;
-        let ms = |us: u64| us as f64 / 1e3;
-        let latency_ms = if h.is_empty() {
-            LatencySummary::default()
-        } else {
-            LatencySummary {
-                mean: h.mean() / 1e3,
-                p50: ms(h.value_at_quantile(0.50)),
-                p90: ms(h.value_at_quantile(0.90)),
-                p95: ms(h.value_at_quantile(0.95)),
-                p99: ms(h.value_at_quantile(0.99)),
-                p999: ms(h.value_at_quantile(0.999)),
-                max: ms(h.max()),
-                min: ms(h.min()),
-            }
-        };
-        let mut histogram = Vec::new();
-        if !h.is_empty() {
-            let (lo, hi) = (h.min(), h.max());
-            let step = ((hi - lo) as f64 / 10.0).max(1.0);
-            let mut previous = lo.saturating_sub(1);
-            for i in 0..=10 {
-                let bound = if i == 10 {
-                    hi
-                } else {
-                    lo + (step * i as f64) as u64
-                };
-                let count = if bound > previous {
-                    h.count_between(previous + 1, bound)
-                } else {
-                    0
-                };
-                histogram.push(HistogramBucket {
-                    le: ms(bound),
-                    count,
-                });
-                previous = previous.max(bound);
-            }
-        }
+        let latency_ms = crate::observe::latency::summarize(&self.latency);
+        let histogram = crate::observe::latency::buckets(&self.latency);
+        let latency_cdf_ms = crate::observe::latency::cdf(&self.latency);
         let duration_s = (self.end.0 as f64) / NANOS_PER_SEC as f64;
         RunSummary {
             scenario: self.cfg.name.clone(),
@@ -1415,6 +1379,7 @@ impl Sim {
             requests: self.counts.clone(),
             latency_ms,
             latency_histogram_ms: histogram,
+            latency_cdf_ms,
             status_codes: self
                 .status_codes
                 .iter()

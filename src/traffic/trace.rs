@@ -1065,6 +1065,12 @@ pub fn scan(path: &Path, options: &TraceOptions, max_rate: f64) -> Result<TraceS
                 check_interval(interval, 1, &minute)?;
             }
         }
+        // Prometheus files are read whole and checked when opened; only the rates remain to bound.
+        RawReader::Prometheus(r, _) => {
+            while let Some((start, len, count)) = r.next_interval() {
+                check_interval(Interval { start, len, count }, 0, "value")?;
+            }
+        }
     }
     scan.period = options
         .window_to
