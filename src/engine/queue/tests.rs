@@ -61,8 +61,10 @@ fn priority_orders_same_instant_events_in_the_lane_and_the_heap() {
     q.pop();
     // At the current instant: lane for the first two, heap for the priority-0 one scheduled after them.
     q.schedule(SimTime::from_secs(1), "a").unwrap();
-    q.schedule_with_priority(SimTime::from_secs(1), 2, "c").unwrap();
-    q.schedule_with_priority(SimTime::from_secs(1), 0, "tick").unwrap();
+    q.schedule_with_priority(SimTime::from_secs(1), 2, "c")
+        .unwrap();
+    q.schedule_with_priority(SimTime::from_secs(1), 0, "tick")
+        .unwrap();
     q.schedule(SimTime::from_secs(1), "b").unwrap();
     let order: Vec<&str> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
     assert_eq!(order, ["tick", "a", "b", "c"]);
