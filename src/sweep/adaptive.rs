@@ -82,13 +82,13 @@ impl AdaptiveOutcome {
     /// One paragraph for the tune output.
     pub fn text(&self) -> String {
         let mut out = format!(
-            "Adaptive search (successive halving) over {} points, {} s simulated per full run:\n",
+            "Adaptive search (successive halving) over {} points, {:.1} s simulated per full run:\n",
             self.rungs.first().map_or(0, |r| r.points),
             self.duration.as_secs_f64()
         );
         for (k, r) in self.rungs.iter().enumerate() {
             out.push_str(&format!(
-                "  rung {k}: {:>6} points x {} seed(s) x {} s = {} runs\n",
+                "  rung {k}: {:>6} points x {} seed(s) x {:.1} s = {} runs\n",
                 r.points,
                 r.seeds,
                 r.horizon.as_secs_f64(),
