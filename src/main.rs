@@ -149,6 +149,16 @@ enum Command {
         /// writes <name>.patched.yaml and <name>.diff (default: fresh patch manifests).
         #[arg(long = "manifest", value_name = "FILE")]
         manifests: Vec<PathBuf>,
+        /// Successive halving: run every point briefly with few seeds, and only the best 1/eta of each rung
+        /// longer, so that only the last rung runs the full duration with every seed.
+        #[arg(long, conflicts_with = "results")]
+        adaptive: bool,
+        /// With --adaptive: reduction factor between rungs (>= 2).
+        #[arg(long, default_value_t = 3, requires = "adaptive")]
+        eta: u32,
+        /// With --adaptive: number of rungs (the last is full length; 1 is the full grid).
+        #[arg(long, default_value_t = 3, requires = "adaptive")]
+        rungs: u32,
         /// Print nothing but the answer (and no progress bar).
         #[arg(long, short)]
         quiet: bool,
@@ -279,6 +289,9 @@ fn main() -> ExitCode {
             top,
             quiet,
             manifests,
+            adaptive,
+            eta,
+            rungs,
         } => tune_cmd(
             &sweep,
             TuneArgs {
@@ -290,6 +303,11 @@ fn main() -> ExitCode {
                 top,
                 quiet,
                 manifests,
+                ladder: adaptive.then_some(sweep::Ladder {
+                    eta,
+                    rungs,
+                    ..sweep::Ladder::default()
+                }),
             },
         ),
         Command::Backtest {
@@ -717,6 +735,8 @@ struct TuneArgs {
     top: usize,
     quiet: bool,
     manifests: Vec<PathBuf>,
+    /// Successive halving instead of the full grid.
+    ladder: Option<sweep::Ladder>,
 }
 
 fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
@@ -743,8 +763,31 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
             .collect::<Result<_>>()?;
     }
     let out = args.out.unwrap_or_else(|| default_sweep_out(path));
-    let (axes, points) = match args.results {
-        Some(dir) => {
+    let mut adaptive_text = String::new();
+    let (axes, points) = match (args.results, args.ladder) {
+        (_, Some(ladder)) => {
+            let options = sweep::SweepOptions {
+                threads: args.threads,
+                shard: None,
+                progress: false,
+            };
+            let outcome = match sweep::race(&spec, &objective, ladder, &options) {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            adaptive_text = outcome.text();
+            if !args.quiet {
+                println!("{adaptive_text}");
+            }
+            (
+                spec.axes.iter().map(|a| a.path.clone()).collect(),
+                outcome.points,
+            )
+        }
+        (Some(dir), None) => {
             let (manifest, axes, rows) = sweep::read_dir(&dir)?;
             if manifest.runs < manifest.total_runs {
                 eprintln!(
@@ -756,7 +799,7 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
             }
             (axes, sweep::results::aggregate(&rows))
         }
-        None => {
+        (None, None) => {
             let options = sweep::SweepOptions {
                 threads: args.threads,
                 shard: None,
@@ -783,6 +826,11 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
     };
     let report = sweep::tune(&spec.name, axes, points, objective);
     report.write(&out, args.top)?;
+    if !adaptive_text.is_empty() {
+        let path = out.join("adaptive.txt");
+        podscale::report::write_atomic(&path, adaptive_text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
     let applied = sweep::apply::write(&report, &out, &args.manifests)?;
     let mut text = report.text(args.top);
     for file in &applied {

@@ -22,11 +22,13 @@
 //! Assumptions: the base scenario (and the files it refers to) is the same on every machine running a
 //! shard; wall times are reported in `sweep.json` only, never in the CSV files.
 
+pub mod adaptive;
 pub mod apply;
 pub mod results;
 pub mod spec;
 pub mod tune;
 
+pub use adaptive::{race, AdaptiveOutcome, Ladder};
 pub use results::{PointStats, RunRow, METRICS, POINTS_FILE, RESULTS_FILE};
 pub use spec::{Axis, Constraint, Objective, SweepSpec};
 pub use tune::{tune, TuneReport};

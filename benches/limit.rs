@@ -1,0 +1,197 @@
+//! podscale against the practical limit: a minimal std-only heap simulator of the same workload, written
+//! here, run side by side in one process. Prints requests per wall-clock second of each and the ratio
+//! podscale / limit for two workloads:
+//!
+//! - `fixed`: Poisson 100 req/s, exponential 0.1 s service, 20 fixed pods, containerConcurrency 0 (no
+//!   queueing), 1 h simulated (`benches/fixed-poisson-1h.yaml`);
+//! - `mm1`: an M/M/1 queue at ρ 0.9 (Poisson 9 req/s, exponential 0.1 s, one pod, containerConcurrency 1),
+//!   10 h simulated (`scenarios/fixed-mm1.yaml` with overrides).
+//!
+//! The limit simulator does only what the workload needs: a binary heap of (time, seq, event), exponential
+//! draws from SplitMix64, round-robin pods for `fixed` and one FIFO queue for `mm1`. It does not route
+//! through an ingress, activator or queue-proxy, keep per-second rows or a latency histogram; podscale does,
+//! which is the overhead the ratio shows. Each side runs `ROUNDS` times interleaved and the fastest run of
+//! each counts, which filters out other processes on a shared machine.
+//!
+//!     cargo bench --bench limit                 # ROUNDS = 5
+//!     cargo bench --bench limit -- 9            # more rounds
+
+use podscale::scenario;
+use podscale::sim::{self, output::NoTimeseries};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::path::PathBuf;
+use std::time::Instant;
+
+struct Workload {
+    name: &'static str,
+    file: &'static str,
+    overrides: &'static [&'static str],
+    rate: f64,
+    mean_service_s: f64,
+    pods: usize,
+    /// `None`: unlimited concurrency per pod; `Some(1)`: one request at a time, FIFO.
+    concurrency: Option<usize>,
+    duration_s: f64,
+}
+
+const WORKLOADS: [Workload; 2] = [
+    Workload {
+        name: "fixed 20 pods, 100 req/s",
+        file: "benches/fixed-poisson-1h.yaml",
+        overrides: &[],
+        rate: 100.0,
+        mean_service_s: 0.1,
+        pods: 20,
+        concurrency: None,
+        duration_s: 3600.0,
+    },
+    Workload {
+        name: "M/M/1 rho 0.9, cc 1",
+        file: "scenarios/fixed-mm1.yaml",
+        overrides: &["traffic.rate=9", "duration=10h"],
+        rate: 9.0,
+        mean_service_s: 0.1,
+        pods: 1,
+        concurrency: Some(1),
+        duration_s: 36000.0,
+    },
+];
+
+/// Requests completed and wall seconds of one podscale run (scenario parsing excluded, as for the limit).
+fn podscale_run(loaded: &scenario::LoadedScenario) -> (u64, f64) {
+    let start = Instant::now();
+    let prepared = scenario::prepare(loaded, None).expect("bench scenario is valid");
+    let summary =
+        sim::run(prepared.config, prepared.traffic, &mut NoTimeseries).expect("bench run");
+    let wall = start.elapsed().as_secs_f64();
+    (summary.requests.total, wall)
+}
+
+struct SplitMix(u64);
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Exponential with `mean` seconds, in integer nanoseconds like podscale's clock.
+    fn exp_ns(&mut self, mean: f64) -> u64 {
+        let u = ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        (-u.ln() * mean * 1e9) as u64
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ev {
+    Arrival,
+    Done(u32),
+}
+
+/// The limit: requests completed and wall seconds.
+fn limit_run(w: &Workload, seed: u64) -> (u64, f64) {
+    let start = Instant::now();
+    let mut rng = SplitMix(seed);
+    let end = (w.duration_s * 1e9) as u64;
+    let mut heap: BinaryHeap<Reverse<(u64, u64, Ev)>> = BinaryHeap::new();
+    let mut seq = 0u64;
+    let mut push = |heap: &mut BinaryHeap<_>, t: u64, e: Ev| {
+        heap.push(Reverse((t, seq, e)));
+        seq += 1;
+    };
+    let mut busy = vec![0usize; w.pods];
+    let mut queue: VecDeque<u64> = VecDeque::new();
+    let mut next_pod = 0usize;
+    let mut done = 0u64;
+    let mut latency_sum = 0u64;
+    let first = rng.exp_ns(1.0 / w.rate);
+    push(&mut heap, first, Ev::Arrival);
+    // Arrival times of the requests in service, per pod (M/M/1 only needs one).
+    let mut in_service: Vec<VecDeque<u64>> = vec![VecDeque::new(); w.pods];
+    while let Some(Reverse((t, _, ev))) = heap.pop() {
+        if t > end {
+            break;
+        }
+        match ev {
+            Ev::Arrival => {
+                let next = t + rng.exp_ns(1.0 / w.rate);
+                push(&mut heap, next, Ev::Arrival);
+                let pod = next_pod;
+                next_pod = (next_pod + 1) % w.pods;
+                if w.concurrency.is_none_or(|c| busy[pod] < c) {
+                    busy[pod] += 1;
+                    in_service[pod].push_back(t);
+                    push(
+                        &mut heap,
+                        t + rng.exp_ns(w.mean_service_s),
+                        Ev::Done(pod as u32),
+                    );
+                } else {
+                    queue.push_back(t);
+                }
+            }
+            Ev::Done(pod) => {
+                let pod = pod as usize;
+                busy[pod] -= 1;
+                let arrived = in_service[pod].pop_front().unwrap_or(t);
+                latency_sum += t - arrived;
+                done += 1;
+                if let Some(a) = queue.pop_front() {
+                    busy[pod] += 1;
+                    in_service[pod].push_back(a);
+                    push(
+                        &mut heap,
+                        t + rng.exp_ns(w.mean_service_s),
+                        Ev::Done(pod as u32),
+                    );
+                }
+            }
+        }
+    }
+    std::hint::black_box(latency_sum);
+    (done, start.elapsed().as_secs_f64())
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; the first numeric argument, if any, is the number of rounds.
+    let rounds: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    println!(
+        "podscale vs a minimal heap simulator of the same workload (best of {rounds} rounds each)"
+    );
+    println!(
+        "{:<26} {:>12} {:>14} {:>12} {:>14} {:>7}",
+        "workload", "podscale req", "podscale req/s", "limit req", "limit req/s", "ratio"
+    );
+    for w in &WORKLOADS {
+        let overrides: Vec<String> = w.overrides.iter().map(|s| s.to_string()).collect();
+        let loaded = scenario::load(&root.join(w.file), &overrides).expect("bench scenario loads");
+        let (mut best_p, mut best_l) = ((0u64, f64::INFINITY), (0u64, f64::INFINITY));
+        for round in 0..rounds {
+            let p = podscale_run(&loaded);
+            let l = limit_run(w, round as u64 + 1);
+            if p.1 < best_p.1 {
+                best_p = p;
+            }
+            if l.1 < best_l.1 {
+                best_l = l;
+            }
+        }
+        let p_rate = best_p.0 as f64 / best_p.1;
+        let l_rate = best_l.0 as f64 / best_l.1;
+        println!(
+            "{:<26} {:>12} {:>14.0} {:>12} {:>14.0} {:>7.2}",
+            w.name,
+            best_p.0,
+            p_rate,
+            best_l.0,
+            l_rate,
+            p_rate / l_rate
+        );
+    }
+}

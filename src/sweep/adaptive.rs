@@ -1,0 +1,266 @@
+//! Adaptive tuning by successive halving: every point of the sweep runs at low fidelity (a short horizon and
+//! few seeds), the best `1/eta` survive to the next rung (a horizon `eta` times longer, more seeds), and only
+//! the last rung's survivors run the full duration with every seed. The tune report is then built from
+//! those full-fidelity points exactly as for a full grid.
+//!
+//! Rung `k` of `K` (k = 0 .. K-1) runs `duration / eta^(K-1-k)` of simulated time with the first
+//! `ceil(seeds / eta^(K-1-k))` seeds of the sweep. Points are ranked by constraint violation first (sum of
+//! relative excess over each bound, 0 when feasible), then by the objective, then by point index, all on
+//! means across the rung's seeds. Every point of a rung uses the same seeds, and the simulator derives each
+//! subsystem's random stream from the seed alone, so within a rung the points see the same arrivals
+//! (common random numbers; see the README's tuning section for what this does and does not cover).
+//!
+//! Assumptions and limits, stated because they decide whether the answer can be trusted:
+//! - A short horizon is a prefix of the run from t = 0. When traffic varies over the duration (a daily
+//!   pattern, a trace), early rungs rank points on the first part of the day only; choose `eta` and the
+//!   number of rungs so that the shortest horizon still contains the behaviour that matters, or use one rung
+//!   of fewer seeds (`--rungs 1` is the full grid).
+//! - A point can be pruned by noise at a low rung. Survivors are `ceil(n / eta)`, never fewer than
+//!   `min_survivors`, which bounds how aggressive the pruning is.
+
+use super::results::{self, PointStats, RunRow};
+use super::spec::{Objective, SweepSpec};
+use super::{SweepError, SweepOptions};
+use crate::scenario;
+use crate::sim::{self, output::NoTimeseries};
+use crate::time::SimDuration;
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// The fidelity ladder of a successive-halving search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ladder {
+    /// Reduction factor between rungs (horizon and seed count grow by it, survivors shrink by it); >= 2.
+    pub eta: u32,
+    /// Number of rungs; the last runs full duration with all seeds. 1 means the full grid.
+    pub rungs: u32,
+    /// Points kept after a rung are never fewer than this.
+    pub min_survivors: usize,
+}
+
+impl Default for Ladder {
+    fn default() -> Self {
+        Ladder {
+            eta: 3,
+            rungs: 3,
+            min_survivors: 3,
+        }
+    }
+}
+
+/// What one rung ran.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rung {
+    pub horizon: SimDuration,
+    pub seeds: usize,
+    pub points: usize,
+    pub runs: u64,
+}
+
+/// The outcome of an adaptive search.
+#[derive(Clone, Debug)]
+pub struct AdaptiveOutcome {
+    /// Statistics of the last rung's points (full duration, all seeds), by point index.
+    pub points: Vec<PointStats>,
+    pub rungs: Vec<Rung>,
+    /// Full-duration runs the full grid would do: points × seeds.
+    pub grid_runs: u64,
+    /// Full-duration runs this search did (the last rung's).
+    pub full_runs: u64,
+    /// Simulated time of every run of every rung, in units of one full-duration run.
+    pub run_equivalents: f64,
+    pub duration: SimDuration,
+    pub wall_s: f64,
+}
+
+impl AdaptiveOutcome {
+    /// Full-duration runs saved relative to the full grid.
+    pub fn full_runs_saved(&self) -> u64 {
+        self.grid_runs.saturating_sub(self.full_runs)
+    }
+
+    /// One paragraph for the tune output.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "Adaptive search (successive halving) over {} points, {:.1} s simulated per full run:\n",
+            self.rungs.first().map_or(0, |r| r.points),
+            self.duration.as_secs_f64()
+        );
+        for (k, r) in self.rungs.iter().enumerate() {
+            out.push_str(&format!(
+                "  rung {k}: {:>6} points x {} seed(s) x {:.1} s = {} runs\n",
+                r.points,
+                r.seeds,
+                r.horizon.as_secs_f64(),
+                r.runs
+            ));
+        }
+        out.push_str(&format!(
+            "  {} full-length runs instead of {} ({} saved); simulated time of all rungs = {:.1} full runs ({:.1}% of the grid); {:.2} s wall\n",
+            self.full_runs,
+            self.grid_runs,
+            self.full_runs_saved(),
+            self.run_equivalents,
+            if self.grid_runs > 0 { 100.0 * self.run_equivalents / self.grid_runs as f64 } else { 0.0 },
+            self.wall_s
+        ));
+        out
+    }
+}
+
+/// Constraint violation (0 when feasible) and objective of a point, for ranking.
+fn score(p: &PointStats, objective: &Objective) -> (f64, f64) {
+    let violation: f64 = objective
+        .constraints
+        .iter()
+        .map(|c| {
+            let v = p.mean_of(&c.metric).unwrap_or(f64::NAN);
+            if v.is_nan() {
+                return f64::INFINITY;
+            }
+            let excess = if c.at_most { v - c.bound } else { c.bound - v };
+            (excess / c.bound.abs().max(1e-9)).max(0.0)
+        })
+        .sum();
+    let obj = p.mean_of(&objective.minimize).unwrap_or(f64::NAN);
+    (violation, if obj.is_nan() { f64::INFINITY } else { obj })
+}
+
+/// Point indices ordered best first.
+pub fn rank(points: &[PointStats], objective: &Objective) -> Vec<u64> {
+    let mut scored: Vec<((f64, f64), u64)> = points
+        .iter()
+        .map(|p| (score(p, objective), p.point))
+        .collect();
+    scored.sort_by(|a, b| {
+        a.0 .0
+            .total_cmp(&b.0 .0)
+            .then(a.0 .1.total_cmp(&b.0 .1))
+            .then(a.1.cmp(&b.1))
+    });
+    scored.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Base duration of the sweep's scenario (after the fixed overrides).
+fn base_duration(spec: &SweepSpec) -> Result<SimDuration, SweepError> {
+    let loaded = scenario::load(&spec.base, &spec.fixed).map_err(|e| SweepError::Scenario {
+        file: spec.path.clone(),
+        key: "base".into(),
+        what: "its own duration".into(),
+        errors: e,
+    })?;
+    let prepared = scenario::prepare(&loaded, None).map_err(|e| SweepError::Scenario {
+        file: spec.path.clone(),
+        key: "base".into(),
+        what: "its own duration".into(),
+        errors: e,
+    })?;
+    Ok(prepared.config.traffic_duration)
+}
+
+/// One run of `point` with `seed` over `horizon` (None: the scenario's own duration).
+fn run_at(
+    spec: &SweepSpec,
+    point: u64,
+    seed_index: usize,
+    horizon: Option<SimDuration>,
+) -> Result<RunRow, SweepError> {
+    let seed = spec.seeds[seed_index];
+    let mut overrides = spec.point_overrides(point);
+    if let Some(h) = horizon {
+        // Whole milliseconds: the duration parser's finest unit; horizons are seconds or more in practice.
+        overrides.push(format!("duration={}ms", (h.as_nanos() / 1_000_000).max(1)));
+    }
+    let run = point * spec.seeds.len() as u64 + seed_index as u64;
+    let fail = |message: String| SweepError::Run {
+        run,
+        point,
+        seed,
+        overrides: overrides.join(" "),
+        message,
+    };
+    let loaded = scenario::load(&spec.base, &overrides).map_err(|e| fail(e.to_string()))?;
+    let prepared = scenario::prepare(&loaded, Some(seed)).map_err(|e| fail(e.to_string()))?;
+    let summary = sim::run(prepared.config, prepared.traffic, &mut NoTimeseries)
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(RunRow {
+        run,
+        point,
+        axes: spec.point_labels(point),
+        seed,
+        metrics: results::metrics_of(&summary),
+    })
+}
+
+/// Runs the successive-halving search. Validates the sweep first, like [`super::execute`].
+pub fn race(
+    spec: &SweepSpec,
+    objective: &Objective,
+    ladder: Ladder,
+    options: &SweepOptions,
+) -> Result<AdaptiveOutcome, SweepError> {
+    if ladder.eta < 2 || ladder.rungs == 0 {
+        return Err(SweepError::Usage(format!(
+            "adaptive search needs eta >= 2 and at least 1 rung (got eta {}, rungs {})",
+            ladder.eta, ladder.rungs
+        )));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .build()
+        .map_err(|e| SweepError::Usage(format!("cannot start {} threads: {e}", options.threads)))?;
+    pool.install(|| super::validate(spec))?;
+    let duration = base_duration(spec)?;
+    let n_seeds = spec.seeds.len();
+    let start = Instant::now();
+    let mut alive: Vec<u64> = (0..spec.point_count()).collect();
+    let mut rungs = Vec::new();
+    let mut equivalents = 0.0;
+    let mut last = Vec::new();
+    for k in 0..ladder.rungs {
+        let shrink = u64::from(ladder.eta).saturating_pow(ladder.rungs - 1 - k);
+        let full = shrink == 1;
+        let horizon = SimDuration(duration.as_nanos() / shrink);
+        let seeds = n_seeds.div_ceil(shrink as usize).max(1);
+        let jobs: Vec<(u64, usize)> = alive
+            .iter()
+            .flat_map(|&p| (0..seeds).map(move |s| (p, s)))
+            .collect();
+        let rows: Result<Vec<RunRow>, SweepError> = pool.install(|| {
+            jobs.par_iter()
+                .map(|&(p, s)| run_at(spec, p, s, (!full).then_some(horizon)))
+                .collect()
+        });
+        let rows = rows?;
+        equivalents += jobs.len() as f64 / shrink as f64;
+        rungs.push(Rung {
+            horizon,
+            seeds,
+            points: alive.len(),
+            runs: jobs.len() as u64,
+        });
+        let stats = results::aggregate(&rows);
+        if full {
+            last = stats;
+            break;
+        }
+        let keep = alive
+            .len()
+            .div_ceil(ladder.eta as usize)
+            .max(ladder.min_survivors)
+            .min(alive.len());
+        let mut ranked = rank(&stats, objective);
+        ranked.truncate(keep);
+        ranked.sort_unstable();
+        alive = ranked;
+    }
+    Ok(AdaptiveOutcome {
+        grid_runs: spec.run_count(),
+        full_runs: last.iter().map(|p| p.runs).sum(),
+        points: last,
+        rungs,
+        run_equivalents: equivalents,
+        duration,
+        wall_s: start.elapsed().as_secs_f64(),
+    })
+}
