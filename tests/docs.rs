@@ -77,7 +77,19 @@ fn readme_blocks() -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(Path::new(REPO).join("README.md")).unwrap();
     let mut blocks = Vec::new();
     let mut current: Option<Vec<String>> = None;
+    // A command continued with a trailing backslash is one example.
+    let mut joined: Vec<String> = Vec::new();
     for line in text.lines() {
+        match joined.last_mut() {
+            Some(last) if last.ends_with('\\') => {
+                last.pop();
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+            _ => joined.push(line.to_string()),
+        }
+    }
+    for line in &joined {
         if line.trim_start().starts_with("```") {
             match current.take() {
                 Some(block) => blocks.push(block),
@@ -172,8 +184,12 @@ fn check_example(line: &str, scratch: &Path) -> Result<(), String> {
             Err(format!("synopsis names no subcommand: {line}"))
         };
     }
+    // `calibrate`/`backtest` examples that read `output/...` need files that an example extracts from
+    // ../shared (research-use data never copied here): check that they parse, like the long commands.
+    let needs_extracted_data = matches!(args[0].as_str(), "calibrate" | "backtest")
+        && args.iter().any(|a| a.starts_with("output/"));
     args = localize(&args, scratch);
-    let long = matches!(args[0].as_str(), "sweep" | "sweep-merge" | "tune");
+    let long = matches!(args[0].as_str(), "sweep" | "sweep-merge" | "tune") || needs_extracted_data;
     if long {
         for w in &args {
             if ["scenarios/", "sweeps/", "traces/"]
