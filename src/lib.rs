@@ -23,7 +23,10 @@
 //!
 //! `sim` holds the event loop; `engine` the event queue and random streams; `ids` the generational ids.
 pub mod autoscaler;
+// Backtest and calibration are command-line tools over the run folder (plots, atomic writes, clap args).
+#[cfg(feature = "cli")]
 pub mod backtest;
+#[cfg(feature = "cli")]
 pub mod calibrate;
 pub mod dist;
 pub mod engine;
