@@ -45,11 +45,13 @@ fn page_sections() -> BTreeMap<String, Vec<Row>> {
             continue;
         }
         let Some(section) = &current else { continue };
-        let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
-        let Some(key) = cells[0]
-            .strip_prefix('`')
-            .and_then(|k| k.strip_suffix('`'))
-        else {
+        let cells: Vec<&str> = line
+            .trim()
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
+        let Some(key) = cells[0].strip_prefix('`').and_then(|k| k.strip_suffix('`')) else {
             continue;
         };
         assert_eq!(
@@ -135,11 +137,15 @@ fn accepted_keys(section: &str) -> BTreeSet<String> {
         let path = temp_scenario(&format!("probe-{parent}-{field}"), &body);
         (section.to_string(), validate(&path, &[]).1)
     } else if section == "dist" {
-        let body = "duration: 10s\ntraffic: {kind: poisson, rate: 1}\npod: {cold_start: {zzprobe: 1}}\n";
+        let body =
+            "duration: 10s\ntraffic: {kind: poisson, rate: 1}\npod: {cold_start: {zzprobe: 1}}\n";
         let path = temp_scenario("probe-dist", body);
         ("dist".to_string(), validate(&path, &[]).1)
     } else if section == "top" {
-        (String::new(), validate(&quickstart(), &["zzprobe=1".into()]).1)
+        (
+            String::new(),
+            validate(&quickstart(), &["zzprobe=1".into()]).1,
+        )
     } else {
         let set = format!("{section}.zzprobe=1");
         (section.to_string(), validate(&quickstart(), &[set]).1)
@@ -317,6 +323,32 @@ fn base_for(section: &str) -> Option<PathBuf> {
     Some(repo().join("scenarios").join(file))
 }
 
+/// Keys whose example only validates together with other settings.
+fn companions(key: &str) -> Vec<String> {
+    let traces = repo().join("traces");
+    let trace = |file: &str, format: &str| {
+        vec![
+            format!("traffic.format={format}"),
+            format!("traffic.path={}", traces.join(file).display()),
+        ]
+    };
+    match key {
+        "autoscaler.config.max-scale-limit" => vec!["autoscaler.config.max-scale=10".into()],
+        "pod.phases.model_size" => vec!["pod.phases.model_bandwidth=500Mi".into()],
+        "pod.phases.model_bandwidth" => vec!["pod.phases.model_size=14Gi".into()],
+        "pod.service.max_batch"
+        | "pod.service.prefill_per_token"
+        | "pod.service.decode_per_token" => {
+            vec!["pod.service.model=gpu_batch".into()]
+        }
+        "traffic.count_column" | "traffic.interval" => {
+            trace("synthetic_counts_per_minute.csv", "counts")
+        }
+        "traffic.series" => trace("azure-llm-code-rate.prom.json", "prometheus"),
+        _ => Vec::new(),
+    }
+}
+
 /// A scalar example (not a map, list, path or sub-table reference).
 fn scalar_example(row: &Row) -> bool {
     !row.example.is_empty()
@@ -331,7 +363,10 @@ fn traffic_example(section: &str) -> String {
     let marker = format!("<!-- keys: {section} -->");
     let at = PAGE.find(&marker).unwrap();
     let rest = &PAGE[at..];
-    let start = rest.find("```yaml\n").expect("a yaml example after the table") + 8;
+    let start = rest
+        .find("```yaml\n")
+        .expect("a yaml example after the table")
+        + 8;
     let end = rest[start..].find("```").unwrap();
     rest[start..start + end].trim().to_string()
 }
@@ -366,7 +401,9 @@ fn examples_validate() {
                 continue;
             }
             let set = format!("{}={}", row.key, row.example);
-            let (ok, output) = validate(&base, std::slice::from_ref(&set));
+            let mut sets = vec![set.clone()];
+            sets.extend(companions(&row.key));
+            let (ok, output) = validate(&base, &sets);
             if !ok {
                 failures.push(format!(
                     "section `{section}`: --set {set} on {} fails:\n{output}",
