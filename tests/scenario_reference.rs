@@ -39,12 +39,12 @@ fn page_sections() -> BTreeMap<String, Vec<Row>> {
             continue;
         }
         if !line.starts_with('|') {
-            if !line.trim().is_empty() && current.is_some() && !line.starts_with('|') {
+            // Any other text ends the table.
+            if !line.trim().is_empty() {
                 current = None;
             }
             continue;
         }
-        let Some(section) = &current else { continue };
         let cells: Vec<&str> = line
             .trim()
             .trim_matches('|')
@@ -53,6 +53,9 @@ fn page_sections() -> BTreeMap<String, Vec<Row>> {
             .collect();
         let Some(key) = cells[0].strip_prefix('`').and_then(|k| k.strip_suffix('`')) else {
             continue;
+        };
+        let Some(section) = &current else {
+            panic!("docs/scenario-reference.md: row `{key}` is in a table without a `<!-- keys: SECTION -->` marker")
         };
         assert_eq!(
             cells.len(),
