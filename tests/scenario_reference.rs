@@ -298,7 +298,9 @@ fn documented_configmap_keys_are_accepted_by_the_binary() {
     let sections = page_sections();
     for row in &sections["autoscaler.config"] {
         let set = format!("{}={}", row.key, row.example);
-        let (ok, output) = validate(&quickstart(), std::slice::from_ref(&set));
+        let mut sets = vec![set.clone()];
+        sets.extend(companions(&row.key));
+        let (ok, output) = validate(&quickstart(), &sets);
         assert!(
             ok && !output.contains("unknown key"),
             "--set {set} on scenarios/quickstart.yaml does not validate:\n{output}"
