@@ -290,6 +290,25 @@ fn every_section_and_traffic_kind_has_a_table() {
     for (section, rows) in &sections {
         assert!(!rows.is_empty(), "section `{section}` has an empty table");
     }
+    // A documented key of type `map` whose fields the loader checks needs its own table, so a section
+    // added later (a new map under `request_path` or `autoscaler`) cannot be documented by one row alone.
+    for (section, rows) in &sections {
+        if section.starts_with("traffic:") {
+            continue;
+        }
+        for row in rows.iter().filter(|r| r.ty == "map") {
+            let probe = format!("{}.zzprobe=1", row.key);
+            let output = validate(&quickstart(), &[probe]).1;
+            if output.contains("unknown field `zzprobe`") {
+                assert!(
+                    sections.contains_key(&row.key),
+                    "docs/scenario-reference.md: `{}` is a map with its own keys; add a table after `<!-- keys: {} -->` listing them",
+                    row.key,
+                    row.key
+                );
+            }
+        }
+    }
 }
 
 /// Every config-autoscaler key on the page is one the binary accepts (not "unknown key").
