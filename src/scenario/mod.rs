@@ -195,6 +195,9 @@ pub struct AutoscalerSpec {
     /// KEDA cron triggers, each an External metric of the HPA.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keda_cron: Vec<hpa::KedaCronSpec>,
+    /// The KEDA ScaledObject for class `keda`: a path to a manifest, or the manifest inline; see [`keda`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaledobject: Option<Value>,
 }
 
 /// The pod model.
