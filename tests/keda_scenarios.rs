@@ -205,3 +205,23 @@ fn unknown_metric_in_a_query_is_a_trigger_error() {
         .filter(|r| r.time_s >= 30)
         .all(|r| r.scale_reason == "keda-error" && r.desired_pods == Some(1)));
 }
+
+#[test]
+fn llm_comparison_scenarios_run_under_their_autoscalers() {
+    let mut gpu_s = Vec::new();
+    for (file, label) in [
+        ("llm-azure-keda.yaml", "keda"),
+        ("llm-azure-kpa.yaml", "kpa"),
+        ("llm-azure-hpa.yaml", "hpa"),
+    ] {
+        let (summary, rows) = run(&bundled(file), &[]);
+        assert_eq!(summary.autoscaler, label, "{file}");
+        assert_eq!(summary.requests.failed, 0, "{file}");
+        assert!(summary.replicas.max_ready > 1, "{file} never scaled out");
+        assert!(rows.iter().all(|r| r.desired_pods.unwrap_or(1) <= 8));
+        gpu_s.push(summary.gpu_seconds);
+    }
+    // KEDA on the engine's queue scales out early but releases sooner than the HPA on GPU utilization,
+    // which holds replicas through its 5-minute stabilization.
+    assert!(gpu_s[0] < gpu_s[2], "{gpu_s:?}");
+}
