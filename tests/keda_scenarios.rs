@@ -225,3 +225,38 @@ fn llm_comparison_scenarios_run_under_their_autoscalers() {
     // which holds replicas through its 5-minute stabilization.
     assert!(gpu_s[0] < gpu_s[2], "{gpu_s:?}");
 }
+
+#[test]
+fn vllm_waiting_requests_drive_an_hpa_pods_metric() {
+    // The HPA on the Pods metric vllm:num_requests_waiting (AverageValue 2) instead of GPU utilization.
+    let path = bundled("llm-azure-hpa.yaml");
+    let pods_metric = "autoscaler.hpa={maxReplicas: 8, metrics: [{type: Pods, pods: {metric: \
+        {name: \"vllm:num_requests_waiting\"}, target: {type: AverageValue, averageValue: 2}}}]}";
+    let (summary, rows) = run(&path, &[pods_metric, "service.scaleMetric=", "duration=8m"]);
+    assert_eq!(summary.autoscaler, "hpa");
+    // The metric is the waiting count the HPA saw: present, and above the target when it scaled out.
+    let first_up = rows
+        .iter()
+        .find(|r| r.desired_pods.unwrap_or(0) > 1)
+        .expect("never scaled out on waiting requests");
+    assert!(
+        first_up.hpa_metric.unwrap() > 2.0,
+        "{:?}",
+        first_up.hpa_metric
+    );
+    // With no waiting requests (one request at a time), it never scales out.
+    let (_, quiet) = run(
+        &path,
+        &[
+            pods_metric,
+            "service.scaleMetric=",
+            "duration=3m",
+            "traffic.load_scale=0.02",
+        ],
+    );
+    assert!(quiet.iter().all(|r| r.desired_pods == Some(1)));
+    assert!(quiet
+        .iter()
+        .filter(|r| r.time_s > 30)
+        .all(|r| r.hpa_metric.is_some_and(|m| m < 2.0)));
+}
