@@ -156,8 +156,8 @@ pub struct ServiceSpec {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutoscalerSpec {
-    /// `kpa` (Knative Pod Autoscaler, the default), `hpa` (Kubernetes HPA), `external` (KServe's name for
-    /// a user-supplied HPA or KEDA), or `fixed` (no autoscaler: `replicas` pods).
+    /// `kpa` (Knative Pod Autoscaler, the default), `hpa` (Kubernetes HPA), `keda` (a KEDA ScaledObject),
+    /// `external` (KServe's name for a user-supplied HPA or KEDA), or `fixed` (no autoscaler: `replicas` pods).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
     /// Pod count for `class: fixed`.
