@@ -19,6 +19,11 @@
 //! the pod; the GPU batching model has no KV-cache capacity, so there is no `vllm:kv_cache_usage_perc`
 //! and no preemption (a query naming an unpublished metric is a trigger error, which drives `fallback`).
 //!
+//! Simplifications: the HPA KEDA creates runs with kube-controller-manager's default flags (15 s sync,
+//! 0.1 tolerance, 5 min downscale stabilization; `autoscaler.controller` does not apply to it), and both
+//! KEDA and its HPA read the metrics of the second that just ended, with no scrape or cache delay
+//! (KEDA's Prometheus scaler queries a live server; its metrics server answers the HPA from the same).
+//!
 //! Zero replicas: KEDA on a raw (Standard) deployment has no activator. While the target has no ready
 //! pod the Service has no endpoints and the ingress answers 503 at once (requests are refused, not held),
 //! which is what a client of a raw-deployment InferenceService scaled to zero sees. Per-pod metrics have
