@@ -188,6 +188,14 @@ fn bad_scaledobjects_are_located() {
     );
     let e = errors_of(&path, &["autoscaler.scaledobject=[1, 2]"]);
     assert!(e.contains("expected a path"), "{e}");
+    let e = errors_of(
+        &path,
+        &["autoscaler.scaledobject={apiVersion: keda.sh/v1alpha1, kind: ScaledObject, metadata: {name: p}, spec: {scaleTargetRef: {name: p}, maxReplicaCount: 2000000000, triggers: [{type: prometheus, metadata: {query: x, threshold: '1'}}]}}"],
+    );
+    assert!(
+        e.contains("spec.maxReplicaCount: 2000000000 pods is too many"),
+        "{e}"
+    );
     let e = errors_of(&path, &["autoscaler.class=kedda"]);
     assert!(e.contains("allowed: kpa, hpa, keda"), "{e}");
 }

@@ -616,6 +616,37 @@ pub fn build_keda(
             }
         }
     };
+    // Replica counts beyond the simulator's pod limit would make a run build that many pods.
+    let max_pods = super::limits::MAX_PODS as i64;
+    let counts = [
+        (
+            "spec.maxReplicaCount",
+            spec.max_replica_count
+                .unwrap_or(crate::autoscaler::keda::scaledobject::DEFAULT_MAX_REPLICAS),
+        ),
+        ("spec.minReplicaCount", spec.min_replica_count.unwrap_or(0)),
+        (
+            "spec.idleReplicaCount",
+            spec.idle_replica_count.unwrap_or(0),
+        ),
+        (
+            "spec.fallback.replicas",
+            spec.fallback.as_ref().map_or(0, |f| f.replicas),
+        ),
+        (
+            "metadata.annotations.autoscaling.keda.sh/paused-replicas",
+            spec.paused_replicas().unwrap_or(0),
+        ),
+    ];
+    for (key, value) in counts {
+        if i64::from(value) > max_pods {
+            errors.push(loaded.error_at(
+                "autoscaler.scaledobject",
+                format!("{key}: {value} pods is too many; allowed: 0 to {max_pods}"),
+            ));
+            return None;
+        }
+    }
     let start_text = loaded
         .spec
         .start_time
