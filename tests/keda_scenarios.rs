@@ -268,3 +268,46 @@ fn vllm_waiting_requests_drive_an_hpa_pods_metric() {
         .filter(|r| r.time_s > 30)
         .all(|r| r.hpa_metric.is_some_and(|m| m < 2.0)));
 }
+
+mod invariants {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+        /// Whatever the polling interval, cooldown and load: the replica count changes only on a KEDA poll
+        /// or an HPA sync (15 s), stays within [idleReplicaCount, maxReplicaCount], and is never below
+        /// minReplicaCount except at idleReplicaCount.
+        #[test]
+        fn replicas_change_only_on_polls_and_syncs_within_bounds(
+            poll in 1u64..40,
+            cooldown in 0u64..120,
+            rate in 1u32..60,
+            max in 1u32..6,
+        ) {
+            let path = bundled("keda-idle-scale-to-zero.yaml");
+            let so = format!(
+                "autoscaler.scaledobject={{apiVersion: keda.sh/v1alpha1, kind: ScaledObject, \
+                 metadata: {{name: p}}, spec: {{scaleTargetRef: {{name: p}}, pollingInterval: {poll}, \
+                 cooldownPeriod: {cooldown}, idleReplicaCount: 0, minReplicaCount: 1, \
+                 maxReplicaCount: {max}, triggers: [{{type: prometheus, metadata: \
+                 {{query: requests_per_second, threshold: '1000', activationThreshold: '0'}}}}, \
+                 {{type: prometheus, metadata: {{query: 'sum(vllm:num_requests_waiting)', threshold: '2'}}}}]}}}}"
+            );
+            let rate0 = format!("traffic.sources[0].rate={rate}");
+            let (_, rows) = run(&path, &[&so, &rate0, "duration=200s"]);
+            let mut before = 1;
+            for r in &rows {
+                let d = r.desired_pods.unwrap();
+                prop_assert!(d == 0 || (1..=max).contains(&d), "{} at {} s", d, r.time_s);
+                if d != before {
+                    prop_assert!(
+                        r.time_s % poll == 0 || r.time_s % 15 == 0,
+                        "changed {} -> {} at {} s (poll {})", before, d, r.time_s, poll
+                    );
+                }
+                before = d;
+            }
+        }
+    }
+}
