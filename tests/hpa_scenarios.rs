@@ -388,7 +388,7 @@ fn bad_hpa_input_is_reported_with_key_value_and_allowed() {
     );
     let e = errors_of(&path, &["autoscaler.class=hpv"]);
     assert!(
-        e.contains("\"hpv\"") && e.contains("kpa, hpa, external, fixed"),
+        e.contains("\"hpv\"") && e.contains("kpa, hpa, keda, external, fixed"),
         "{e}"
     );
     let e = errors_of(

@@ -120,6 +120,18 @@ pub fn prepare(
                 .map(|c| match c.as_str() {
                     "hpa" => "hpa",
                     "external" => "external",
+                    // KServe uses its class only in Standard mode; its default mode (every modelled
+                    // version) is Knative, where the KPA scales.
+                    "keda"
+                        if annotations
+                            .get(crate::autoscaler::keda::kserve::ANNOTATION_DEPLOYMENT_MODE)
+                            .and_then(|m| {
+                                crate::autoscaler::keda::kserve::DeploymentMode::from_annotation(m)
+                            })
+                            == Some(crate::autoscaler::keda::kserve::DeploymentMode::Standard) =>
+                    {
+                        "keda"
+                    }
                     _ => "kpa",
                 })
         });
@@ -262,10 +274,27 @@ pub fn prepare(
                 None => AutoscalerMode::Fixed { replicas: 1 },
             }
         }
+        "keda" => {
+            let view = super::keda::KedaServiceView {
+                name: loaded.name(),
+                min_replicas,
+                max_replicas,
+                scale_metric: scale_metric.as_deref(),
+                scale_target,
+                annotations: &annotations,
+                initial_pods: s.initial_pods,
+            };
+            match super::keda::build_keda(loaded, &view, &mut errors, &mut settings) {
+                Some(setup) => AutoscalerMode::Custom(Box::new(
+                    crate::autoscaler::keda::adapter::KedaAdapter::new(setup),
+                )),
+                None => AutoscalerMode::Fixed { replicas: 1 },
+            }
+        }
         other => {
             errors.push(loaded.error_at(
                 "autoscaler.class",
-                format!("\"{other}\" is not supported; allowed: kpa, hpa, external, fixed"),
+                format!("\"{other}\" is not supported; allowed: kpa, hpa, keda, external, fixed"),
             ));
             AutoscalerMode::Fixed { replicas: 1 }
         }

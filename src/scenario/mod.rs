@@ -156,8 +156,8 @@ pub struct ServiceSpec {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutoscalerSpec {
-    /// `kpa` (Knative Pod Autoscaler, the default), `hpa` (Kubernetes HPA), `external` (KServe's name for
-    /// a user-supplied HPA or KEDA), or `fixed` (no autoscaler: `replicas` pods).
+    /// `kpa` (Knative Pod Autoscaler, the default), `hpa` (Kubernetes HPA), `keda` (a KEDA ScaledObject),
+    /// `external` (KServe's name for a user-supplied HPA or KEDA), or `fixed` (no autoscaler: `replicas` pods).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
     /// Pod count for `class: fixed`.
@@ -195,6 +195,9 @@ pub struct AutoscalerSpec {
     /// KEDA cron triggers, each an External metric of the HPA.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keda_cron: Vec<hpa::KedaCronSpec>,
+    /// The KEDA ScaledObject for class `keda`: a path to a manifest, or the manifest inline; see [`keda`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaledobject: Option<Value>,
 }
 
 /// The pod model.

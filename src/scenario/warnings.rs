@@ -84,6 +84,7 @@ pub fn collect(
     let owner = |key: &str| -> Option<&'static str> {
         match key {
             "config" | "configmap" | "reconcile_delay" => Some("kpa"),
+            "scaledobject" => Some("keda"),
             "hpa" | "controller" | "metrics_server" | "custom_metrics" | "keda_cron" => {
                 Some("hpa or external")
             }
@@ -94,6 +95,7 @@ pub fn collect(
         let Some(needs) = owner(key) else { continue };
         let applies = match needs {
             "kpa" => class == "kpa",
+            "keda" => class == "keda",
             _ => matches!(class, "hpa" | "external"),
         };
         if !applies {

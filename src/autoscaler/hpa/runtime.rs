@@ -69,6 +69,10 @@ pub enum MetricSource {
     ServiceConcurrency,
     /// The KEDA cron trigger with this index (its External metric).
     KedaCron(usize),
+    /// `vllm:num_requests_running`: requests in the pod's running batch at the scrape (a gauge).
+    VllmRunning,
+    /// `vllm:num_requests_waiting`: requests queued in the pod at the scrape (a gauge).
+    VllmWaiting,
 }
 
 impl MetricSource {
@@ -82,6 +86,8 @@ impl MetricSource {
         "pod_rps",
         "service_rps",
         "service_concurrency",
+        "vllm:num_requests_running",
+        "vllm:num_requests_waiting",
     ];
 
     pub fn from_name(name: &str) -> Option<Self> {
@@ -94,6 +100,8 @@ impl MetricSource {
             "pod_rps" => MetricSource::PodRps,
             "service_rps" => MetricSource::ServiceRps,
             "service_concurrency" => MetricSource::ServiceConcurrency,
+            "vllm:num_requests_running" => MetricSource::VllmRunning,
+            "vllm:num_requests_waiting" => MetricSource::VllmWaiting,
             _ => return None,
         })
     }
@@ -112,7 +120,11 @@ impl MetricSource {
             | MetricSpec::Object { name, .. }
             | MetricSpec::External { name, .. } => {
                 let n = name.to_ascii_lowercase();
-                if n.contains("gpu_util") || n.contains("gpu-util") {
+                if per_pod && n.contains("num_requests_waiting") {
+                    Some(MetricSource::VllmWaiting)
+                } else if per_pod && n.contains("num_requests_running") {
+                    Some(MetricSource::VllmRunning)
+                } else if n.contains("gpu_util") || n.contains("gpu-util") {
                     Some(MetricSource::GpuUtilPercent)
                 } else if n.contains("sm_active") || n.contains("gr_engine_active") {
                     Some(MetricSource::GpuBusyRatio)
@@ -201,7 +213,7 @@ struct Sample {
     at: SimTime,
     window: SimDuration,
     /// Values in plain units, indexed by [`SampleField`].
-    values: [f64; 5],
+    values: [f64; 7],
 }
 
 const CPU_CORES: usize = 0;
@@ -209,6 +221,8 @@ const MEMORY_BYTES: usize = 1;
 const GPU_BUSY: usize = 2;
 const CONCURRENCY: usize = 3;
 const RPS: usize = 4;
+const VLLM_RUNNING: usize = 5;
+const VLLM_WAITING: usize = 6;
 
 /// The counters a scrape differences, per pod slot.
 #[derive(Clone, Debug, Default)]
@@ -354,7 +368,7 @@ impl HpaRuntime {
             if let Some((at, cpu)) = t.last_resource {
                 let dt = (now - at).as_secs_f64();
                 if dt > 0.0 {
-                    let mut values = [0.0; 5];
+                    let mut values = [0.0; 7];
                     values[CPU_CORES] = (usage.cpu_core_seconds - cpu) / dt;
                     values[MEMORY_BYTES] = usage.memory_bytes;
                     t.resource.push_back(Sample {
@@ -384,10 +398,12 @@ impl HpaRuntime {
             if let Some((at, gpu, conc, reqs)) = t.last_custom {
                 let dt = (now - at).as_secs_f64();
                 if dt > 0.0 {
-                    let mut values = [0.0; 5];
+                    let mut values = [0.0; 7];
                     values[GPU_BUSY] = ((usage.gpu_busy_seconds - gpu) / dt).clamp(0.0, 1.0);
                     values[CONCURRENCY] = (t.concurrency_seconds - conc) / dt;
                     values[RPS] = (t.requests - reqs) / dt;
+                    values[VLLM_RUNNING] = f64::from(pod.executing);
+                    values[VLLM_WAITING] = f64::from(pod.queued);
                     t.custom.push_back(Sample {
                         at: now,
                         window: now - at,
@@ -401,7 +417,7 @@ impl HpaRuntime {
         if let Some((at, arrivals, conc)) = self.last_service {
             let dt = (now - at).as_secs_f64();
             if dt > 0.0 {
-                let mut values = [0.0; 5];
+                let mut values = [0.0; 7];
                 values[RPS] = (self.service_arrivals - arrivals) / dt;
                 values[CONCURRENCY] = (self.service_concurrency_seconds - conc) / dt;
                 self.service.push_back(Sample {
@@ -518,6 +534,8 @@ impl HpaRuntime {
                                 MetricSource::GpuUtilPercent => s.values[GPU_BUSY] * 100.0,
                                 MetricSource::GpuBusyRatio => s.values[GPU_BUSY],
                                 MetricSource::PodConcurrency => s.values[CONCURRENCY],
+                                MetricSource::VllmRunning => s.values[VLLM_RUNNING],
+                                MetricSource::VllmWaiting => s.values[VLLM_WAITING],
                                 _ => s.values[RPS],
                             };
                             PodMetricSample {
@@ -627,7 +645,7 @@ mod tests {
         let mk = |s| Sample {
             at: SimTime::from_secs(s),
             window: SimDuration::from_secs(15),
-            values: [s as f64; 5],
+            values: [s as f64; 7],
         };
         let mut q: VecDeque<Sample> = [mk(15), mk(30), mk(45)].into_iter().collect();
         let got = latest(&mut q, SimTime::from_secs(50), SimDuration::from_secs(10));

@@ -12,12 +12,13 @@
 //!
 //! How it is used: build a [`ScaledObjectSpec`] (with `crate::scenario::keda::parse_scaled_object`), make a
 //! [`KedaScaler`], call [`KedaScaler::poll`] every `pollingInterval` and [`KedaScaler::hpa_sync`] every HPA
-//! sync period, and apply the replica counts they return. Not yet wired into simulation runs: that waits
-//! for the scaler trait the simulation loop is getting.
+//! sync period, and apply the replica counts they return. In simulation runs ([`adapter::KedaAdapter`],
+//! scenario `autoscaler.class: keda`) the adapter does exactly that on the loop's 1 s tick.
 //!
 //! Checked by `tests/golden_keda.rs` against vectors from KEDA's own code (executor, fallback, Prometheus
 //! activation). Departures where the vectors stop are listed in [`scaledobject`].
 
+pub mod adapter;
 pub mod executor;
 pub mod fallback;
 pub mod kserve;
