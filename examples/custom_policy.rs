@@ -32,7 +32,7 @@ use podscale::scenario;
 use podscale::sim::{self, output::NoTimeseries, AutoscalerMode, RunSummary};
 use podscale::time::SimTime;
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 struct PredictiveTrend {
     /// Mean service time, seconds (kpa-bursty's lognormal, median 80 ms and sigma 0.4: 87 ms; a real
@@ -123,7 +123,7 @@ impl Scaler for PredictiveTrend {
     }
 }
 
-fn run(path: &PathBuf, seed: Option<u64>, policy: Option<PredictiveTrend>) -> RunSummary {
+fn run(path: &Path, seed: Option<u64>, policy: Option<PredictiveTrend>) -> RunSummary {
     let fail = |e: scenario::ScenarioErrors| -> ! {
         eprintln!("{e}");
         std::process::exit(2)
