@@ -131,6 +131,10 @@ def _initial(policy: Any) -> int:
     return n
 
 
+#: The simulator's limit on pods (``scenario::limits::MAX_PODS``).
+MAX_REPLICAS = 10_000
+
+
 def _adapter(policy: Any):
     """Wraps the policy as the compiled module's ``step(now_s, view_dict, decide)``, called once per
     simulated second in order: ``policy.observe(now, view)`` (if the policy has it) every second, then
@@ -163,9 +167,9 @@ def _adapter(policy: Any):
             n = policy.decide(now, view)
         except Exception as e:
             raise PolicyError(f"{name}.{method} raised {e!r} at simulated time {now:g} s", now) from e
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-            raise PolicyError(
-                f"{name}.decide returned {n!r} at simulated time {now:g} s; allowed: an int >= 0", now)
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 0 <= n <= MAX_REPLICAS:
+            raise PolicyError(f"{name}.decide returned {n!r} at simulated time {now:g} s; "
+                              f"allowed: an int from 0 to {MAX_REPLICAS}", now)
         state["desired"] = int(n)
         return int(n)
 

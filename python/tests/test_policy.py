@@ -170,7 +170,7 @@ def test_policy_errors_name_the_simulated_time(small: str):
         def decide(self, now, view):
             return -1
 
-    with pytest.raises(podscale.PolicyError, match="returned -1 at simulated time 2 s; allowed"):
+    with pytest.raises(podscale.PolicyError, match="returned -1 at simulated time 2 s; allowed: an int from 0 to 10000"):
         podscale.run(small, policy=Negative())
 
     class NotAnInt:
@@ -192,12 +192,21 @@ def test_policy_errors_name_the_simulated_time(small: str):
         podscale.run(small, policy=NoPeriod())
 
 
-def test_too_many_replicas_is_refused_by_the_simulator_side(small: str):
+def test_too_many_replicas_is_refused(small: str):
     class Huge:
         period = 1
 
         def decide(self, now, view):
             return 10**9
 
-    with pytest.raises(ValueError, match="allowed: 0 <= replicas <= 10000"):
+    with pytest.raises(podscale.PolicyError, match="returned 1000000000 at simulated time 1 s; allowed: an int from 0 to 10000"):
         podscale.run(small, policy=Huge())
+
+    # The compiled side checks too, for a step callable that bypasses the package's wrapper.
+    from podscale import _podscale
+
+    def step(now, view, decide):
+        return 20_000 if decide else None
+
+    with pytest.raises(ValueError, match="at simulated t=1 s is 20000; allowed: 0 <= replicas <= 10000"):
+        _podscale.run_policy(step, period_s=1, initial_replicas=1, text=small)
