@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from . import _podscale
-from ._errors import PodscaleError, ScenarioError
+from ._errors import PodscaleError, PolicyError, ScenarioError
 from .policies import PredictiveTrend, TargetTracking, View
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Result",
     "ScenarioError",
     "PodscaleError",
+    "PolicyError",
     "View",
     "PredictiveTrend",
     "TargetTracking",
@@ -39,14 +41,12 @@ __all__ = [
 @dataclass
 class Result:
     """One run: ``summary`` (the CLI's summary.json as a dict), ``timeseries`` (one row per simulated
-    second, the columns of timeseries.csv), ``requests`` (one row per request, only with
-    ``per_request=True``) and ``simulations`` (how many simulations the run took: 1, or more with a
-    custom policy)."""
+    second, the columns of timeseries.csv) and ``requests`` (one row per request, only with
+    ``per_request=True``)."""
 
     summary: dict
     timeseries: pd.DataFrame
     requests: pd.DataFrame | None
-    simulations: int
 
 
 def _source(scenario: Any, base_dir: str | os.PathLike | None) -> dict:
@@ -102,51 +102,76 @@ def run(
     src = _source(scenario, base_dir)
     args = dict(overrides=_overrides(overrides), seed=seed, per_request=per_request, **src)
     if policy is None:
-        summary, ts, req, sims = _podscale.run(**args)
+        summary, ts, req = _podscale.run(**args)
     else:
-        summary, ts, req, sims = _podscale.run_policy(
+        summary, ts, req = _podscale.run_policy(
             _adapter(policy),
             period_s=_period(policy),
-            initial_replicas=int(getattr(policy, "initial_replicas", 1)),
+            initial_replicas=_initial(policy),
             **args,
         )
     return Result(
         summary=json.loads(summary),
         timeseries=_frame(ts),
         requests=_frame(req) if req is not None else None,
-        simulations=sims,
     )
 
 
 def _period(policy: Any) -> int:
     period = getattr(policy, "period", None)
-    if not isinstance(period, (int, float)) or period < 1 or int(period) != period:
+    if isinstance(period, bool) or not isinstance(period, (int, float)) or period < 1 or int(period) != period:
         raise ValueError(f"policy.period must be a whole number of seconds >= 1, got {period!r}")
     return int(period)
 
 
-def _adapter(policy: Any):
-    """Wraps ``policy.decide(now, view)`` as the compiled module's ``step(now_s, row, decide)``.
+def _initial(policy: Any) -> int:
+    n = getattr(policy, "initial_replicas", 1)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"policy.initial_replicas must be a whole number >= 0, got {n!r}")
+    return n
 
-    The compiled side may replay the start of the run, but it shows each second once and in order, so
-    the history kept here is the run's history.
-    """
+
+#: The simulator's limit on pods (``scenario::limits::MAX_PODS``).
+MAX_REPLICAS = 10_000
+
+
+def _adapter(policy: Any):
+    """Wraps the policy as the compiled module's ``step(now_s, view_dict, decide)``, called once per
+    simulated second in order: ``policy.observe(now, view)`` (if the policy has it) every second, then
+    ``policy.decide(now, view)`` at multiples of ``policy.period``. Keeps the run's history for the view
+    and turns a failure into :class:`PolicyError` naming the simulated time."""
     if not callable(getattr(policy, "decide", None)):
         raise TypeError("a policy needs a decide(now, view) method")
+    observe = getattr(policy, "observe", None)
+    if observe is not None and not callable(observe):
+        raise TypeError("policy.observe must be a method observe(now, view)")
+    name = type(policy).__name__
     arrivals: list[int] = []
     in_flight: list[int] = []
-    state = {"desired": int(getattr(policy, "initial_replicas", 1))}
+    concurrency: list[float] = []
+    state = {"desired": _initial(policy)}
 
     def step(now: float, row: dict, decide: bool) -> int | None:
-        if not decide:
-            arrivals.append(row["arrivals"])
-            in_flight.append(row["in_flight"])
-            return None
-        view = View(now=now, desired=state["desired"], arrivals_history=list(arrivals),
-                    in_flight_history=list(in_flight), **row)
-        n = policy.decide(now, view)
-        state["desired"] = n
-        return n
+        arrivals.append(row["arrivals"])
+        in_flight.append(row["in_flight"])
+        concurrency.append(row["concurrency"])
+        view = View(now=now, desired=state["desired"], arrivals_history=arrivals,
+                    in_flight_history=in_flight, concurrency_history=concurrency, **row)
+        method = "observe"
+        try:
+            if observe is not None:
+                observe(now, view)
+            if not decide:
+                return None
+            method = "decide"
+            n = policy.decide(now, view)
+        except Exception as e:
+            raise PolicyError(f"{name}.{method} raised {e!r} at simulated time {now:g} s", now) from e
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 0 <= n <= MAX_REPLICAS:
+            raise PolicyError(f"{name}.decide returned {n!r} at simulated time {now:g} s; "
+                              f"allowed: an int from 0 to {MAX_REPLICAS}", now)
+        state["desired"] = int(n)
+        return int(n)
 
     return step
 

@@ -19,3 +19,15 @@ class ScenarioError(PodscaleError, ValueError):
     def __init__(self, message: str, errors: list[dict] | None = None) -> None:
         super().__init__(message)
         self.errors: list[dict] = list(errors or [])
+
+
+class PolicyError(PodscaleError):
+    """A custom policy failed during a run: it raised, or returned something that is not a replica count.
+
+    ``str(e)`` names the policy's method and the simulated time; ``e.now`` is that time in seconds; the
+    original exception is ``e.__cause__``. The run stops at that second.
+    """
+
+    def __init__(self, message: str, now: float | None = None) -> None:
+        super().__init__(message)
+        self.now = now

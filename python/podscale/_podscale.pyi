@@ -3,7 +3,7 @@
 import os
 from typing import Callable
 
-RunTuple = tuple[str, bytes, bytes | None, int]
+RunTuple = tuple[str, bytes, bytes | None]
 
 def run(
     *,
@@ -15,7 +15,7 @@ def run(
     base_dir: str | os.PathLike | None = None,
 ) -> RunTuple: ...
 def run_policy(
-    decide: Callable[[float, dict, bool], int | None],
+    step: Callable[[float, dict, bool], int | None],
     *,
     period_s: int,
     initial_replicas: int,

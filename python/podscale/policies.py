@@ -1,9 +1,12 @@
 """Custom replica policies in Python, and a bundled example.
 
 A policy is any object with ``period`` (seconds between decisions, a whole number >= 1), optionally
-``initial_replicas``, and ``decide(now, view) -> int`` returning the desired replica count. ``now`` is the
-simulated time in seconds; ``view`` (a :class:`View`) describes the second that just ended and keeps the
-history of the run so far. Pass it as ``podscale.run(scenario, policy=MyPolicy())``.
+``initial_replicas`` (pods Ready at time 0, default 1) and ``observe(now, view)`` (called every second),
+and ``decide(now, view) -> int`` returning the desired replica count. ``now`` is the simulated time in
+seconds; ``view`` (a :class:`View`) describes the second that just ended and keeps the history of the run
+so far. Pass it as ``podscale.run(scenario, policy=MyPolicy())``: the policy replaces the scenario's
+autoscaler inside the simulation (the simulator's scaler interface), on the same traffic and seed.
+Returning 0 scales to zero: requests then wait in the activator until a pod is Ready (as with the KPA).
 """
 
 from __future__ import annotations
@@ -15,28 +18,44 @@ from typing import Protocol
 
 @dataclass
 class View:
-    """What a policy sees at ``now``: the per-second row of ``[now - 1 s, now)`` and the history."""
+    """What a policy sees at ``now`` (whole seconds): the second ``[now - 1 s, now)`` as the simulator's
+    autoscalers see it on their 1 s tick, and the run's history.
+
+    The per-second fields are the data the KPA and the HPA get: ready pods, the deployment's replicas,
+    arrivals, requests in flight, each ready pod's queue-proxy report and the activator's report. Latency
+    and the other timeseries.csv columns are written after the tick and are not part of it.
+    """
 
     now: float
-    arrivals: int
-    completions: int
-    failures: int
-    in_flight: int
-    activator_queue: int
-    queue_proxy_queue: int
+    #: Pods Ready at ``now``.
     ready_pods: int
-    pending_pods: int
-    starting_pods: int
-    terminating_pods: int
-    latency_p50_ms: float | None
-    latency_p99_ms: float | None
-    cpu_utilization: float | None
-    #: The replica count the policy last asked for.
+    #: The deployment's replica count (its spec) at ``now``, before this decision.
+    replicas: int
+    #: Requests sent during the second.
+    arrivals: int
+    #: Requests sent and not yet answered, at ``now``.
+    in_flight: int
+    #: Sum over ready pods of the queue-proxy's average concurrency over the second (requests).
+    concurrency: float
+    #: One dict per ready pod: ``age_s``, ``concurrency``, ``proxied_concurrency`` (the part that came
+    #: through the activator), ``requests`` and ``proxied_requests`` (arrivals at the pod in the second).
+    pods: list[dict]
+    #: The activator's report (average concurrency, requests per second); ``None`` when it holds no entry.
+    activator_concurrency: float | None
+    activator_requests: float | None
+    #: Estimated average requests waiting in the activator over the second.
+    activator_waiting: float
+    #: Whether the activator was in the request path at ``now`` (0 replicas or no ready pod, or a backlog).
+    activator_in_path: bool
+    #: The replica count the policy last asked for (its ``initial_replicas`` before the first decision).
     desired: int
-    #: Per-second arrivals of every second so far (index 0 = [0 s, 1 s)), up to the moment of the call.
+    #: Per-second arrivals of every second so far, this one last (index 0 = [0 s, 1 s)). Shared with the
+    #: run: read it, do not modify it.
     arrivals_history: list[int] = field(default_factory=list)
     #: In-flight requests at the end of every second so far.
     in_flight_history: list[int] = field(default_factory=list)
+    #: ``concurrency`` of every second so far.
+    concurrency_history: list[float] = field(default_factory=list)
 
 
 class Policy(Protocol):
@@ -44,9 +63,13 @@ class Policy(Protocol):
 
     def decide(self, now: float, view: View) -> int: ...
 
+    # Optional: ``observe(self, now: float, view: View) -> None`` is called every second before
+    # ``decide``; ``initial_replicas: int`` (default 1) pods are Ready at time 0.
+
 
 class TargetTracking:
-    """Keeps ``target`` requests in flight per pod (what the KPA does without its windows)."""
+    """Keeps ``target`` concurrent requests per pod (what the KPA does without its windows): the pods'
+    average concurrency over the second plus the requests waiting in the activator, divided by ``target``."""
 
     def __init__(self, target: float = 7.0, period: int = 2, min_replicas: int = 1, max_replicas: int = 100):
         self.target, self.period = target, period
@@ -54,7 +77,7 @@ class TargetTracking:
         self.initial_replicas = min_replicas
 
     def decide(self, now: float, view: View) -> int:
-        want = math.ceil(view.in_flight / self.target)
+        want = math.ceil((view.concurrency + view.activator_waiting) / self.target)
         return max(self.min_replicas, min(self.max_replicas, want))
 
 

@@ -8,20 +8,19 @@
 //! buffers, `scenario::overrides::apply_override`, `sweep::SweepSpec::parse`, `sweep::execute` and
 //! `sweep::write_outputs`.
 //!
-//! Custom policies ([`run_with_policy`]) have no hook in the simulator yet, so they are run through the
-//! one public way to change the replica count from outside: the scenario's autoscaler becomes `fixed`
-//! with a CronHPA whose one-shot jobs (`runOnce`, seconds-precise cron times) write each decision at its
-//! exact simulated time. The run is watched through the row sink; when the policy asks for a new count,
-//! the run stops, the decision is added as a job and the scenario runs again from the start. Runs are
-//! deterministic, so the replayed prefix is identical and the policy is asked once per period, in order.
-//! Cost: one partial run per change of the decision. Semantics of that path: no activator (the deployment
-//! is driven directly, as for `class: fixed`), so 0 replicas means requests fail, not wait.
+//! Custom policies ([`run_with_policy`]) replace the scenario's autoscaler with
+//! `sim::AutoscalerMode::Custom` holding a [`crate::policy::PolicyScaler`]; the row sink ends the run when
+//! the policy fails.
 
-use crate::policy::{ReplicaPolicy, View};
+use crate::policy::{PolicyScaler, ReplicaPolicy};
 use podscale::scenario::{self, overrides::apply_override, LoadedScenario, ScenarioErrors};
-use podscale::sim::{self, output::CsvTimeseries, CsvRequestLog, SecondRow, TimeseriesSink};
+use podscale::sim::{
+    self, output::CsvTimeseries, AutoscalerMode, CsvRequestLog, SecondRow, TimeseriesSink,
+};
 use podscale::sweep;
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where a scenario (or sweep) comes from.
@@ -50,8 +49,6 @@ pub struct Outputs {
     pub summary_json: String,
     pub timeseries_csv: Vec<u8>,
     pub requests_csv: Option<Vec<u8>>,
-    /// Simulations run (1, or more for a custom policy).
-    pub runs: u32,
 }
 
 const STRING_NAME: &str = "<string>";
@@ -130,79 +127,30 @@ fn prepare(
     }
 }
 
-/// Forwards rows to a CSV buffer and, with a policy, asks it at each period boundary; stops the run
-/// (with an error the caller recognises) when the policy changes its decision.
-struct Watch<'a> {
+/// Forwards rows to a CSV buffer; with a policy, stops the run (with an error the caller recognises)
+/// once the policy has failed.
+struct Watch {
     csv: CsvTimeseries<Vec<u8>>,
-    policy: Option<&'a mut dyn ReplicaPolicy>,
-    /// Rows up to this time were seen in an earlier run; they are replayed, not shown again.
-    asked_until: u64,
-    current: u32,
-    change: Option<(u64, u32)>,
-    failed: bool,
+    policy_failed: Option<Rc<Cell<bool>>>,
 }
 
-const STOP: &str = "podscale-python: policy decision changed";
+const STOP: &str = "podscale-python: the policy failed";
 
-impl TimeseriesSink for Watch<'_> {
+impl TimeseriesSink for Watch {
     fn row(&mut self, row: &SecondRow) -> std::io::Result<()> {
-        self.csv.row(row)?;
-        let Some(policy) = self.policy.as_deref_mut() else {
-            return Ok(());
-        };
-        let t = row.time_s;
-        if t <= self.asked_until {
-            return Ok(()); // replayed: seen in an earlier run
-        }
-        let view = view(row);
-        if policy.observe(&view).is_err() {
-            self.failed = true;
+        if self.policy_failed.as_ref().is_some_and(|f| f.get()) {
             return Err(std::io::Error::other(STOP));
         }
-        if t % policy.period_s().max(1) != 0 {
-            return Ok(());
-        }
-        // A stop happens only at a decision, so every row up to it has been observed.
-        self.asked_until = t;
-        match policy.decide(&view) {
-            Ok(n) if n == self.current => Ok(()),
-            Ok(n) => {
-                self.change = Some((t, n));
-                Err(std::io::Error::other(STOP))
-            }
-            Err(_) => {
-                self.failed = true;
-                Err(std::io::Error::other(STOP))
-            }
-        }
+        self.csv.row(row)
     }
 }
 
-fn view(row: &SecondRow) -> View {
-    View {
-        now_s: row.time_s,
-        arrivals: row.arrivals,
-        completions: row.completions,
-        failures: row.failures,
-        in_flight: row.in_flight,
-        activator_queue: row.activator_queue,
-        queue_proxy_queue: row.queue_proxy_queue,
-        ready_pods: row.ready_pods,
-        pending_pods: row.pending_pods,
-        starting_pods: row.starting_pods,
-        terminating_pods: row.terminating_pods,
-        latency_p50_ms: row.latency_p50_ms,
-        latency_p99_ms: row.latency_p99_ms,
-        cpu_utilization: row.cpu_utilization,
-    }
-}
-
-/// One run; `Ok(None)` when a policy changed its decision and the run was stopped.
+/// One run.
 fn simulate(
     prepared: scenario::Prepared,
     per_request: bool,
-    watch: &mut Watch<'_>,
-) -> Result<Option<(String, Option<Vec<u8>>)>, Failure> {
+    watch: &mut Watch,
+) -> Result<(String, Option<Vec<u8>>), Failure> {
     let mut log = if per_request {
         Some(CsvRequestLog::new(Vec::new()).map_err(|e| Failure::Other(e.to_string()))?)
     } else {
@@ -214,15 +162,12 @@ fn simulate(
         watch,
         log.as_mut().map(|l| l as &mut dyn sim::RequestLog),
     );
-    if watch.failed {
+    if watch.policy_failed.as_ref().is_some_and(|f| f.get()) {
         return Err(Failure::Policy);
-    }
-    if watch.change.is_some() {
-        return Ok(None);
     }
     let summary = result.map_err(|e| Failure::Other(format!("simulation failed: {e}")))?;
     let json = serde_json::to_string(&summary).map_err(|e| Failure::Other(e.to_string()))?;
-    Ok(Some((json, log.map(|l| l.into_inner()))))
+    Ok((json, log.map(|l| l.into_inner())))
 }
 
 fn new_csv() -> Result<CsvTimeseries<Vec<u8>>, Failure> {
@@ -239,109 +184,45 @@ pub fn run(
     let (_, prepared) = prepare(source, overrides, seed)?;
     let mut watch = Watch {
         csv: new_csv()?,
-        policy: None,
-        asked_until: 0,
-        current: 0,
-        change: None,
-        failed: false,
+        policy_failed: None,
     };
-    let (summary_json, requests_csv) = simulate(prepared, per_request, &mut watch)?
-        .ok_or_else(|| Failure::Other("run stopped without a policy".into()))?;
+    let (summary_json, requests_csv) = simulate(prepared, per_request, &mut watch)?;
     Ok(Outputs {
         summary_json,
         timeseries_csv: watch.csv.into_inner(),
         requests_csv,
-        runs: 1,
     })
 }
 
-/// Runs a scenario with `policy` deciding the replica count (see the module docs for how).
-pub fn run_with_policy(
+/// Runs a scenario with `policy` in place of its autoscaler, through the simulator's public scaler
+/// interface (`AutoscalerMode::Custom`, see [`crate::policy`]): one simulation, on the traffic and seed the
+/// scenario's own autoscaler would get, so a comparison with it uses common random numbers.
+pub fn run_with_policy<P: ReplicaPolicy + 'static>(
     source: &Source,
     overrides: &[String],
     seed: Option<u64>,
     per_request: bool,
-    policy: &mut dyn ReplicaPolicy,
+    policy: P,
     initial_replicas: u32,
 ) -> Result<Outputs, Failure> {
-    // Validate the scenario as written first, so its errors are located in the user's file.
-    let (loaded, _) = prepare(source, overrides, seed)?;
-    let start_text = loaded
-        .spec
-        .start_time
-        .clone()
-        .unwrap_or_else(|| "2024-01-01T00:00:00Z".into());
-    let civil_start = chrono::DateTime::parse_from_rfc3339(&start_text)
-        .map_err(|e| Failure::Other(format!("start_time {start_text:?}: {e}")))?
-        .with_timezone(&chrono::Utc);
-    let mut doc = loaded.document.clone();
-    let base_dir = loaded.base_dir.clone();
-    let mut decisions: Vec<(u64, u32)> = Vec::new();
-    let mut asked_until = 0;
-    for runs in 1.. {
-        let autoscaler = policy_autoscaler(initial_replicas, &decisions, civil_start);
-        doc.as_mapping_mut()
-            .ok_or_else(|| Failure::Other("the scenario is not a map".into()))?
-            .insert("autoscaler".into(), autoscaler);
-        let text = serde_yaml::to_string(&doc).map_err(|e| Failure::Other(e.to_string()))?;
-        let staged = Source::Text {
-            text,
-            base_dir: base_dir.clone(),
-        };
-        let (_, prepared) = prepare(&staged, &[], seed)?;
-        let mut watch = Watch {
-            csv: new_csv()?,
-            policy: Some(&mut *policy),
-            asked_until,
-            current: decisions.last().map_or(initial_replicas, |d| d.1),
-            change: None,
-            failed: false,
-        };
-        match simulate(prepared, per_request, &mut watch)? {
-            Some((summary_json, requests_csv)) => {
-                return Ok(Outputs {
-                    summary_json,
-                    timeseries_csv: watch.csv.into_inner(),
-                    requests_csv,
-                    runs,
-                })
-            }
-            None => {
-                let change = watch.change.expect("stopped runs carry the change");
-                asked_until = change.0;
-                decisions.push(change);
-            }
-        }
-    }
-    unreachable!("the loop returns")
-}
-
-/// `autoscaler: {class: fixed, replicas, cron: {jobs: [one-shot job per decision]}}`.
-fn policy_autoscaler(
-    initial: u32,
-    decisions: &[(u64, u32)],
-    civil_start: chrono::DateTime<chrono::Utc>,
-) -> serde_yaml::Value {
-    use chrono::{Datelike, Timelike};
-    let jobs: Vec<serde_json::Value> = decisions
-        .iter()
-        .enumerate()
-        .map(|(i, &(t, n))| {
-            let at = civil_start + chrono::Duration::seconds(t as i64);
-            serde_json::json!({
-                "name": format!("policy-{i}"),
-                // cronhpa dialect: seconds minutes hours day-of-month month day-of-week.
-                "schedule": format!("{} {} {} {} {} *", at.second(), at.minute(), at.hour(), at.day(), at.month()),
-                "targetSize": n,
-                "runOnce": true,
-            })
-        })
-        .collect();
-    let mut value = serde_json::json!({"class": "fixed", "replicas": initial});
-    if !jobs.is_empty() {
-        value["cron"] = serde_json::json!({"jobs": jobs, "time_zone": "UTC"});
-    }
-    serde_yaml::to_value(value).expect("plain JSON converts to YAML")
+    let (_, mut prepared) = prepare(source, overrides, seed)?;
+    let failed = Rc::new(Cell::new(false));
+    prepared.config.standalone_cron = None;
+    prepared.config.autoscaler = AutoscalerMode::Custom(Box::new(PolicyScaler::new(
+        policy,
+        initial_replicas,
+        failed.clone(),
+    )));
+    let mut watch = Watch {
+        csv: new_csv()?,
+        policy_failed: Some(failed),
+    };
+    let (summary_json, requests_csv) = simulate(prepared, per_request, &mut watch)?;
+    Ok(Outputs {
+        summary_json,
+        timeseries_csv: watch.csv.into_inner(),
+        requests_csv,
+    })
 }
 
 /// JSON (a Python dict) to block YAML, so errors in a dict scenario get useful line numbers.

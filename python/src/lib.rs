@@ -63,18 +63,17 @@ fn to_pyerr(py: Python<'_>, failure: Failure, policy_error: Option<PyErr>) -> Py
     build().unwrap_or_else(|e| e)
 }
 
-type RunTuple = (String, Py<PyBytes>, Option<Py<PyBytes>>, u32);
+type RunTuple = (String, Py<PyBytes>, Option<Py<PyBytes>>);
 
 fn to_tuple(py: Python<'_>, out: Outputs) -> RunTuple {
     (
         out.summary_json,
         PyBytes::new(py, &out.timeseries_csv).unbind(),
         out.requests_csv.map(|r| PyBytes::new(py, &r).unbind()),
-        out.runs,
     )
 }
 
-/// Runs one scenario: `(summary_json, timeseries_csv, requests_csv | None, simulations_run)`.
+/// Runs one scenario: `(summary_json, timeseries_csv, requests_csv | None)`.
 #[pyfunction]
 #[pyo3(signature = (*, path=None, text=None, overrides=Vec::new(), seed=None, per_request=false, base_dir=None))]
 fn run(
@@ -93,13 +92,14 @@ fn run(
     }
 }
 
-/// Runs one scenario with `decide(now_s, view_dict) -> int` choosing the replicas every `period_s`.
+/// Runs one scenario with `step(now_s, view_dict, decide) -> int | None` in place of its autoscaler: called
+/// every simulated second, returning the replicas at multiples of `period_s`.
 #[pyfunction]
-#[pyo3(signature = (decide, *, period_s, initial_replicas, path=None, text=None, overrides=Vec::new(), seed=None, per_request=false, base_dir=None))]
+#[pyo3(signature = (step, *, period_s, initial_replicas, path=None, text=None, overrides=Vec::new(), seed=None, per_request=false, base_dir=None))]
 #[allow(clippy::too_many_arguments)]
 fn run_policy(
     py: Python<'_>,
-    decide: Py<PyAny>,
+    step: Py<PyAny>,
     period_s: u64,
     initial_replicas: u32,
     path: Option<PathBuf>,
@@ -115,22 +115,24 @@ fn run_policy(
         ));
     }
     let source = source(path, text, base_dir)?;
-    let mut policy = policy::PyPolicy {
-        callback: decide,
+    let error = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let policy = policy::PyPolicy {
+        callback: step,
         period_s,
-        error: None,
+        error: error.clone(),
     };
     let result = glue::run_with_policy(
         &source,
         &overrides,
         seed,
         per_request,
-        &mut policy,
+        policy,
         initial_replicas,
     );
+    let raised = error.borrow_mut().take();
     match result {
         Ok(out) => Ok(to_tuple(py, out)),
-        Err(f) => Err(to_pyerr(py, f, policy.error.take())),
+        Err(f) => Err(to_pyerr(py, f, raised)),
     }
 }
 
