@@ -306,12 +306,16 @@ pub trait RequestLog {
 /// Writes `requests.csv`: `sent_s,latency_ms,status,pod,via_activator,cold_start`.
 pub struct CsvRequestLog<W: std::io::Write> {
     out: W,
+    line: String,
 }
 
 impl<W: std::io::Write> CsvRequestLog<W> {
     pub fn new(mut out: W) -> std::io::Result<Self> {
         writeln!(out, "sent_s,latency_ms,status,pod,via_activator,cold_start")?;
-        Ok(CsvRequestLog { out })
+        Ok(CsvRequestLog {
+            out,
+            line: String::with_capacity(64),
+        })
     }
     pub fn into_inner(self) -> W {
         self.out
@@ -320,17 +324,18 @@ impl<W: std::io::Write> CsvRequestLog<W> {
 
 impl<W: std::io::Write> RequestLog for CsvRequestLog<W> {
     fn record(&mut self, r: &RequestRecord) -> std::io::Result<()> {
-        let pod = r.pod.map_or_else(String::new, |p| p.slot().to_string());
-        writeln!(
-            self.out,
-            "{:.9},{:.6},{},{},{},{}",
-            r.sent.as_secs_f64(),
-            (r.finished - r.sent).as_millis_f64(),
+        // Formatted without allocation or f64 formatting (issue 15); the text is unchanged.
+        self.line.clear();
+        crate::observe::output::push_request_line(
+            &mut self.line,
+            r.sent.0,
+            (r.finished - r.sent).0,
             r.status,
-            pod,
-            u8::from(r.via_activator),
-            u8::from(r.waited_for_cold_start)
-        )
+            r.pod.map(|p| p.slot()),
+            r.via_activator,
+            r.waited_for_cold_start,
+        );
+        self.out.write_all(self.line.as_bytes())
     }
 }
 
