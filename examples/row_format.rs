@@ -83,7 +83,7 @@ fn row(i: u64) -> SecondRow {
         observed_panic: Some(2.5 + (x * 0.11).cos()),
         target_per_pod: Some(0.7),
         excess_burst_capacity: Some(-4),
-        activator_in_path: i % 2 == 0,
+        activator_in_path: i.is_multiple_of(2),
         scale_reason: "stable",
         latency_p50_ms: Some(101.234_567 + x.sqrt()),
         latency_p95_ms: Some(180.5 + x.ln_1p()),

@@ -188,7 +188,8 @@ pub fn push_i64(out: &mut String, v: i64) {
 /// the slow path.
 pub fn push_f6(out: &mut String, v: f64) {
     const FAST_LIMIT: f64 = 4.0e9;
-    if !(v.abs() < FAST_LIMIT) {
+    // NaN and infinities fail the comparison too.
+    if v.is_nan() || v.abs() >= FAST_LIMIT {
         use std::fmt::Write;
         let _ = write!(out, "{}", round6(v));
         return;
@@ -202,7 +203,7 @@ pub fn push_f6(out: &mut String, v: f64) {
     let mut frac = k % 1_000_000;
     if frac != 0 {
         let mut digits = 6;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             digits -= 1;
         }
