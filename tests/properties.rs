@@ -20,11 +20,10 @@ use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestRn
 use serde_json::Value;
 
 const CASES: u32 = 256;
-/// Today the simulator writes no row for a final partial second (a 1.5 s run has one row), so arrivals,
-/// completions and failures in that last part are in the summary but in no row. Where the run ends on a
-/// whole second the sums must match exactly. Set to `false` once the final partial row exists (issue 13,
-/// item 3): the checks then demand exact sums and a row per started second for every run.
-const KNOWN_GAP_FINAL_PARTIAL_SECOND: bool = true;
+/// Was `true` while the simulator wrote no row for a final partial second (issue 13, item 3). It now
+/// writes one (`row_duration_s` < 1), so the checks demand exact sums, a row per started second and
+/// `final_ready <= max_ready` for every run; flipping it back relaxes them.
+const KNOWN_GAP_FINAL_PARTIAL_SECOND: bool = false;
 const SEED: [u8; 32] = *b"podscale-issue-13-properties-v1!";
 
 /// One simulated run: the summary as JSON (wall time zeroed) and its per-second rows as CSV text and
@@ -206,6 +205,18 @@ fn check(case: &Case, dir: &Path) -> Result<(), TestCaseError> {
     let sum = |f: fn(&SecondRow) -> u64| rows.iter().map(f).sum::<u64>() as f64;
     let duration_s = num(&summary, "/duration_s");
     let partial = duration_s.fract() != 0.0;
+    if let Some(last) = rows.last() {
+        let expected = duration_s - (duration_s.ceil() - 1.0);
+        prop_assert!(
+            (last.row_duration_s - expected).abs() < 1e-9,
+            "last row lasts {} s, the run's last (partial) second {} s",
+            last.row_duration_s,
+            expected
+        );
+        prop_assert!(rows[..rows.len() - 1]
+            .iter()
+            .all(|r| r.row_duration_s == 1.0));
+    }
     let pairs = [
         ("arrivals", sum(|r| r.arrivals), total),
         ("completions", sum(|r| r.completions), completed),
@@ -264,8 +275,8 @@ fn check(case: &Case, dir: &Path) -> Result<(), TestCaseError> {
             "a pod ran {most} at once"
         );
     }
-    // max_ready is sampled per row, so pods that became Ready in the final partial second are in
-    // final_ready but in no row (the sub-second run of the issue: max_ready 0, final_ready 1).
+    // max_ready is sampled per row; the last row is sampled at the end, so it sees final_ready too
+    // (the issue's sub-second run had max_ready 0, final_ready 1 before that row existed).
     if !(partial && KNOWN_GAP_FINAL_PARTIAL_SECOND) {
         let max_ready = num(&summary, "/replicas/max_ready");
         prop_assert!(

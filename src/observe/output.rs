@@ -36,9 +36,15 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "hpa_proposal",
     "hpa_recommendation",
     "hpa_limit_reason",
+    "row_duration_s",
 ];
 
 /// The state of the system over one simulated second `[time_s - 1, time_s)`, sampled at its end.
+///
+/// The run's last row covers `[last whole second, end]` and includes events at the very end instant, so
+/// that arrivals, completions and failures summed over the rows equal the summary's totals. When the run
+/// ends between two seconds (a 1.5 s run) that last row is partial: `time_s` is the second it falls in
+/// (2) and `row_duration_s` says how long it is (0.5); every other row has `row_duration_s` 1.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SecondRow {
     pub time_s: u64,
@@ -75,60 +81,65 @@ pub struct SecondRow {
     pub hpa_recommendation: Option<i32>,
     /// HPA: what set the final count (`within_range`, `scale_up_limit`, `scale_down_stabilized`, ...).
     pub hpa_limit_reason: &'static str,
+    /// Seconds the row covers: 1, or less for a final partial second.
+    pub row_duration_s: f64,
 }
 
 impl SecondRow {
     /// Appends the row's fields as CSV text (fixed formatting, so outputs are byte-identical across runs).
+    ///
+    /// Written digit by digit into `out` (no allocation once `out` has grown to a line) because
+    /// `core::fmt` and shortest-form float formatting were the bulk of a row's cost (issue 15). The
+    /// text is the same as `format!("{}", round6(v))` for every float (checked by a test).
     pub fn write_csv(&self, out: &mut String) {
-        use std::fmt::Write;
         fn opt_f(out: &mut String, v: Option<f64>) {
             if let Some(v) = v {
-                let _ = write!(out, "{}", round6(v));
+                push_f6(out, v);
             }
             out.push(',');
         }
-        let _ = write!(
-            out,
-            "{},{},{},{},{},{},{},",
+        fn opt_i(out: &mut String, v: Option<i64>) {
+            if let Some(v) = v {
+                push_i64(out, v);
+            }
+            out.push(',');
+        }
+        fn u(out: &mut String, v: u64) {
+            push_u64(out, v);
+            out.push(',');
+        }
+        for v in [
             self.time_s,
             self.arrivals,
             self.completions,
             self.failures,
             self.in_flight,
             self.activator_queue,
-            self.queue_proxy_queue
-        );
-        match self.desired_pods {
-            Some(d) => {
-                let _ = write!(out, "{d},");
-            }
-            None => out.push(','),
+            self.queue_proxy_queue,
+        ] {
+            u(out, v);
         }
-        let _ = write!(
-            out,
-            "{},{},{},{},",
-            self.ready_pods, self.pending_pods, self.starting_pods, self.terminating_pods
-        );
+        opt_i(out, self.desired_pods.map(i64::from));
+        for v in [
+            self.ready_pods,
+            self.pending_pods,
+            self.starting_pods,
+            self.terminating_pods,
+        ] {
+            u(out, u64::from(v));
+        }
         opt_f(out, self.observed_stable);
         opt_f(out, self.observed_panic);
         opt_f(out, self.target_per_pod);
-        let _ = write!(out, "{},", u8::from(self.panic));
-        match self.excess_burst_capacity {
-            Some(e) => {
-                let _ = write!(out, "{e},");
-            }
-            None => out.push(','),
-        }
-        let _ = write!(
-            out,
-            "{},{},",
-            u8::from(self.activator_in_path),
-            self.scale_reason
-        );
+        u(out, u64::from(self.panic));
+        opt_i(out, self.excess_burst_capacity);
+        u(out, u64::from(self.activator_in_path));
+        out.push_str(self.scale_reason);
+        out.push(',');
         opt_f(out, self.latency_p50_ms);
         opt_f(out, self.latency_p95_ms);
         opt_f(out, self.latency_p99_ms);
-        let _ = write!(out, "{},", self.cold_start_completions);
+        u(out, self.cold_start_completions);
         if let Some(c) = &self.cron_fire {
             out.push_str(c);
         }
@@ -136,15 +147,128 @@ impl SecondRow {
         opt_f(out, self.cpu_utilization);
         opt_f(out, self.gpu_utilization);
         opt_f(out, self.hpa_metric);
-        for v in [self.hpa_proposal, self.hpa_recommendation] {
-            if let Some(v) = v {
-                let _ = write!(out, "{v}");
-            }
-            out.push(',');
-        }
+        opt_i(out, self.hpa_proposal.map(i64::from));
+        opt_i(out, self.hpa_recommendation.map(i64::from));
         out.push_str(self.hpa_limit_reason);
+        out.push(',');
+        push_f6(out, self.row_duration_s);
         out.push('\n');
     }
+}
+
+/// Appends `v` in decimal without going through `core::fmt`.
+pub fn push_u64(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
+/// Appends `v` in decimal, with a leading `-` when negative.
+pub fn push_i64(out: &mut String, v: i64) {
+    if v < 0 {
+        out.push('-');
+    }
+    push_u64(out, v.unsigned_abs());
+}
+
+/// Appends `round6(v)` exactly as `format!("{}", round6(v))` would, without shortest-form formatting.
+///
+/// Below 2^32 (about 4.3·10^9) an f64 is spaced finer than 10^-6, so the 6-decimal value `k / 10^6`
+/// with trailing zeros dropped is the shortest text that reads back as `round6(v)`: printing the integer
+/// `k` with a decimal point inserted is then exact. Larger, non-finite or otherwise odd values take
+/// the slow path.
+pub fn push_f6(out: &mut String, v: f64) {
+    const FAST_LIMIT: f64 = 4.0e9;
+    // NaN and infinities fail the comparison too.
+    if v.is_nan() || v.abs() >= FAST_LIMIT {
+        use std::fmt::Write;
+        let _ = write!(out, "{}", round6(v));
+        return;
+    }
+    let k = (v * 1e6).round() as i64;
+    if k < 0 {
+        out.push('-');
+    }
+    let k = k.unsigned_abs();
+    push_u64(out, k / 1_000_000);
+    let mut frac = k % 1_000_000;
+    if frac != 0 {
+        let mut digits = 6;
+        while frac.is_multiple_of(10) {
+            frac /= 10;
+            digits -= 1;
+        }
+        out.push('.');
+        let mut buf = [b'0'; 6];
+        for i in (0..digits).rev() {
+            buf[i] = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        out.push_str(std::str::from_utf8(&buf[..digits]).unwrap_or_default());
+    }
+}
+
+/// Appends `units / 10^decimals` with exactly `decimals` digits after the point, the same text as
+/// `format!("{:.decimals$}", units as f64 / 10^decimals)` (the f64 route `requests.csv` took before).
+///
+/// Below 2^52 units (52 days in ns) the f64 is exact up to one rounding whose error is under half a
+/// last printed digit, so that formatting rounds back to the exact digits printed here; beyond it the
+/// slow f64 route is kept so the text never changes.
+pub fn push_fixed(out: &mut String, units: u64, decimals: u32) {
+    let scale = 10u64.pow(decimals);
+    if units >= 1 << 52 {
+        use std::fmt::Write;
+        let _ = write!(out, "{:.*}", decimals as usize, units as f64 / scale as f64);
+        return;
+    }
+    push_u64(out, units / scale);
+    if decimals == 0 {
+        return;
+    }
+    out.push('.');
+    let mut frac = units % scale;
+    let mut buf = [b'0'; 19];
+    let digits = decimals as usize;
+    for i in (0..digits).rev() {
+        buf[i] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    out.push_str(std::str::from_utf8(&buf[..digits]).unwrap_or_default());
+}
+
+/// One line of `requests.csv` (`sent_s,latency_ms,status,pod,via_activator,cold_start`), times in ns.
+pub fn push_request_line(
+    out: &mut String,
+    sent_ns: u64,
+    latency_ns: u64,
+    status: u16,
+    pod_slot: Option<u32>,
+    via_activator: bool,
+    cold_start: bool,
+) {
+    push_fixed(out, sent_ns, 9);
+    out.push(',');
+    push_fixed(out, latency_ns, 6);
+    out.push(',');
+    push_u64(out, u64::from(status));
+    out.push(',');
+    if let Some(slot) = pod_slot {
+        push_u64(out, u64::from(slot));
+    }
+    out.push(',');
+    out.push(if via_activator { '1' } else { '0' });
+    out.push(',');
+    out.push(if cold_start { '1' } else { '0' });
+    out.push('\n');
 }
 
 /// Rounds to 6 decimals so float formatting never depends on accumulated noise in the last digits.
@@ -231,7 +355,10 @@ pub struct ReplicaSummary {
 pub struct RunSummary {
     pub scenario: String,
     pub seed: u64,
+    /// Simulated time: the traffic period plus the cooldown.
     pub duration_s: f64,
+    /// The traffic period alone; `throughput_rps` is completions over it.
+    pub traffic_duration_s: f64,
     pub autoscaler: String,
     pub requests: RequestCounts,
     pub latency_ms: LatencySummary,
@@ -317,4 +444,119 @@ pub struct ClusterSummary {
     pub nodes_removed: u32,
     pub node_seconds: f64,
     pub max_pending_pods: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(v: f64) -> String {
+        format!("{}", round6(v))
+    }
+
+    #[test]
+    fn fast_float_text_is_the_shortest_form_of_round6() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut fixed = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            1e-7,
+            -1e-7,
+            4.9e-7,
+            5e-7,
+            0.1,
+            0.3,
+            2.675,
+            123.4565,
+            1e9,
+            3.999_999_999e9,
+            4.1e9,
+            1e20,
+            -1e20,
+            0.000_001,
+            999_999.999_999_5,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for _ in 0..200_000 {
+            let r = next();
+            let mantissa = (r >> 11) as f64 / (1u64 << 53) as f64;
+            let scale = 10f64.powi((r % 14) as i32 - 4);
+            let sign = if r & 1 == 0 { 1.0 } else { -1.0 };
+            fixed.push(sign * mantissa * scale);
+            fixed.push((r % 100_000_000) as f64 / 1e6);
+        }
+        let mut out = String::new();
+        for v in fixed {
+            out.clear();
+            push_f6(&mut out, v);
+            assert_eq!(out, reference(v), "{v:e}");
+        }
+    }
+
+    #[test]
+    fn request_lines_match_the_f64_route() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut out = String::new();
+        let mut values = vec![
+            0u64,
+            1,
+            999_999_999,
+            1_000_000_000,
+            86_400_000_000_123,
+            u64::MAX,
+        ];
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            values.push(state >> (state % 40));
+        }
+        for ns in values {
+            out.clear();
+            push_fixed(&mut out, ns, 9);
+            assert_eq!(out, format!("{:.9}", ns as f64 / 1e9), "{ns}");
+            out.clear();
+            push_fixed(&mut out, ns, 6);
+            assert_eq!(out, format!("{:.6}", ns as f64 / 1_000_000.0), "{ns}");
+        }
+        out.clear();
+        push_request_line(
+            &mut out,
+            1_500_000_000,
+            20_000_001,
+            200,
+            Some(3),
+            true,
+            false,
+        );
+        push_request_line(&mut out, 2, 3, 502, None, false, true);
+        assert_eq!(
+            out,
+            "1.500000000,20.000001,200,3,1,0\n0.000000002,0.000003,502,,0,1\n"
+        );
+    }
+
+    #[test]
+    fn integers_match_core_fmt() {
+        let mut out = String::new();
+        for v in [0i64, 1, -1, 9, 10, -10, 123_456_789, i64::MAX, i64::MIN] {
+            out.clear();
+            push_i64(&mut out, v);
+            assert_eq!(out, v.to_string());
+        }
+        out.clear();
+        push_u64(&mut out, u64::MAX);
+        assert_eq!(out, u64::MAX.to_string());
+    }
 }

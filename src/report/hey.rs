@@ -84,7 +84,13 @@ pub fn hey_summary(summary: &Value) -> String {
     row(
         &mut out,
         "Requests/sec",
-        number_at(summary, "throughput_rps").map_or("n/a".into(), |r| format!("{r:.4}")),
+        number_at(summary, "throughput_rps").map_or("n/a".into(), |r| {
+            // Older summaries have no traffic period; their rate was over the whole run.
+            match number_at(summary, "traffic_duration_s") {
+                Some(t) => format!("{r:.4} (completed over the {t:.4} s traffic period)"),
+                None => format!("{r:.4} (completed over the whole run)"),
+            }
+        }),
     );
     row(
         &mut out,
@@ -318,4 +324,18 @@ fn merge_rows(buckets: &[HistogramBucket]) -> Vec<HistogramBucket> {
             count: chunk.iter().map(|b| b.count).sum(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_line_names_its_period() {
+        let with = serde_json::json!({"throughput_rps": 10.0, "traffic_duration_s": 60.0});
+        assert!(hey_summary(&with)
+            .contains("Requests/sec:     10.0000 (completed over the 60.0000 s traffic period)"));
+        let without = serde_json::json!({"throughput_rps": 10.0});
+        assert!(hey_summary(&without).contains("10.0000 (completed over the whole run)"));
+    }
 }

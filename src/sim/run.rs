@@ -215,8 +215,10 @@ struct Sim {
     status_codes: BTreeMap<u16, u64>,
     latency: Histogram<u64>,
     second: SecondCounters,
-    ready_sum: u64,
-    rows: u64,
+    /// Ready pods integrated over time (pod·ns), for the time-weighted `mean_ready`.
+    ready_ns: u128,
+    /// The end of the last row written: rows cover `[last_row_at, now]` back to back.
+    last_row_at: SimTime,
     max_ready: u32,
     max_desired: u32,
     /// The most requests any pod has executed at once (never above containerConcurrency when it is set).
@@ -281,7 +283,7 @@ pub fn run_with_request_log(
         sim.handle(now, event, sink)?;
     }
     // The core reads no clock; callers that report wall time measure it around the run.
-    Ok(sim.finish(0.0))
+    sim.finish(sink)
 }
 
 /// One finished request, as `requests.csv` shows it.
@@ -304,12 +306,16 @@ pub trait RequestLog {
 /// Writes `requests.csv`: `sent_s,latency_ms,status,pod,via_activator,cold_start`.
 pub struct CsvRequestLog<W: std::io::Write> {
     out: W,
+    line: String,
 }
 
 impl<W: std::io::Write> CsvRequestLog<W> {
     pub fn new(mut out: W) -> std::io::Result<Self> {
         writeln!(out, "sent_s,latency_ms,status,pod,via_activator,cold_start")?;
-        Ok(CsvRequestLog { out })
+        Ok(CsvRequestLog {
+            out,
+            line: String::with_capacity(64),
+        })
     }
     pub fn into_inner(self) -> W {
         self.out
@@ -318,17 +324,18 @@ impl<W: std::io::Write> CsvRequestLog<W> {
 
 impl<W: std::io::Write> RequestLog for CsvRequestLog<W> {
     fn record(&mut self, r: &RequestRecord) -> std::io::Result<()> {
-        let pod = r.pod.map_or_else(String::new, |p| p.slot().to_string());
-        writeln!(
-            self.out,
-            "{:.9},{:.6},{},{},{},{}",
-            r.sent.as_secs_f64(),
-            (r.finished - r.sent).as_millis_f64(),
+        // Formatted without allocation or f64 formatting (issue 15); the text is unchanged.
+        self.line.clear();
+        crate::observe::output::push_request_line(
+            &mut self.line,
+            r.sent.0,
+            (r.finished - r.sent).0,
             r.status,
-            pod,
-            u8::from(r.via_activator),
-            u8::from(r.waited_for_cold_start)
-        )
+            r.pod.map(|p| p.slot()),
+            r.via_activator,
+            r.waited_for_cold_start,
+        );
+        self.out.write_all(self.line.as_bytes())
     }
 }
 
@@ -374,8 +381,8 @@ impl Sim {
             latency: Histogram::new_with_bounds(1, 24 * 3600 * 1_000_000, 3)
                 .expect("static histogram bounds"),
             second: SecondCounters::default(),
-            ready_sum: 0,
-            rows: 0,
+            ready_ns: 0,
+            last_row_at: SimTime::ZERO,
             max_ready: 0,
             max_desired: 0,
             max_pod_concurrency: 0,
@@ -1170,6 +1177,32 @@ impl Sim {
     // ---- per-second statistics ----------------------------------------------------------------------
 
     fn tick(&mut self, now: SimTime, sink: &mut dyn TimeseriesSink) -> Result<(), SimError> {
+        // The row ending at `end` is written by `finish`, after every event at `end`, so that events at
+        // the very last instant are in a row too.
+        if now >= self.end {
+            return Ok(());
+        }
+        self.write_row(now, true, sink)
+    }
+
+    /// Writes the row for `[last_row_at, now]`. `whole` is false only for a final partial second: the
+    /// scaler and the cluster autoscaler then are not stepped, because both work in whole-second periods
+    /// (and nothing after the end would see their decision); the row shows their last state.
+    fn write_row(
+        &mut self,
+        now: SimTime,
+        whole: bool,
+        sink: &mut dyn TimeseriesSink,
+    ) -> Result<(), SimError> {
+        let span = now - self.last_row_at;
+        let span_s = span.as_secs_f64();
+        if whole {
+            self.step_scaler(now);
+        }
+        self.sample(now, whole, span, span_s, sink)
+    }
+
+    fn step_scaler(&mut self, now: SimTime) {
         // Every queue-proxy closes its 1 s period, then the scaler sees the second.
         self.reports.clear();
         for &pod in &self.ready {
@@ -1193,6 +1226,16 @@ impl Sim {
         };
         let d = self.scaler.on_second(&mut view);
         self.apply(now, d);
+    }
+
+    fn sample(
+        &mut self,
+        now: SimTime,
+        whole: bool,
+        span: SimDuration,
+        span_s: f64,
+        sink: &mut dyn TimeseriesSink,
+    ) -> Result<(), SimError> {
         // One pass over the pods: queues, Pending versus starting, and resource use over the second.
         let mut queue_proxy_queue = 0u64;
         let mut pending = 0u32;
@@ -1206,7 +1249,7 @@ impl Sim {
                     let u = p.usage(now, res);
                     let secs = (now - p.ready_at.unwrap_or(now))
                         .as_secs_f64()
-                        .clamp(1e-9, 1.0);
+                        .clamp(1e-9, span_s.max(1e-9));
                     if res.cpu_request_millis > 0.0 {
                         cpu_sum += (u.cpu_core_seconds - p.last_tick.cpu_core_seconds)
                             / (res.cpu_request_millis / 1000.0)
@@ -1231,7 +1274,7 @@ impl Sim {
         };
         self.max_pending = self.max_pending.max(pending);
         let unplaced = self.unplaced.len() as u32;
-        if unplaced > 0 || self.cluster.model.autoscaling.is_some() {
+        if whole && (unplaced > 0 || self.cluster.model.autoscaling.is_some()) {
             let unplaced = self
                 .unplaced
                 .iter()
@@ -1252,8 +1295,8 @@ impl Sim {
         }
         let ready = self.ready.len() as u32;
         self.max_ready = self.max_ready.max(ready);
-        self.ready_sum += u64::from(ready);
-        self.rows += 1;
+        self.ready_ns += u128::from(ready) * u128::from(span.0);
+        self.last_row_at = now;
         let lat = &mut self.second.latencies_us;
         lat.sort_unstable();
         let pct = |q: f64| -> Option<f64> {
@@ -1265,7 +1308,8 @@ impl Sim {
             }
         };
         let mut row = SecondRow {
-            time_s: now.whole_secs(),
+            // A partial row belongs to the second it falls in (1.5 s -> 2).
+            time_s: now.0.div_ceil(NANOS_PER_SEC),
             arrivals: self.second.arrivals,
             completions: self.second.completions,
             failures: self.second.failures,
@@ -1295,6 +1339,7 @@ impl Sim {
             hpa_proposal: None,
             hpa_recommendation: None,
             hpa_limit_reason: "",
+            row_duration_s: span_s,
         };
         self.scaler.columns(&mut row);
         sink.row(&row)?;
@@ -1332,8 +1377,14 @@ impl Sim {
         }
     }
 
-    fn finish(mut self, wall_time_s: f64) -> RunSummary {
+    /// Writes the last row (`[last whole second, end]`, partial when the run ends between seconds) and
+    /// builds the summary.
+    fn finish(mut self, sink: &mut dyn TimeseriesSink) -> Result<RunSummary, SimError> {
         let end = self.end;
+        if end > self.last_row_at {
+            let whole = end - self.last_row_at == SimDuration::from_secs(1);
+            self.write_row(end, whole, sink)?;
+        }
         for i in 0..self.pods.len() {
             if self.pods[i].state != PodState::Gone {
                 self.pod_ns += u128::from((end - self.pods[i].created).0);
@@ -1371,10 +1422,12 @@ impl Sim {
         let histogram = crate::observe::latency::buckets(&self.latency);
         let latency_cdf_ms = crate::observe::latency::cdf(&self.latency);
         let duration_s = (self.end.0 as f64) / NANOS_PER_SEC as f64;
-        RunSummary {
+        let traffic_duration_s = (self.traffic_end.0 as f64) / NANOS_PER_SEC as f64;
+        Ok(RunSummary {
             scenario: self.cfg.name.clone(),
             seed: self.cfg.seed,
             duration_s,
+            traffic_duration_s,
             autoscaler: self.scaler.label().to_string(),
             requests: self.counts.clone(),
             latency_ms,
@@ -1385,15 +1438,17 @@ impl Sim {
                 .iter()
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
-            throughput_rps: if duration_s > 0.0 {
-                self.counts.completed as f64 / duration_s
+            // Over the traffic period: a cooldown adds time but no offered load.
+            throughput_rps: if traffic_duration_s > 0.0 {
+                self.counts.completed as f64 / traffic_duration_s
             } else {
                 0.0
             },
             replicas: ReplicaSummary {
                 max_ready: self.max_ready,
-                mean_ready: if self.rows > 0 {
-                    self.ready_sum as f64 / self.rows as f64
+                // Time-weighted, so a final partial row counts for its length.
+                mean_ready: if self.end.0 > 0 {
+                    self.ready_ns as f64 / self.end.0 as f64
                 } else {
                     0.0
                 },
@@ -1410,9 +1465,9 @@ impl Sim {
             panic_seconds: self.scaler.panic_seconds() as f64,
             cold_starts: self.cold_starts,
             events_processed: self.queue.events_processed(),
-            wall_time_s,
+            wall_time_s: 0.0,
             settings: self.cfg.settings.clone(),
             effective_config: self.cfg.effective_config.clone(),
-        }
+        })
     }
 }
