@@ -24,8 +24,6 @@ use rand::RngExt;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-/// Knative's activator revision-breaker queue depth.
-const ACTIVATOR_QUEUE_DEPTH: usize = 10_000;
 /// Knative's queue-proxy queue is this many times containerConcurrency.
 const QUEUE_PROXY_DEPTH_FACTOR: u32 = 10;
 
@@ -125,6 +123,9 @@ enum Event {
     NodeReady(u32),
     Tick,
     QueueTimeout(RequestId),
+    /// The activator queue's head may have reached its deadline (one timer per queue, see
+    /// [`Sim::activator_timeout`]).
+    ActivatorTimeout,
     /// The wake-up the scaler asked for (a reconciler requeue, a cron job).
     ScalerWake,
 }
@@ -200,8 +201,11 @@ struct Sim {
     terminating: u32,
 
     activator_in_path: bool,
+    /// Waiting requests in arrival order. Every entry is waiting (none is left behind when it leaves),
+    /// so the memory is bounded by the requests actually waiting.
     activator_queue: VecDeque<RequestId>,
-    activator_queued: u64,
+    /// Whether the queue's one timeout timer is pending (it is whenever the queue is non-empty).
+    activator_timer: bool,
     /// Ready pods whose activator in-flight count is below containerConcurrency (cc > 0 only).
     activator_free: BTreeSet<u32>,
     activator_last_pick: u32,
@@ -362,7 +366,7 @@ impl Sim {
             terminating: 0,
             activator_in_path: false,
             activator_queue: VecDeque::new(),
-            activator_queued: 0,
+            activator_timer: false,
             activator_free: BTreeSet::new(),
             activator_last_pick: 0,
             desired: 0,
@@ -509,6 +513,7 @@ impl Sim {
                 self.place_pending(now);
             }
             Event::QueueTimeout(req) => self.queue_timeout(now, req),
+            Event::ActivatorTimeout => self.activator_timeout(now),
             Event::ScalerWake => {
                 self.wake = None;
                 let d = self.scaler.on_wake(now, self.ready.len() as u32);
@@ -584,13 +589,9 @@ impl Sim {
     }
 
     fn enqueue_at_activator(&mut self, now: SimTime, id: RequestId) {
-        // The revision breaker admits capacity + 10000; the capacity is what is already dispatched, so
-        // the waiting requests alone are held to the queue depth.
-        if self.activator_queued >= ACTIVATOR_QUEUE_DEPTH as u64 {
-            self.counts.rejected += 1;
-            self.respond(now, id, 503);
-            return;
-        }
+        // No queue cap: Knative's revision breaker holds 10,000 + MaxInt32 waiting requests (and with
+        // containerConcurrency 0 there is no breaker at all), which no simulated load reaches before the
+        // revision timeout answers the oldest ones.
         if let Some(first) = self.activator_stats.request_in(now) {
             // A new activator entry reports at once (the scale-from-zero poke).
             let d = self
@@ -602,16 +603,17 @@ impl Sim {
         r.via_activator = true;
         r.stage = Stage::ActivatorQueue;
         self.activator_queue.push_back(id);
-        self.activator_queued += 1;
         self.dispatch_from_activator(now);
         let r = &mut self.requests[id.index()];
         if r.stage == Stage::ActivatorQueue {
             // It could not go to a pod at once. With no pod ready it waits for a cold start (scale from
             // zero); otherwise it waits for a slot on a busy pod, which is queueing, not a cold start.
             r.cold = self.ready.is_empty();
-            let deadline = r.deadline;
-            let ev = self.at(deadline, Event::QueueTimeout(id));
-            self.requests[id.index()].timeout_event = Some(ev);
+            if !self.activator_timer {
+                let deadline = self.requests[self.activator_queue[0].index()].deadline;
+                self.activator_timer = true;
+                self.at(deadline, Event::ActivatorTimeout);
+            }
         }
     }
 
@@ -655,19 +657,12 @@ impl Sim {
 
     fn dispatch_from_activator(&mut self, now: SimTime) {
         while let Some(&front) = self.activator_queue.front() {
-            let r = &self.requests[front.index()];
-            if r.generation != front.generation() || r.stage != Stage::ActivatorQueue {
-                self.activator_queue.pop_front(); // timed out while waiting
-                continue;
-            }
+            debug_assert_eq!(self.requests[front.index()].stage, Stage::ActivatorQueue);
             let Some(pod) = self.activator_pick() else {
                 break;
             };
+            // The queue's timer stays: when it fires it finds the new head not yet due and re-arms.
             self.activator_queue.pop_front();
-            self.activator_queued -= 1;
-            if let Some(ev) = self.requests[front.index()].timeout_event.take() {
-                self.queue.cancel(ev);
-            }
             let p = &mut self.pods[pod as usize];
             p.activator_in_flight += 1;
             if self.cfg.container_concurrency > 0
@@ -871,8 +866,28 @@ impl Sim {
         if p.state == PodState::Terminating && p.idle() {
             self.pod_gone(now, pod);
         }
-        if self.activator_in_path && self.activator_queued > 0 {
+        // Knative's throttler hands a freed slot to a waiting request whatever the SKS mode: requests
+        // already queued at the activator keep draining after the activator leaves the path.
+        if !self.activator_queue.is_empty() {
             self.dispatch_from_activator(now);
+        }
+    }
+
+    /// The activator queue's timer: answers every waiting request whose revision timeout has passed with
+    /// the activator's 504, then re-arms for the new head. A FIFO queue with one constant timeout has
+    /// non-decreasing deadlines, so one timer per queue replaces one cancelled timer per request.
+    fn activator_timeout(&mut self, now: SimTime) {
+        self.activator_timer = false;
+        while let Some(&front) = self.activator_queue.front() {
+            let deadline = self.requests[front.index()].deadline;
+            if deadline > now {
+                self.activator_timer = true;
+                self.at(deadline, Event::ActivatorTimeout);
+                return;
+            }
+            self.activator_queue.pop_front();
+            self.counts.timed_out += 1;
+            self.respond(now, front, 504);
         }
     }
 
@@ -883,11 +898,6 @@ impl Sim {
         }
         self.requests[id.index()].timeout_event = None;
         match r.stage {
-            Stage::ActivatorQueue => {
-                self.activator_queued -= 1;
-                self.counts.timed_out += 1;
-                self.respond(now, id, 503);
-            }
             Stage::PodQueue => {
                 let Some(pod) = r.pod.map(|p| p.slot()) else {
                     return;
@@ -1037,7 +1047,7 @@ impl Sim {
         self.cold_start_phases.push(p.phases);
         self.starting -= 1;
         self.mark_ready(pod);
-        if self.activator_queued > 0 {
+        if !self.activator_queue.is_empty() {
             self.dispatch_from_activator(now);
         }
         let d = self.scaler.on_pod_ready(now, self.ready.len() as u32);
@@ -1270,7 +1280,7 @@ impl Sim {
             completions: self.second.completions,
             failures: self.second.failures,
             in_flight: self.in_flight,
-            activator_queue: self.activator_queued,
+            activator_queue: self.activator_queue.len() as u64,
             queue_proxy_queue,
             desired_pods: Some(self.desired),
             ready_pods: ready,
