@@ -11,7 +11,8 @@ use crate::observe::output::{
     ClusterSummary, ColdStartSummary, ReplicaSummary, RequestCounts, RunSummary, SecondRow,
     TimeseriesSink,
 };
-use crate::request_path::stats::{ActivatorRevisionStats, RequestStats};
+use crate::request_path::activator::Activator;
+use crate::request_path::stats::RequestStats;
 use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
 use crate::traffic::ClosedLoopDriver;
 use crate::traffic::{Arrival, ArrivalSource, RequestAttrs, TrafficError};
@@ -20,9 +21,8 @@ use crate::workload::discipline::{ServiceModel, Tag};
 use crate::workload::pods::{Pod, PodState};
 use crate::workload::startup::{PhaseTimes, Phases, Startup};
 use hdrhistogram::Histogram;
-use rand::RngExt;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// Knative's queue-proxy queue is this many times containerConcurrency.
 const QUEUE_PROXY_DEPTH_FACTOR: u32 = 10;
@@ -200,15 +200,7 @@ struct Sim {
     starting: u32,
     terminating: u32,
 
-    activator_in_path: bool,
-    /// Waiting requests in arrival order. Every entry is waiting (none is left behind when it leaves),
-    /// so the memory is bounded by the requests actually waiting.
-    activator_queue: VecDeque<RequestId>,
-    /// Whether the queue's one timeout timer is pending (it is whenever the queue is non-empty).
-    activator_timer: bool,
-    /// Ready pods whose activator in-flight count is below containerConcurrency (cc > 0 only).
-    activator_free: BTreeSet<u32>,
-    activator_last_pick: u32,
+    activator: Activator,
 
     desired: u32,
     scale_events: u64,
@@ -228,8 +220,6 @@ struct Sim {
     scaler: Box<dyn Scaler>,
     /// The pending [`Event::ScalerWake`].
     wake: Option<EventId>,
-    /// The activator's per-revision request statistics (reported to the scaler).
-    activator_stats: ActivatorRevisionStats,
     /// Scratch: the ready pods' queue-proxy reports of the second, reused every tick.
     reports: Vec<PodSecond>,
 
@@ -364,11 +354,7 @@ impl Sim {
             ingress_rr: 0,
             starting: 0,
             terminating: 0,
-            activator_in_path: false,
-            activator_queue: VecDeque::new(),
-            activator_timer: false,
-            activator_free: BTreeSet::new(),
-            activator_last_pick: 0,
+            activator: Activator::new(cfg.container_concurrency),
             desired: 0,
             scale_events: 0,
             cold_starts: 0,
@@ -397,7 +383,6 @@ impl Sim {
                 AutoscalerMode::Custom(scaler) => scaler,
             },
             wake: None,
-            activator_stats: ActivatorRevisionStats::new(),
             reports: Vec::new(),
             startup: match &cfg.pod_model.phases {
                 Some(p) => Startup::Phases(Box::new(p.clone())),
@@ -457,7 +442,7 @@ impl Sim {
         }
         self.desired = plan.replicas;
         self.max_desired = plan.replicas;
-        self.activator_in_path = plan.activator_in_path;
+        self.activator.in_path = plan.activator_in_path;
         self.schedule_wake(plan.wake_at);
         self.fetch_open_arrival()?;
         if let Some(driver) = self.closed_loop.as_mut() {
@@ -579,7 +564,7 @@ impl Sim {
             self.respond(now, id, 503);
             return;
         }
-        if self.activator_in_path || self.ready.is_empty() {
+        if self.activator.in_path || self.ready.is_empty() {
             self.enqueue_at_activator(now, id);
         } else {
             let pod = self.ready[self.ingress_rr % self.ready.len()];
@@ -592,7 +577,7 @@ impl Sim {
         // No queue cap: Knative's revision breaker holds 10,000 + MaxInt32 waiting requests (and with
         // containerConcurrency 0 there is no breaker at all), which no simulated load reaches before the
         // revision timeout answers the oldest ones.
-        if let Some(first) = self.activator_stats.request_in(now) {
+        if let Some(first) = self.activator.stats.request_in(now) {
             // A new activator entry reports at once (the scale-from-zero poke).
             let d = self
                 .scaler
@@ -602,85 +587,46 @@ impl Sim {
         let r = &mut self.requests[id.index()];
         r.via_activator = true;
         r.stage = Stage::ActivatorQueue;
-        self.activator_queue.push_back(id);
+        self.activator.push(id);
         self.dispatch_from_activator(now);
         let r = &mut self.requests[id.index()];
         if r.stage == Stage::ActivatorQueue {
             // It could not go to a pod at once. With no pod ready it waits for a cold start (scale from
             // zero); otherwise it waits for a slot on a busy pod, which is queueing, not a cold start.
             r.cold = self.ready.is_empty();
-            if !self.activator_timer {
-                let deadline = self.requests[self.activator_queue[0].index()].deadline;
-                self.activator_timer = true;
+            if self.activator.arm_timer() {
+                let head = self.activator.front().expect("this request is waiting");
+                let deadline = self.requests[head.index()].deadline;
                 self.at(deadline, Event::ActivatorTimeout);
             }
         }
     }
 
-    /// Picks a pod for the activator per Knative's policy for the containerConcurrency, or `None` when no
-    /// pod has capacity.
-    fn activator_pick(&mut self) -> Option<u32> {
-        let cc = self.cfg.container_concurrency;
-        if cc == 0 {
-            // Random choice of two, the lower activator in-flight wins (ties: the first draw).
-            let n = self.ready.len();
-            return match n {
-                0 => None,
-                1 => Some(self.ready[0]),
-                _ => {
-                    let a = self.rng.lb.random_range(0..n);
-                    let mut b = self.rng.lb.random_range(0..n - 1);
-                    if b >= a {
-                        b += 1;
-                    }
-                    let (pa, pb) = (self.ready[a], self.ready[b]);
-                    let wa = self.pods[pa as usize].activator_in_flight;
-                    let wb = self.pods[pb as usize].activator_in_flight;
-                    Some(if wb < wa { pb } else { pa })
-                }
-            };
-        }
-        if cc <= 3 {
-            return self.activator_free.first().copied();
-        }
-        let next = self
-            .activator_free
-            .range(self.activator_last_pick.wrapping_add(1)..)
-            .next()
-            .or_else(|| self.activator_free.first())
-            .copied();
-        if let Some(p) = next {
-            self.activator_last_pick = p;
-        }
-        next
-    }
-
     fn dispatch_from_activator(&mut self, now: SimTime) {
-        while let Some(&front) = self.activator_queue.front() {
+        while let Some(front) = self.activator.front() {
             debug_assert_eq!(self.requests[front.index()].stage, Stage::ActivatorQueue);
-            let Some(pod) = self.activator_pick() else {
+            let pods = &self.pods;
+            let Some(pod) = self.activator.pick(
+                &self.ready,
+                |p| pods[p as usize].activator_in_flight,
+                &mut self.rng.lb,
+            ) else {
                 break;
             };
             // The queue's timer stays: when it fires it finds the new head not yet due and re-arms.
-            self.activator_queue.pop_front();
+            self.activator.pop_front();
             let p = &mut self.pods[pod as usize];
             p.activator_in_flight += 1;
-            if self.cfg.container_concurrency > 0
-                && p.activator_in_flight >= self.cfg.container_concurrency
-            {
-                self.activator_free.remove(&pod);
-            }
+            self.activator.dispatched(pod, p.activator_in_flight);
             self.admit_to_pod(now, front, pod);
         }
     }
 
     fn activator_release(&mut self, pod: u32) {
-        let cc = self.cfg.container_concurrency;
         let p = &mut self.pods[pod as usize];
         p.activator_in_flight = p.activator_in_flight.saturating_sub(1);
-        if cc > 0 && p.state == PodState::Ready && p.activator_in_flight < cc {
-            self.activator_free.insert(pod);
-        }
+        self.activator
+            .released(pod, p.activator_in_flight, p.state == PodState::Ready);
     }
 
     fn admit_to_pod(&mut self, now: SimTime, id: RequestId, pod: u32) {
@@ -868,7 +814,7 @@ impl Sim {
         }
         // Knative's throttler hands a freed slot to a waiting request whatever the SKS mode: requests
         // already queued at the activator keep draining after the activator leaves the path.
-        if !self.activator_queue.is_empty() {
+        if self.activator.queued() > 0 {
             self.dispatch_from_activator(now);
         }
     }
@@ -877,15 +823,15 @@ impl Sim {
     /// the activator's 504, then re-arms for the new head. A FIFO queue with one constant timeout has
     /// non-decreasing deadlines, so one timer per queue replaces one cancelled timer per request.
     fn activator_timeout(&mut self, now: SimTime) {
-        self.activator_timer = false;
-        while let Some(&front) = self.activator_queue.front() {
+        self.activator.timer_fired();
+        while let Some(front) = self.activator.front() {
             let deadline = self.requests[front.index()].deadline;
             if deadline > now {
-                self.activator_timer = true;
+                self.activator.arm_timer();
                 self.at(deadline, Event::ActivatorTimeout);
                 return;
             }
-            self.activator_queue.pop_front();
+            self.activator.pop_front();
             self.counts.timed_out += 1;
             self.respond(now, front, 504);
         }
@@ -919,7 +865,7 @@ impl Sim {
     /// Sends the response (success or failure) back through the request path.
     fn respond(&mut self, now: SimTime, id: RequestId, status: u16) {
         if self.requests[id.index()].via_activator {
-            self.activator_stats.request_out(now);
+            self.activator.stats.request_out(now);
         }
         let delay = self.one_way_delay();
         let r = &mut self.requests[id.index()];
@@ -1029,9 +975,7 @@ impl Sim {
     fn mark_ready(&mut self, pod: u32) {
         let pos = self.ready.partition_point(|&p| p < pod);
         self.ready.insert(pos, pod);
-        if self.cfg.container_concurrency > 0 {
-            self.activator_free.insert(pod);
-        }
+        self.activator.pod_ready(pod);
     }
 
     fn pod_ready(&mut self, now: SimTime, pod: u32) {
@@ -1047,7 +991,7 @@ impl Sim {
         self.cold_start_phases.push(p.phases);
         self.starting -= 1;
         self.mark_ready(pod);
-        if !self.activator_queue.is_empty() {
+        if self.activator.queued() > 0 {
             self.dispatch_from_activator(now);
         }
         let d = self.scaler.on_pod_ready(now, self.ready.len() as u32);
@@ -1106,7 +1050,7 @@ impl Sim {
         if let Ok(pos) = self.ready.binary_search(&pod) {
             self.ready.remove(pos);
         }
-        self.activator_free.remove(&pod);
+        self.activator.pod_removed(pod);
         self.pods[pod as usize].state = PodState::Terminating;
         self.terminating += 1;
         if self.pods[pod as usize].idle() {
@@ -1197,7 +1141,7 @@ impl Sim {
             arrivals: self.second.arrivals,
             in_flight: self.in_flight,
             queue_proxies: &self.reports,
-            activator: self.activator_stats.report(now),
+            activator: self.activator.stats.report(now),
             pods: &mut self.pods,
             resources: &self.cfg.resources,
         };
@@ -1280,7 +1224,7 @@ impl Sim {
             completions: self.second.completions,
             failures: self.second.failures,
             in_flight: self.in_flight,
-            activator_queue: self.activator_queue.len() as u64,
+            activator_queue: self.activator.queued() as u64,
             queue_proxy_queue,
             desired_pods: Some(self.desired),
             ready_pods: ready,
@@ -1292,7 +1236,7 @@ impl Sim {
             target_per_pod: None,
             panic: false,
             excess_burst_capacity: None,
-            activator_in_path: self.activator_in_path,
+            activator_in_path: self.activator.in_path,
             scale_reason: "",
             latency_p50_ms: pct(0.50),
             latency_p95_ms: pct(0.95),
@@ -1328,7 +1272,7 @@ impl Sim {
             self.schedule_wake(Some(at.max(now)));
         }
         if let Some(in_path) = d.activator_in_path {
-            self.activator_in_path = in_path;
+            self.activator.in_path = in_path;
         }
         if let Some(replicas) = d.replicas {
             self.set_replicas(now, replicas);
