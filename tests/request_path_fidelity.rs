@@ -97,3 +97,64 @@ fn waiting_past_the_revision_timeout_is_a_504_from_the_activator() {
     // Each timed-out request is answered at its deadline, so no failure takes longer than the timeout.
     assert!(s.latency_ms.max < 13_000.0);
 }
+
+/// 4 fixed pods with one GPU each, shrunk to 1 by a CronHPA job at 60 s; the 3 removed pods drain.
+fn drain_scenario(grace: &str) -> String {
+    format!(
+        "
+name: drain
+duration: 120s
+cooldown: 0s
+seed: 1
+start_time: \"2024-01-01T00:00:00Z\"
+service: {{containerConcurrency: 1}}
+autoscaler:
+  class: fixed
+  replicas: 4
+  cron:
+    time_zone: UTC
+    jobs:
+      - {{name: shrink, schedule: \"0 1 0 * * *\", targetSize: 1}}
+pod:
+  cold_start: 1s
+  service_time: 100ms
+  termination_grace: {grace}
+  resources:
+    requests: {{cpu: \"1\", nvidia.com/gpu: 1}}
+    limits: {{nvidia.com/gpu: 1}}
+request_path: {{client: 0s, ingress: 0s, network: 0s}}
+traffic: {{kind: closed_loop, clients: 4}}
+"
+    )
+}
+
+/// Issue 12 item 5: a terminating pod's queue-proxy drains for 30 s after its last request before it exits,
+/// keeping its node and GPU meanwhile (pod- and GPU-seconds count it), bounded by the grace period.
+#[test]
+fn terminating_pods_drain_for_the_quiet_period_within_the_grace_period() {
+    // 1 pod for 120 s + 3 pods for 60 s + 30 s of drain each.
+    let (s, _) = run_text("drain300", &drain_scenario("300s"));
+    assert!(
+        (s.pod_seconds - 390.0).abs() < 1.0,
+        "pod-seconds {}",
+        s.pod_seconds
+    );
+    assert!(
+        (s.gpu_seconds - 390.0).abs() < 1.0,
+        "GPU-seconds {}",
+        s.gpu_seconds
+    );
+    assert_eq!(s.requests.failed, 0, "{:?}", s.requests);
+    // A 10 s grace period cuts the drain short: 1 x 120 + 3 x 70.
+    let (s, _) = run_text("drain10", &drain_scenario("10s"));
+    assert!(
+        (s.pod_seconds - 330.0).abs() < 1.0,
+        "pod-seconds {}",
+        s.pod_seconds
+    );
+    assert!(
+        (s.gpu_seconds - 330.0).abs() < 1.0,
+        "GPU-seconds {}",
+        s.gpu_seconds
+    );
+}

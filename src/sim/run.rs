@@ -24,6 +24,9 @@ use hdrhistogram::Histogram;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, VecDeque};
 
+/// The queue-proxy drainer's quiet period: a terminating pod serves on until this long after its last
+/// request (Knative's drain sleep), bounded by the termination grace period.
+const QUEUE_PROXY_DRAIN: SimDuration = SimDuration::from_secs(30);
 /// Knative's queue-proxy queue is this many times containerConcurrency.
 const QUEUE_PROXY_DEPTH_FACTOR: u32 = 10;
 
@@ -117,6 +120,8 @@ enum Event {
     AtClient(RequestId),
     PodReady(PodId),
     PodGraceOver(PodId),
+    /// A terminating pod's queue-proxy drain (quiet period) ended.
+    PodDrained(PodId),
     /// The earliest completion on a shared-rate (processor-sharing / GPU-batch) pod.
     PodNextDone(PodId),
     /// A node finished provisioning.
@@ -490,9 +495,13 @@ impl Sim {
             Event::AtClient(req) => self.at_client(now, req),
             Event::PodReady(pod) if self.is_live(pod) => self.pod_ready(now, pod.slot()),
             Event::PodGraceOver(pod) if self.is_live(pod) => self.pod_grace_over(now, pod.slot()),
+            Event::PodDrained(pod) if self.is_live(pod) => self.pod_drained(now, pod.slot()),
             Event::PodNextDone(pod) if self.is_live(pod) => self.shared_done(now, pod.slot()),
             // A lifecycle event of a pod whose slot has been reused since.
-            Event::PodReady(_) | Event::PodGraceOver(_) | Event::PodNextDone(_) => {}
+            Event::PodReady(_)
+            | Event::PodGraceOver(_)
+            | Event::PodDrained(_)
+            | Event::PodNextDone(_) => {}
             Event::NodeReady(node) => {
                 self.cluster.node_ready(node, now);
                 self.place_pending(now);
@@ -809,7 +818,7 @@ impl Sim {
 
     fn after_pod_freed(&mut self, now: SimTime, pod: u32) {
         let p = &self.pods[pod as usize];
-        if p.state == PodState::Terminating && p.idle() {
+        if p.state == PodState::Terminating && p.idle() && now >= p.drain_until {
             self.pod_gone(now, pod);
         }
         // Knative's throttler hands a freed slot to a waiting request whatever the SKS mode: requests
@@ -1053,12 +1062,30 @@ impl Sim {
         self.activator.pod_removed(pod);
         self.pods[pod as usize].state = PodState::Terminating;
         self.terminating += 1;
-        if self.pods[pod as usize].idle() {
+        // Knative's queue-proxy drains on SIGTERM: it keeps serving until no request has come for its quiet
+        // period, then waits for the in-flight ones; the kubelet kills it at the end of the grace period. The
+        // pod keeps its node (GPUs included) meanwhile. No request reaches it after this point (it left the
+        // endpoints at once), so the quiet period runs from now.
+        let grace = self.cfg.termination_grace;
+        let drain = QUEUE_PROXY_DRAIN.min(grace);
+        let id = self.pod_id(pod);
+        self.pods[pod as usize].drain_until = now + drain;
+        if drain.0 == 0 && self.pods[pod as usize].idle() {
             self.pod_gone(now, pod);
-        } else {
-            let grace = self.cfg.termination_grace;
-            let ev = self.at(now + grace, Event::PodGraceOver(self.pod_id(pod)));
-            self.pods[pod as usize].lifecycle_event = Some(ev);
+            return;
+        }
+        let ev = self.at(now + grace, Event::PodGraceOver(id));
+        self.pods[pod as usize].lifecycle_event = Some(ev);
+        if drain < grace {
+            // Not cancelled: a pod gone earlier by the grace period is recognised by its generation.
+            self.at(now + drain, Event::PodDrained(id));
+        }
+    }
+
+    fn pod_drained(&mut self, now: SimTime, pod: u32) {
+        let p = &self.pods[pod as usize];
+        if p.state == PodState::Terminating && p.idle() {
+            self.pod_gone(now, pod);
         }
     }
 
