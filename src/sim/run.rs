@@ -852,23 +852,22 @@ impl Sim {
             return;
         }
         self.requests[id.index()].timeout_event = None;
-        match r.stage {
-            Stage::PodQueue => {
-                let Some(pod) = r.pod.map(|p| p.slot()) else {
-                    return;
-                };
-                let p = &mut self.pods[pod as usize];
-                p.queued -= 1;
-                stats_out(&mut p.stats, now, r.via_activator);
-                if r.via_activator {
-                    self.activator_release(pod);
-                }
-                self.counts.timed_out += 1;
-                self.respond(now, id, 504);
-                self.after_pod_freed(now, pod);
-            }
-            _ => {}
+        // Only a request in a pod's queue has its own timer (the activator queue has one for its head).
+        if r.stage != Stage::PodQueue {
+            return;
         }
+        let Some(pod) = r.pod.map(|p| p.slot()) else {
+            return;
+        };
+        let p = &mut self.pods[pod as usize];
+        p.queued -= 1;
+        stats_out(&mut p.stats, now, r.via_activator);
+        if r.via_activator {
+            self.activator_release(pod);
+        }
+        self.counts.timed_out += 1;
+        self.respond(now, id, 504);
+        self.after_pod_freed(now, pod);
     }
 
     /// Sends the response (success or failure) back through the request path.
