@@ -174,8 +174,9 @@ fn kpa_and_hpa_differ_on_the_same_bursty_traffic() {
         kpa.requests.failed,
         hpa.requests.failed
     );
+    // (Each scale-down also costs both the queue-proxy's 30 s drain, which narrows the gap.)
     assert!(
-        hpa.pod_seconds > 1.2 * kpa.pod_seconds,
+        hpa.pod_seconds > 1.1 * kpa.pod_seconds,
         "pod-seconds: kpa {} hpa {}",
         kpa.pod_seconds,
         hpa.pod_seconds

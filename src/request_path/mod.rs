@@ -1,10 +1,13 @@
 //! The request path in front of the pods: ingress and routing, Knative's activator, and the queue-proxy
 //! sidecar in each pod.
 //!
+//! * [`activator`]: the activator as the simulation loop runs it (queue, tracked pods, load balancing,
+//!   reported stats, first-request poke).
 //! * [`stats`]: the request-statistics accumulators the queue-proxy and the activator keep (and that the
 //!   KPA and the HPA's concurrency metrics read).
 //! * [`throttler`]: the activator's per-revision throttler as Knative runs it: number of activators, pod
 //!   assignment, load-balancing policies and the revision breaker.
 
+pub mod activator;
 pub mod stats;
 pub mod throttler;

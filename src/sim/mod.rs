@@ -10,9 +10,9 @@
 //! run in the order they were scheduled (FIFO).
 //!
 //! Cost: every request costs a fixed number of events (send, ingress, service done, response) plus one
-//! timeout event only if it has to queue; routing is O(1) (round robin) or O(log pods) (the activator's
-//! first-available and round-robin policies use an ordered set of pods with free capacity), so the
-//! per-event cost does not grow with the number of pods. Per-second work (statistics, the time-series row)
+//! timeout event only if it queues at a pod (the activator's queue has one timer for its head); routing is
+//! O(1) (round robin) or O(pods / 64) (the activator's first-available and round-robin policies search a
+//! bitset of pods with free capacity), so the per-event cost barely grows with the number of pods. Per-second work (statistics, the time-series row)
 //! is O(pods). Memory holds live requests and pods only; per-second rows are streamed to a sink.
 //!
 //! Autoscalers: `fixed`, Knative's KPA (with the activator in the path when it must buffer), or the

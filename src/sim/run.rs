@@ -11,7 +11,8 @@ use crate::observe::output::{
     ClusterSummary, ColdStartSummary, ReplicaSummary, RequestCounts, RunSummary, SecondRow,
     TimeseriesSink,
 };
-use crate::request_path::stats::{ActivatorRevisionStats, RequestStats};
+use crate::request_path::activator::Activator;
+use crate::request_path::stats::RequestStats;
 use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
 use crate::traffic::ClosedLoopDriver;
 use crate::traffic::{Arrival, ArrivalSource, RequestAttrs, TrafficError};
@@ -20,12 +21,12 @@ use crate::workload::discipline::{ServiceModel, Tag};
 use crate::workload::pods::{Pod, PodState};
 use crate::workload::startup::{PhaseTimes, Phases, Startup};
 use hdrhistogram::Histogram;
-use rand::RngExt;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
-/// Knative's activator revision-breaker queue depth.
-const ACTIVATOR_QUEUE_DEPTH: usize = 10_000;
+/// The queue-proxy drainer's quiet period: a terminating pod serves on until this long after its last
+/// request (Knative's drain sleep), bounded by the termination grace period.
+const QUEUE_PROXY_DRAIN: SimDuration = SimDuration::from_secs(30);
 /// Knative's queue-proxy queue is this many times containerConcurrency.
 const QUEUE_PROXY_DEPTH_FACTOR: u32 = 10;
 
@@ -119,12 +120,17 @@ enum Event {
     AtClient(RequestId),
     PodReady(PodId),
     PodGraceOver(PodId),
+    /// A terminating pod's queue-proxy drain (quiet period) ended.
+    PodDrained(PodId),
     /// The earliest completion on a shared-rate (processor-sharing / GPU-batch) pod.
     PodNextDone(PodId),
     /// A node finished provisioning.
     NodeReady(u32),
     Tick,
     QueueTimeout(RequestId),
+    /// The activator queue's head may have reached its deadline (one timer per queue, see
+    /// [`Sim::activator_timeout`]).
+    ActivatorTimeout,
     /// The wake-up the scaler asked for (a reconciler requeue, a cron job).
     ScalerWake,
 }
@@ -199,12 +205,7 @@ struct Sim {
     starting: u32,
     terminating: u32,
 
-    activator_in_path: bool,
-    activator_queue: VecDeque<RequestId>,
-    activator_queued: u64,
-    /// Ready pods whose activator in-flight count is below containerConcurrency (cc > 0 only).
-    activator_free: BTreeSet<u32>,
-    activator_last_pick: u32,
+    activator: Activator,
 
     desired: u32,
     scale_events: u64,
@@ -226,8 +227,6 @@ struct Sim {
     scaler: Box<dyn Scaler>,
     /// The pending [`Event::ScalerWake`].
     wake: Option<EventId>,
-    /// The activator's per-revision request statistics (reported to the scaler).
-    activator_stats: ActivatorRevisionStats,
     /// Scratch: the ready pods' queue-proxy reports of the second, reused every tick.
     reports: Vec<PodSecond>,
 
@@ -367,11 +366,7 @@ impl Sim {
             ingress_rr: 0,
             starting: 0,
             terminating: 0,
-            activator_in_path: false,
-            activator_queue: VecDeque::new(),
-            activator_queued: 0,
-            activator_free: BTreeSet::new(),
-            activator_last_pick: 0,
+            activator: Activator::new(cfg.container_concurrency),
             desired: 0,
             scale_events: 0,
             cold_starts: 0,
@@ -400,7 +395,6 @@ impl Sim {
                 AutoscalerMode::Custom(scaler) => scaler,
             },
             wake: None,
-            activator_stats: ActivatorRevisionStats::new(),
             reports: Vec::new(),
             startup: match &cfg.pod_model.phases {
                 Some(p) => Startup::Phases(Box::new(p.clone())),
@@ -460,7 +454,7 @@ impl Sim {
         }
         self.desired = plan.replicas;
         self.max_desired = plan.replicas;
-        self.activator_in_path = plan.activator_in_path;
+        self.activator.in_path = plan.activator_in_path;
         self.schedule_wake(plan.wake_at);
         self.fetch_open_arrival()?;
         if let Some(driver) = self.closed_loop.as_mut() {
@@ -508,14 +502,19 @@ impl Sim {
             Event::AtClient(req) => self.at_client(now, req),
             Event::PodReady(pod) if self.is_live(pod) => self.pod_ready(now, pod.slot()),
             Event::PodGraceOver(pod) if self.is_live(pod) => self.pod_grace_over(now, pod.slot()),
+            Event::PodDrained(pod) if self.is_live(pod) => self.pod_drained(now, pod.slot()),
             Event::PodNextDone(pod) if self.is_live(pod) => self.shared_done(now, pod.slot()),
             // A lifecycle event of a pod whose slot has been reused since.
-            Event::PodReady(_) | Event::PodGraceOver(_) | Event::PodNextDone(_) => {}
+            Event::PodReady(_)
+            | Event::PodGraceOver(_)
+            | Event::PodDrained(_)
+            | Event::PodNextDone(_) => {}
             Event::NodeReady(node) => {
                 self.cluster.node_ready(node, now);
                 self.place_pending(now);
             }
             Event::QueueTimeout(req) => self.queue_timeout(now, req),
+            Event::ActivatorTimeout => self.activator_timeout(now),
             Event::ScalerWake => {
                 self.wake = None;
                 let d = self.scaler.on_wake(now, self.ready.len() as u32);
@@ -581,7 +580,7 @@ impl Sim {
             self.respond(now, id, 503);
             return;
         }
-        if self.activator_in_path || self.ready.is_empty() {
+        if self.activator.in_path || self.ready.is_empty() {
             self.enqueue_at_activator(now, id);
         } else {
             let pod = self.ready[self.ingress_rr % self.ready.len()];
@@ -591,14 +590,10 @@ impl Sim {
     }
 
     fn enqueue_at_activator(&mut self, now: SimTime, id: RequestId) {
-        // The revision breaker admits capacity + 10000; the capacity is what is already dispatched, so
-        // the waiting requests alone are held to the queue depth.
-        if self.activator_queued >= ACTIVATOR_QUEUE_DEPTH as u64 {
-            self.counts.rejected += 1;
-            self.respond(now, id, 503);
-            return;
-        }
-        if let Some(first) = self.activator_stats.request_in(now) {
+        // No queue cap: Knative's revision breaker holds 10,000 + MaxInt32 waiting requests (and with
+        // containerConcurrency 0 there is no breaker at all), which no simulated load reaches before the
+        // revision timeout answers the oldest ones.
+        if let Some(first) = self.activator.stats.request_in(now) {
             // A new activator entry reports at once (the scale-from-zero poke).
             let d = self
                 .scaler
@@ -608,91 +603,46 @@ impl Sim {
         let r = &mut self.requests[id.index()];
         r.via_activator = true;
         r.stage = Stage::ActivatorQueue;
-        self.activator_queue.push_back(id);
-        self.activator_queued += 1;
+        self.activator.push(id);
         self.dispatch_from_activator(now);
         let r = &mut self.requests[id.index()];
         if r.stage == Stage::ActivatorQueue {
             // It could not go to a pod at once. With no pod ready it waits for a cold start (scale from
             // zero); otherwise it waits for a slot on a busy pod, which is queueing, not a cold start.
             r.cold = self.ready.is_empty();
-            let deadline = r.deadline;
-            let ev = self.at(deadline, Event::QueueTimeout(id));
-            self.requests[id.index()].timeout_event = Some(ev);
+            if self.activator.arm_timer() {
+                let head = self.activator.front().expect("this request is waiting");
+                let deadline = self.requests[head.index()].deadline;
+                self.at(deadline, Event::ActivatorTimeout);
+            }
         }
-    }
-
-    /// Picks a pod for the activator per Knative's policy for the containerConcurrency, or `None` when no
-    /// pod has capacity.
-    fn activator_pick(&mut self) -> Option<u32> {
-        let cc = self.cfg.container_concurrency;
-        if cc == 0 {
-            // Random choice of two, the lower activator in-flight wins (ties: the first draw).
-            let n = self.ready.len();
-            return match n {
-                0 => None,
-                1 => Some(self.ready[0]),
-                _ => {
-                    let a = self.rng.lb.random_range(0..n);
-                    let mut b = self.rng.lb.random_range(0..n - 1);
-                    if b >= a {
-                        b += 1;
-                    }
-                    let (pa, pb) = (self.ready[a], self.ready[b]);
-                    let wa = self.pods[pa as usize].activator_in_flight;
-                    let wb = self.pods[pb as usize].activator_in_flight;
-                    Some(if wb < wa { pb } else { pa })
-                }
-            };
-        }
-        if cc <= 3 {
-            return self.activator_free.first().copied();
-        }
-        let next = self
-            .activator_free
-            .range(self.activator_last_pick.wrapping_add(1)..)
-            .next()
-            .or_else(|| self.activator_free.first())
-            .copied();
-        if let Some(p) = next {
-            self.activator_last_pick = p;
-        }
-        next
     }
 
     fn dispatch_from_activator(&mut self, now: SimTime) {
-        while let Some(&front) = self.activator_queue.front() {
-            let r = &self.requests[front.index()];
-            if r.generation != front.generation() || r.stage != Stage::ActivatorQueue {
-                self.activator_queue.pop_front(); // timed out while waiting
-                continue;
-            }
-            let Some(pod) = self.activator_pick() else {
+        while let Some(front) = self.activator.front() {
+            debug_assert_eq!(self.requests[front.index()].stage, Stage::ActivatorQueue);
+            let pods = &self.pods;
+            let Some(pod) = self.activator.pick(
+                &self.ready,
+                |p| pods[p as usize].activator_in_flight,
+                &mut self.rng.lb,
+            ) else {
                 break;
             };
-            self.activator_queue.pop_front();
-            self.activator_queued -= 1;
-            if let Some(ev) = self.requests[front.index()].timeout_event.take() {
-                self.queue.cancel(ev);
-            }
+            // The queue's timer stays: when it fires it finds the new head not yet due and re-arms.
+            self.activator.pop_front();
             let p = &mut self.pods[pod as usize];
             p.activator_in_flight += 1;
-            if self.cfg.container_concurrency > 0
-                && p.activator_in_flight >= self.cfg.container_concurrency
-            {
-                self.activator_free.remove(&pod);
-            }
+            self.activator.dispatched(pod, p.activator_in_flight);
             self.admit_to_pod(now, front, pod);
         }
     }
 
     fn activator_release(&mut self, pod: u32) {
-        let cc = self.cfg.container_concurrency;
         let p = &mut self.pods[pod as usize];
         p.activator_in_flight = p.activator_in_flight.saturating_sub(1);
-        if cc > 0 && p.state == PodState::Ready && p.activator_in_flight < cc {
-            self.activator_free.insert(pod);
-        }
+        self.activator
+            .released(pod, p.activator_in_flight, p.state == PodState::Ready);
     }
 
     fn admit_to_pod(&mut self, now: SimTime, id: RequestId, pod: u32) {
@@ -875,11 +825,31 @@ impl Sim {
 
     fn after_pod_freed(&mut self, now: SimTime, pod: u32) {
         let p = &self.pods[pod as usize];
-        if p.state == PodState::Terminating && p.idle() {
+        if p.state == PodState::Terminating && p.idle() && now >= p.drain_until {
             self.pod_gone(now, pod);
         }
-        if self.activator_in_path && self.activator_queued > 0 {
+        // Knative's throttler hands a freed slot to a waiting request whatever the SKS mode: requests
+        // already queued at the activator keep draining after the activator leaves the path.
+        if self.activator.queued() > 0 {
             self.dispatch_from_activator(now);
+        }
+    }
+
+    /// The activator queue's timer: answers every waiting request whose revision timeout has passed with
+    /// the activator's 504, then re-arms for the new head. A FIFO queue with one constant timeout has
+    /// non-decreasing deadlines, so one timer per queue replaces one cancelled timer per request.
+    fn activator_timeout(&mut self, now: SimTime) {
+        self.activator.timer_fired();
+        while let Some(front) = self.activator.front() {
+            let deadline = self.requests[front.index()].deadline;
+            if deadline > now {
+                self.activator.arm_timer();
+                self.at(deadline, Event::ActivatorTimeout);
+                return;
+            }
+            self.activator.pop_front();
+            self.counts.timed_out += 1;
+            self.respond(now, front, 504);
         }
     }
 
@@ -889,34 +859,28 @@ impl Sim {
             return;
         }
         self.requests[id.index()].timeout_event = None;
-        match r.stage {
-            Stage::ActivatorQueue => {
-                self.activator_queued -= 1;
-                self.counts.timed_out += 1;
-                self.respond(now, id, 503);
-            }
-            Stage::PodQueue => {
-                let Some(pod) = r.pod.map(|p| p.slot()) else {
-                    return;
-                };
-                let p = &mut self.pods[pod as usize];
-                p.queued -= 1;
-                stats_out(&mut p.stats, now, r.via_activator);
-                if r.via_activator {
-                    self.activator_release(pod);
-                }
-                self.counts.timed_out += 1;
-                self.respond(now, id, 504);
-                self.after_pod_freed(now, pod);
-            }
-            _ => {}
+        // Only a request in a pod's queue has its own timer (the activator queue has one for its head).
+        if r.stage != Stage::PodQueue {
+            return;
         }
+        let Some(pod) = r.pod.map(|p| p.slot()) else {
+            return;
+        };
+        let p = &mut self.pods[pod as usize];
+        p.queued -= 1;
+        stats_out(&mut p.stats, now, r.via_activator);
+        if r.via_activator {
+            self.activator_release(pod);
+        }
+        self.counts.timed_out += 1;
+        self.respond(now, id, 504);
+        self.after_pod_freed(now, pod);
     }
 
     /// Sends the response (success or failure) back through the request path.
     fn respond(&mut self, now: SimTime, id: RequestId, status: u16) {
         if self.requests[id.index()].via_activator {
-            self.activator_stats.request_out(now);
+            self.activator.stats.request_out(now);
         }
         let delay = self.one_way_delay();
         let r = &mut self.requests[id.index()];
@@ -1026,9 +990,7 @@ impl Sim {
     fn mark_ready(&mut self, pod: u32) {
         let pos = self.ready.partition_point(|&p| p < pod);
         self.ready.insert(pos, pod);
-        if self.cfg.container_concurrency > 0 {
-            self.activator_free.insert(pod);
-        }
+        self.activator.pod_ready(pod);
     }
 
     fn pod_ready(&mut self, now: SimTime, pod: u32) {
@@ -1044,7 +1006,7 @@ impl Sim {
         self.cold_start_phases.push(p.phases);
         self.starting -= 1;
         self.mark_ready(pod);
-        if self.activator_queued > 0 {
+        if self.activator.queued() > 0 {
             self.dispatch_from_activator(now);
         }
         let d = self.scaler.on_pod_ready(now, self.ready.len() as u32);
@@ -1103,15 +1065,33 @@ impl Sim {
         if let Ok(pos) = self.ready.binary_search(&pod) {
             self.ready.remove(pos);
         }
-        self.activator_free.remove(&pod);
+        self.activator.pod_removed(pod);
         self.pods[pod as usize].state = PodState::Terminating;
         self.terminating += 1;
-        if self.pods[pod as usize].idle() {
+        // Knative's queue-proxy drains on SIGTERM: it keeps serving until no request has come for its quiet
+        // period, then waits for the in-flight ones; the kubelet kills it at the end of the grace period. The
+        // pod keeps its node (GPUs included) meanwhile. No request reaches it after this point (it left the
+        // endpoints at once), so the quiet period runs from now.
+        let grace = self.cfg.termination_grace;
+        let drain = QUEUE_PROXY_DRAIN.min(grace);
+        let id = self.pod_id(pod);
+        self.pods[pod as usize].drain_until = now + drain;
+        if drain.0 == 0 && self.pods[pod as usize].idle() {
             self.pod_gone(now, pod);
-        } else {
-            let grace = self.cfg.termination_grace;
-            let ev = self.at(now + grace, Event::PodGraceOver(self.pod_id(pod)));
-            self.pods[pod as usize].lifecycle_event = Some(ev);
+            return;
+        }
+        let ev = self.at(now + grace, Event::PodGraceOver(id));
+        self.pods[pod as usize].lifecycle_event = Some(ev);
+        if drain < grace {
+            // Not cancelled: a pod gone earlier by the grace period is recognised by its generation.
+            self.at(now + drain, Event::PodDrained(id));
+        }
+    }
+
+    fn pod_drained(&mut self, now: SimTime, pod: u32) {
+        let p = &self.pods[pod as usize];
+        if p.state == PodState::Terminating && p.idle() {
+            self.pod_gone(now, pod);
         }
     }
 
@@ -1220,7 +1200,7 @@ impl Sim {
             arrivals: self.second.arrivals,
             in_flight: self.in_flight,
             queue_proxies: &self.reports,
-            activator: self.activator_stats.report(now),
+            activator: self.activator.stats.report(now),
             pods: &mut self.pods,
             resources: &self.cfg.resources,
         };
@@ -1314,7 +1294,7 @@ impl Sim {
             completions: self.second.completions,
             failures: self.second.failures,
             in_flight: self.in_flight,
-            activator_queue: self.activator_queued,
+            activator_queue: self.activator.queued() as u64,
             queue_proxy_queue,
             desired_pods: Some(self.desired),
             ready_pods: ready,
@@ -1326,7 +1306,7 @@ impl Sim {
             target_per_pod: None,
             panic: false,
             excess_burst_capacity: None,
-            activator_in_path: self.activator_in_path,
+            activator_in_path: self.activator.in_path,
             scale_reason: "",
             latency_p50_ms: pct(0.50),
             latency_p95_ms: pct(0.95),
@@ -1363,7 +1343,7 @@ impl Sim {
             self.schedule_wake(Some(at.max(now)));
         }
         if let Some(in_path) = d.activator_in_path {
-            self.activator_in_path = in_path;
+            self.activator.in_path = in_path;
         }
         if let Some(replicas) = d.replicas {
             self.set_replicas(now, replicas);

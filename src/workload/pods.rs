@@ -99,6 +99,9 @@ pub struct Pod {
     pub queued: u32,
     /// Requests the activator has sent to this pod and not yet seen answered.
     pub activator_in_flight: u32,
+    /// While terminating: when the queue-proxy's drain (its quiet period) ends; the pod leaves once it is
+    /// idle at or after this time, or at the end of the termination grace period.
+    pub drain_until: SimTime,
     /// The queue-proxy's request statistics (requests queued in the breaker count as in flight).
     pub stats: RequestStats,
     /// Cumulative counters, integrated up to `usage_updated`.
@@ -132,6 +135,7 @@ impl Pod {
             queue: VecDeque::new(),
             queued: 0,
             activator_in_flight: 0,
+            drain_until: now,
             stats: RequestStats::new(now),
             usage: PodUsage::default(),
             usage_updated: now,
