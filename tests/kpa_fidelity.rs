@@ -42,14 +42,16 @@ traffic: {kind: constant, rate: 900}
 #[test]
 fn tbc_minus_one_holds_the_pods_for_about_a_stable_window_after_load_stops() {
     let (_, rows) = run_yaml("tbc", TBC, &[]);
-    let peak = at(&rows, 58).ready_pods;
-    assert!(peak >= 80, "load phase: {peak} ready pods");
+    assert!(at(&rows, 58).ready_pods >= 80, "load phase (panic)");
     // No scraper: only the activator's reports feed the windows, so the quiet seconds after 60 s are
-    // missing data and the stable average keeps the loaded value (before: 86 -> 11 by 70 s, 1 by 120 s).
-    for t in [70, 90, 110] {
+    // missing data and the stable average keeps the loaded concurrency (90 requests / target 7 = 13 pods)
+    // for about one stable window (before: 11 pods at 70 s, 7 at 90 s, 3 at 110 s).
+    for t in [70, 90] {
         let r = at(&rows, t);
-        assert_eq!(r.ready_pods, peak, "t={t}: {r:?}");
+        assert_eq!(r.ready_pods, 13, "t={t}: {r:?}");
+        assert!(r.observed_stable.unwrap() > 80.0, "t={t}: {r:?}");
     }
+    assert!(at(&rows, 110).ready_pods >= 10, "{:?}", at(&rows, 110));
     // Once the stable window holds nothing, the revision goes back to min-scale.
     let end = rows.last().unwrap();
     assert_eq!(end.desired_pods, Some(1), "{end:?}");
@@ -65,11 +67,11 @@ fn with_a_scrape_target_quiet_seconds_are_zeros_and_the_pods_go_at_once() {
         &["autoscaler.config.target-burst-capacity=200"],
     );
     assert!(at(&rows, 58).ready_pods >= 80);
-    assert!(at(&rows, 110).ready_pods < 20, "{:?}", at(&rows, 110));
+    assert!(at(&rows, 90).ready_pods < 10, "{:?}", at(&rows, 90));
 }
 
-/// An unreachable revision (no route references it) with min-scale 3, initial-scale 5, a 10 min pod
-/// retention and a 5 min scale-down delay.
+/// An unreachable revision (no route references it) with min-scale 3, a 10 min pod retention and a 5 min
+/// scale-down delay.
 const UNREACHABLE: &str = r#"
 name: unreachable
 duration: 20s
@@ -80,7 +82,6 @@ service:
   minReplicas: 3
   reachable: false
   annotations:
-    autoscaling.knative.dev/initial-scale: "5"
     autoscaling.knative.dev/scale-down-delay: "5m"
 autoscaler:
   config:
@@ -93,15 +94,13 @@ traffic: {kind: constant, rate: 20}
 "#;
 
 #[test]
-fn an_unreachable_revision_ignores_min_scale_initial_scale_retention_and_the_delay() {
+fn an_unreachable_revision_ignores_min_scale_retention_and_the_delay() {
     let (_, rows) = run_yaml("unreachable", UNREACHABLE, &[]);
-    // Initial-scale above 1 is ignored: the Deployment starts with the bounds' minimum 0 -> one pod
-    // (min-scale ignored), not five.
-    let first = at(&rows, 1);
-    let created = first.ready_pods + first.pending_pods + first.starting_pods;
-    assert!(created <= 1, "{first:?}");
-    // After the load the revision scales to zero: no min-scale floor, no retention, no scale-down delay;
-    // within a stable window (60 s) + the grace period (30 s) + a few seconds.
+    // No scale-down delay: the decider drops to 1 pod once panic ends (a 5 min delay would hold 2).
+    assert_eq!(at(&rows, 80).ready_pods, 1, "{:?}", at(&rows, 80));
+    // After the load the revision scales to zero: no min-scale floor (the active threshold is 0 too), no
+    // retention; within a stable window (60 s) + the grace period (30 s) + a few seconds (before: it stayed
+    // Activating with one pod, the threshold being min-scale 3).
     let end = rows.last().unwrap();
     assert_eq!(end.ready_pods + end.terminating_pods, 0, "{end:?}");
     let zero_at = rows
@@ -121,8 +120,8 @@ fn a_reachable_revision_keeps_min_scale_and_the_retention() {
     let first = at(&rows, 1);
     assert_eq!(
         first.ready_pods + first.pending_pods + first.starting_pods,
-        5,
-        "initial-scale 5 from time 0: {first:?}"
+        3,
+        "min-scale 3 from time 0: {first:?}"
     );
     assert!(rows.iter().all(|r| r.time_s < 8 || r.ready_pods >= 3));
 }
@@ -140,15 +139,15 @@ service:
 pod:
   cold_start: 5s
   service_time: 100ms
-traffic: {kind: constant, rate: 0}
+traffic: {kind: constant, rate: 1, start: 25s, end: 26s}
 "#;
 
 #[test]
 fn the_reconciler_runs_at_pa_creation_not_at_the_first_tick() {
     let (_, rows) = run_yaml("creation", CREATION, &[]);
     // The PA's first pass at time 0 applies min-scale 3: three pods cold-start from 0 and are Ready at
-    // 5 s (before: one pod from 0, two more from the 2 s tick, Ready at 7 s).
-    let r = at(&rows, 5);
+    // 5 s, in the row of second 6 (before: one pod from 0 and two more from the 2 s tick: 1 ready there).
+    let r = at(&rows, 6);
     assert_eq!(r.ready_pods, 3, "{r:?}");
 }
 
@@ -156,41 +155,42 @@ fn the_reconciler_runs_at_pa_creation_not_at_the_first_tick() {
 fn reconcile_delay_delays_the_deployment_scale() {
     let (_, now) = run_yaml("delay0", CREATION, &[]);
     let (_, late) = run_yaml("delay4", CREATION, &["autoscaler.reconcile_delay=4s"]);
-    assert_eq!(at(&now, 5).ready_pods, 3);
+    assert_eq!(at(&now, 6).ready_pods, 3);
     // The time-0 patch to 3 reaches the Deployment 4 s later: the two extra pods are Ready at 9 s.
-    assert_eq!(at(&late, 5).ready_pods, 1, "{:?}", at(&late, 5));
-    assert_eq!(at(&late, 8).ready_pods, 1, "{:?}", at(&late, 8));
-    assert_eq!(at(&late, 9).ready_pods, 3, "{:?}", at(&late, 9));
+    assert_eq!(at(&late, 4).desired_pods, Some(1), "{:?}", at(&late, 4));
+    assert_eq!(at(&late, 5).desired_pods, Some(3), "{:?}", at(&late, 5));
+    assert_eq!(at(&late, 9).ready_pods, 1, "{:?}", at(&late, 9));
+    assert_eq!(at(&late, 10).ready_pods, 3, "{:?}", at(&late, 10));
 }
 
-/// Scale from zero with a cold start longer than the activation timeout.
+/// A revision created at time 0 whose first pod takes longer to start than the activation timeout, with
+/// no traffic until 190 s.
 const SLOW_START: &str = r#"
 name: slow-start
-duration: 5s
-cooldown: 100s
+duration: 200s
 seed: 4
 service:
   scaleTarget: 10
   minReplicas: 0
-  initial_state: scaled_to_zero
   annotations:
     serving.knative.dev/progress-deadline: "20s"
 pod:
   cold_start: 300s
   service_time: 100ms
-traffic: {kind: constant, rate: 2, start: 0s, end: 1s}
+traffic: {kind: constant, rate: 1, start: 190s, end: 191s}
 "#;
 
 #[test]
 fn activation_times_out_after_the_progress_deadline_annotation_plus_30s() {
     let (_, rows) = run_yaml("slow", SLOW_START, &[]);
-    // Activating from the first request (~0 s); 20 s + 30 s later the PA gives up and scales to zero.
+    // Activating from creation (0 s) with the decider wanting 0; 20 s + 30 s later the PA gives up and
+    // scales to zero (before: always 630 s).
     let gave_up = rows
         .iter()
         .find(|r| r.time_s > 1 && r.pending_pods + r.starting_pods == 0)
         .map(|r| r.time_s)
         .unwrap_or(u64::MAX);
-    assert!((50..=53).contains(&gave_up), "gave up at {gave_up} s");
+    assert!((50..=51).contains(&gave_up), "gave up at {gave_up} s");
     // The config-deployment default (600 s) keeps the pod starting through the whole run.
     let (_, rows) = run_yaml(
         "slow_default",

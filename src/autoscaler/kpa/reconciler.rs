@@ -308,8 +308,11 @@ impl KpaReconciler {
                 apply = Some(n);
             }
         }
+        // A real requeue is processed strictly after the requested delay (the clock moves on while the
+        // key waits and is handled), which matters where the pass compares with `>`: the activation
+        // timeout.
         for after in &out.requeue_after {
-            self.requeue(now + *after);
+            self.requeue(now + *after + SimDuration(1));
         }
         if out.async_probe_offered {
             let k = self.sks.as_ref().expect("the probe needs an SKS");
@@ -364,14 +367,15 @@ impl KpaReconciler {
                 _ => BoundReason::KeepOnePod,
             };
         }
-        if want == decider {
-            return if want == 0 && out.deployment_patch.is_none() && self.replicas > 0 {
+        if want == 0 {
+            return if out.deployment_patch.is_none() && self.replicas > 0 {
                 BoundReason::KeepOnePod
-            } else if want == 0 {
-                BoundReason::ScaleToZero
             } else {
-                BoundReason::Decider
+                BoundReason::ScaleToZero
             };
+        }
+        if want == decider {
+            return BoundReason::Decider;
         }
         if c.max_scale != 0 && want == c.max_scale && decider > want {
             BoundReason::MaxScale
@@ -419,6 +423,11 @@ mod tests {
 
     fn secs(s: u64) -> SimTime {
         SimTime::from_secs(s)
+    }
+
+    /// A requeue asked for at whole second `s`: processed just after it.
+    fn requeued(s: u64) -> Option<SimTime> {
+        Some(SimTime::from_secs(s) + SimDuration(1))
     }
 
     #[test]
@@ -476,7 +485,7 @@ mod tests {
         assert_eq!(o.apply, None, "the probe has not succeeded yet");
         assert_eq!(o.requeue_at, Some(secs(101)));
         let o = r.reconcile(secs(101), 0, 5, 1);
-        assert_eq!((o.apply, o.requeue_at), (None, Some(secs(130))));
+        assert_eq!((o.apply, o.requeue_at), (None, requeued(130)));
         assert_eq!(r.reconcile(secs(130), 0, 5, 1).apply, Some(0));
     }
 
