@@ -440,10 +440,11 @@ mod tests {
         );
         assert_eq!(
             o.requeue_at,
-            Some(secs(630)),
+            requeued(630),
             "progress-deadline 600 s + 30 s"
         );
-        assert!(r.take_due_requeue(secs(630)));
+        assert!(!r.take_due_requeue(secs(630)));
+        assert!(r.take_due_requeue(secs(631)));
         let o = r.reconcile(secs(631), -1, -1, 0);
         assert_eq!(o.apply, Some(0), "activation timed out");
     }
@@ -458,7 +459,7 @@ mod tests {
         assert_eq!((o.apply, o.pa_state), (None, PaState::Active));
         assert_eq!(
             o.requeue_at,
-            Some(secs(70)),
+            requeued(70),
             "a stable window after becoming Active"
         );
         let o = r.reconcile(secs(70), 0, -100, 1);
