@@ -122,9 +122,11 @@ impl KpaScaler {
         let warm_ebc = Decider::initial_excess_burst_capacity(&scaling.decider, warm_pods);
         let (reconciler, desired_scale) = match setup.initial_state {
             InitialState::Deployed => (KpaReconciler::new(settings, scaling.initial_scale), -1),
+            // A running revision's decider has a decision: without one the first pass (want −1) would put
+            // the activator in the path until the first tick.
             InitialState::Warm => (
                 KpaReconciler::resumed(settings, now, warm_pods, warm_ebc),
-                -1,
+                warm_pods as i32,
             ),
             InitialState::ScaledToZero => (KpaReconciler::resumed(settings, now, 0, -1), 0),
         };
