@@ -20,6 +20,9 @@ pub struct Prepared {
     pub warnings: Vec<ScenarioError>,
 }
 
+/// The revision annotation that overrides config-deployment's progress-deadline.
+const PROGRESS_DEADLINE_ANNOTATION: &str = "serving.knative.dev/progress-deadline";
+
 /// Builds the simulation from a loaded scenario, or returns every semantic error found.
 pub fn prepare(
     loaded: &LoadedScenario,
@@ -226,13 +229,41 @@ pub fn prepare(
                             format!("scaled_to_zero needs min-scale 0 (minReplicas: 0), but min-scale is {}", scaling.min_scale),
                         ));
                     }
+                    let mut reconciler_annotations = BTreeMap::new();
+                    if let Some(v) = annotations.get(PROGRESS_DEADLINE_ANNOTATION) {
+                        match crate::time::parse_duration(v) {
+                            Ok(d) if d > SimDuration::ZERO => {
+                                reconciler_annotations.insert(
+                                    PROGRESS_DEADLINE_ANNOTATION.to_string(),
+                                    d.to_string(),
+                                );
+                            }
+                            _ => errors.push(loaded.error_at(
+                                &format!("service.annotations.\"{PROGRESS_DEADLINE_ANNOTATION}\""),
+                                format!(
+                                    "{v:?} must be a positive duration such as \"600s\" or \"10m\""
+                                ),
+                            )),
+                        }
+                    }
+                    let progress_deadline = spec
+                        .autoscaler
+                        .progress_deadline
+                        .unwrap_or(SimDuration::from_secs(600));
+                    if progress_deadline == SimDuration::ZERO {
+                        errors.push(loaded.error_at(
+                            "autoscaler.progress_deadline",
+                            "0s must be a positive duration (config-deployment progress-deadline)".to_string(),
+                        ));
+                    }
                     AutoscalerMode::Kpa(Box::new(KpaSetup {
                         scaling,
                         initial_state,
                         warm_pods,
-                        // progress-deadline (config-deployment, default 600 s) + the 30 s activation buffer.
-                        activation_timeout: SimDuration::from_secs(630),
+                        progress_deadline,
+                        annotations: reconciler_annotations,
                         activator_probe_delay: SimDuration::from_secs(1),
+                        reconcile_delay: spec.autoscaler.reconcile_delay,
                     }))
                 }
                 Err(errs) => {

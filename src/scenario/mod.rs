@@ -173,10 +173,14 @@ pub struct AutoscalerSpec {
     /// Path to a real `config-autoscaler` ConfigMap manifest; `config` keys override it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configmap: Option<String>,
-    /// Delay between a decision and its effect on the Deployment and the SKS mode (informer and
-    /// reconcile latency, which Knative does not fix; default 0s).
+    /// KPA: lag between the reconciler patching the Deployment's replicas and the Deployment following
+    /// (informer and API latency, which Knative does not fix; default 0s). The SKS mode changes at once.
     #[serde(default)]
     pub reconcile_delay: SimDuration,
+    /// KPA: config-deployment `progress-deadline` (default 600s); the activation timeout is this (or the
+    /// `serving.knative.dev/progress-deadline` annotation) + 30 s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_deadline: Option<SimDuration>,
     /// The HorizontalPodAutoscaler for class `hpa` (manifest or inline spec fields); see [`hpa`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hpa: Option<hpa::HpaObjectSpec>,

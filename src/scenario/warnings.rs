@@ -22,6 +22,7 @@ const DURATION_KEYS: &[&str] = &[
     "timeout",
     "termination_grace",
     "reconcile_delay",
+    "progress_deadline",
     "sync_period",
     "sync_phase",
     "resolution",
@@ -83,7 +84,7 @@ pub fn collect(
         .unwrap_or_default();
     let owner = |key: &str| -> Option<&'static str> {
         match key {
-            "config" | "configmap" | "reconcile_delay" => Some("kpa"),
+            "config" | "configmap" | "reconcile_delay" | "progress_deadline" => Some("kpa"),
             "scaledobject" => Some("keda"),
             "hpa" | "controller" | "metrics_server" | "custom_metrics" | "keda_cron" => {
                 Some("hpa or external")

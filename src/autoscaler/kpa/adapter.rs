@@ -1,18 +1,31 @@
 //! The KPA as a [`Scaler`]: the scraper and the metric collector on the 1 s tick, the decider every 2 s,
-//! the reconciler after each decision, on pod readiness and on its own requeue timer; the activator's
+//! the reconciler ([`KpaReconciler`], one golden-tested `ReconcileKind` pass each time) at PodAutoscaler
+//! creation (time 0), after each decision, on pod readiness and on its own requeues; the activator's
 //! first-request stat pokes the decider when the revision is at zero.
 //!
-//! Simplification: `initial_state: warm` creates the decider with 0 ready pods, as if the autoscaler had
-//! been running quietly (Knative creates it with the live count only when the autoscaler restarts).
+//! The scraper is [`super::scraper::scrape`] over the Ready pods' queue-proxy reports. With
+//! target-burst-capacity −1 the Metric has no scrape target and no scraper runs: only the activator's
+//! reports feed the windows, and a second without one is missing data, not a zero.
+//!
+//! `reconcile_delay` is the lag between a reconcile pass patching the Deployment's replicas and the
+//! Deployment (the pods the loop creates or removes) following; the SKS mode changes at once.
+//!
+//! Simplifications: `initial_state: warm` creates the decider with 0 ready pods, as if the autoscaler had
+//! been running quietly (Knative creates it with the live count only when the autoscaler restarts); every
+//! pod scrape succeeds (no scrape failures, no service mesh), so the scraper's Service fallback is never
+//! taken.
 
-use super::reconciler::{BoundReason, KpaReconciler, PaState, ReconcilerSettings, SksMode};
-use super::stats::{extrapolate, REPORT_PERIOD};
-use super::{scrape_sample_size, Decider, MetricCollector, RevisionScaling, ScaleResult, Stat};
+use super::reconcile_pass::PassConfig;
+use super::reconciler::{BoundReason, KpaReconciler, ReconcilerSettings, SksMode};
+use super::scraper::{scrape, MeshMode, PodScrape, ScrapePod, ScraperState};
+use super::stats::REPORT_PERIOD;
+use super::{Decider, MetricCollector, RevisionScaling, ScaleResult, Stat};
 use crate::autoscaler::scaler::{Decision, Scaler, SecondView, StartPlan};
 use crate::engine::SimRng;
 use crate::observe::SecondRow;
 use crate::time::{SimDuration, SimTime};
 use rand::RngExt;
+use std::collections::{BTreeMap, VecDeque};
 
 /// The state of the revision when the simulation starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -32,10 +45,15 @@ pub struct KpaSetup {
     pub initial_state: InitialState,
     /// Pods Ready at time 0 for [`InitialState::Warm`].
     pub warm_pods: u32,
-    /// progress-deadline + 30 s (Knative's activation timeout).
-    pub activation_timeout: SimDuration,
+    /// config-deployment `progress-deadline` (Knative's default 600 s); the activation timeout is this
+    /// (or the revision's `serving.knative.dev/progress-deadline` annotation) + 30 s.
+    pub progress_deadline: SimDuration,
+    /// The revision's non-autoscaling annotations the reconciler reads (the progress-deadline one).
+    pub annotations: BTreeMap<String, String>,
     /// Time until the activator-in-path probe succeeds after the SKS switched to Proxy.
     pub activator_probe_delay: SimDuration,
+    /// Lag between a reconcile pass's replica patch and the Deployment following it.
+    pub reconcile_delay: SimDuration,
 }
 
 /// The KPA's moving parts during a run.
@@ -45,6 +63,7 @@ pub struct KpaScaler {
     collector: MetricCollector,
     decider: Decider,
     reconciler: KpaReconciler,
+    scraper: ScraperState,
     /// The scraper's random pod choice.
     scrape_rng: SimRng,
     /// The decider status (Knative's DesiredScale; −1 until the first valid decision).
@@ -53,43 +72,63 @@ pub struct KpaScaler {
     last: Option<ScaleResult>,
     reason: &'static str,
     panic_seconds: u64,
-    /// Scratch buffers for the scraper's sample (indexes into the second's reports), reused every second.
-    old_pods: Vec<u32>,
-    young_pods: Vec<u32>,
+    reconcile_delay: SimDuration,
+    /// Replica patches on their way to the Deployment (time it follows, replicas), in time order.
+    pending: VecDeque<(SimTime, u32)>,
+    /// Scratch buffer for the scraper's view of the pods, reused every second.
+    scrape_pods: Vec<ScrapePod>,
 }
 
 impl KpaScaler {
     /// `scrape_rng` is the run's scrape stream ([`crate::engine::Stream::Scrape`]).
     pub fn new(setup: KpaSetup, scrape_rng: SimRng) -> Self {
         let scaling = setup.scaling.clone();
+        let d = &scaling.decider;
+        let stable_secs = scaling.stable_window.0 as f64;
         let settings = ReconcilerSettings {
-            min_scale: scaling.min_scale,
-            max_scale: scaling.max_scale,
-            initial_scale: scaling.initial_scale,
-            enable_scale_to_zero: scaling.enable_scale_to_zero,
-            reachable: scaling.decider.reachable,
-            stable_window: scaling.stable_window,
-            scale_to_zero_grace: scaling.scale_to_zero_grace_period,
-            pod_retention: scaling.scale_to_zero_pod_retention_period,
-            target_burst_capacity: scaling.decider.target_burst_capacity,
-            activation_timeout: setup.activation_timeout,
+            config: PassConfig {
+                enable_scale_to_zero: scaling.enable_scale_to_zero,
+                min_scale: scaling.min_scale as i32,
+                max_scale: scaling.max_scale as i32,
+                initial_scale: scaling.initial_scale as i32,
+                // The initial scale is already resolved (a 0 that was not allowed was replaced).
+                allow_zero_initial_scale: true,
+                scale_to_zero_grace: scaling.scale_to_zero_grace_period,
+                pod_retention: scaling.scale_to_zero_pod_retention_period,
+                target_burst_capacity: d.target_burst_capacity,
+                stable_window: scaling.stable_window,
+                panic_window_percentage: if stable_secs > 0.0 {
+                    scaling.panic_window.0 as f64 * 100.0 / stable_secs
+                } else {
+                    10.0
+                },
+                activator_capacity: scaling.activator_capacity,
+                // containerConcurrency is passed as 0 below, so the pass's per-pod total is this.
+                container_concurrency_target_default: d.total_value,
+                container_concurrency_target_fraction: if d.total_value > 0.0 {
+                    d.target_value / d.total_value
+                } else {
+                    1.0
+                },
+                progress_deadline: setup.progress_deadline,
+            },
+            annotations: setup.annotations.clone(),
+            container_concurrency: 0,
+            reachable: d.reachable,
             probe_delay: setup.activator_probe_delay,
         };
         let now = SimTime::ZERO;
         let warm_pods = setup.warm_pods.max(1);
         let warm_ebc = Decider::initial_excess_burst_capacity(&scaling.decider, warm_pods);
         let (reconciler, desired_scale) = match setup.initial_state {
-            InitialState::Deployed => {
-                (KpaReconciler::new(settings, now, scaling.initial_scale), -1)
-            }
+            InitialState::Deployed => (KpaReconciler::new(settings, scaling.initial_scale), -1),
+            // A running revision's decider has a decision: without one the first pass (want −1) would put
+            // the activator in the path until the first tick.
             InitialState::Warm => (
-                KpaReconciler::resumed(settings, now, warm_pods, PaState::Active, warm_ebc),
-                -1,
+                KpaReconciler::resumed(settings, now, warm_pods, warm_ebc),
+                warm_pods as i32,
             ),
-            InitialState::ScaledToZero => (
-                KpaReconciler::resumed(settings, now, 0, PaState::Inactive, -1),
-                0,
-            ),
+            InitialState::ScaledToZero => (KpaReconciler::resumed(settings, now, 0, -1), 0),
         };
         let collector = MetricCollector::new(
             scaling.metric,
@@ -106,20 +145,27 @@ impl KpaScaler {
             _ => Decider::initial_excess_burst_capacity(&scaling.decider, scaling.initial_scale),
         };
         KpaScaler {
+            reconcile_delay: setup.reconcile_delay,
             setup: Some(setup),
             scaling,
             collector,
             decider,
             reconciler,
+            scraper: ScraperState::new(MeshMode::Disabled, false),
             scrape_rng,
             desired_scale,
             excess_burst_capacity,
             last: None,
             reason: "",
             panic_seconds: 0,
-            old_pods: Vec::new(),
-            young_pods: Vec::new(),
+            pending: VecDeque::new(),
+            scrape_pods: Vec::new(),
         }
+    }
+
+    /// The reconciler (for tests and diagnostics).
+    pub fn reconciler(&self) -> &KpaReconciler {
+        &self.reconciler
     }
 
     /// Runs the decider (`Scale`) and then the reconciler.
@@ -142,11 +188,65 @@ impl KpaScaler {
         if outcome.reason != BoundReason::Decider {
             self.reason = outcome.reason.as_str();
         }
-        Decision {
-            replicas: outcome.apply,
-            activator_in_path: Some(outcome.sks_mode == SksMode::Proxy),
-            wake_at: outcome.requeue_after.map(|after| now + after),
+        let mut replicas = None;
+        if let Some(n) = outcome.apply {
+            if self.reconcile_delay == SimDuration::ZERO {
+                replicas = Some(n);
+            } else {
+                self.pending.push_back((now + self.reconcile_delay, n));
+            }
         }
+        Decision {
+            replicas,
+            // With no ready endpoint the SKS points the public service at the activator whatever its mode.
+            activator_in_path: Some(outcome.sks_mode == SksMode::Proxy || ready == 0),
+            wake_at: self.next_wake(),
+        }
+    }
+
+    /// The earliest of the reconciler's requeue and the next pending replica patch.
+    fn next_wake(&self) -> Option<SimTime> {
+        let requeue = self.reconciler.requeue_at();
+        let patch = self.pending.front().map(|&(t, _)| t);
+        match (requeue, patch) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The scraper over this second's Ready pods; `None` when there is no pod or the scrape failed (Knative
+    /// records nothing then).
+    fn scrape(&mut self, view: &SecondView<'_>) -> Option<Stat> {
+        let now = view.now;
+        self.scrape_pods.clear();
+        self.scrape_pods
+            .extend(view.queue_proxies.iter().map(|p| ScrapePod {
+                ready: true,
+                age: now.saturating_since(p.created),
+                stat: p.report.to_queue_proxy_stat(REPORT_PERIOD),
+                scrape: PodScrape::Ok,
+            }));
+        if self.scrape_pods.is_empty() {
+            return None;
+        }
+        let rng = &mut self.scrape_rng;
+        let mut shuffle = |len: usize| {
+            let mut perm: Vec<usize> = (0..len).collect();
+            for i in (1..len).rev() {
+                perm.swap(i, rng.random_range(0..=i));
+            }
+            perm
+        };
+        // Every pod is addressable (MeshMode::Disabled), so the Service is never asked.
+        let mut service_pick = || 0;
+        let result = scrape(
+            &mut self.scraper,
+            &self.scrape_pods,
+            self.scaling.stable_window,
+            &mut shuffle,
+            &mut service_pick,
+        );
+        result.stat.ok()
     }
 }
 
@@ -155,6 +255,7 @@ impl Scaler for KpaScaler {
         "kpa"
     }
 
+    /// The PodAutoscaler is reconciled at its creation, time 0: bounds and the SKS apply from the start.
     fn start(&mut self, _horizon: SimTime) -> StartPlan {
         let setup = self.setup.take().expect("start is called once");
         let (replicas, ready_now) = match setup.initial_state {
@@ -162,55 +263,25 @@ impl Scaler for KpaScaler {
             InitialState::Warm => (setup.warm_pods.max(1), true),
             InitialState::ScaledToZero => (0, false),
         };
+        let ready = if ready_now { replicas } else { 0 };
+        let first = self.reconcile(SimTime::ZERO, ready);
         StartPlan {
-            replicas,
+            replicas: first.replicas.unwrap_or(replicas),
             ready_now,
-            activator_in_path: self.reconciler.sks_mode() == SksMode::Proxy,
-            wake_at: None,
+            activator_in_path: first.activator_in_path.unwrap_or(true),
+            wake_at: first.wake_at,
         }
     }
 
-    /// Every queue-proxy closes its 1 s period; the scraper samples n of the N ready pods, pods older than
-    /// the stable window first, and extrapolates their sum to the revision; then the activator's report;
-    /// on even seconds the decider.
+    /// Every queue-proxy closes its 1 s period; the scraper (when the Metric has a scrape target) samples
+    /// the Ready pods and extrapolates to the revision; then the activator's report; on even seconds the
+    /// decider.
     fn on_second(&mut self, view: &mut SecondView<'_>) -> Decision {
         let now = view.now;
-        self.old_pods.clear();
-        self.young_pods.clear();
-        let stable_window = self.scaling.stable_window;
-        for (i, p) in view.queue_proxies.iter().enumerate() {
-            if now.saturating_since(p.created) >= stable_window {
-                self.old_pods.push(i as u32);
-            } else {
-                self.young_pods.push(i as u32);
+        if self.scaling.scrape_target_set {
+            if let Some(total) = self.scrape(view) {
+                self.collector.record(now, &total);
             }
-        }
-        let ready = view.queue_proxies.len();
-        let sample = scrape_sample_size(ready);
-        let stat = |i: u32| {
-            view.queue_proxies[i as usize]
-                .report
-                .to_queue_proxy_stat(REPORT_PERIOD)
-        };
-        let mut reports: Stat = Stat::default();
-        if sample == ready {
-            for i in 0..ready as u32 {
-                reports = reports.add(&stat(i));
-            }
-        } else {
-            shuffle(&mut self.old_pods, &mut self.scrape_rng);
-            shuffle(&mut self.young_pods, &mut self.scrape_rng);
-            for &i in self
-                .old_pods
-                .iter()
-                .chain(self.young_pods.iter())
-                .take(sample)
-            {
-                reports = reports.add(&stat(i));
-            }
-        }
-        if let Some(total) = extrapolate(&reports, sample, ready) {
-            self.collector.record(now, &total);
         }
         if let Some(stat) = view.activator {
             self.collector.record(now, &stat);
@@ -240,8 +311,29 @@ impl Scaler for KpaScaler {
         self.reconcile(now, ready)
     }
 
+    /// A requeue, or a replica patch reaching the Deployment after `reconcile_delay`.
     fn on_wake(&mut self, now: SimTime, ready: u32) -> Decision {
-        self.reconcile(now, ready)
+        let mut due = None;
+        while let Some(&(t, n)) = self.pending.front() {
+            if t > now {
+                break;
+            }
+            due = Some(n);
+            self.pending.pop_front();
+        }
+        let mut decision = if self.reconciler.take_due_requeue(now) {
+            self.reconcile(now, ready)
+        } else {
+            Decision {
+                wake_at: self.next_wake(),
+                ..Decision::default()
+            }
+        };
+        if due.is_some() {
+            decision.replicas = due;
+            decision.wake_at = self.next_wake();
+        }
+        decision
     }
 
     fn columns(&mut self, row: &mut SecondRow) {
@@ -255,13 +347,5 @@ impl Scaler for KpaScaler {
 
     fn panic_seconds(&self) -> u64 {
         self.panic_seconds
-    }
-}
-
-/// Fisher-Yates shuffle with the given stream (the scraper's random pod choice).
-fn shuffle(items: &mut [u32], rng: &mut SimRng) {
-    for i in (1..items.len()).rev() {
-        let j = rng.random_range(0..=i);
-        items.swap(i, j);
     }
 }

@@ -21,8 +21,9 @@
 //! indexes are `floor(seconds / granularity)`), so a run starting at 0 has the same bucket alignment as a
 //! cluster whose clock reads a multiple of the granularity.
 //!
-//! * [`reconciler`]: the KPA reconciler (min/max bounds, initial scale, scale-to-zero grace, SKS
-//!   proxy/serve mode, spec §7).
+//! * [`reconcile_pass`]: one KPA reconciler pass (`ReconcileKind`: bounds, initial scale, activation
+//!   timeout, scale to zero, SKS mode, status; spec §7), golden-tested; [`reconciler`] drives it on
+//!   simulated time; [`scraper`]: the metric scraper (sample size, old/young pods, extrapolation).
 
 pub mod adapter;
 pub mod aggregation;

@@ -19,11 +19,11 @@
 //!
 //! Assumptions: the caller gives "now" implicitly through the ages; the activator probe's answer and the
 //! SKS reconciler's state are inputs (this module does not model the SKS reconciler or the probe itself).
-//! The simulator's control loop still runs the older state machine in `autoscaler::kpa::reconciler`.
+//! The simulator runs it through `autoscaler::kpa::reconciler`, which keeps the state between passes.
 
 use std::collections::BTreeMap;
 
-// The SKS mode type is shared with the simulator's state machine (the path changes when that file moves).
+// The SKS mode type is shared with the reconciler driver that keeps state between passes.
 pub use crate::autoscaler::kpa::reconciler::SksMode;
 use crate::time::{parse_duration, SimDuration, NANOS_PER_SEC};
 

@@ -1,52 +1,31 @@
-//! The KPA reconciler as a state machine: what Knative does with the decider's desired scale before it
-//! reaches the Deployment, and whether the activator sits in the request path.
+//! The KPA reconciler on simulated time: the state a PodAutoscaler and its ServerlessService keep between
+//! `ReconcileKind` passes, with each pass delegated to [`super::reconcile_pass::reconcile_pass`] (the
+//! golden-tested model of Knative 1.23). This module only carries state across passes and turns the pass's
+//! output into what the simulator applies:
 //!
-//! It models (knative-kpa spec §7): min/max bounds (min forced to 0 when unreachable), initial scale until
-//! the scale target is first initialized, `enable-scale-to-zero`, the scale-to-zero sequence (about one
-//! stable window Active after the decider first wants 0, then Inactive, the activator put in the path, and
-//! the longer of the grace period since the activator was confirmed and the pod retention period since the
-//! PA went inactive), the activation timeout, the Active condition and the SKS mode (Proxy: the activator
-//! is in the path; Serve: the ingress talks to the pods).
+//! * condition ages: the Active condition's last transition time is kept as a [`SimTime`] and given to the
+//!   pass as `now − since`;
+//! * requeues (`EnqueueAfter`) become one wake-up at the earliest requested time, as Knative's work queue
+//!   keeps the earliest of several delayed adds;
+//! * the activator-in-path probe answers "in path" once the SKS has been in Proxy mode for `probe_delay`;
+//!   when the pass offered the asynchronous probe, a requeue at that time stands for the probe's
+//!   re-enqueue;
+//! * the ServerlessService reconciler is immediate: the SKS spec the pass writes is in effect (and Ready) by
+//!   the next pass, its private service exists after the first pass, and `ActivatorEndpointsPopulated`
+//!   turns True when the SKS switches to Proxy.
 //!
-//! [`crate::autoscaler::kpa::reconcile_pass`] is the same reconciler as one `ReconcileKind` pass, exact to
-//! Knative 1.23 and checked against the real code's vectors; the simulator moves onto it in a later step.
+//! Units: [`SimTime`] / [`SimDuration`]; replica counts `i32` with Knative's −1 for "apply nothing".
 //!
-//! Units: [`SimTime`] / [`SimDuration`]. Replica counts are `i32` where Knative uses −1 for "unknown, apply
-//! nothing".
-//!
-//! Simplifications: the activator-in-path probe succeeds `probe_delay` after the SKS switched to Proxy
-//! (Knative probes every second); informer and reconcile latency is modelled outside, as a delay on the
-//! reconciler's output; the KPA's requeue timers are returned to the caller as `requeue_after`.
+//! Simplifications: informer latency is zero (the pass sees the replica count it last patched, pods and
+//! SKS as they are now); pod counts other than Ready are not tracked (the pass only reads Ready ones for its
+//! decisions); the probe's 1 s retry cadence is the fixed `probe_delay`.
 
+use super::reconcile_pass::{
+    reconcile_pass, CondStatus, Condition, PassConfig, PassInput, PassOutput, PodCounts,
+    ProbeResult, Reachability, SksAction, SksState,
+};
 use crate::time::{SimDuration, SimTime};
-
-/// The settings the reconciler reads (resolved from config-autoscaler and the revision's annotations).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ReconcilerSettings {
-    pub min_scale: u32,
-    /// 0 = unlimited.
-    pub max_scale: u32,
-    pub initial_scale: u32,
-    pub enable_scale_to_zero: bool,
-    pub reachable: bool,
-    pub stable_window: SimDuration,
-    pub scale_to_zero_grace: SimDuration,
-    pub pod_retention: SimDuration,
-    /// target-burst-capacity; −1 keeps the activator in the path for good.
-    pub target_burst_capacity: f64,
-    /// progress-deadline (600 s) + 30 s.
-    pub activation_timeout: SimDuration,
-    /// Time for the activator-in-path probe to succeed after the SKS switched to Proxy.
-    pub probe_delay: SimDuration,
-}
-
-/// The PodAutoscaler's Active condition.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PaState {
-    Activating,
-    Active,
-    Inactive,
-}
+use std::collections::BTreeMap;
 
 /// The ServerlessService mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +36,7 @@ pub enum SksMode {
     Serve,
 }
 
-/// Why the reconciler chose the replica count it applied (for the time series).
+/// Why the applied replica count differs from the decider's (for the time series).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BoundReason {
     Decider,
@@ -83,105 +62,177 @@ impl BoundReason {
     }
 }
 
-/// What `scaler.scale` decides, before it touches the Deployment.
-struct Want {
-    /// −1 = apply nothing.
-    replicas: i32,
-    reason: BoundReason,
-    requeue_after: Option<SimDuration>,
-    apply_to_deployment: bool,
+/// The PodAutoscaler's Active condition, simplified for callers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaState {
+    Activating,
+    Active,
+    Inactive,
 }
 
-impl Want {
-    fn apply(replicas: i32, reason: BoundReason, requeue_after: Option<SimDuration>) -> Self {
-        Want {
-            replicas,
-            reason,
-            requeue_after,
-            apply_to_deployment: true,
-        }
-    }
+/// What the reconciler needs besides the pass's config.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReconcilerSettings {
+    pub config: PassConfig,
+    /// The revision's annotations the pass reads (`serving.knative.dev/progress-deadline`); the autoscaling
+    /// ones are already resolved into `config`.
+    pub annotations: BTreeMap<String, String>,
+    pub container_concurrency: i32,
+    pub reachable: bool,
+    /// Time for the activator-in-path probe to succeed after the SKS switched to Proxy.
+    pub probe_delay: SimDuration,
 }
 
 /// One reconcile's outcome.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReconcileOutcome {
-    /// Replicas to set on the Deployment, if it changes.
+    /// Replicas the pass patched onto the Deployment, if any.
     pub apply: Option<u32>,
     pub sks_mode: SksMode,
     pub pa_state: PaState,
-    /// Reconcile again after this long (Knative's re-enqueue), if set.
-    pub requeue_after: Option<SimDuration>,
+    /// The earliest pending requeue (absolute time), if any.
+    pub requeue_at: Option<SimTime>,
     pub reason: BoundReason,
+}
+
+/// A condition with its transition time instead of its age.
+#[derive(Clone, Debug)]
+struct Timed {
+    status: CondStatus,
+    reason: String,
+    since: SimTime,
+}
+
+impl Timed {
+    fn at(&self, now: SimTime) -> Condition {
+        Condition {
+            status: self.status,
+            reason: self.reason.clone(),
+            age: now.saturating_since(self.since),
+        }
+    }
+    fn from(c: &Condition, now: SimTime) -> Self {
+        Timed {
+            status: c.status,
+            reason: c.reason.clone(),
+            since: SimTime(now.0.saturating_sub(c.age.0)),
+        }
+    }
+}
+
+/// The SKS as the reconciler left it.
+#[derive(Clone, Debug)]
+struct Sks {
+    mode: SksMode,
+    num_activators: i32,
+    proxy_since: SimTime,
 }
 
 pub struct KpaReconciler {
     settings: ReconcilerSettings,
-    pa_state: PaState,
-    pa_state_since: SimTime,
-    initialized: bool,
-    sks_mode: SksMode,
-    proxy_since: SimTime,
-    /// Deployment spec.replicas.
+    active: Option<Timed>,
+    sti: Option<CondStatus>,
+    desired_scale: Option<i32>,
+    sks: Option<Sks>,
+    /// Deployment spec.replicas as last patched.
     replicas: u32,
+    requeue_at: Option<SimTime>,
+    last_pass: Option<PassOutput>,
 }
 
 impl KpaReconciler {
-    /// A revision created at `now` with `initial_replicas` pods requested (initial scale).
-    pub fn new(settings: ReconcilerSettings, now: SimTime, initial_replicas: u32) -> Self {
+    /// A revision created at time 0 whose Deployment asks for `initial_replicas` pods: no PA conditions
+    /// and no SKS yet.
+    pub fn new(settings: ReconcilerSettings, initial_replicas: u32) -> Self {
         KpaReconciler {
             settings,
-            pa_state: PaState::Activating,
-            pa_state_since: now,
-            initialized: false,
-            sks_mode: SksMode::Proxy,
-            proxy_since: now,
+            active: None,
+            sti: None,
+            desired_scale: None,
+            sks: None,
             replicas: initial_replicas,
+            requeue_at: None,
+            last_pass: None,
         }
     }
 
-    /// A revision that has been running before the simulation starts: `replicas` pods requested, the PA in
-    /// `pa_state` (Active for a warm service, Inactive for one scaled to zero) and the SKS in the mode the
-    /// decider's `excess_burst_capacity` implies.
+    /// A revision that has been running before the simulation starts, with `replicas` pods, the PA Active
+    /// (or Inactive when `replicas` is 0) since `now` and the SKS in the mode the decider's excess burst
+    /// capacity implies.
     pub fn resumed(
         settings: ReconcilerSettings,
         now: SimTime,
         replicas: u32,
-        pa_state: PaState,
         excess_burst_capacity: i32,
     ) -> Self {
-        let serve = pa_state != PaState::Inactive && replicas > 0 && excess_burst_capacity >= 0;
-        let sks_mode = if serve {
-            SksMode::Serve
+        let serve = replicas > 0 && excess_burst_capacity >= 0;
+        let (status, reason) = if replicas > 0 {
+            (CondStatus::True, "")
         } else {
-            SksMode::Proxy
+            (CondStatus::False, "NoTraffic")
         };
         KpaReconciler {
             settings,
-            pa_state,
-            pa_state_since: now,
-            initialized: true,
-            sks_mode,
-            proxy_since: now,
+            active: Some(Timed {
+                status,
+                reason: reason.into(),
+                since: now,
+            }),
+            sti: Some(CondStatus::True),
+            desired_scale: Some(replicas as i32),
+            sks: Some(Sks {
+                mode: if serve {
+                    SksMode::Serve
+                } else {
+                    SksMode::Proxy
+                },
+                num_activators: 2,
+                proxy_since: now,
+            }),
             replicas,
+            requeue_at: None,
+            last_pass: None,
         }
     }
 
-    pub fn settings(&self) -> &ReconcilerSettings {
-        &self.settings
-    }
-    pub fn pa_state(&self) -> PaState {
-        self.pa_state
-    }
     pub fn sks_mode(&self) -> SksMode {
-        self.sks_mode
+        self.sks.as_ref().map_or(SksMode::Proxy, |s| s.mode)
     }
     pub fn replicas(&self) -> u32 {
         self.replicas
     }
+    pub fn pa_state(&self) -> PaState {
+        match self.active.as_ref().map(|a| a.status) {
+            Some(CondStatus::True) => PaState::Active,
+            Some(CondStatus::False) => PaState::Inactive,
+            _ => PaState::Activating,
+        }
+    }
+    /// The number of activators the SKS asks for (`computeNumActivators`).
+    pub fn num_activators(&self) -> i32 {
+        self.sks.as_ref().map_or(2, |s| s.num_activators)
+    }
+    /// The last pass's full output (for tests and diagnostics).
+    pub fn last_pass(&self) -> Option<&PassOutput> {
+        self.last_pass.as_ref()
+    }
+    /// The earliest pending requeue.
+    pub fn requeue_at(&self) -> Option<SimTime> {
+        self.requeue_at
+    }
+    /// Whether a requeue is due at `now`; clears it if so.
+    pub fn take_due_requeue(&mut self, now: SimTime) -> bool {
+        if self.requeue_at.is_some_and(|t| t <= now) {
+            self.requeue_at = None;
+            true
+        } else {
+            false
+        }
+    }
 
-    /// Reconciles with the decider's latest `desired_scale` (−1 = no decision yet), its excess burst
-    /// capacity, and the current ready pod count.
+    /// One `ReconcileKind` at `now` with the decider's latest `desired_scale` (−1 = no decision yet), its
+    /// excess burst capacity, and the Ready pod count. The first pass creates the SKS; its private service
+    /// exists at once, so the first pass is followed by a second one at the same instant.
     pub fn reconcile(
         &mut self,
         now: SimTime,
@@ -189,166 +240,154 @@ impl KpaReconciler {
         excess_burst_capacity: i32,
         ready: u32,
     ) -> ReconcileOutcome {
-        let Want {
-            replicas: want,
-            reason,
-            requeue_after,
-            apply_to_deployment,
-        } = self.want(now, desired_scale);
-        let mut apply = None;
-        if want >= 0 && apply_to_deployment && want as u32 != self.replicas {
-            self.replicas = want as u32;
-            apply = Some(self.replicas);
+        if self.sks.is_none() {
+            self.pass(now, desired_scale, excess_burst_capacity, ready);
         }
-        self.update_sks(now, want, excess_burst_capacity, ready);
-        self.update_active(now, want, ready);
+        self.pass(now, desired_scale, excess_burst_capacity, ready)
+    }
+
+    fn pass(
+        &mut self,
+        now: SimTime,
+        decider_desired: i32,
+        ebc: i32,
+        ready: u32,
+    ) -> ReconcileOutcome {
+        // This pass is the requeued one if one was due.
+        if self.requeue_at.is_some_and(|t| t <= now) {
+            self.requeue_at = None;
+        }
+        let s = &self.settings;
+        let probe = match &self.sks {
+            Some(k)
+                if k.mode == SksMode::Proxy
+                    && now.saturating_since(k.proxy_since) >= s.probe_delay =>
+            {
+                ProbeResult::InPath
+            }
+            _ => ProbeResult::NotInPath,
+        };
+        let input = PassInput {
+            config: s.config.clone(),
+            annotations: s.annotations.clone(),
+            container_concurrency: s.container_concurrency,
+            reachability: if s.reachable {
+                Reachability::Reachable
+            } else {
+                Reachability::Unreachable
+            },
+            active: self.active.as_ref().map(|a| a.at(now)),
+            scale_target_initialized: self.sti,
+            desired_scale: self.desired_scale,
+            service_name: "revision".into(),
+            sks: self.sks.as_ref().map(|k| SksState {
+                private_service_name: "revision-private".into(),
+                service_name: "revision".into(),
+                mode: k.mode,
+                num_activators: k.num_activators,
+                ready: CondStatus::True,
+                activator_endpoints_populated: (k.mode == SksMode::Proxy)
+                    .then(|| (CondStatus::True, now.saturating_since(k.proxy_since))),
+            }),
+            decider_desired_scale: decider_desired,
+            decider_excess_burst_capacity: ebc,
+            pods: PodCounts {
+                running_ready: ready as i32,
+                ..PodCounts::default()
+            },
+            deployment_replicas: Some(self.replicas as i32),
+            activator_probe: probe,
+        };
+        let out = reconcile_pass(&input);
+        let reason = self.reason(&input, &out);
+        let mut apply = None;
+        if let Some(n) = out.deployment_patch {
+            let n = n.max(0) as u32;
+            if n != self.replicas {
+                self.replicas = n;
+                apply = Some(n);
+            }
+        }
+        // A real requeue is processed strictly after the requested delay (the clock moves on while the
+        // key waits and is handled), which matters where the pass compares with `>`: the activation
+        // timeout.
+        for after in &out.requeue_after {
+            self.requeue(now + *after + SimDuration(1));
+        }
+        if out.async_probe_offered {
+            let k = self.sks.as_ref().expect("the probe needs an SKS");
+            let at = (k.proxy_since + self.settings.probe_delay).max(now + SimDuration(1));
+            self.requeue(at);
+        }
+        let old_sks = self.sks.take();
+        self.sks = Some(match (out.sks_action, old_sks) {
+            (SksAction::None, Some(k)) => k,
+            (_, old) => {
+                let proxy_since = match &old {
+                    Some(k) if k.mode == SksMode::Proxy && out.sks_mode == SksMode::Proxy => {
+                        k.proxy_since
+                    }
+                    _ => now,
+                };
+                Sks {
+                    mode: out.sks_mode,
+                    num_activators: out.num_activators,
+                    proxy_since,
+                }
+            }
+        });
+        self.active = Some(Timed::from(&out.active, now));
+        self.sti = Some(out.scale_target_initialized.status);
+        self.desired_scale = out.desired_scale;
+        self.last_pass = Some(out);
         ReconcileOutcome {
             apply,
-            sks_mode: self.sks_mode,
-            pa_state: self.pa_state,
-            requeue_after,
+            sks_mode: self.sks_mode(),
+            pa_state: self.pa_state(),
+            requeue_at: self.requeue_at,
             reason,
         }
     }
 
-    fn want(&mut self, now: SimTime, desired: i32) -> Want {
-        let s = &self.settings;
-        if desired < 0 && self.pa_state != PaState::Activating {
-            return Want::apply(desired, BoundReason::Decider, None);
-        }
-        let mut min = if s.reachable { s.min_scale } else { 0 };
-        let mut reason = BoundReason::Decider;
-        let mut floor_reason = BoundReason::MinScale;
-        if s.initial_scale > 1 && !self.initialized && s.reachable && s.initial_scale > min {
-            min = s.initial_scale;
-            floor_reason = BoundReason::InitialScale;
-        }
-        let mut want = desired;
-        if want < min as i32 {
-            want = min as i32;
-            reason = floor_reason;
-        }
-        if s.max_scale != 0 && want > s.max_scale as i32 {
-            want = s.max_scale as i32;
-            reason = BoundReason::MaxScale;
-        }
-        if want != 0 {
-            return Want::apply(want, reason, None);
-        }
-        // handleScaleToZero
-        if !s.enable_scale_to_zero {
-            return Want::apply(1, BoundReason::KeepOnePod, None);
-        }
-        match self.pa_state {
-            PaState::Activating => {
-                let activating_for = now.saturating_since(self.pa_state_since);
-                if activating_for > s.activation_timeout {
-                    Want::apply(0, BoundReason::ScaleToZero, None)
-                } else {
-                    Want::apply(
-                        -1,
-                        BoundReason::Activating,
-                        Some(SimDuration(s.activation_timeout.0 - activating_for.0)),
-                    )
-                }
-            }
-            PaState::Active => {
-                let active_for = now.saturating_since(self.pa_state_since);
-                if active_for >= s.stable_window {
-                    // Want 0: Knative marks the PA Inactive but leaves the Deployment alone until the
-                    // activator is confirmed in the path.
-                    Want {
-                        apply_to_deployment: false,
-                        ..Want::apply(0, BoundReason::KeepOnePod, Some(SimDuration::from_secs(1)))
-                    }
-                } else {
-                    Want::apply(
-                        1,
-                        BoundReason::KeepOnePod,
-                        Some(SimDuration(s.stable_window.0 - active_for.0)),
-                    )
-                }
-            }
-            PaState::Inactive => {
-                let inactive_for = now.saturating_since(self.pa_state_since);
-                let activator_confirmed = s.target_burst_capacity == -1.0
-                    || (self.sks_mode == SksMode::Proxy
-                        && now.saturating_since(self.proxy_since) >= s.probe_delay);
-                if !activator_confirmed {
-                    return Want::apply(-1, BoundReason::KeepOnePod, Some(s.probe_delay));
-                }
-                if inactive_for >= s.scale_to_zero_grace.max(s.pod_retention) {
-                    return Want::apply(0, BoundReason::ScaleToZero, None);
-                }
-                if s.pod_retention.0 > 0 && inactive_for < s.pod_retention {
-                    return Want::apply(
-                        -1,
-                        BoundReason::KeepOnePod,
-                        Some(SimDuration(s.pod_retention.0 - inactive_for.0)),
-                    );
-                }
-                let proxy_for = now.saturating_since(self.proxy_since);
-                if proxy_for >= s.scale_to_zero_grace {
-                    Want::apply(0, BoundReason::ScaleToZero, None)
-                } else {
-                    Want::apply(
-                        -1,
-                        BoundReason::KeepOnePod,
-                        Some(SimDuration(s.scale_to_zero_grace.0 - proxy_for.0)),
-                    )
-                }
-            }
-        }
+    fn requeue(&mut self, at: SimTime) {
+        self.requeue_at = Some(self.requeue_at.map_or(at, |t| t.min(at)));
     }
 
-    fn update_sks(&mut self, now: SimTime, want: i32, ebc: i32, ready: u32) {
-        let mode = if ready == 0 {
-            // The SKS reconciler forces Proxy while the revision has no ready endpoints.
-            SksMode::Proxy
-        } else if want == -1 {
-            if self.pa_state == PaState::Inactive {
-                SksMode::Proxy
-            } else {
-                self.sks_mode
-            }
-        } else if want > 0 && ebc >= 0 {
-            SksMode::Serve
-        } else {
-            SksMode::Proxy
+    /// Labels the pass's choice for the `scale_reason` column.
+    fn reason(&self, input: &PassInput, out: &PassOutput) -> BoundReason {
+        let decider = input.decider_desired_scale;
+        let Some(want) = out.scale_want else {
+            return BoundReason::Activating;
         };
-        if mode != self.sks_mode {
-            self.sks_mode = mode;
-            if mode == SksMode::Proxy {
-                self.proxy_since = now;
-            }
+        let c = &input.config;
+        if want == -1 {
+            return match input.active.as_ref().map(|a| a.status) {
+                _ if decider < 0 => BoundReason::Decider,
+                None | Some(CondStatus::Unknown) => BoundReason::Activating,
+                _ => BoundReason::KeepOnePod,
+            };
         }
-    }
-
-    fn update_active(&mut self, now: SimTime, want: i32, ready: u32) {
-        let s = &self.settings;
-        let min_ready = if self.initialized {
-            s.min_scale.max(1)
-        } else {
-            s.min_scale.max(s.initial_scale)
-        };
-        let currently_inactive = self.pa_state == PaState::Inactive;
-        let next = if want == 0 || min_ready == 0 {
-            PaState::Inactive
-        } else if want > 0 || !currently_inactive {
-            if ready < min_ready {
-                PaState::Activating
+        if want == 0 {
+            return if out.deployment_patch.is_none() && self.replicas > 0 {
+                BoundReason::KeepOnePod
             } else {
-                PaState::Active
-            }
-        } else {
-            self.pa_state
-        };
-        if ready >= min_ready {
-            self.initialized = true;
+                BoundReason::ScaleToZero
+            };
         }
-        if next != self.pa_state {
-            self.pa_state = next;
-            self.pa_state_since = now;
+        if want == decider {
+            return BoundReason::Decider;
+        }
+        if c.max_scale != 0 && want == c.max_scale && decider > want {
+            BoundReason::MaxScale
+        } else if decider <= 0 && want == 1 && (!c.enable_scale_to_zero || c.min_scale < 1) {
+            BoundReason::KeepOnePod
+        } else if input.scale_target_initialized != Some(CondStatus::True)
+            && want == c.initial_scale
+            && want > c.min_scale
+        {
+            BoundReason::InitialScale
+        } else {
+            BoundReason::MinScale
         }
     }
 }
@@ -359,16 +398,25 @@ mod tests {
 
     fn settings() -> ReconcilerSettings {
         ReconcilerSettings {
-            min_scale: 0,
-            max_scale: 0,
-            initial_scale: 1,
-            enable_scale_to_zero: true,
+            config: PassConfig {
+                enable_scale_to_zero: true,
+                min_scale: 0,
+                max_scale: 0,
+                initial_scale: 1,
+                allow_zero_initial_scale: true,
+                scale_to_zero_grace: SimDuration::from_secs(30),
+                pod_retention: SimDuration::ZERO,
+                target_burst_capacity: 211.0,
+                stable_window: SimDuration::from_secs(60),
+                panic_window_percentage: 10.0,
+                activator_capacity: 100.0,
+                container_concurrency_target_default: 100.0,
+                container_concurrency_target_fraction: 0.7,
+                progress_deadline: SimDuration::from_secs(600),
+            },
+            annotations: BTreeMap::new(),
+            container_concurrency: 0,
             reachable: true,
-            stable_window: SimDuration::from_secs(60),
-            scale_to_zero_grace: SimDuration::from_secs(30),
-            pod_retention: SimDuration::ZERO,
-            target_burst_capacity: 211.0,
-            activation_timeout: SimDuration::from_secs(630),
             probe_delay: SimDuration::from_secs(1),
         }
     }
@@ -377,49 +425,81 @@ mod tests {
         SimTime::from_secs(s)
     }
 
+    /// A requeue asked for at whole second `s`: processed just after it.
+    fn requeued(s: u64) -> Option<SimTime> {
+        Some(SimTime::from_secs(s) + SimDuration(1))
+    }
+
+    #[test]
+    fn the_first_pass_creates_the_sks_and_waits_for_activation() {
+        let mut r = KpaReconciler::new(settings(), 1);
+        let o = r.reconcile(secs(0), -1, -1, 0);
+        assert_eq!(
+            (o.apply, o.pa_state, o.sks_mode),
+            (None, PaState::Activating, SksMode::Proxy)
+        );
+        assert_eq!(
+            o.requeue_at,
+            requeued(630),
+            "progress-deadline 600 s + 30 s"
+        );
+        assert!(!r.take_due_requeue(secs(630)));
+        assert!(r.take_due_requeue(secs(631)));
+        let o = r.reconcile(secs(631), -1, -1, 0);
+        assert_eq!(o.apply, Some(0), "activation timed out");
+    }
+
     #[test]
     fn scale_to_zero_takes_a_stable_window_then_the_grace_period() {
-        let mut r = KpaReconciler::new(settings(), secs(0), 1);
-        // The first pod becomes ready and the decider wants 1: Active.
+        let mut r = KpaReconciler::new(settings(), 1);
+        r.reconcile(secs(0), -1, -100, 0);
         let o = r.reconcile(secs(10), 1, -100, 1);
-        assert_eq!(o.pa_state, PaState::Active);
+        assert_eq!((o.pa_state, o.sks_mode), (PaState::Active, SksMode::Proxy));
+        let o = r.reconcile(secs(30), 0, -100, 1);
+        assert_eq!((o.apply, o.pa_state), (None, PaState::Active));
         assert_eq!(
-            o.sks_mode,
-            SksMode::Proxy,
-            "negative EBC keeps the activator in the path"
+            o.requeue_at,
+            requeued(70),
+            "a stable window after becoming Active"
         );
-        // Decider wants 0 at t=100, 90 s after becoming Active (>= stable window): want 0, PA Inactive,
-        // pods kept.
-        let o = r.reconcile(secs(100), 0, -100, 1);
-        assert_eq!(o.apply, None);
-        assert_eq!(o.pa_state, PaState::Inactive);
-        // Activator confirmed (Proxy since t=0), inactive for 10 s < grace 30 s; proxied for 101 s >= grace.
-        let o = r.reconcile(secs(101), 0, -100, 1);
-        assert_eq!(o.apply, Some(0), "{o:?}");
-        assert_eq!(o.reason, BoundReason::ScaleToZero);
+        let o = r.reconcile(secs(70), 0, -100, 1);
+        assert_eq!((o.apply, o.pa_state), (None, PaState::Inactive));
+        // Proxy since t=0 (the activator was confirmed long ago): the grace counts from then.
+        let o = r.reconcile(secs(73), 0, -100, 1);
+        assert_eq!((o.apply, o.reason), (Some(0), BoundReason::ScaleToZero));
     }
 
     #[test]
-    fn a_young_active_revision_keeps_one_pod_until_a_stable_window_passes() {
-        let mut r = KpaReconciler::new(settings(), secs(0), 1);
-        r.reconcile(secs(10), 1, 0, 1);
-        let o = r.reconcile(secs(30), 0, 0, 1);
-        assert_eq!(o.apply, None);
-        assert_eq!(r.replicas(), 1);
-        assert_eq!(o.requeue_after, Some(SimDuration::from_secs(40)));
-        assert_eq!(o.pa_state, PaState::Active);
+    fn the_grace_period_counts_from_the_switch_to_proxy() {
+        let mut r = KpaReconciler::new(settings(), 1);
+        r.reconcile(secs(0), -1, 5, 0);
+        let o = r.reconcile(secs(10), 1, 5, 1);
+        assert_eq!(o.sks_mode, SksMode::Serve);
+        r.reconcile(secs(100), 0, 5, 1);
+        assert_eq!(r.pa_state(), PaState::Inactive);
+        assert_eq!(
+            r.sks_mode(),
+            SksMode::Proxy,
+            "inactive puts the activator back"
+        );
+        let o = r.reconcile(secs(100), 0, 5, 1);
+        assert_eq!(o.apply, None, "the probe has not succeeded yet");
+        assert_eq!(o.requeue_at, Some(secs(101)));
+        let o = r.reconcile(secs(101), 0, 5, 1);
+        assert_eq!((o.apply, o.requeue_at), (None, requeued(130)));
+        assert_eq!(r.reconcile(secs(130), 0, 5, 1).apply, Some(0));
     }
 
     #[test]
-    fn bounds_and_initial_scale_apply() {
+    fn bounds_and_initial_scale_apply_from_the_first_pass() {
         let mut s = settings();
-        s.min_scale = 2;
-        s.max_scale = 5;
-        s.initial_scale = 3;
-        let mut r = KpaReconciler::new(s, secs(0), 3);
-        let o = r.reconcile(secs(2), 1, 0, 0);
-        assert_eq!((r.replicas(), o.reason), (3, BoundReason::InitialScale));
-        r.reconcile(secs(4), 1, 0, 3); // initialized once 3 are ready
+        s.config.min_scale = 2;
+        s.config.max_scale = 5;
+        s.config.initial_scale = 3;
+        let mut r = KpaReconciler::new(s, 3);
+        let o = r.reconcile(secs(0), -1, 0, 0);
+        assert_eq!((r.replicas(), o.apply), (3, None));
+        r.reconcile(secs(4), 1, 0, 3);
         let o = r.reconcile(secs(6), 1, 0, 3);
         assert_eq!((o.apply, o.reason), (Some(2), BoundReason::MinScale));
         let o = r.reconcile(secs(8), 9, 0, 2);
@@ -427,22 +507,28 @@ mod tests {
     }
 
     #[test]
-    fn sks_mode_follows_excess_burst_capacity() {
-        let mut r = KpaReconciler::new(settings(), secs(0), 1);
-        assert_eq!(r.reconcile(secs(2), 3, 5, 3).sks_mode, SksMode::Serve);
-        assert_eq!(r.reconcile(secs(4), 3, -1, 3).sks_mode, SksMode::Proxy);
+    fn an_unreachable_revision_ignores_min_and_initial_scale() {
+        let mut s = settings();
+        s.config.min_scale = 2;
+        s.config.initial_scale = 4;
+        s.reachable = false;
+        let mut r = KpaReconciler::new(s, 4);
+        let o = r.reconcile(secs(0), -1, 0, 0);
+        assert_eq!(o.apply, None, "activating: nothing applied yet");
+        let o = r.reconcile(secs(2), 1, 0, 0);
         assert_eq!(
-            r.reconcile(secs(6), 3, 5, 0).sks_mode,
-            SksMode::Proxy,
-            "no ready endpoints forces Proxy"
+            o.apply,
+            Some(1),
+            "initial-scale 4 and min-scale 2 are ignored"
         );
     }
 
     #[test]
     fn scale_to_zero_disabled_keeps_one_pod() {
         let mut s = settings();
-        s.enable_scale_to_zero = false;
-        let mut r = KpaReconciler::new(s, secs(0), 1);
+        s.config.enable_scale_to_zero = false;
+        let mut r = KpaReconciler::new(s, 1);
+        r.reconcile(secs(0), -1, 0, 0);
         r.reconcile(secs(10), 1, 0, 1);
         let o = r.reconcile(secs(500), 0, 0, 1);
         assert_eq!((r.replicas(), o.pa_state), (1, PaState::Active));
