@@ -366,28 +366,37 @@ impl Cluster {
                 n.unneeded_since = Some(now);
             }
         }
+        let due = |n: &Node| {
+            n.state == NodeState::Ready
+                && n.unneeded_since
+                    .is_some_and(|t| now.saturating_since(t) >= auto.scale_down_unneeded_time)
+        };
+        // Empty nodes first, so that the fit check of a drained node's pods only counts nodes that stay.
         let mut empty_deleted = 0u32;
-        let mut drained = false;
         for i in 0..self.nodes.len() {
             let n = &self.nodes[i];
-            let due = n.state == NodeState::Ready
-                && n.unneeded_since
-                    .is_some_and(|t| now.saturating_since(t) >= auto.scale_down_unneeded_time);
-            if !due || self.live_in_pool(n.pool) <= self.model.pools[n.pool].min_nodes {
-                continue;
+            if empty_deleted < auto.max_empty_bulk_delete
+                && n.pods == 0
+                && due(n)
+                && self.live_in_pool(n.pool) > self.model.pools[n.pool].min_nodes
+            {
+                self.remove_node(i, now);
+                self.stats.empty_nodes_removed += 1;
+                empty_deleted += 1;
             }
-            if n.pods == 0 {
-                if empty_deleted < auto.max_empty_bulk_delete {
-                    self.remove_node(i, now);
-                    self.stats.empty_nodes_removed += 1;
-                    empty_deleted += 1;
-                }
-            } else if !drained && self.pods_fit_elsewhere(i, req) {
+        }
+        for i in 0..self.nodes.len() {
+            let n = &self.nodes[i];
+            if n.pods > 0
+                && due(n)
+                && self.live_in_pool(n.pool) > self.model.pools[n.pool].min_nodes
+                && self.pods_fit_elsewhere(i, req)
+            {
                 self.nodes[i].state = NodeState::Draining;
                 self.nodes[i].unneeded_since = None;
                 self.stats.nodes_drained += 1;
                 out.drain.push(i as u32);
-                drained = true;
+                break;
             }
         }
     }
