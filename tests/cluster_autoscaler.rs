@@ -65,12 +65,12 @@ fn run_seconds(
 #[test]
 fn scale_up_waits_for_the_next_scan() {
     let mut c = cluster(vec![pool("cpu", 0, 8, 0, 5)], NodeAutoscaling::default());
-    // First scan at 1 s: the pod (created at 0.5 s) is younger than 2 s. The next scan is 10 s later,
-    // although the pod is old enough from 2.5 s on.
+    // Scans run on a 10 s grid from time 0. The first call (1 s) scans: the pod (created at 0.5 s) is
+    // younger than 2 s. The next scan is at 10 s, although the pod is old enough from 2.5 s on.
     let adds = run_seconds(&mut c, 1, 25, 3, SimTime::from_millis(500), &CPU_POD);
-    assert_eq!(adds, vec![(11, 1)]);
+    assert_eq!(adds, vec![(10, 1)]);
     assert_eq!(c.stats.young_pod_skips, 1);
-    assert_eq!(c.stats.scans, 3); // 1, 11, 21 s
+    assert_eq!(c.stats.scans, 3); // 1, 10, 20 s
 }
 
 #[test]
