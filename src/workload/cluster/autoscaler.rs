@@ -20,11 +20,11 @@
 //!
 //!    Ties fall back to a random choice among the tied pools (seeded stream), as Cluster Autoscaler's
 //!    expanders fall back to `random`.
-//! 3. Scale-down, only when no scale-up happened in this scan and not within `scale-down-delay-after-add`
-//!    (10 min) of the last scale-up: a Ready node is unneeded while its requested utilisation (the larger
+//! 3. Scale-down: in every scan a Ready node is marked unneeded while its requested utilisation (the larger
 //!    of CPU and memory; GPUs alone on GPU pools) is below `scale-down-utilization-threshold` (0.5;
 //!    `scale-down-gpu-utilization-threshold` 0.5 for GPU nodes) and its pods fit on the other Ready
-//!    nodes. A node unneeded for `scale-down-unneeded-time` (10 min) is removed, keeping each pool at
+//!    nodes. When no scale-up happened in this scan and the last scale-up is `scale-down-delay-after-add`
+//!    (10 min) ago, a node unneeded for `scale-down-unneeded-time` (10 min) is removed, keeping each pool at
 //!    `min_nodes`: empty nodes up to `max-empty-bulk-delete` (10) per scan, and at most one non-empty node
 //!    per scan, which is drained: its pods are evicted ([`CaActions::drain`]; the simulator terminates
 //!    them gracefully and the deployment recreates each one, so the replacement goes Pending and
@@ -166,11 +166,11 @@ impl Cluster {
         let cooling = self
             .last_scale_up
             .is_some_and(|t| now.saturating_since(t) < auto.scale_down_delay_after_add);
-        if auto.scale_down_enabled && !scaled_up && !cooling {
-            self.scale_down(now, &auto, req, &mut out);
-        } else {
-            for n in &mut self.nodes {
-                n.unneeded_since = None;
+        if auto.scale_down_enabled {
+            // Unneeded nodes are tracked in every scan; only removing them waits out the cool-down.
+            self.mark_unneeded(now, &auto, req);
+            if !scaled_up && !cooling {
+                self.scale_down(now, &auto, req, &mut out);
             }
         }
         self.max_nodes = self.max_nodes.max(self.live_nodes());
@@ -345,13 +345,7 @@ impl Cluster {
         free >= need
     }
 
-    fn scale_down(
-        &mut self,
-        now: SimTime,
-        auto: &NodeAutoscaling,
-        req: &PodRequest,
-        out: &mut CaActions,
-    ) {
+    fn mark_unneeded(&mut self, now: SimTime, auto: &NodeAutoscaling, req: &PodRequest) {
         for i in 0..self.nodes.len() {
             if self.nodes[i].state != NodeState::Ready {
                 self.nodes[i].unneeded_since = None;
@@ -366,6 +360,15 @@ impl Cluster {
                 n.unneeded_since = Some(now);
             }
         }
+    }
+
+    fn scale_down(
+        &mut self,
+        now: SimTime,
+        auto: &NodeAutoscaling,
+        req: &PodRequest,
+        out: &mut CaActions,
+    ) {
         let due = |n: &Node| {
             n.state == NodeState::Ready
                 && n.unneeded_since
