@@ -431,7 +431,7 @@ impl Cluster {
 fn backoff_duration(auto: &NodeAutoscaling, failures: u32) -> SimDuration {
     let mut d = auto.initial_node_group_backoff_duration;
     for _ in 1..failures {
-        d = d + d;
+        d += d;
         if d >= auto.max_node_group_backoff_duration {
             break;
         }
