@@ -444,6 +444,12 @@ pub struct ClusterSummary {
     pub nodes_removed: u32,
     pub node_seconds: f64,
     pub max_pending_pods: u32,
+    /// Cluster Autoscaler counters (scenarios with `cluster.autoscaler`); owned by workload::cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscaler: Option<crate::workload::cluster::AutoscalerStats>,
+    /// Node cost and its attribution (pools with prices); owned by workload::cluster::cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::workload::cluster::CostSummary>,
 }
 
 #[cfg(test)]

@@ -35,6 +35,17 @@ const DURATION_KEYS: &[&str] = &[
     "downscale_stabilization",
     "provision_delay",
     "scale_down_unneeded",
+    // cluster.autoscaler (Cluster Autoscaler flag names)
+    "scan-interval",
+    "provision-delay",
+    "gpu-device-plugin-delay",
+    "max-node-provision-time",
+    "new-pod-buffer",
+    "new-gpu-pod-buffer",
+    "scale-down-unneeded-time",
+    "scale-down-delay-after-add",
+    "initial-node-group-backoff-duration",
+    "max-node-group-backoff-duration",
 ];
 
 /// Every warning for a loaded scenario whose autoscaler class resolved to `class`; `service` is the

@@ -408,7 +408,7 @@ impl Sim {
                 u32::MAX
             },
             shared_rate: cfg.pod_model.service.is_shared_rate(),
-            cluster: Cluster::new(cfg.pod_model.cluster.clone()),
+            cluster: Cluster::new(cfg.pod_model.cluster.clone()).seeded(cfg.seed),
             pod_request: PodRequest {
                 cpu_millis: cfg.resources.cpu_request_millis.max(0.0).ceil() as u64,
                 memory_bytes: cfg.resources.memory_request_bytes.max(0.0).ceil() as u64,
@@ -939,7 +939,7 @@ impl Sim {
         };
         self.starting += 1;
         if ready_now {
-            if let Some(node) = self.cluster.place(&self.pod_request) {
+            if let Some(node) = self.cluster.place(&self.pod_request, now) {
                 let p = &mut self.pods[slot as usize];
                 p.node = Some(node);
                 p.placed_at = now;
@@ -968,7 +968,7 @@ impl Sim {
                 self.unplaced.pop_front(); // deleted while Pending
                 continue;
             }
-            let Some(node) = self.cluster.place(&self.pod_request) else {
+            let Some(node) = self.cluster.place(&self.pod_request, now) else {
                 return;
             };
             self.unplaced.pop_front();
@@ -1058,6 +1058,30 @@ impl Sim {
         ready.sort_by(|a, b| b.cmp(a));
         for (_, pod) in ready.into_iter().take(to_remove as usize) {
             self.terminate(now, pod);
+        }
+    }
+
+    /// Cluster Autoscaler drains `node`: each pod on it is evicted (gracefully terminated, or deleted
+    /// if not ready yet) and the deployment recreates it, Pending, to cold-start elsewhere.
+    fn evict_node(&mut self, now: SimTime, node: u32) {
+        let on: Vec<u32> = (0..self.pods.len() as u32)
+            .filter(|&i| {
+                let p = &self.pods[i as usize];
+                p.node == Some(node) && matches!(p.state, PodState::Starting | PodState::Ready)
+            })
+            .collect();
+        for pod in on {
+            if self.pods[pod as usize].state == PodState::Ready {
+                self.terminate(now, pod);
+            } else {
+                if let Some(ev) = self.pods[pod as usize].lifecycle_event.take() {
+                    self.queue.cancel(ev);
+                }
+                self.pods[pod as usize].state = PodState::Gone;
+                self.starting -= 1;
+                self.release_pod_slot(now, pod);
+            }
+            self.create_pod(now, false);
         }
     }
 
@@ -1255,22 +1279,22 @@ impl Sim {
         self.max_pending = self.max_pending.max(pending);
         let unplaced = self.unplaced.len() as u32;
         if whole && (unplaced > 0 || self.cluster.model.autoscaling.is_some()) {
-            let unplaced = self
-                .unplaced
-                .iter()
-                .filter(|&&i| {
-                    let p = &self.pods[i as usize];
-                    p.state == PodState::Starting && p.node.is_none()
-                })
-                .count() as u32;
-            let added = self.cluster.autoscale(now, unplaced, &self.pod_request);
-            let delay = self
+            let (mut unplaced, mut oldest) = (0u32, None::<SimTime>);
+            for &i in &self.unplaced {
+                let p = &self.pods[i as usize];
+                if p.state == PodState::Starting && p.node.is_none() {
+                    unplaced += 1;
+                    oldest = Some(oldest.map_or(p.created, |o| o.min(p.created)));
+                }
+            }
+            let acts = self
                 .cluster
-                .model
-                .autoscaling
-                .map_or(SimDuration::ZERO, |a| a.provision_delay);
-            for node in added {
-                self.at(now + delay, Event::NodeReady(node));
+                .autoscale(now, unplaced, oldest, &self.pod_request);
+            for (node, ready_at) in acts.added {
+                self.at(ready_at, Event::NodeReady(node));
+            }
+            for node in acts.drain {
+                self.evict_node(now, node);
             }
         }
         let ready = self.ready.len() as u32;
@@ -1382,6 +1406,12 @@ impl Sim {
             nodes_removed: self.cluster.nodes_removed,
             node_seconds: self.cluster.node_seconds(end),
             max_pending_pods: self.max_pending,
+            autoscaler: self
+                .cluster
+                .model
+                .autoscaling
+                .map(|_| self.cluster.stats.clone()),
+            cost: self.cluster.cost(&self.cfg.name, end),
             scheduling: if self
                 .cluster
                 .model

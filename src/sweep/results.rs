@@ -29,6 +29,7 @@ pub const METRICS: &[&str] = &[
     "scale_events",
     "panic_seconds",
     "events",
+    "cost",
 ];
 
 /// File names in a sweep output directory.
@@ -72,6 +73,7 @@ pub fn metrics_of(s: &RunSummary) -> Vec<f64> {
         s.scale_events as f64,
         s.panic_seconds,
         s.events_processed as f64,
+        s.cluster.cost.as_ref().map_or(0.0, |c| c.total),
     ]
     .into_iter()
     .map(|v| if v.is_finite() { round6(v) } else { 0.0 })
