@@ -39,3 +39,5 @@ pub mod sweep;
 pub mod time;
 pub mod traffic;
 pub mod workload;
+
+pub use sim::{Simulation, SimulationError};
