@@ -14,19 +14,22 @@ use anyhow::{Context, Result};
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+/// A per-row callback: progress, cancellation (return an error to stop).
+pub type RowHook<'b> = dyn FnMut(&SecondRow) -> std::io::Result<()> + 'b;
+
 /// The caller's hooks into a [`run_to_dir`]: progress and cancellation (`DirHooks::default()`: none).
 #[derive(Default)]
 pub struct DirHooks<'a> {
     /// Called with every per-second row before it is written; an error stops the run (the CLI moves its
     /// progress bar here and stops on Ctrl-C).
-    pub on_row: Option<&'a mut dyn FnMut(&SecondRow) -> std::io::Result<()>>,
+    pub on_row: Option<&'a mut RowHook<'a>>,
     /// Called between the output phases (after the simulation, before and after plotting); an error stops.
     pub check: Option<&'a dyn Fn() -> std::io::Result<()>>,
 }
 
 struct HookSink<'a, 'b, S> {
     inner: S,
-    on_row: Option<&'a mut (dyn FnMut(&SecondRow) -> std::io::Result<()> + 'b)>,
+    on_row: Option<&'a mut RowHook<'b>>,
 }
 
 impl<S: TimeseriesSink> TimeseriesSink for HookSink<'_, '_, S> {
