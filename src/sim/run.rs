@@ -1425,13 +1425,14 @@ impl Sim {
 /// same events in the same order as one [`run_with_request_log`].
 pub(crate) struct Stepper {
     sim: Sim,
+    done: bool,
 }
 
 impl Stepper {
     pub(crate) fn new(cfg: SimConfig, traffic: Traffic) -> Result<Self, SimError> {
         let mut sim = Sim::new(cfg, traffic);
         sim.start()?;
-        Ok(Stepper { sim })
+        Ok(Stepper { sim, done: false })
     }
 
     /// The end of the run (traffic plus cooldown).
@@ -1447,16 +1448,24 @@ impl Stepper {
         sink: &mut dyn TimeseriesSink,
         mut log: Option<&mut dyn RequestLog>,
     ) -> Result<bool, SimError> {
+        if self.done {
+            return Ok(true);
+        }
         let sim = &mut self.sim;
         loop {
             match sim.queue.peek_time() {
-                Some(t) if t <= sim.end && t <= until => {}
-                Some(t) if t <= sim.end => return Ok(false),
-                _ => return Ok(true),
+                Some(t) if t <= sim.end && t > until => return Ok(false),
+                _ => {}
             }
             let Some((now, event)) = sim.queue.pop() else {
+                self.done = true;
                 return Ok(true);
             };
+            // Like `run_with_request_log`, the first event past the end is popped (and counted) unhandled.
+            if now > sim.end {
+                self.done = true;
+                return Ok(true);
+            }
             if let (Event::AtClient(id), Some(log)) = (event, log.as_deref_mut()) {
                 let r = &sim.requests[id.index()];
                 log.record(&RequestRecord {
