@@ -243,40 +243,55 @@ impl DistSpec {
             "empirical" => {
                 let rel = p.path.as_deref().ok_or("dist \"empirical\" needs `path` (a CSV with one latency in milliseconds per line)")?;
                 let full = base_dir.join(rel);
-                let text = std::fs::read_to_string(&full).map_err(|e| {
+                let file = std::fs::File::open(&full).map_err(|e| {
                     format!("cannot read empirical samples {}: {e}", full.display())
                 })?;
-                let mut samples = Vec::new();
-                for (i, line) in text.lines().enumerate() {
-                    let field = line.split(',').next().unwrap_or("").trim();
-                    if field.is_empty() || field.starts_with('#') {
-                        continue;
-                    }
-                    match field.parse::<f64>() {
-                        Ok(ms) if ms.is_finite() && ms >= 0.0 => {
-                            samples.push(SimDuration::from_secs_f64(ms / 1e3).0)
-                        }
-                        _ if i == 0 => continue, // a header line
-                        _ => {
-                            return Err(format!(
-                            "{}:{}: \"{field}\" is not a latency in milliseconds (a number >= 0)",
-                            full.display(),
-                            i + 1
-                        ))
-                        }
-                    }
+                let mut dist =
+                    DurationDist::empirical_from_reader(&full.display().to_string(), file)?;
+                if let DurationDist::Empirical { path, .. } = &mut dist {
+                    *path = rel.to_string();
                 }
-                if samples.is_empty() {
-                    return Err(format!("{} holds no latency samples", full.display()));
-                }
-                samples.sort_unstable();
-                Ok(DurationDist::Empirical {
-                    path: rel.to_string(),
-                    samples: Arc::new(samples),
-                })
+                Ok(dist)
             }
             other => Err(format!("unknown dist \"{other}\"; allowed: {DIST_NAMES}")),
         }
+    }
+}
+
+impl DurationDist {
+    /// An empirical distribution read from any reader: one latency in milliseconds per line (the first field
+    /// of a CSV line; an unparsable first line is a header; `#` lines are comments). `name` labels errors
+    /// and the distribution (for example a file name).
+    pub fn empirical_from_reader(name: &str, reader: impl std::io::Read) -> Result<Self, String> {
+        use std::io::BufRead;
+        let mut samples = Vec::new();
+        for (i, line) in std::io::BufReader::new(reader).lines().enumerate() {
+            let line = line.map_err(|e| format!("cannot read empirical samples {name}: {e}"))?;
+            let field = line.split(',').next().unwrap_or("").trim();
+            if field.is_empty() || field.starts_with('#') {
+                continue;
+            }
+            match field.parse::<f64>() {
+                Ok(ms) if ms.is_finite() && ms >= 0.0 => {
+                    samples.push(SimDuration::from_secs_f64(ms / 1e3).0)
+                }
+                _ if i == 0 => continue, // a header line
+                _ => {
+                    return Err(format!(
+                        "{name}:{}: \"{field}\" is not a latency in milliseconds (a number >= 0)",
+                        i + 1
+                    ))
+                }
+            }
+        }
+        if samples.is_empty() {
+            return Err(format!("{name} holds no latency samples"));
+        }
+        samples.sort_unstable();
+        Ok(DurationDist::Empirical {
+            path: name.to_string(),
+            samples: Arc::new(samples),
+        })
     }
 }
 
@@ -328,5 +343,21 @@ mod tests {
         assert!(build("{dist: uniform, min: 2s, max: 1s}")
             .unwrap_err()
             .contains("must not be below"));
+    }
+
+    #[test]
+    fn empirical_samples_read_from_memory() {
+        let d = DurationDist::empirical_from_reader(
+            "inline",
+            "latency_ms\n10\n# note\n30,x\n20\n".as_bytes(),
+        )
+        .unwrap();
+        let DurationDist::Empirical { samples, .. } = &d else {
+            panic!("not empirical")
+        };
+        assert_eq!(samples.as_slice(), &[10_000_000, 20_000_000, 30_000_000]);
+        let e = DurationDist::empirical_from_reader("inline", "10\nabc\n".as_bytes()).unwrap_err();
+        assert!(e.contains("inline:2"), "{e}");
+        assert!(DurationDist::empirical_from_reader("none", "".as_bytes()).is_err());
     }
 }

@@ -7,6 +7,26 @@
 //! [`sim::AutoscalerMode::Custom`]. Time is integer nanoseconds ([`time::SimTime`]); the core reads no
 //! clock, so a scenario and a seed always give the same bytes.
 //!
+//! The facade, [`Simulation`], does load → prepare → run in one place; rows stream to any sink, and
+//! `step_until` advances to a simulated time without changing the result:
+//!
+//! ```
+//! use podscale::{observe::output::CollectTimeseries, time::SimTime, Simulation};
+//!
+//! let yaml = "duration: 60s\nautoscaler: {class: kpa}\ntraffic: {kind: constant, rate: 50}\n";
+//! let mut sim = Simulation::from_str(yaml, "inline.yaml", &[], Some(7)).expect("valid scenario");
+//! let mut rows = CollectTimeseries::default(); // or CsvTimeseries, or your own TimeseriesSink
+//! sim.step_until(SimTime::from_secs(30), &mut rows).unwrap();
+//! println!("ready pods at 30 s: {}", sim.last_row().unwrap().ready_pods);
+//! let summary = sim.run(&mut rows).unwrap();
+//! assert_eq!(rows.0.len(), 60);
+//! println!("p99 {:.1} ms over {} requests", summary.latency_ms.p99, summary.requests.total);
+//! ```
+//!
+//! From a file: [`Simulation::from_path`]; from text or a parsed YAML value: [`scenario::load_str`],
+//! [`scenario::load_value`] then [`Simulation::from_loaded`]; a whole run folder (CSV, summary, plots):
+//! `report::run_to_dir` (feature `cli`).
+//!
 //! The loop, as the folders show it:
 //!
 //! ```text
@@ -42,3 +62,5 @@ pub mod sweep;
 pub mod time;
 pub mod traffic;
 pub mod workload;
+
+pub use sim::{Simulation, SimulationError};

@@ -2,9 +2,9 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use podscale::report::{self, AtomicFile, Progress};
+use podscale::report::{self, Progress};
 use podscale::scenario;
-use podscale::sim::{self, output::CsvTimeseries, SecondRow, TimeseriesSink};
+use podscale::sim::{self, SecondRow};
 use podscale::sweep;
 use podscale::time::{parse_duration, SimDuration};
 use podscale::traffic::TraceFormat;
@@ -370,20 +370,6 @@ fn validate(path: &Path, overrides: &[String]) -> Result<ExitCode> {
     }
 }
 
-/// Forwards rows to the CSV and moves the progress bar.
-struct ProgressSink<'a, S: TimeseriesSink> {
-    inner: S,
-    progress: &'a Progress,
-}
-
-impl<S: TimeseriesSink> TimeseriesSink for ProgressSink<'_, S> {
-    fn row(&mut self, row: &SecondRow) -> std::io::Result<()> {
-        interrupt::check()?;
-        self.progress.set(row.time_s);
-        self.inner.row(row)
-    }
-}
-
 fn run(
     path: &Path,
     out: Option<PathBuf>,
@@ -402,7 +388,7 @@ fn run(
     let out_dir = out.unwrap_or_else(|| PathBuf::from("output").join(loaded.name()));
     let staging = Staging::create(&out_dir)?;
     interrupt::install();
-    let summary = match simulate_into(staging.path(), path, &loaded, prepared, quiet) {
+    let summary = match simulate_into(staging.path(), &loaded, prepared, quiet) {
         Ok(summary) => summary,
         Err(e) => {
             drop(staging);
@@ -422,62 +408,26 @@ fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Simulates and writes every output into `dir` (the staging folder).
+/// Simulates and writes every output into `dir` (the staging folder), with the progress bar and Ctrl-C.
 fn simulate_into(
     dir: &Path,
-    path: &Path,
     loaded: &scenario::LoadedScenario,
     prepared: scenario::Prepared,
     quiet: bool,
 ) -> Result<sim::RunSummary> {
     let total_secs = (loaded.spec.duration + loaded.spec.cooldown).whole_secs();
     let progress = Progress::new(total_secs, quiet);
-    let ts_path = dir.join("timeseries.csv");
-    let file = AtomicFile::create(&ts_path)
-        .with_context(|| format!("cannot write {}", ts_path.display()))?;
-    let csv = CsvTimeseries::new(std::io::BufWriter::new(file))?;
-    let mut sink = ProgressSink {
-        inner: csv,
-        progress: &progress,
+    let mut on_row = |row: &SecondRow| {
+        interrupt::check()?;
+        progress.set(row.time_s);
+        Ok(())
     };
-    let mut request_log = if loaded.spec.output.per_request {
-        let path = dir.join("requests.csv");
-        let file = AtomicFile::create(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Some(sim::CsvRequestLog::new(std::io::BufWriter::new(file))?)
-    } else {
-        None
+    let hooks = report::DirHooks {
+        on_row: Some(&mut on_row),
+        check: Some(&interrupt::check),
     };
-    // On error the uncommitted files are dropped, which removes their temporary files.
-    let wall = std::time::Instant::now();
-    let mut summary = sim::run_with_request_log(
-        prepared.config,
-        prepared.traffic,
-        &mut sink,
-        request_log.as_mut().map(|l| l as &mut dyn sim::RequestLog),
-    )
-    .with_context(|| format!("simulating {}", path.display()))?;
-    interrupt::check()?;
-    summary.wall_time_s = wall.elapsed().as_secs_f64();
-    if let Some(log) = request_log {
-        let mut writer = log.into_inner();
-        writer.flush()?;
-        writer.into_inner().map_err(|e| e.into_error())?.commit()?;
-    }
+    let summary = report::run_to_dir(dir, loaded, prepared, hooks)?;
     progress.finish();
-    let mut writer = sink.inner.into_inner();
-    writer.flush()?;
-    let file = writer.into_inner().map_err(|e| e.into_error())?;
-    file.commit()?;
-    let json = serde_json::to_string_pretty(&summary)? + "\n";
-    report::write_atomic(&dir.join("summary.json"), json.as_bytes())?;
-    if loaded.spec.output.plots {
-        interrupt::check()?;
-        report::write_plots(dir).context("plotting")?;
-        interrupt::check()?;
-        report::write_html(dir).context("writing report.html")?;
-    }
-    interrupt::check()?;
     Ok(summary)
 }
 

@@ -1,10 +1,9 @@
 //! Every call from the Python bindings into the podscale library, in one place so that it can be moved
 //! to the library facade (issue 11 item 6) in one edit.
 //!
-//! Calls used today: `scenario::load` (a path; text is staged in a private temporary file because the
-//! library has no load-from-string yet), the public `LoadedScenario::base_dir` (so relative trace paths
-//! in a text scenario resolve against the caller's folder), `scenario::prepare`,
-//! `sim::run_with_request_log` with `sim::output::CsvTimeseries` and `sim::CsvRequestLog` over in-memory
+//! Calls used today: `scenario::load` (a path), `scenario::load_str` (text; relative trace paths resolve
+//! against the caller's folder; a sweep is still staged in a temporary file), `scenario::prepare`,
+//! `sim::run_with_request_log` with `observe::output::CsvTimeseries` and `sim::CsvRequestLog` over in-memory
 //! buffers, `scenario::overrides::apply_override`, `sweep::SweepSpec::parse`, `sweep::execute` and
 //! `sweep::write_outputs`.
 //!
@@ -14,9 +13,8 @@
 
 use crate::policy::{PolicyScaler, ReplicaPolicy};
 use podscale::scenario::{self, overrides::apply_override, LoadedScenario, ScenarioErrors};
-use podscale::sim::{
-    self, output::CsvTimeseries, AutoscalerMode, CsvRequestLog, SecondRow, TimeseriesSink,
-};
+use podscale::observe::output::CsvTimeseries;
+use podscale::sim::{self, AutoscalerMode, CsvRequestLog, SecondRow, TimeseriesSink};
 use podscale::sweep;
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -99,7 +97,7 @@ fn scenario_failure(errors: ScenarioErrors, staged: Option<&Path>) -> Failure {
     Failure::Scenario(errors.to_string(), items)
 }
 
-/// Loads and prepares a scenario; the temporary file (for text) lives until this returns.
+/// Loads and prepares a scenario (text through `scenario::load_str`, errors naming the file `<string>`).
 fn prepare(
     source: &Source,
     overrides: &[String],
@@ -113,15 +111,14 @@ fn prepare(
             Ok((loaded, prepared))
         }
         Source::Text { text, base_dir } => {
-            let (_dir, file) = TempDir::with_file("scenario.yaml", text)?;
             let mut loaded =
-                scenario::load(&file, overrides).map_err(|e| scenario_failure(e, Some(&file)))?;
-            loaded.base_dir = base_dir.clone();
+                scenario::load_str(text, Path::new(STRING_NAME), base_dir, overrides)
+                    .map_err(|e| scenario_failure(e, None))?;
             if loaded.spec.name.is_none() {
                 loaded.spec.name = Some("scenario".into());
             }
             let prepared =
-                scenario::prepare(&loaded, seed).map_err(|e| scenario_failure(e, Some(&file)))?;
+                scenario::prepare(&loaded, seed).map_err(|e| scenario_failure(e, None))?;
             Ok((loaded, prepared))
         }
     }

@@ -21,25 +21,26 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// `podscale calibrate` arguments.
-#[derive(Clone, Debug, clap::Args)]
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct CalibrateArgs {
     /// Latency histogram buckets (Prometheus query_range JSON or CSV, `le` label, seconds).
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub latency: Option<PathBuf>,
     /// Label selector for the histogram series, e.g. 'revision_app_request_latencies_bucket{revision="r1"}'.
-    #[arg(long, default_value = "")]
+    #[cfg_attr(feature = "cli", arg(long, default_value = ""))]
     pub series: String,
     /// Low-load window FROM..TO relative to the first sample, e.g. 0s..30m (default: everything).
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub window: Option<String>,
     /// Fixed non-service latency to subtract from the buckets (request path), e.g. 4ms.
-    #[arg(long, default_value = "0s")]
+    #[cfg_attr(feature = "cli", arg(long, default_value = "0s"))]
     pub overhead: String,
     /// Pod start/ready data: `kubectl get pods -o json`, `kubectl get events -o json` or `kubectl get pods -w` text.
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub pods: Option<PathBuf>,
     /// Write the fitted `pod:` section here (default: print it only).
-    #[arg(long)]
+    #[cfg_attr(feature = "cli", arg(long))]
     pub out: Option<PathBuf>,
 }
 

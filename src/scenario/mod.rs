@@ -440,6 +440,47 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
             format!("cannot read the scenario file: {e}"),
         )])
     })?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    load_str(&text, path, &base_dir, overrides)
+}
+
+/// Loads a parsed YAML document as a scenario: it is written out as YAML and read by [`load_str`], so line
+/// numbers in errors refer to that rendering (keys are kept in the document's order). Errors name `name`.
+pub fn load_value(
+    document: &Value,
+    name: &Path,
+    base_dir: &Path,
+    overrides: &[String],
+) -> Result<LoadedScenario, ScenarioErrors> {
+    let text = serde_yaml::to_string(document).map_err(|e| {
+        ScenarioErrors(vec![ScenarioError {
+            file: name.to_path_buf(),
+            line: None,
+            key: String::new(),
+            message: format!("cannot render the document as YAML: {e}"),
+        }])
+    })?;
+    load_str(&text, name, base_dir, overrides)
+}
+
+/// [`load`] for scenario text that is not in a file: errors name `name` as the file (for example
+/// `playground.yaml`), and relative paths inside the scenario (traces, empirical samples, manifests)
+/// resolve against `base_dir`.
+pub fn load_str(
+    text: &str,
+    name: &Path,
+    base_dir: &Path,
+    overrides: &[String],
+) -> Result<LoadedScenario, ScenarioErrors> {
+    let path = name;
+    let file = path.to_path_buf();
+    let err = |line: Option<usize>, key: &str, message: String| ScenarioError {
+        file: file.clone(),
+        line,
+        key: key.into(),
+        message,
+    };
+    let text = text.to_string();
     if let Err((line, message)) = limits::check_text(&text) {
         return Err(ScenarioErrors(vec![err(
             line,
@@ -576,10 +617,9 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedScenario, Scenari
         };
         ScenarioErrors(vec![err(e.location().map(|l| l.line()), &key, msg)])
     })?;
-    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok(LoadedScenario {
         path: file,
-        base_dir,
+        base_dir: base_dir.to_path_buf(),
         text,
         spec,
         document,

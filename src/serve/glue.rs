@@ -1,16 +1,15 @@
 //! The playground's only contact with the podscale library: scenario text plus `--set` overrides in,
 //! one JSON document (summary and the per-second columns the page plots) out.
 //!
-//! Library calls used (to be swapped for the facade of issue 11 when it lands): `scenario::load` on a
-//! temporary file (no load-from-string yet), `scenario::prepare`, `sim::run` with a row-collecting
+//! Library calls used: `scenario::load_str` (the text under the page's file name, so errors read
+//! `quickstart.yaml:12: ...`), `scenario::prepare`, `sim::run` with a row-collecting
 //! [`TimeseriesSink`], and `ScenarioErrors`' `Display` for located messages.
 
 use podscale::scenario;
 use podscale::sim::{self, SecondRow, TimeseriesSink};
 use podscale::time::SimDuration;
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 /// Why a run produced no plot: the scenario is invalid (located messages) or the run itself failed.
 #[derive(Debug)]
@@ -27,34 +26,6 @@ impl TimeseriesSink for Rows {
     }
 }
 
-/// The scenario text in a private temporary folder, removed on drop. The file keeps `file_name`, so
-/// located errors read `quickstart.yaml:12: ...` rather than a meaningless temporary name.
-struct TempScenario {
-    dir: PathBuf,
-    file: PathBuf,
-}
-
-impl TempScenario {
-    fn new(file_name: &str, text: &str) -> std::io::Result<TempScenario> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "podscale-serve-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir)?;
-        let file = dir.join(file_name);
-        std::fs::write(&file, text)?;
-        Ok(TempScenario { dir, file })
-    }
-}
-
-impl Drop for TempScenario {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// Runs `text` with `overrides`, shortening `duration` to `max_duration` and `cooldown` to
 /// `max_cooldown` so one slider move stays interactive; says in the result when it did.
 pub fn simulate(
@@ -64,10 +35,12 @@ pub fn simulate(
     max_duration: SimDuration,
     max_cooldown: SimDuration,
 ) -> Result<Value, RunError> {
-    let tmp = TempScenario::new(file_name, text)
-        .map_err(|e| RunError(format!("cannot stage the scenario: {e}")))?;
     let located = |e: scenario::ScenarioErrors| RunError(e.to_string());
-    let mut loaded = scenario::load(&tmp.file, overrides).map_err(located)?;
+    // Relative paths (traces, samples) resolve against the server's working folder.
+    let load = |overrides: &[String]| {
+        scenario::load_str(text, Path::new(file_name), Path::new(""), overrides).map_err(located)
+    };
+    let mut loaded = load(overrides)?;
     let mut capped = Vec::new();
     let mut all = overrides.to_vec();
     if loaded.spec.duration > max_duration {
@@ -87,7 +60,7 @@ pub fn simulate(
         all.push(format!("cooldown={}s", max_cooldown.whole_secs()));
     }
     if !capped.is_empty() {
-        loaded = scenario::load(&tmp.file, &all).map_err(located)?;
+        loaded = load(&all)?;
     }
     let prepared = scenario::prepare(&loaded, None).map_err(located)?;
     let mut rows = Rows::default();

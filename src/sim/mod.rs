@@ -34,7 +34,10 @@
 //! * When the deployment shrinks, pods are removed in Kubernetes' ReplicaSet order: not-yet-ready pods
 //!   first (newest first), then the most recently ready.
 
+mod facade;
 mod run;
+
+pub use facade::{Simulation, SimulationError};
 
 // Paths kept from before the split into `workload`, `observe` and `autoscaler::hpa::runtime`, so code written
 // against `sim::*` keeps compiling; new code should use the new homes.

@@ -1481,3 +1481,72 @@ impl Sim {
         })
     }
 }
+
+// Stepping support for the library facade (`sim::facade`). Kept at the end of the file and self-contained
+// so the event loop's owner can restructure `Sim` freely: it needs only `Sim::new`, `start`, `handle`,
+// `finish`, the queue and the request record of `AtClient`, exactly as `run_with_request_log` does.
+
+/// A run in progress that can be advanced piecewise; `step_until(t)` then `step_until(end)` processes the
+/// same events in the same order as one [`run_with_request_log`].
+pub(crate) struct Stepper {
+    sim: Sim,
+    done: bool,
+}
+
+impl Stepper {
+    pub(crate) fn new(cfg: SimConfig, traffic: Traffic) -> Result<Self, SimError> {
+        let mut sim = Sim::new(cfg, traffic);
+        sim.start()?;
+        Ok(Stepper { sim, done: false })
+    }
+
+    /// The end of the run (traffic plus cooldown).
+    pub(crate) fn end(&self) -> SimTime {
+        self.sim.end
+    }
+
+    /// Handles every event at or before `until` (and before the end of the run). Returns whether the run
+    /// has nothing left to do.
+    pub(crate) fn step_until(
+        &mut self,
+        until: SimTime,
+        sink: &mut dyn TimeseriesSink,
+        mut log: Option<&mut dyn RequestLog>,
+    ) -> Result<bool, SimError> {
+        if self.done {
+            return Ok(true);
+        }
+        let sim = &mut self.sim;
+        loop {
+            match sim.queue.peek_time() {
+                Some(t) if t <= sim.end && t > until => return Ok(false),
+                _ => {}
+            }
+            let Some((now, event)) = sim.queue.pop() else {
+                self.done = true;
+                return Ok(true);
+            };
+            // Like `run_with_request_log`, the first event past the end is popped (and counted) unhandled.
+            if now > sim.end {
+                self.done = true;
+                return Ok(true);
+            }
+            if let (Event::AtClient(id), Some(log)) = (event, log.as_deref_mut()) {
+                let r = &sim.requests[id.index()];
+                log.record(&RequestRecord {
+                    sent: r.sent,
+                    finished: now,
+                    status: r.status,
+                    pod: r.pod,
+                    via_activator: r.via_activator,
+                    waited_for_cold_start: r.cold,
+                })?;
+            }
+            sim.handle(now, event, sink)?;
+        }
+    }
+
+    pub(crate) fn finish(self) -> RunSummary {
+        self.sim.finish(0.0)
+    }
+}

@@ -1,0 +1,272 @@
+//! The library facade: one [`Simulation`] built from a prepared scenario, run to completion with
+//! [`Simulation::run`] or advanced piecewise with [`Simulation::step_until`], its per-second rows streamed
+//! to a [`TimeseriesSink`] the caller provides.
+//!
+//! Time is simulated time ([`SimTime`], integer nanoseconds); nothing here reads a clock, so callers that
+//! report wall time measure it around the calls. Stepping changes nothing in the result: any sequence of
+//! `step_until` calls followed by `run` handles the same events in the same order as one `run`, so rows and
+//! summary are byte-identical (tested below).
+//!
+//! Between steps the state visible to the caller is the simulated time reached and the last per-second row
+//! ([`Simulation::last_row`]: replicas desired, ready and starting, activator state, queue, latencies of the
+//! second), not the loop's internal structures, which are free to change.
+
+use super::run::{RequestLog, SimError, Stepper};
+use crate::observe::output::{RunSummary, SecondRow, TimeseriesSink};
+use crate::scenario::{self, LoadedScenario, Prepared, ScenarioError, ScenarioErrors};
+use crate::time::SimTime;
+use std::path::Path;
+
+/// Why a scenario could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulationError {
+    /// The scenario is invalid (every problem, each located by file, line and key).
+    #[error("{0}")]
+    Scenario(#[from] ScenarioErrors),
+    /// The run failed (an unreadable trace, a sink that could not be written).
+    #[error(transparent)]
+    Sim(#[from] SimError),
+}
+
+/// One simulation run in progress.
+///
+/// ```
+/// use podscale::observe::output::CollectTimeseries;
+/// use podscale::time::SimTime;
+///
+/// let text = "duration: 30s\ntraffic: {kind: constant, rate: 5}\n";
+/// let mut sim = podscale::Simulation::from_str(text, "inline.yaml", &[], None).unwrap();
+/// let mut rows = CollectTimeseries::default();
+/// sim.step_until(SimTime::from_secs(10), &mut rows).unwrap();
+/// assert_eq!(sim.last_row().map(|r| r.time_s), Some(10));
+/// let summary = sim.run(&mut rows).unwrap();
+/// assert!(summary.requests.total > 100);
+/// ```
+pub struct Simulation {
+    name: String,
+    warnings: Vec<ScenarioError>,
+    stepper: Stepper,
+    request_log: Option<Box<dyn RequestLog>>,
+    last_row: Option<SecondRow>,
+    now: SimTime,
+}
+
+/// Forwards rows to the caller's sink and keeps the last one for [`Simulation::last_row`].
+struct Tee<'a> {
+    inner: &'a mut dyn TimeseriesSink,
+    last: &'a mut Option<SecondRow>,
+}
+
+impl TimeseriesSink for Tee<'_> {
+    fn row(&mut self, row: &SecondRow) -> std::io::Result<()> {
+        self.inner.row(row)?;
+        match self.last {
+            Some(last) => last.clone_from(row),
+            None => *self.last = Some(row.clone()),
+        }
+        Ok(())
+    }
+}
+
+impl Simulation {
+    /// Builds the run of a prepared scenario (see [`scenario::prepare`]).
+    pub fn new(prepared: Prepared) -> Result<Self, SimulationError> {
+        let name = prepared.config.name.clone();
+        let stepper = Stepper::new(prepared.config, prepared.traffic)?;
+        Ok(Simulation {
+            name,
+            warnings: prepared.warnings,
+            stepper,
+            request_log: None,
+            last_row: None,
+            now: SimTime::ZERO,
+        })
+    }
+
+    /// Prepares a loaded scenario (with `seed` replacing the scenario's seed if given) and builds its run.
+    pub fn from_loaded(
+        loaded: &LoadedScenario,
+        seed: Option<u64>,
+    ) -> Result<Self, SimulationError> {
+        Self::new(scenario::prepare(loaded, seed)?)
+    }
+
+    /// Loads the scenario file at `path` with `key=value` overrides (as `--set` takes them).
+    pub fn from_path(
+        path: &Path,
+        overrides: &[String],
+        seed: Option<u64>,
+    ) -> Result<Self, SimulationError> {
+        Self::from_loaded(&scenario::load(path, overrides)?, seed)
+    }
+
+    /// Loads scenario text; errors name `name` as the file, and relative paths in the scenario (traces,
+    /// empirical samples) resolve against the current directory. See [`scenario::load_str`] for another base.
+    #[allow(clippy::should_implement_trait)] // it also takes overrides and a seed, so not `FromStr`
+    pub fn from_str(
+        text: &str,
+        name: &str,
+        overrides: &[String],
+        seed: Option<u64>,
+    ) -> Result<Self, SimulationError> {
+        let loaded = scenario::load_str(text, Path::new(name), Path::new(""), overrides)?;
+        Self::from_loaded(&loaded, seed)
+    }
+
+    /// Also hands every finished request to `log` (memory and disk then grow with the request count).
+    pub fn with_request_log(mut self, log: Box<dyn RequestLog>) -> Self {
+        self.request_log = Some(log);
+        self
+    }
+
+    /// The scenario's name (its `name:` or its file stem).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the scenario says that has no effect.
+    pub fn warnings(&self) -> &[ScenarioError] {
+        &self.warnings
+    }
+
+    /// The simulated time reached: every event at or before it has been handled.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// The end of the run (traffic duration plus cooldown).
+    pub fn end(&self) -> SimTime {
+        self.stepper.end()
+    }
+
+    /// The most recent per-second row (`None` before the first second has passed).
+    pub fn last_row(&self) -> Option<&SecondRow> {
+        self.last_row.as_ref()
+    }
+
+    /// Handles every event at or before `t` (capped at the end of the run), streaming the rows of the seconds
+    /// passed to `sink`. Returns whether the run has nothing left to do. Steps backwards do nothing.
+    pub fn step_until(
+        &mut self,
+        t: SimTime,
+        sink: &mut dyn TimeseriesSink,
+    ) -> Result<bool, SimulationError> {
+        let t = t.min(self.end());
+        let mut tee = Tee {
+            inner: sink,
+            last: &mut self.last_row,
+        };
+        let log = self
+            .request_log
+            .as_mut()
+            .map(|l| l.as_mut() as &mut dyn RequestLog);
+        let done = self.stepper.step_until(t, &mut tee, log)?;
+        self.now = self.now.max(t);
+        Ok(done)
+    }
+
+    /// Runs to the end, streaming the remaining rows to `sink`, and returns the summary (`wall_time_s` is 0:
+    /// the caller measures wall time).
+    pub fn run(mut self, sink: &mut dyn TimeseriesSink) -> Result<RunSummary, SimulationError> {
+        self.step_until(self.end(), sink)?;
+        Ok(self.stepper.finish())
+    }
+
+    /// [`Simulation::run`], also returning the request log given to [`Simulation::with_request_log`].
+    pub fn run_returning_log(
+        mut self,
+        sink: &mut dyn TimeseriesSink,
+    ) -> Result<(RunSummary, Option<Box<dyn RequestLog>>), SimulationError> {
+        self.step_until(self.end(), sink)?;
+        Ok((self.stepper.finish(), self.request_log))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::output::{CollectTimeseries, CsvTimeseries};
+
+    const SCENARIO: &str = "\
+duration: 40s
+cooldown: 20s
+seed: 3
+autoscaler: {class: kpa}
+pod: {cold_start: 2s, service_time: {dist: exponential, mean: 80ms}}
+service: {containerConcurrency: 2, scaleTarget: 1}
+traffic: {kind: piecewise, points: [{at: 0s, rate: 5}, {at: 15s, rate: 60}, {at: 30s, rate: 0}]}
+";
+
+    fn csv_of(rows: &[SecondRow]) -> String {
+        let mut csv = CsvTimeseries::new(Vec::new()).unwrap();
+        for r in rows {
+            csv.row(r).unwrap();
+        }
+        String::from_utf8(csv.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn stepping_gives_the_same_rows_and_summary_as_one_run() {
+        let whole = Simulation::from_str(SCENARIO, "s.yaml", &[], None).unwrap();
+        let mut rows = CollectTimeseries::default();
+        let summary = whole.run(&mut rows).unwrap();
+        assert_eq!(rows.0.len(), 60);
+
+        // Uneven steps, some inside a second, one backwards, one past the end.
+        let mut stepped = Simulation::from_str(SCENARIO, "s.yaml", &[], None).unwrap();
+        let mut stepped_rows = CollectTimeseries::default();
+        for ms in [
+            0, 1, 999, 1000, 1500, 7_250, 7_000, 13_001, 39_999, 40_000, 52_345,
+        ] {
+            let done = stepped
+                .step_until(SimTime::from_millis(ms), &mut stepped_rows)
+                .unwrap();
+            assert!(!done);
+            assert_eq!(
+                stepped.last_row().map(|r| r.time_s),
+                (ms >= 1000).then_some(stepped.now().whole_secs())
+            );
+        }
+        assert!(stepped
+            .step_until(SimTime::from_secs(10_000), &mut stepped_rows)
+            .unwrap());
+        let stepped_summary = stepped.run(&mut stepped_rows).unwrap();
+        assert_eq!(csv_of(&rows.0), csv_of(&stepped_rows.0));
+        assert_eq!(
+            serde_json::to_string(&summary).unwrap(),
+            serde_json::to_string(&stepped_summary).unwrap()
+        );
+        assert!(summary.requests.total > 900, "{}", summary.requests.total);
+        assert!(summary.replicas.max_ready > 1, "the KPA must scale up");
+    }
+
+    #[test]
+    fn the_facade_matches_sim_run() {
+        let loaded = scenario::load_str(SCENARIO, Path::new("s.yaml"), Path::new(""), &[]).unwrap();
+        let p = scenario::prepare(&loaded, Some(9)).unwrap();
+        let mut direct = CollectTimeseries::default();
+        let a = crate::sim::run(p.config, p.traffic, &mut direct).unwrap();
+        let mut via = CollectTimeseries::default();
+        let b = Simulation::from_loaded(&loaded, Some(9))
+            .unwrap()
+            .run(&mut via)
+            .unwrap();
+        assert_eq!(csv_of(&direct.0), csv_of(&via.0));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn errors_name_the_given_name() {
+        let Err(SimulationError::Scenario(e)) = Simulation::from_str(
+            "duration: 10s\ntraffic: {kind: constant, rate: -1}\n",
+            "mine.yaml",
+            &[],
+            None,
+        ) else {
+            panic!("a negative rate must be refused");
+        };
+        let text = e.to_string();
+        assert!(text.contains("mine.yaml:2"), "{text}");
+        assert!(text.contains("traffic.rate"), "{text}");
+    }
+}
