@@ -169,7 +169,11 @@ impl Simulation {
     /// the caller measures wall time).
     pub fn run(mut self, sink: &mut dyn TimeseriesSink) -> Result<RunSummary, SimulationError> {
         self.step_until(self.end(), sink)?;
-        Ok(self.stepper.finish())
+        let mut tee = Tee {
+            inner: sink,
+            last: &mut self.last_row,
+        };
+        Ok(self.stepper.finish(&mut tee)?)
     }
 
     /// [`Simulation::run`], also returning the request log given to [`Simulation::with_request_log`].
@@ -178,7 +182,11 @@ impl Simulation {
         sink: &mut dyn TimeseriesSink,
     ) -> Result<(RunSummary, Option<Box<dyn RequestLog>>), SimulationError> {
         self.step_until(self.end(), sink)?;
-        Ok((self.stepper.finish(), self.request_log))
+        let mut tee = Tee {
+            inner: sink,
+            last: &mut self.last_row,
+        };
+        Ok((self.stepper.finish(&mut tee)?, self.request_log))
     }
 }
 

@@ -260,29 +260,14 @@ pub fn run_with_request_log(
     cfg: SimConfig,
     traffic: Traffic,
     sink: &mut dyn TimeseriesSink,
-    mut log: Option<&mut dyn RequestLog>,
+    log: Option<&mut dyn RequestLog>,
 ) -> Result<RunSummary, SimError> {
-    let mut sim = Sim::new(cfg, traffic);
-    sim.start()?;
-    while let Some((now, event)) = sim.queue.pop() {
-        if now > sim.end {
-            break;
-        }
-        if let (Event::AtClient(id), Some(log)) = (event, log.as_deref_mut()) {
-            let r = &sim.requests[id.index()];
-            log.record(&RequestRecord {
-                sent: r.sent,
-                finished: now,
-                status: r.status,
-                pod: r.pod,
-                via_activator: r.via_activator,
-                waited_for_cold_start: r.cold,
-            })?;
-        }
-        sim.handle(now, event, sink)?;
-    }
-    // The core reads no clock; callers that report wall time measure it around the run.
-    sim.finish(sink)
+    // One event loop: a whole run is one step to the end (see `Stepper`). The core reads no clock;
+    // callers that report wall time measure it around the run.
+    let mut stepper = Stepper::new(cfg, traffic)?;
+    let end = stepper.end();
+    stepper.step_until(end, sink, log)?;
+    stepper.finish(sink)
 }
 
 /// One finished request, as `requests.csv` shows it.
@@ -1546,7 +1531,8 @@ impl Stepper {
         }
     }
 
-    pub(crate) fn finish(self) -> RunSummary {
-        self.sim.finish(0.0)
+    /// Writes the final (possibly partial) row to `sink` and returns the summary.
+    pub(crate) fn finish(self, sink: &mut dyn TimeseriesSink) -> Result<RunSummary, SimError> {
+        self.sim.finish(sink)
     }
 }
