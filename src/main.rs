@@ -154,7 +154,7 @@ enum Command {
         #[arg(long, conflicts_with = "results")]
         adaptive: bool,
         /// With --adaptive: reduction factor between rungs (>= 2).
-        #[arg(long, default_value_t = 3, requires = "adaptive")]
+        #[arg(long, default_value_t = 2, requires = "adaptive")]
         eta: u32,
         /// With --adaptive: number of rungs (the last is full length; 1 is the full grid).
         #[arg(long, default_value_t = 3, requires = "adaptive")]

@@ -51,7 +51,9 @@ fn adaptive_search_picks_the_full_grid_s_point_on_the_bundled_sweep() {
         outcome.full_runs,
         outcome.grid_runs
     );
-    assert!(outcome.run_equivalents < 0.5 * outcome.grid_runs as f64);
+    // The default ladder (eta 2, 3 rungs) simulates half the grid's time: 1/4 + 2/4 + 1 of the full runs'
+    // worth per surviving share, 72 of 144 full-run equivalents on this sweep.
+    assert!(outcome.run_equivalents <= 0.5 * outcome.grid_runs as f64);
     assert!(outcome.text().contains("saved"));
 }
 

@@ -41,7 +41,7 @@ pub struct Ladder {
 impl Default for Ladder {
     fn default() -> Self {
         Ladder {
-            eta: 3,
+            eta: 2,
             rungs: 3,
             min_survivors: 3,
         }
