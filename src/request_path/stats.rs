@@ -9,8 +9,8 @@
 //! * [`ActivatorRevisionStats`] adds the activator's reporting rules (`concurrency_reporter.go`): an immediate
 //!   `{concurrency 1, count 1}` stat when a revision's entry is created (the scale-from-zero poke), the
 //!   subtraction of that 1 from the next periodic report, and deletion of an idle entry.
-//! * [`scrape_sample_size`] and [`extrapolate`] model the autoscaler's scraper (`stats_scraper.go`,
-//!   `sample_size.go`): sample n of N ready pods and scale the sum by N / n to get a revision total.
+//! * The autoscaler's scraper, which samples these reports and extrapolates a revision total, is
+//!   [`crate::autoscaler::kpa::scraper`] (golden-tested against Knative's `stats_scraper.go`).
 //!
 //! All operations are O(1) and allocation-free, so the simulator can call them on every request event.
 //! Units: concurrency in requests in flight, counts in requests, rates in requests per second.
@@ -251,34 +251,6 @@ impl ActivatorRevisionStats {
     }
 }
 
-/// `1.96^2 * 100 / 5^2`: 95 % confidence, 5 % margin, worst-case variance (Knative `sample_size.go`).
-const SAMPLE_SIZE_CONSTANT: f64 = 1.96 * 1.96 * 100.0 / (5.0 * 5.0);
-
-/// How many of `ready_pods` pods the scraper samples each second.
-pub fn scrape_sample_size(ready_pods: usize) -> usize {
-    if ready_pods <= 3 {
-        return ready_pods;
-    }
-    let population = ready_pods as f64;
-    let n = (population * SAMPLE_SIZE_CONSTANT / (population + SAMPLE_SIZE_CONSTANT - 1.0)).ceil();
-    (n as usize).min(ready_pods)
-}
-
-/// The revision total the scraper records: `sum / sampled * ready_pods` for every field. Returns `None`
-/// when nothing was sampled (Knative records nothing for that second).
-pub fn extrapolate(sum_of_samples: &Stat, sampled: usize, ready_pods: usize) -> Option<Stat> {
-    if sampled == 0 {
-        return None;
-    }
-    let scale = |x: f64| x / sampled as f64 * ready_pods as f64;
-    Some(Stat {
-        average_concurrency: scale(sum_of_samples.average_concurrency),
-        average_proxied_concurrency: scale(sum_of_samples.average_proxied_concurrency),
-        request_count: scale(sum_of_samples.request_count),
-        proxied_request_count: scale(sum_of_samples.proxied_request_count),
-    })
-}
-
 /// The queue-proxy's and the activator's report period (`reportingPeriod`, `reportInterval`): 1 s.
 pub const REPORT_PERIOD: SimDuration = SimDuration(NANOS_PER_SEC);
 
@@ -380,20 +352,11 @@ mod tests {
             (1000, 16),
         ];
         for (population, expected) in table {
-            assert_eq!(scrape_sample_size(population), expected, "N = {population}");
+            assert_eq!(
+                crate::autoscaler::kpa::scraper::sample_size(population),
+                expected,
+                "N = {population}"
+            );
         }
-    }
-
-    #[test]
-    fn extrapolation_scales_the_sample_to_the_revision() {
-        let sum = Stat {
-            average_concurrency: 6.0,
-            request_count: 30.0,
-            ..Stat::default()
-        };
-        let total = extrapolate(&sum, 6, 8).unwrap();
-        assert_eq!(total.average_concurrency, 8.0);
-        assert_eq!(total.request_count, 40.0);
-        assert!(extrapolate(&sum, 0, 8).is_none());
     }
 }

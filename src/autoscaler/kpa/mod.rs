@@ -45,7 +45,7 @@ pub use config::{
 };
 pub use decider::{Decider, DeciderSpec, ScaleReason, ScaleResult};
 pub use max_window::TimeWindowMax;
-pub use stats::{scrape_sample_size, ActivatorRevisionStats, RequestStats, Stat, StatsReport};
+pub use stats::{ActivatorRevisionStats, RequestStats, Stat, StatsReport};
 
 /// Which per-second signal a revision scales on (annotation `autoscaling.knative.dev/metric`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
