@@ -34,8 +34,13 @@
 //! * When the deployment shrinks, pods are removed in Kubernetes' ReplicaSet order: not-yet-ready pods
 //!   first (newest first), then the most recently ready.
 
+pub(crate) mod config;
 mod facade;
+pub(crate) mod request_log;
 mod run;
+mod summary;
+mod tick;
+pub(crate) mod world;
 
 pub use facade::{Simulation, SimulationError};
 
@@ -49,7 +54,6 @@ pub use crate::observe::output::{RunSummary, SecondRow, TimeseriesSink, TIMESERI
 pub use crate::workload::discipline as service;
 pub use crate::workload::pods::{PodUsage, ResourceModel};
 pub use crate::workload::{cluster, pods, startup};
-pub use run::{
-    run, run_with_request_log, AutoscalerMode, CsvRequestLog, PodModel, RequestLog, RequestRecord,
-    SimConfig, SimError, Traffic,
-};
+pub use config::{AutoscalerMode, PodModel, SimConfig, SimError, Traffic};
+pub use request_log::{CsvRequestLog, RequestLog, RequestRecord};
+pub use run::{run, run_with_request_log};

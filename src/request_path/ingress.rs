@@ -1,0 +1,109 @@
+//! INGRESS_DOC
+
+//! The event loop and the request path. See the parent module docs for the model and its assumptions.
+
+use crate::ids::RequestId;
+use crate::sim::world::*;
+use crate::time::{SimDuration, SimTime};
+use crate::traffic::RequestAttrs;
+
+impl Sim {
+    pub(crate) fn one_way_delay(&mut self) -> SimDuration {
+        let [a, b, c] = &self.cfg.request_path;
+        a.sample(&mut self.rng.network)
+            + b.sample(&mut self.rng.network)
+            + c.sample(&mut self.rng.network)
+    }
+
+    pub(crate) fn send(&mut self, now: SimTime, client: u32, attrs: RequestAttrs) {
+        let mut request = Request {
+            generation: 0,
+            sent: now,
+            deadline: SimTime::MAX,
+            client,
+            attrs,
+            pod: None,
+            stage: Stage::ToIngress,
+            via_activator: false,
+            cold: false,
+            status: 0,
+            timeout_event: None,
+        };
+        let id = match self.free_requests.pop() {
+            Some(slot) => {
+                request.generation = self.requests[slot as usize].generation.wrapping_add(1);
+                self.requests[slot as usize] = request;
+                RequestId::new(slot, request.generation)
+            }
+            None => {
+                self.requests.push(request);
+                RequestId::new((self.requests.len() - 1) as u32, 0)
+            }
+        };
+        self.counts.total += 1;
+        self.in_flight += 1;
+        self.second.arrivals += 1;
+        let delay = self.one_way_delay();
+        self.at(now + delay, Event::AtIngress(id));
+    }
+
+    pub(crate) fn at_ingress(&mut self, now: SimTime, id: RequestId) {
+        self.requests[id.index()].deadline = now + self.cfg.request_timeout;
+        if !self.scaler.has_activator() && self.ready.is_empty() {
+            // No activator with the HPA: a Service without ready endpoints refuses the request.
+            self.counts.rejected += 1;
+            self.respond(now, id, 503);
+            return;
+        }
+        if self.activator.in_path || self.ready.is_empty() {
+            self.enqueue_at_activator(now, id);
+        } else {
+            let pod = self.ready[self.ingress_rr % self.ready.len()];
+            self.ingress_rr = self.ingress_rr.wrapping_add(1);
+            self.admit_to_pod(now, id, pod);
+        }
+    }
+
+    /// Sends the response (success or failure) back through the request path.
+    pub(crate) fn respond(&mut self, now: SimTime, id: RequestId, status: u16) {
+        if self.requests[id.index()].via_activator {
+            self.activator.stats.request_out(now);
+        }
+        let delay = self.one_way_delay();
+        let r = &mut self.requests[id.index()];
+        r.stage = Stage::Returning;
+        r.status = status;
+        self.at(now + delay, Event::AtClient(id));
+    }
+
+    pub(crate) fn at_client(&mut self, now: SimTime, id: RequestId) {
+        let r = self.requests[id.index()];
+        self.requests[id.index()].stage = Stage::Free;
+        self.free_requests.push(id.slot());
+        self.in_flight -= 1;
+        *self.status_codes.entry(r.status).or_insert(0) += 1;
+        if r.status == 200 {
+            self.counts.completed += 1;
+            self.second.completions += 1;
+            let us = (now - r.sent).0 / 1_000;
+            self.latency.saturating_record(us.max(1));
+            self.second.latencies_us.push(us);
+            if r.cold {
+                self.counts.cold_start_affected += 1;
+                self.second.cold_completions += 1;
+            }
+        } else {
+            self.counts.failed += 1;
+            self.second.failures += 1;
+        }
+        if r.client != OPEN_LOOP {
+            if let Some(driver) = self.closed_loop.as_mut() {
+                if let Some(next) = driver.on_response(r.client, now, &mut self.rng.traffic) {
+                    if next < self.traffic_end {
+                        self.at(next.max(now), Event::ClientSend(r.client));
+                    }
+                }
+            }
+        }
+    }
+}
