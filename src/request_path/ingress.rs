@@ -2,7 +2,7 @@
 
 //! The event loop and the request path. See the parent module docs for the model and its assumptions.
 
-use crate::ids::RequestId;
+use crate::ids::{RequestId, RevisionId};
 use crate::sim::world::*;
 use crate::time::{SimDuration, SimTime};
 use crate::traffic::RequestAttrs;
@@ -22,6 +22,7 @@ impl Sim {
             deadline: SimTime::MAX,
             client,
             attrs,
+            revision: self.route(&attrs),
             pod: None,
             stage: Stage::ToIngress,
             via_activator: false,
@@ -47,27 +48,39 @@ impl Sim {
         self.at(now + delay, Event::AtIngress(id));
     }
 
+    /// The revision a request goes to: the ingress has one route today, to the scenario's one revision
+    /// (traffic splits across revisions and several services come with issues 16 and 17).
+    fn route(&self, _attrs: &RequestAttrs) -> RevisionId {
+        self.revisions[0].id
+    }
+
     pub(crate) fn at_ingress(&mut self, now: SimTime, id: RequestId) {
-        self.requests[id.index()].deadline = now + self.cfg.request_timeout;
-        if !self.scaler.has_activator() && self.ready.is_empty() {
+        let rv = self.requests[id.index()].revision;
+        let rev = &mut self.revisions[rv.index()];
+        self.requests[id.index()].deadline = now + rev.request_timeout;
+        if !rev.scaler.has_activator() && rev.ready.is_empty() {
             // No activator with the HPA: a Service without ready endpoints refuses the request.
             self.counts.rejected += 1;
             self.respond(now, id, 503);
             return;
         }
-        if self.activator.in_path || self.ready.is_empty() {
-            self.enqueue_at_activator(now, id);
+        if rev.activator.in_path || rev.ready.is_empty() {
+            self.enqueue_at_activator(now, rv, id);
         } else {
-            let pod = self.ready[self.ingress_rr % self.ready.len()];
-            self.ingress_rr = self.ingress_rr.wrapping_add(1);
-            self.admit_to_pod(now, id, pod);
+            let pod = rev.ready[rev.ingress_rr % rev.ready.len()];
+            rev.ingress_rr = rev.ingress_rr.wrapping_add(1);
+            self.admit_to_pod(now, id, rv, pod);
         }
     }
 
     /// Sends the response (success or failure) back through the request path.
     pub(crate) fn respond(&mut self, now: SimTime, id: RequestId, status: u16) {
-        if self.requests[id.index()].via_activator {
-            self.activator.stats.request_out(now);
+        let r = &self.requests[id.index()];
+        if r.via_activator {
+            self.revisions[r.revision.index()]
+                .activator
+                .stats
+                .request_out(now);
         }
         let delay = self.one_way_delay();
         let r = &mut self.requests[id.index()];

@@ -2,7 +2,7 @@
 
 //! The event loop and the request path. See the parent module docs for the model and its assumptions.
 
-use crate::ids::RequestId;
+use crate::ids::{RequestId, RevisionId};
 use crate::request_path::stats::RequestStats;
 use crate::sim::world::*;
 use crate::time::{SimDuration, SimTime};
@@ -29,16 +29,19 @@ fn stats_out(stats: &mut RequestStats, now: SimTime, proxied: bool) {
 }
 
 impl Sim {
-    pub(crate) fn admit_to_pod(&mut self, now: SimTime, id: RequestId, pod: u32) {
-        let slots = self.slots;
+    /// A request reaches the queue-proxy of `pod` (of revision `rv`): it runs at once if a slot is free,
+    /// waits in the breaker's queue if there is room, and is refused with 503 otherwise.
+    pub(crate) fn admit_to_pod(&mut self, now: SimTime, id: RequestId, rv: RevisionId, pod: u32) {
+        let rev = &mut self.revisions[rv.index()];
+        let slots = rev.slots;
         let via_activator = self.requests[id.index()].via_activator;
-        self.requests[id.index()].pod = Some(self.pod_id(pod));
-        let p = &mut self.pods[pod as usize];
+        self.requests[id.index()].pod = Some(rev.pod_id(pod));
+        let p = &mut rev.pods[pod as usize];
         // Queue-proxy statistics count the request before the breaker, so queued requests count too.
         stats_in(&mut p.stats, now, via_activator);
         if slots == 0 || p.executing < slots {
-            self.start_service(now, id, pod);
-        } else if p.queued < self.queue_limit {
+            self.start_service(now, id, rv, pod);
+        } else if p.queued < rev.queue_limit {
             p.queue.push_back(id);
             p.queued += 1;
             let r = &mut self.requests[id.index()];
@@ -49,27 +52,28 @@ impl Sim {
         } else {
             stats_out(&mut p.stats, now, via_activator);
             if via_activator {
-                self.activator_release(pod);
+                self.activator_release(rv, pod);
             }
             self.counts.rejected += 1;
             self.respond(now, id, 503);
         }
     }
 
-    pub(crate) fn start_service(&mut self, now: SimTime, id: RequestId, pod: u32) {
-        if self.shared_rate {
-            self.start_shared(now, id, pod);
+    pub(crate) fn start_service(&mut self, now: SimTime, id: RequestId, rv: RevisionId, pod: u32) {
+        let rev = &mut self.revisions[rv.index()];
+        if rev.shared_rate {
+            self.start_shared(now, id, rv, pod);
             return;
         }
-        let p = &mut self.pods[pod as usize];
-        p.integrate_usage(now, &self.cfg.resources);
+        let p = &mut rev.pods[pod as usize];
+        p.integrate_usage(now, &rev.resources);
         p.executing += 1;
         self.max_pod_concurrency = self.max_pod_concurrency.max(p.executing);
         let r = &mut self.requests[id.index()];
         r.stage = Stage::Executing;
         let service = match r.attrs.service_time {
             Some(s) => s,
-            None => self.cfg.service_time.sample(&mut self.rng.service),
+            None => rev.service_time.sample(&mut self.rng.service),
         };
         let r = &mut self.requests[id.index()];
         let done = now + service;
@@ -92,66 +96,72 @@ impl Sim {
         let Some(pod) = r.pod.map(|p| p.slot()) else {
             return;
         };
-        let p = &mut self.pods[pod as usize];
-        p.integrate_usage(now, &self.cfg.resources);
+        let rv = r.revision;
+        let rev = &mut self.revisions[rv.index()];
+        let p = &mut rev.pods[pod as usize];
+        p.integrate_usage(now, &rev.resources);
         p.executing -= 1;
         stats_out(&mut p.stats, now, r.via_activator);
         if r.via_activator {
-            self.activator_release(pod);
+            self.activator_release(rv, pod);
         }
         if r.status == 504 {
             self.counts.timed_out += 1;
         }
         self.respond(now, id, r.status);
-        self.pull_from_pod_queue(now, pod);
-        self.after_pod_freed(now, pod);
+        self.pull_from_pod_queue(now, rv, pod);
+        self.after_pod_freed(now, rv, pod);
     }
 
     /// A request joins a shared-rate pod: the pod's virtual clock advances, the request's finish tag is
     /// pushed, and the pod's next-completion event moves.
-    pub(crate) fn start_shared(&mut self, now: SimTime, id: RequestId, pod: u32) {
+    pub(crate) fn start_shared(&mut self, now: SimTime, id: RequestId, rv: RevisionId, pod: u32) {
+        let rev = &mut self.revisions[rv.index()];
         let work = {
             let r = &self.requests[id.index()];
-            self.service
-                .work_secs(&r.attrs, &self.cfg.service_time, &mut self.rng.service)
+            rev.service
+                .work_secs(&r.attrs, &rev.service_time, &mut self.rng.service)
         };
         let r = &mut self.requests[id.index()];
         r.stage = Stage::Executing;
         r.status = 200;
-        let p = &mut self.pods[pod as usize];
-        p.integrate_usage(now, &self.cfg.resources);
+        let p = &mut rev.pods[pod as usize];
+        p.integrate_usage(now, &rev.resources);
         p.rate.advance(now);
         p.executing += 1;
         self.max_pod_concurrency = self.max_pod_concurrency.max(p.executing);
         let tag = p.rate.vtime + work;
         p.rate.tags.push(Reverse(Tag(tag, id)));
-        self.reschedule_shared(now, pod);
+        self.reschedule_shared(now, rv, pod);
     }
 
     /// Recomputes the pod's speed for its running count and moves its next-completion event.
-    pub(crate) fn reschedule_shared(&mut self, now: SimTime, pod: u32) {
-        let p = &mut self.pods[pod as usize];
-        p.rate.speed = self.service.speed(p.executing, &self.cfg.resources);
+    pub(crate) fn reschedule_shared(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
+        let rev = &mut self.revisions[rv.index()];
+        let p = &mut rev.pods[pod as usize];
+        p.rate.speed = rev.service.speed(p.executing, &rev.resources);
         if let Some(ev) = p.rate.next.take() {
             self.queue.cancel(ev);
         }
         if let Some(secs) = p.rate.secs_to_first() {
             // Round up so the virtual clock has reached the tag when the event fires.
             let at = now + SimDuration((secs * 1e9).ceil() as u64);
-            let ev = self.at(at, Event::PodNextDone(self.pod_id(pod)));
-            self.pods[pod as usize].rate.next = Some(ev);
+            let id = rev.pod_ref(pod);
+            let ev = self.at(at, Event::PodNextDone(id));
+            self.rev(rv).pods[pod as usize].rate.next = Some(ev);
         }
     }
 
     /// The earliest request(s) on a shared-rate pod finished.
-    pub(crate) fn shared_done(&mut self, now: SimTime, pod: u32) {
+    pub(crate) fn shared_done(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
         {
-            let p = &mut self.pods[pod as usize];
+            let p = &mut self.rev(rv).pods[pod as usize];
             p.rate.next = None;
             p.rate.advance(now);
         }
         loop {
-            let p = &mut self.pods[pod as usize];
+            let rev = &mut self.revisions[rv.index()];
+            let p = &mut rev.pods[pod as usize];
             let Some(first) = p.rate.first() else { break };
             // Tags within a nanosecond of work count as done (the event time was rounded up).
             if first.0 > p.rate.vtime + 1e-9 {
@@ -162,15 +172,16 @@ impl Sim {
             let r = self.requests[id.index()];
             if r.generation != id.generation()
                 || r.stage != Stage::Executing
+                || r.revision != rv
                 || r.pod.map(|p| p.slot()) != Some(pod)
             {
                 continue;
             }
-            p.integrate_usage(now, &self.cfg.resources);
+            p.integrate_usage(now, &rev.resources);
             p.executing -= 1;
             stats_out(&mut p.stats, now, r.via_activator);
             if r.via_activator {
-                self.activator_release(pod);
+                self.activator_release(rv, pod);
             }
             let status = if now > r.deadline {
                 self.counts.timed_out += 1;
@@ -180,15 +191,16 @@ impl Sim {
             };
             self.respond(now, id, status);
         }
-        self.pull_from_pod_queue(now, pod);
-        self.reschedule_shared(now, pod);
-        self.after_pod_freed(now, pod);
+        self.pull_from_pod_queue(now, rv, pod);
+        self.reschedule_shared(now, rv, pod);
+        self.after_pod_freed(now, rv, pod);
     }
 
-    pub(crate) fn pull_from_pod_queue(&mut self, now: SimTime, pod: u32) {
-        let slots = self.slots;
+    /// Moves requests from the pod's breaker queue into free slots, skipping entries that timed out.
+    pub(crate) fn pull_from_pod_queue(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
+        let slots = self.rev(rv).slots;
         loop {
-            let p = &mut self.pods[pod as usize];
+            let p = &mut self.revisions[rv.index()].pods[pod as usize];
             if slots > 0 && p.executing >= slots {
                 return;
             }
@@ -203,22 +215,25 @@ impl Sim {
             if let Some(ev) = self.requests[next.index()].timeout_event.take() {
                 self.queue.cancel(ev);
             }
-            self.start_service(now, next, pod);
+            self.start_service(now, next, rv, pod);
         }
     }
 
-    pub(crate) fn after_pod_freed(&mut self, now: SimTime, pod: u32) {
-        let p = &self.pods[pod as usize];
+    /// After a request left `pod`: a draining pod that became idle goes, and the activator's queue may
+    /// move on.
+    pub(crate) fn after_pod_freed(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
+        let p = &self.revisions[rv.index()].pods[pod as usize];
         if p.state == PodState::Terminating && p.idle() && now >= p.drain_until {
-            self.pod_gone(now, pod);
+            self.pod_gone(now, rv, pod);
         }
         // Knative's throttler hands a freed slot to a waiting request whatever the SKS mode: requests
         // already queued at the activator keep draining after the activator leaves the path.
-        if self.activator.queued() > 0 {
-            self.dispatch_from_activator(now);
+        if self.rev(rv).activator.queued() > 0 {
+            self.dispatch_from_activator(now, rv);
         }
     }
 
+    /// A request's revision timeout passed while it waited in a pod's breaker queue: 504.
     pub(crate) fn queue_timeout(&mut self, now: SimTime, id: RequestId) {
         let r = self.requests[id.index()];
         if r.generation != id.generation() {
@@ -232,14 +247,15 @@ impl Sim {
         let Some(pod) = r.pod.map(|p| p.slot()) else {
             return;
         };
-        let p = &mut self.pods[pod as usize];
+        let rv = r.revision;
+        let p = &mut self.rev(rv).pods[pod as usize];
         p.queued -= 1;
         stats_out(&mut p.stats, now, r.via_activator);
         if r.via_activator {
-            self.activator_release(pod);
+            self.activator_release(rv, pod);
         }
         self.counts.timed_out += 1;
         self.respond(now, id, 504);
-        self.after_pod_freed(now, pod);
+        self.after_pod_freed(now, rv, pod);
     }
 }

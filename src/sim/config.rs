@@ -4,7 +4,7 @@ use crate::autoscaler::hpa::runtime::HpaSetup;
 use crate::autoscaler::kpa::adapter::KpaSetup;
 use crate::autoscaler::scaler::Scaler;
 use crate::dist::DurationDist;
-use crate::time::SimDuration;
+use crate::time::{SimDuration, SimTime};
 use crate::traffic::TrafficError;
 use crate::workload::cluster::ClusterModel;
 use crate::workload::discipline::ServiceModel;
@@ -71,4 +71,17 @@ pub enum SimError {
     Traffic(#[from] TrafficError),
     #[error("writing the time series: {0}")]
     Output(#[from] std::io::Error),
+    /// A scaler asked for more pods than the simulator holds (the scenario loader bounds every configured
+    /// count; an unbounded KPA can still ask for more at run time).
+    #[error(
+        "at {at} the autoscaler asked for {asked} pods, more than the {limit} one revision may have; \
+         {setting} to at most {limit}"
+    )]
+    TooManyPods {
+        at: SimTime,
+        asked: u32,
+        limit: u64,
+        /// The setting that bounds the count.
+        setting: &'static str,
+    },
 }

@@ -37,6 +37,7 @@
 pub(crate) mod config;
 mod facade;
 pub(crate) mod request_log;
+mod revision;
 mod run;
 mod summary;
 mod tick;

@@ -37,14 +37,19 @@ pub fn run_with_request_log(
 impl Sim {
     pub(crate) fn start(&mut self) -> Result<(), SimError> {
         self.schedule_tick(SimTime::from_secs(1));
-        let plan = self.scaler.start(self.end);
-        for _ in 0..plan.replicas {
-            self.create_pod(SimTime::ZERO, plan.ready_now);
+        for i in 0..self.revisions.len() {
+            let rv = self.revisions[i].id;
+            let plan = self.revisions[i].scaler.start(self.end);
+            self.check_replicas(SimTime::ZERO, rv, plan.replicas)?;
+            for _ in 0..plan.replicas {
+                self.create_pod(SimTime::ZERO, rv, plan.ready_now);
+            }
+            let rev = self.rev(rv);
+            rev.desired = plan.replicas;
+            rev.activator.in_path = plan.activator_in_path;
+            self.max_desired = self.max_desired.max(plan.replicas);
+            self.schedule_wake(rv, plan.wake_at);
         }
-        self.desired = plan.replicas;
-        self.max_desired = plan.replicas;
-        self.activator.in_path = plan.activator_in_path;
-        self.schedule_wake(plan.wake_at);
         self.fetch_open_arrival()?;
         if let Some(driver) = self.closed_loop.as_mut() {
             for (client, at) in driver.initial_sends() {
@@ -89,10 +94,16 @@ impl Sim {
             Event::AtIngress(req) => self.at_ingress(now, req),
             Event::ServiceDone(req) => self.service_done(now, req),
             Event::AtClient(req) => self.at_client(now, req),
-            Event::PodReady(pod) if self.is_live(pod) => self.pod_ready(now, pod.slot()),
-            Event::PodGraceOver(pod) if self.is_live(pod) => self.pod_grace_over(now, pod.slot()),
-            Event::PodDrained(pod) if self.is_live(pod) => self.pod_drained(now, pod.slot()),
-            Event::PodNextDone(pod) if self.is_live(pod) => self.shared_done(now, pod.slot()),
+            Event::PodReady(p) if self.is_live(p) => self.pod_ready(now, p.revision, p.pod.slot()),
+            Event::PodGraceOver(p) if self.is_live(p) => {
+                self.pod_grace_over(now, p.revision, p.pod.slot())
+            }
+            Event::PodDrained(p) if self.is_live(p) => {
+                self.pod_drained(now, p.revision, p.pod.slot())
+            }
+            Event::PodNextDone(p) if self.is_live(p) => {
+                self.shared_done(now, p.revision, p.pod.slot())
+            }
             // A lifecycle event of a pod whose slot has been reused since.
             Event::PodReady(_)
             | Event::PodGraceOver(_)
@@ -103,11 +114,12 @@ impl Sim {
                 self.place_pending(now);
             }
             Event::QueueTimeout(req) => self.queue_timeout(now, req),
-            Event::ActivatorTimeout => self.activator_timeout(now),
-            Event::ScalerWake => {
-                self.wake = None;
-                let d = self.scaler.on_wake(now, self.ready.len() as u32);
-                self.apply(now, d);
+            Event::ActivatorTimeout(rv) => self.activator_timeout(now, rv),
+            Event::ScalerWake(rv) => {
+                let rev = self.rev(rv);
+                rev.wake = None;
+                let d = rev.scaler.on_wake(now, rev.ready.len() as u32);
+                self.apply(now, rv, d);
             }
             Event::Tick => {
                 self.tick(now, sink)?;
@@ -182,6 +194,10 @@ impl Stepper {
                 })?;
             }
             sim.handle(now, event, sink)?;
+            if let Some(e) = sim.halt.take() {
+                self.done = true;
+                return Err(e);
+            }
         }
     }
 

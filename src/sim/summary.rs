@@ -19,12 +19,11 @@ impl Sim {
             let whole = end - self.last_row_at == SimDuration::from_secs(1);
             self.write_row(end, whole, sink)?;
         }
-        for i in 0..self.pods.len() {
-            if self.pods[i].state != PodState::Gone {
-                self.pod_ns += u128::from((end - self.pods[i].created).0);
-                if self.pods[i].node.is_some() {
-                    self.gpu_ns += u128::from(self.pod_request.gpus)
-                        * u128::from((end - self.pods[i].placed_at).0);
+        for rev in &self.revisions {
+            for p in rev.pods.iter().filter(|p| p.state != PodState::Gone) {
+                self.pod_ns += u128::from((end - p.created).0);
+                if p.node.is_some() {
+                    self.gpu_ns += u128::from(p.shape.gpus) * u128::from((end - p.placed_at).0);
                 }
             }
         }
@@ -58,6 +57,10 @@ impl Sim {
             },
         };
         self.counts.in_flight_at_end = self.in_flight;
+        // The summary's autoscaler and service model are the first revision's (the only one today;
+        // per-revision summaries come with several services per cluster, issue 16).
+        let first = &self.revisions[0];
+        let final_ready: u32 = self.revisions.iter().map(|r| r.ready.len() as u32).sum();
         let latency_ms = crate::observe::latency::summarize(&self.latency);
         let histogram = crate::observe::latency::buckets(&self.latency);
         let latency_cdf_ms = crate::observe::latency::cdf(&self.latency);
@@ -68,7 +71,7 @@ impl Sim {
             seed: self.cfg.seed,
             duration_s,
             traffic_duration_s,
-            autoscaler: self.scaler.label().to_string(),
+            autoscaler: first.scaler.label().to_string(),
             requests: self.counts.clone(),
             latency_ms,
             latency_histogram_ms: histogram,
@@ -94,15 +97,15 @@ impl Sim {
                 },
                 max_desired: self.max_desired,
                 max_pod_concurrency: self.max_pod_concurrency,
-                final_ready: self.ready.len() as u32,
+                final_ready: final_ready,
             },
             pod_seconds: self.pod_ns as f64 / 1e9,
             gpu_seconds: self.gpu_ns as f64 / 1e9,
             cold_start_s,
             cluster,
-            service_model: self.service.label().to_string(),
+            service_model: first.service.label().to_string(),
             scale_events: self.scale_events,
-            panic_seconds: self.scaler.panic_seconds() as f64,
+            panic_seconds: first.scaler.panic_seconds() as f64,
             cold_starts: self.cold_starts,
             events_processed: self.queue.events_processed(),
             wall_time_s: 0.0,

@@ -2,27 +2,22 @@
 
 //! The event loop and the request path. See the parent module docs for the model and its assumptions.
 
-use crate::autoscaler::hpa::adapter::HpaScaler;
-use crate::autoscaler::kpa::adapter::KpaScaler;
-use crate::autoscaler::scaler::{FixedScaler, PodSecond, Scaler};
 use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
-use crate::ids::{PodId, RequestId};
+use crate::ids::{PodId, RequestId, RevisionId};
 use crate::observe::output::RequestCounts;
-use crate::request_path::activator::Activator;
-use crate::sim::config::{AutoscalerMode, SimConfig, Traffic};
+use crate::sim::config::SimError;
+use crate::sim::config::{SimConfig, Traffic};
+pub(crate) use crate::sim::revision::Revision;
 use crate::time::SimTime;
 use crate::traffic::ClosedLoopDriver;
 use crate::traffic::{Arrival, ArrivalSource, RequestAttrs};
-use crate::workload::cluster::{Cluster, PodRequest};
-use crate::workload::discipline::ServiceModel;
-use crate::workload::pods::Pod;
-use crate::workload::startup::{PhaseTimes, Startup};
+use crate::workload::cluster::Cluster;
+use crate::workload::startup::PhaseTimes;
 use hdrhistogram::Histogram;
 use std::collections::{BTreeMap, VecDeque};
 
-/// Knative's queue-proxy queue is this many times containerConcurrency.
-pub(crate) const QUEUE_PROXY_DEPTH_FACTOR: u32 = 10;
-
+/// What happens next. Events of one revision carry its [`RevisionId`]; requests carry theirs in their
+/// record (set when the ingress routes them), so request events need only the [`RequestId`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Event {
     /// The pending open-loop arrival is due.
@@ -31,21 +26,29 @@ pub(crate) enum Event {
     AtIngress(RequestId),
     ServiceDone(RequestId),
     AtClient(RequestId),
-    PodReady(PodId),
-    PodGraceOver(PodId),
+    PodReady(PodRef),
+    PodGraceOver(PodRef),
     /// A terminating pod's queue-proxy drain (quiet period) ended.
-    PodDrained(PodId),
+    PodDrained(PodRef),
     /// The earliest completion on a shared-rate (processor-sharing / GPU-batch) pod.
-    PodNextDone(PodId),
+    PodNextDone(PodRef),
     /// A node finished provisioning.
     NodeReady(u32),
     Tick,
     QueueTimeout(RequestId),
     /// The activator queue's head may have reached its deadline (one timer per queue, see
     /// [`Sim::activator_timeout`]).
-    ActivatorTimeout,
-    /// The wake-up the scaler asked for (a reconciler requeue, a cron job).
-    ScalerWake,
+    ActivatorTimeout(RevisionId),
+    /// The wake-up the revision's scaler asked for (a reconciler requeue, a cron job).
+    ScalerWake(RevisionId),
+}
+
+/// A pod of one revision, as events name it: a stale reference (the slot reused since) is recognised by
+/// the pod's generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PodRef {
+    pub(crate) revision: RevisionId,
+    pub(crate) pod: PodId,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +61,7 @@ pub(crate) enum Stage {
     Returning,
 }
 
+/// The `client` of a request from an open-loop source (closed-loop clients are numbered from 0).
 pub(crate) const OPEN_LOOP: u32 = u32::MAX;
 /// The event-queue class of the 1 s tick (ordinary events use class 1).
 pub(crate) const TICK_PRIORITY: u8 = 0;
@@ -70,6 +74,8 @@ pub(crate) struct Request {
     pub(crate) deadline: SimTime,
     pub(crate) client: u32,
     pub(crate) attrs: RequestAttrs,
+    /// The revision the ingress routed it to.
+    pub(crate) revision: RevisionId,
     pub(crate) pod: Option<PodId>,
     pub(crate) stage: Stage,
     pub(crate) via_activator: bool,
@@ -96,6 +102,8 @@ pub(crate) struct SecondCounters {
     pub(crate) latencies_us: Vec<u64>,
 }
 
+/// The world: the revisions, the cluster they share, the requests in flight, the event queue, the random
+/// streams, the traffic source and the run's recorders.
 pub(crate) struct Sim {
     pub(crate) cfg: SimConfig,
     pub(crate) queue: EventQueue<Event>,
@@ -110,17 +118,15 @@ pub(crate) struct Sim {
     pub(crate) free_requests: Vec<u32>,
     pub(crate) in_flight: u64,
 
-    pub(crate) pods: Vec<Pod>,
-    pub(crate) free_pods: Vec<u32>,
-    /// Ready pods in slot order (Knative sorts by pod IP; the slot stands in for it).
-    pub(crate) ready: Vec<u32>,
-    pub(crate) ingress_rr: usize,
-    pub(crate) starting: u32,
-    pub(crate) terminating: u32,
+    /// Indexed by [`RevisionId::index`]; one today (the scenario's service).
+    pub(crate) revisions: Vec<Revision>,
+    pub(crate) cluster: Cluster,
+    /// Pods of every revision without a node, in creation order (the scheduler's queue).
+    pub(crate) unplaced: VecDeque<PodRef>,
+    /// A run-stopping error raised inside an event handler (a scaler asking for more pods than the
+    /// simulator holds); the stepper returns it after the event.
+    pub(crate) halt: Option<SimError>,
 
-    pub(crate) activator: Activator,
-
-    pub(crate) desired: u32,
     pub(crate) scale_events: u64,
     pub(crate) cold_starts: u64,
     pub(crate) pod_ns: u128,
@@ -137,22 +143,6 @@ pub(crate) struct Sim {
     pub(crate) max_desired: u32,
     /// The most requests any pod has executed at once (never above containerConcurrency when it is set).
     pub(crate) max_pod_concurrency: u32,
-    pub(crate) scaler: Box<dyn Scaler>,
-    /// The pending [`Event::ScalerWake`].
-    pub(crate) wake: Option<EventId>,
-    /// Scratch: the ready pods' queue-proxy reports of the second, reused every tick.
-    pub(crate) reports: Vec<PodSecond>,
-
-    pub(crate) startup: Startup,
-    pub(crate) service: ServiceModel,
-    /// Requests that may run at once on a pod (0 = unlimited) and the queue in front (u32::MAX = unbounded).
-    pub(crate) slots: u32,
-    pub(crate) queue_limit: u32,
-    pub(crate) shared_rate: bool,
-    pub(crate) cluster: Cluster,
-    pub(crate) pod_request: PodRequest,
-    /// Pods without a node, in creation order.
-    pub(crate) unplaced: VecDeque<u32>,
     pub(crate) cold_start_phases: Vec<PhaseTimes>,
     pub(crate) gpu_ns: u128,
     pub(crate) max_pending: u32,
@@ -163,6 +153,7 @@ impl Sim {
         let streams = RngStreams::new(cfg.seed);
         let traffic_end = SimTime::ZERO + cfg.traffic_duration;
         let end = traffic_end + cfg.cooldown;
+        let revision = Revision::new(RevisionId::new(0, 0), &mut cfg, &streams);
         Sim {
             queue: EventQueue::new(),
             rng: Rngs {
@@ -180,14 +171,10 @@ impl Sim {
             requests: Vec::with_capacity(1024),
             free_requests: Vec::with_capacity(1024),
             in_flight: 0,
-            pods: Vec::new(),
-            free_pods: Vec::new(),
-            ready: Vec::new(),
-            ingress_rr: 0,
-            starting: 0,
-            terminating: 0,
-            activator: Activator::new(cfg.container_concurrency),
-            desired: 0,
+            revisions: vec![revision],
+            cluster: Cluster::new(cfg.pod_model.cluster.clone()).seeded(cfg.seed),
+            unplaced: VecDeque::new(),
+            halt: None,
             scale_events: 0,
             cold_starts: 0,
             pod_ns: 0,
@@ -201,40 +188,6 @@ impl Sim {
             max_ready: 0,
             max_desired: 0,
             max_pod_concurrency: 0,
-            scaler: match std::mem::replace(
-                &mut cfg.autoscaler,
-                AutoscalerMode::Fixed { replicas: 0 },
-            ) {
-                AutoscalerMode::Fixed { replicas } => {
-                    Box::new(FixedScaler::new(replicas, cfg.standalone_cron.take()))
-                }
-                AutoscalerMode::Kpa(setup) => {
-                    Box::new(KpaScaler::new(*setup, streams.stream(Stream::Scrape)))
-                }
-                AutoscalerMode::Hpa(setup) => Box::new(HpaScaler::new(*setup)),
-                AutoscalerMode::Custom(scaler) => scaler,
-            },
-            wake: None,
-            reports: Vec::new(),
-            startup: match &cfg.pod_model.phases {
-                Some(p) => Startup::Phases(Box::new(p.clone())),
-                None => Startup::Single(cfg.cold_start.clone()),
-            },
-            service: cfg.pod_model.service.clone(),
-            slots: cfg.pod_model.service.slots(cfg.container_concurrency),
-            queue_limit: if cfg.container_concurrency > 0 {
-                QUEUE_PROXY_DEPTH_FACTOR * cfg.container_concurrency
-            } else {
-                u32::MAX
-            },
-            shared_rate: cfg.pod_model.service.is_shared_rate(),
-            cluster: Cluster::new(cfg.pod_model.cluster.clone()).seeded(cfg.seed),
-            pod_request: PodRequest {
-                cpu_millis: cfg.resources.cpu_request_millis.max(0.0).ceil() as u64,
-                memory_bytes: cfg.resources.memory_request_bytes.max(0.0).ceil() as u64,
-                gpus: cfg.resources.gpus,
-            },
-            unplaced: VecDeque::new(),
             cold_start_phases: Vec::new(),
             gpu_ns: 0,
             max_pending: 0,
@@ -242,13 +195,16 @@ impl Sim {
         }
     }
 
-    /// The id of the pod now in `slot`.
-    pub(crate) fn pod_id(&self, slot: u32) -> PodId {
-        PodId::new(slot, self.pods[slot as usize].generation)
+    /// The revision `rv` (revisions are never removed today, so every id handed out is live).
+    #[inline]
+    pub(crate) fn rev(&mut self, rv: RevisionId) -> &mut Revision {
+        &mut self.revisions[rv.index()]
     }
 
-    pub(crate) fn is_live(&self, pod: PodId) -> bool {
-        self.pods[pod.index()].generation == pod.generation()
+    /// Whether `pod` still names the pod in its slot.
+    pub(crate) fn is_live(&self, pod: PodRef) -> bool {
+        self.revisions[pod.revision.index()].pods[pod.pod.index()].generation
+            == pod.pod.generation()
     }
 
     pub(crate) fn at(&mut self, time: SimTime, event: Event) -> EventId {
