@@ -121,10 +121,10 @@ impl Sim {
         }
         let setting = match self.revisions[rv.index()].scaler.label() {
             "kpa" => {
-                "bound the KPA with a max-scale (the autoscaling.knative.dev/max-scale annotation, or \
-                 autoscaler.max_scale / config-autoscaler max-scale)"
+                "set service.maxReplicas (the autoscaling.knative.dev/max-scale annotation) or \
+                 max-scale in autoscaler.config (config-autoscaler)"
             }
-            "hpa" | "keda" => "lower the HPA's maxReplicas",
+            "hpa" | "keda" => "set the HPA's maxReplicas",
             _ => "bound the replicas the autoscaler asks for",
         };
         Err(SimError::TooManyPods {
