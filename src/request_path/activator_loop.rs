@@ -1,6 +1,12 @@
-//! ACTLOOP_DOC
-
-//! The event loop and the request path. See the parent module docs for the model and its assumptions.
+//! The activator in the loop: requests join the revision's activator queue (FIFO, no cap), go to pods
+//! with free capacity as the load-balancing policy picks them, and time out with 504 at the revision
+//! timeout (one timer for the queue's head). The first request of an idle activator pokes the scaler
+//! (Knative's scale-from-zero stat). The queue and policies themselves are in
+//! [`super::activator::Activator`].
+//!
+//! Units: time in ns; capacity in requests (containerConcurrency per pod, unlimited when 0).
+//!
+//! Simplification: one activator stands for the revision's activator fleet (same aggregate capacity).
 
 use crate::ids::{RequestId, RevisionId};
 use crate::sim::world::*;

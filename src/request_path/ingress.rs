@@ -1,6 +1,12 @@
-//! INGRESS_DOC
-
-//! The event loop and the request path. See the parent module docs for the model and its assumptions.
+//! The ingress and the client side of the request path: a client sends, the request crosses client,
+//! ingress and network (one-way delays, sampled on the way in and again on the way out), the ingress
+//! routes it to a revision and then to the activator or straight to a ready pod (round robin), and the
+//! response travels back to the client, who may send again (closed loop).
+//!
+//! Units: delays in ns; latency is measured at the client, from send to response.
+//!
+//! Assumptions: one route today (every request goes to the one revision); without an activator (the
+//! HPA) a revision with no ready pod refuses requests with 503, as a Service without endpoints does.
 
 use crate::ids::{RequestId, RevisionId};
 use crate::sim::world::*;

@@ -1,6 +1,13 @@
-//! QP_DOC
-
-//! The event loop and the request path. See the parent module docs for the model and its assumptions.
+//! The queue-proxy in each pod: its breaker (containerConcurrency slots plus a queue of 10 x
+//! containerConcurrency; a full queue answers 503), its request statistics (queued requests count as in
+//! flight), the hand-off to the container's service discipline (fixed slots with a sampled service time,
+//! or a shared rate: processor sharing and GPU batching with virtual-time finish tags), and timeouts of
+//! queued requests (504 at the revision timeout).
+//!
+//! Units: time in ns; shared-rate work in seconds of single-request service at full speed.
+//!
+//! Assumption: a request whose sampled service would end after its deadline is answered 504 at the
+//! deadline (the revision timeout cuts it), not at the end of its service.
 
 use crate::ids::{RequestId, RevisionId};
 use crate::request_path::stats::RequestStats;

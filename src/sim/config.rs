@@ -1,4 +1,8 @@
-//! CONFIG_DOC
+//! What a run is made of once the scenario is validated: [`SimConfig`] (the service, its pods, the
+//! request path and the autoscaler), [`PodModel`], [`AutoscalerMode`], [`Traffic`], and the errors a run
+//! can stop with ([`SimError`]).
+//!
+//! Units: durations are [`SimDuration`] (integer ns); resources as in [`crate::workload::pods::ResourceModel`].
 
 use crate::autoscaler::hpa::runtime::HpaSetup;
 use crate::autoscaler::kpa::adapter::KpaSetup;

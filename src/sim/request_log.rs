@@ -1,4 +1,8 @@
-//! REQLOG_DOC
+//! The per-request log (`requests.csv`): one [`RequestRecord`] per finished request, handed to a
+//! [`RequestLog`] the caller provides; [`CsvRequestLog`] writes the CSV.
+//!
+//! Units: `sent_s` in seconds, `latency_ms` in milliseconds (both printed exactly from integer ns). The
+//! log is opt-in: memory and disk grow with the number of requests.
 
 use crate::ids::PodId;
 use crate::time::SimTime;

@@ -1,4 +1,15 @@
-//! REVISION_DOC
+//! A revision: one versioned service with its own deployment, request path and scaler (issue 11 item 5).
+//!
+//! It owns its pods (a slab with generational ids), the ready set in slot order, the activator that
+//! buffers its requests, the queue-proxy settings of its pods (containerConcurrency slots, queue depth,
+//! service discipline), its deployment (replica count, ReplicaSet removal order, termination grace; the
+//! code is in `workload::deployment`) and the [`Scaler`] that sizes it. The cluster its pods run on, the
+//! random streams and the event queue belong to the world (`sim::world`), so several revisions can share
+//! one cluster; each pod carries its own resource shape for that reason.
+//!
+//! Units: time in ns ([`SimDuration`]); CPU in millicores and memory in bytes (`PodRequest`).
+//!
+//! Simplification: one activator stands for the revision's activator fleet (see the `sim` module docs).
 
 use crate::autoscaler::hpa::adapter::HpaScaler;
 use crate::autoscaler::kpa::adapter::KpaScaler;

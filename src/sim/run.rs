@@ -1,6 +1,11 @@
-//! RUN_DOC
-
-//! The event loop and the request path. See the parent module docs for the model and its assumptions.
+//! The event dispatch: starting a run, handing each event to the component that owns it, and the
+//! [`Stepper`] that advances a run piecewise for the facade (`run` is one step to the end).
+//!
+//! Units: simulated time ([`SimTime`], ns); nothing here reads a clock.
+//!
+//! A run stops early only on an error: a traffic source that fails, a sink that cannot be written, or a
+//! scaler asking for more pods than the simulator holds (`SimError::TooManyPods`, raised inside an event
+//! and returned by the stepper right after it).
 
 use crate::observe::output::{RunSummary, TimeseriesSink};
 use crate::sim::config::{SimConfig, SimError, Traffic};

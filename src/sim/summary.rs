@@ -1,6 +1,10 @@
-//! SUMMARY_DOC
-
-//! The event loop and the request path. See the parent module docs for the model and its assumptions.
+//! The end of a run: the last (possibly partial) row, the pods still alive counted up to the end, and the
+//! [`RunSummary`] (requests, latency, replicas, pod- and GPU-seconds, cold-start phases, cluster and cost).
+//!
+//! Units: seconds in the summary (simulated), latency in ms, pod-seconds and GPU-seconds.
+//!
+//! Assumption: the summary's autoscaler label, panic seconds and service model are the first revision's
+//! (the only one today); counts and pod-seconds add up all revisions.
 
 use crate::observe::output::{
     ClusterSummary, ColdStartSummary, ReplicaSummary, RunSummary, TimeseriesSink,
@@ -97,7 +101,7 @@ impl Sim {
                 },
                 max_desired: self.max_desired,
                 max_pod_concurrency: self.max_pod_concurrency,
-                final_ready: final_ready,
+                final_ready,
             },
             pod_seconds: self.pod_ns as f64 / 1e9,
             gpu_seconds: self.gpu_ns as f64 / 1e9,

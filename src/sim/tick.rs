@@ -1,6 +1,13 @@
-//! TICK_DOC
-
-//! The event loop and the request path. See the parent module docs for the model and its assumptions.
+//! The 1 s tick: every revision's scaler sees the second (queue-proxy and activator reports), the cluster
+//! autoscaler takes its step, and one [`SecondRow`] covering `[t - 1 s, t)` goes to the sink; also how a
+//! scaler's [`Decision`] is applied (wake-up, activator in or out of the path, replica count).
+//!
+//! Units: rows in whole seconds (a final partial row keeps its length in `row_duration_s`); utilization as
+//! a fraction of the request (CPU) or of time (GPU), averaged over the ready pods.
+//!
+//! Assumptions: the row adds the revisions up (one today); the scaler columns are written by every
+//! revision's scaler in turn, so with several revisions the last one's values win until rows are per
+//! revision (issue 16). The cluster autoscaler sizes new nodes for the oldest Pending pod's shape.
 
 use crate::autoscaler::scaler::{Decision, PodSecond, SecondView};
 use crate::ids::{PodId, RevisionId};

@@ -1,6 +1,18 @@
-//! WORLD_DOC
-
-//! The event loop and the request path. See the parent module docs for the model and its assumptions.
+//! The world the event loop acts on: the revisions (one today), the cluster they share, the requests in
+//! flight, the event queue, the random streams, the traffic source and the run's recorders.
+//!
+//! Units: time is [`SimTime`] (integer ns); counters are plain counts.
+//!
+//! Identity: requests live in a slab indexed by [`RequestId`], pods in their revision's slab indexed by
+//! [`PodId`], revisions in `Sim::revisions` indexed by [`RevisionId`]; every id carries its slot's
+//! generation, so an event that outlived its request or pod is recognised as stale. Pod events carry a
+//! [`PodRef`] (revision plus pod); a request records the revision the ingress routed it to, so request
+//! events need only its id.
+//!
+//! What is shared and what is per revision: the cluster (nodes, scheduling queue, node autoscaler), the
+//! random streams and the recorders are the world's; pods, the ready set, the activator, the
+//! queue-proxies' settings, the deployment and the scaler are the revision's ([`Revision`]). The per-second
+//! row and the summary add the revisions up (with one revision they are that revision's).
 
 use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
 use crate::ids::{PodId, RequestId, RevisionId};

@@ -1,6 +1,13 @@
-//! DEPLOY_DOC
-
-//! The event loop and the request path. See the parent module docs for the model and its assumptions.
+//! A revision's deployment and its pods' lifecycle: creating pods (warm, or Pending then placed and
+//! cold-started), readiness, scaling to a replica count in Kubernetes' ReplicaSet removal order, evictions
+//! when the cluster autoscaler drains a node, graceful termination (the queue-proxy's drain quiet period,
+//! then SIGKILL at the termination grace period) and freeing a pod's slot and node resources.
+//!
+//! Units: time in ns; resources as each pod's shape (CPU millicores, memory bytes, GPUs).
+//!
+//! Assumptions: scale-down removes unscheduled pods first, then pods not ready yet (newest first), then
+//! the most recently ready; a replica count above `scenario::limits::MAX_PODS` stops the run with an error
+//! (issue 14) instead of creating the pods. The scheduler's queue is read by slot, as before the split.
 
 use crate::ids::{RequestId, RevisionId};
 use crate::request_path::stats::RequestStats;
