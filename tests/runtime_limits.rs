@@ -5,6 +5,7 @@
 use podscale::observe::output::CollectTimeseries;
 use podscale::scenario::limits::MAX_PODS;
 use podscale::sim::SimError;
+use podscale::time::SimTime;
 use podscale::{Simulation, SimulationError};
 
 /// Unbounded KPA (maxReplicas 0), a tiny per-pod target and about 200 requests in flight: the decider
