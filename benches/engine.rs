@@ -3,8 +3,9 @@
 //! Run with `cargo bench --bench engine`; criterion reports the throughput in elements (requests) per second.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use podscale::observe::output::NoTimeseries;
 use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries};
+use podscale::sim;
 use std::path::PathBuf;
 
 fn scenario_path() -> PathBuf {

@@ -9,8 +9,9 @@
 //! Run with `cargo bench --bench kpa`; criterion reports elements (requests) per second.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use podscale::observe::output::NoTimeseries;
 use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries};
+use podscale::sim;
 use std::path::PathBuf;
 
 fn run_once(file: &str) -> u64 {

@@ -16,8 +16,9 @@
 //!     cargo bench --bench limit                 # ROUNDS = 5
 //!     cargo bench --bench limit -- 9            # more rounds
 
+use podscale::observe::output::NoTimeseries;
 use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries};
+use podscale::sim;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::path::PathBuf;

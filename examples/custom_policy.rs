@@ -27,9 +27,11 @@
 //! before it asks for zero pods, or requests fail instead of waiting.
 
 use podscale::autoscaler::{Decision, Scaler, SecondView, StartPlan};
+use podscale::observe::output::NoTimeseries;
+use podscale::observe::output::RunSummary;
 use podscale::observe::SecondRow;
 use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries, AutoscalerMode, RunSummary};
+use podscale::sim::{self, AutoscalerMode};
 use podscale::time::SimTime;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};

@@ -5,8 +5,9 @@
 //!     cargo run --release --example memory_duration            # both durations, a table
 //!     cargo run --release --example memory_duration -- 6h      # one duration, one line
 
+use podscale::observe::output::NoTimeseries;
 use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries};
+use podscale::sim;
 use std::path::PathBuf;
 use std::process::Command;
 

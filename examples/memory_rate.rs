@@ -7,8 +7,9 @@
 //!     cargo run --release --example memory_rate              # both rates, then the ratio
 //!     cargo run --release --example memory_rate -- 1000      # one rate (req/s), one line
 
+use podscale::observe::output::NoTimeseries;
 use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries};
+use podscale::sim;
 use std::path::PathBuf;
 use std::process::Command;
 

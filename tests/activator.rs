@@ -1,8 +1,9 @@
 //! The activator's load-balancing policy follows Knative's choice by containerConcurrency (first available
 //! for 1..=3, round robin above 3, random choice of two for 0), observed through the per-request log.
 
+use podscale::observe::output::NoTimeseries;
 use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries, CsvRequestLog};
+use podscale::sim::{self, CsvRequestLog};
 
 /// Requests per pod slot for three warm pods behind an always-present activator (TBC -1), one client at a
 /// time, so every pick sees all pods free.

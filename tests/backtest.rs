@@ -28,12 +28,12 @@ fn run(
     origin_ms: Option<i64>,
 ) -> backtest::Backtest {
     let loaded = podscale::scenario::load(scenario, overrides).unwrap();
-    let prepared = podscale::scenario::prepare(&loaded, None).unwrap();
+    let sim = podscale::Simulation::from_loaded(&loaded, None).unwrap();
     let observed: Vec<Observed> = observed
         .iter()
         .map(|o| Observed::parse(o).unwrap())
         .collect();
-    backtest::run(&loaded, prepared, &observed, origin_ms).unwrap()
+    backtest::run(&loaded, sim, &observed, origin_ms).unwrap()
 }
 
 #[test]

@@ -3,12 +3,13 @@
 //! evicted, expanders), then end to end: the bundled two-pool scenario reports cost, and `cost` is a
 //! sweep metric.
 
+use podscale::observe::output::CollectTimeseries;
 use podscale::scenario;
-use podscale::sim::cluster::{
+use podscale::sim;
+use podscale::time::{SimDuration, SimTime};
+use podscale::workload::cluster::{
     Cluster, ClusterModel, Expander, NodeAutoscaling, NodePool, NodeState, PodRequest, Policy,
 };
-use podscale::sim::{self, output::CollectTimeseries};
-use podscale::time::{SimDuration, SimTime};
 use std::path::PathBuf;
 
 fn t(s: u64) -> SimTime {
@@ -279,7 +280,7 @@ fn expanders_choose_among_pools() {
     }
 }
 
-fn run_file(path: &str) -> podscale::sim::RunSummary {
+fn run_file(path: &str) -> podscale::observe::output::RunSummary {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
     let loaded = scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
     let prepared = scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));

@@ -1,8 +1,10 @@
 //! End-to-end properties of the simulation core: determinism, conservation of requests, the queue-proxy
 //! bound, and clear errors for each class of bad input.
 
+use podscale::observe::output::CollectTimeseries;
+use podscale::observe::output::CsvTimeseries;
 use podscale::scenario::{self, ScenarioErrors};
-use podscale::sim::{self, output::CollectTimeseries, output::CsvTimeseries};
+use podscale::sim;
 use std::path::{Path, PathBuf};
 
 fn write_scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -189,7 +191,7 @@ fn per_request_log_has_one_row_per_finished_request() {
     let s = sim::run_with_request_log(
         prepared.config,
         prepared.traffic,
-        &mut sim::output::NoTimeseries,
+        &mut podscale::observe::output::NoTimeseries,
         Some(&mut log),
     )
     .unwrap();

@@ -2,9 +2,10 @@
 //! the bundled `kpa-bursty` scenario in place of the KPA.
 
 use podscale::autoscaler::{Decision, Scaler, SecondView, StartPlan};
+use podscale::observe::output::CollectTimeseries;
 use podscale::observe::SecondRow;
 use podscale::scenario;
-use podscale::sim::{self, output::CollectTimeseries, AutoscalerMode};
+use podscale::sim::{self, AutoscalerMode};
 use podscale::time::SimTime;
 use std::collections::VecDeque;
 use std::path::PathBuf;

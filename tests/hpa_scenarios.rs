@@ -2,8 +2,11 @@
 //! Knative class selection, manifests, and scenario errors.
 
 use podscale::autoscaler::hpa::{MetricSpec, MetricTarget};
+use podscale::observe::output::CollectTimeseries;
+use podscale::observe::output::RunSummary;
+use podscale::observe::output::SecondRow;
 use podscale::scenario::{self, LoadedScenario};
-use podscale::sim::{self, output::CollectTimeseries, AutoscalerMode, RunSummary, SecondRow};
+use podscale::sim::{self, AutoscalerMode};
 use std::path::{Path, PathBuf};
 
 fn bundled(name: &str) -> PathBuf {
@@ -207,7 +210,7 @@ fn base() -> String {
     format!("{BASE_NO_SERVICE}service: {{minReplicas: 1, maxReplicas: 6}}\n")
 }
 
-fn setup_of(path: &Path, overrides: &[&str]) -> podscale::sim::HpaSetup {
+fn setup_of(path: &Path, overrides: &[&str]) -> podscale::autoscaler::hpa::runtime::HpaSetup {
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let loaded = scenario::load(path, &overrides).unwrap_or_else(|e| panic!("{e}"));
     match scenario::prepare(&loaded, None)
@@ -448,7 +451,7 @@ fn standalone_cronhpa_sets_the_deployment_on_schedule() {
         .join("scenarios/cronhpa-standalone.yaml");
     let loaded = podscale::scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
     let prepared = podscale::scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
-    let mut rows = podscale::sim::output::CollectTimeseries::default();
+    let mut rows = podscale::observe::output::CollectTimeseries::default();
     let s = podscale::sim::run(prepared.config, prepared.traffic, &mut rows).unwrap();
     let rows = rows.0;
     let at = |t: u64| rows.iter().find(|r| r.time_s == t).unwrap();

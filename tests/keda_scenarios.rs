@@ -1,8 +1,11 @@
 //! KEDA ScaledObjects in the simulation: scale to `idleReplicaCount` and back on the polling loop, the HPA
 //! KEDA creates, KServe's class and deployment-mode resolution, and located errors for bad manifests.
 
+use podscale::observe::output::CollectTimeseries;
+use podscale::observe::output::RunSummary;
+use podscale::observe::output::SecondRow;
 use podscale::scenario::{self, LoadedScenario};
-use podscale::sim::{self, output::CollectTimeseries, RunSummary, SecondRow};
+use podscale::sim;
 use std::path::{Path, PathBuf};
 
 fn bundled(name: &str) -> PathBuf {

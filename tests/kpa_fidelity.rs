@@ -2,8 +2,11 @@
 //! 4 and 8): each test runs a whole scenario through the loader and the simulator and checks what a user
 //! would see in the time series.
 
+use podscale::observe::output::CollectTimeseries;
+use podscale::observe::output::RunSummary;
+use podscale::observe::output::SecondRow;
 use podscale::scenario;
-use podscale::sim::{self, output::CollectTimeseries, RunSummary, SecondRow};
+use podscale::sim;
 use std::path::PathBuf;
 
 fn run_yaml(name: &str, yaml: &str, overrides: &[&str]) -> (RunSummary, Vec<SecondRow>) {

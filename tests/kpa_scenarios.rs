@@ -1,8 +1,11 @@
 //! The bundled KServe scenarios reproduce what KServe users observe (issue: KPA, activator and scale to
 //! zero). Each test runs the scenario file as shipped (sometimes with a `--set`) and checks the outcome.
 
+use podscale::observe::output::CollectTimeseries;
+use podscale::observe::output::RunSummary;
+use podscale::observe::output::SecondRow;
 use podscale::scenario;
-use podscale::sim::{self, output::CollectTimeseries, RunSummary, SecondRow};
+use podscale::sim;
 use std::path::PathBuf;
 
 fn run(name: &str, overrides: &[&str]) -> (RunSummary, Vec<SecondRow>) {

@@ -2,8 +2,11 @@
 //! no request, startup phases add up and show in the time series, GPU batching serves token-driven
 //! requests, and bad pod/cluster keys get located errors.
 
+use podscale::observe::output::CollectTimeseries;
+use podscale::observe::output::RunSummary;
+use podscale::observe::output::SecondRow;
 use podscale::scenario;
-use podscale::sim::{self, output::CollectTimeseries, RunSummary, SecondRow};
+use podscale::sim;
 use std::path::PathBuf;
 
 fn path_for(name: &str, text: &str) -> PathBuf {

@@ -13,8 +13,10 @@
 
 use std::path::{Path, PathBuf};
 
+use podscale::observe::output::CollectTimeseries;
+use podscale::observe::output::SecondRow;
 use podscale::scenario;
-use podscale::sim::{self, output::CollectTimeseries, SecondRow};
+use podscale::sim;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestRng, TestRunner};
 use serde_json::Value;

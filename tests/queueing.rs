@@ -12,8 +12,10 @@
 //! sojourn, allowing for the queues' autocorrelation, is under 1.5% for M/M/4 and about 2% for M/M/1-PS,
 //! so the tests accept 4% and 6% respectively. Figures are printed with `--nocapture`.
 
+use podscale::observe::output::NoTimeseries;
+use podscale::observe::output::RunSummary;
 use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries, RunSummary};
+use podscale::sim;
 use statrs::function::factorial::factorial;
 use std::path::PathBuf;
 

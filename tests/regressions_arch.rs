@@ -1,8 +1,9 @@
 //! Regression tests for the two bugs issue 11 names: a stale event acting on a reused request slot, and the
 //! per-second row boundary depending on when an event was scheduled.
 
+use podscale::observe::output::CollectTimeseries;
 use podscale::scenario;
-use podscale::sim::{self, output::CollectTimeseries};
+use podscale::sim;
 use std::path::{Path, PathBuf};
 
 fn write_scenario(name: &str, text: &str) -> PathBuf {
@@ -43,7 +44,7 @@ fn request_rows(path: &Path) -> Vec<(f64, f64, u16)> {
     sim::run_with_request_log(
         prepared.config,
         prepared.traffic,
-        &mut sim::output::NoTimeseries,
+        &mut podscale::observe::output::NoTimeseries,
         Some(&mut log),
     )
     .unwrap();

@@ -2,8 +2,11 @@
 //! queue whatever the SKS mode, has no invented queue cap, and answers requests that wait past the revision
 //! timeout with 504.
 
+use podscale::observe::output::CollectTimeseries;
+use podscale::observe::output::RunSummary;
+use podscale::observe::output::SecondRow;
 use podscale::scenario;
-use podscale::sim::{self, output::CollectTimeseries, RunSummary, SecondRow};
+use podscale::sim;
 use std::path::PathBuf;
 
 fn run_text(name: &str, text: &str) -> (RunSummary, Vec<SecondRow>) {

@@ -14,7 +14,9 @@
 use crate::policy::{PolicyScaler, ReplicaPolicy};
 use podscale::scenario::{self, overrides::apply_override, LoadedScenario, ScenarioErrors};
 use podscale::observe::output::CsvTimeseries;
-use podscale::sim::{self, AutoscalerMode, CsvRequestLog, SecondRow, TimeseriesSink};
+use podscale::sim::{self, AutoscalerMode, CsvRequestLog};
+use podscale::observe::output::SecondRow;
+use podscale::observe::output::TimeseriesSink;
 use podscale::sweep;
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
