@@ -13,10 +13,8 @@
 
 use crate::policy::{PolicyScaler, ReplicaPolicy};
 use podscale::scenario::{self, overrides::apply_override, LoadedScenario, ScenarioErrors};
-use podscale::observe::output::CsvTimeseries;
+use podscale::observe::output::{CsvTimeseries, SecondRow, TimeseriesSink};
 use podscale::sim::{self, AutoscalerMode, CsvRequestLog};
-use podscale::observe::output::SecondRow;
-use podscale::observe::output::TimeseriesSink;
 use podscale::sweep;
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
