@@ -236,7 +236,7 @@ enum TraceCommand {
   podscale trace inspect traces/AzureLLMInferenceTrace_code.csv --format azure_llm
   podscale trace inspect my-trace.csv --format requests --interval 10s")]
     Inspect {
-        /// Trace file (CSV).
+        /// Trace file (CSV), or `-` for standard input (at most 256 MiB, held in memory).
         file: PathBuf,
         /// Trace format: requests, azure_llm, counts or azure_functions.
         #[arg(long, default_value = "requests")]
@@ -590,7 +590,13 @@ fn inspect(file: &Path, format: &str, interval: &str) -> Result<ExitCode> {
     })?;
     let interval: SimDuration =
         parse_duration(interval).map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
-    let profile = podscale::traffic::inspect(file, format, interval)?;
+    // `-` reads the trace from standard input (held in memory, bounded; see `traffic::input`).
+    let input = if file == Path::new("-") {
+        podscale::traffic::TraceInput::from_reader(std::io::stdin().lock(), Some("<stdin>"))?
+    } else {
+        podscale::traffic::TraceInput::file(file)
+    };
+    let profile = podscale::traffic::inspect::inspect_input(&input, format, interval)?;
     sayln!("{profile}");
     Ok(ExitCode::SUCCESS)
 }
