@@ -100,3 +100,27 @@ pub fn row(rows: &[SecondRow], t: u64) -> &SecondRow {
         .find(|r| r.time_s == t)
         .unwrap_or_else(|| panic!("no row for second {t}"))
 }
+
+/// The golden files of one harness: `testdata/golden/BUILTIN`, then every file in
+/// `$PODSCALE_EXTRA_GOLDEN` whose name starts with `prefix`, in name order.
+pub fn golden_files(builtin: &str, prefix: &str) -> Vec<PathBuf> {
+    let mut files = vec![Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/golden")
+        .join(builtin)];
+    if let Some(dir) = std::env::var_os("PODSCALE_EXTRA_GOLDEN") {
+        let mut extra: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| {
+                panic!("PODSCALE_EXTRA_GOLDEN={dir:?} is not a readable folder: {e}")
+            })
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+            })
+            .collect();
+        extra.sort();
+        files.extend(extra);
+    }
+    files
+}
