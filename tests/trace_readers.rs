@@ -126,7 +126,7 @@ fn inspect_and_prometheus_readers_take_readers() {
         file_points
     );
     let e = read_aggregate(
-        &TraceInput::from_bytes("mem.csv", &b"timestamp,value\nnow,1\n"[..]),
+        TraceInput::from_bytes("mem.csv", &b"timestamp,value\nnow,1\n"[..]),
         &Selector::all(),
         Aggregate::Sum,
     )

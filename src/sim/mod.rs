@@ -16,11 +16,12 @@
 //! is O(pods). Memory holds live requests and pods only; per-second rows are streamed to a sink.
 //!
 //! Autoscalers: `fixed`, Knative's KPA (with the activator in the path when it must buffer), or the
-//! Kubernetes HPA with CronHPA / KEDA cron ([`crate::autoscaler::hpa::runtime`]: metrics-server and custom-metric scrapers, syncs on the
-//! 1 s tick, cron jobs as exact events; no activator, at least one pod).
-//! Pod and cluster models live in their own modules: [`crate::workload::startup`] (cold-start phases), [`crate::workload::discipline`] (fixed
-//! slots, processor sharing, GPU batching), [`crate::workload::cluster`] (node pools, scheduling, node autoscaling) and
-//! [`crate::workload::pods`] (lifecycle state and resource use).
+//! Kubernetes HPA with CronHPA / KEDA cron ([`crate::autoscaler::hpa::runtime`]: metrics-server and
+//! custom-metric scrapers, syncs on the 1 s tick, cron jobs as exact events; no activator, at least one
+//! pod). Pod and cluster models live in `workload`: [`crate::workload::startup`] (cold-start phases),
+//! [`crate::workload::discipline`] (fixed slots, processor sharing, GPU batching),
+//! [`crate::workload::cluster`] (node pools, scheduling, node autoscaling) and [`crate::workload::pods`]
+//! (lifecycle state and resource use).
 //!
 //! Simplifications (see also the module docs of `router` and `cluster`):
 //! * One activator stands for the whole activator fleet: Knative splits pods among several activators
