@@ -151,3 +151,41 @@ fn empirical_samples_from_a_path_or_a_reader_agree() {
     let e = DurationDist::empirical_from_path(&path.with_file_name("missing.csv")).unwrap_err();
     assert!(e.contains("missing.csv"), "{e}");
 }
+
+#[test]
+fn trace_inspect_reads_standard_input() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let inspect = |input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_podscale"))
+            .args([
+                "trace",
+                "inspect",
+                "-",
+                "--format",
+                "requests",
+                "--interval",
+                "1s",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = inspect(REQUESTS);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("<stdin>"), "{text}");
+    let out = inspect("time_s\n1\nlater\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("<stdin>:3: "), "{err}");
+}
