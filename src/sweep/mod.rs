@@ -14,8 +14,9 @@
 //! objective: {minimize: pod_seconds, constraints: ["latency_p99_ms <= 500"]}
 //! ```
 //!
-//! Each run is `Simulation::from_path(base, overrides, seed)` run with no time series. Runs are independent, so they go to a rayon pool; results are put back in run-index order, so
-//! the outputs never depend on the thread count. `--shard I/N` keeps the runs with `run % N == I`;
+//! Each run is `Simulation::from_path(base, overrides, seed)` run with no time series. Runs are
+//! independent, so they go to a rayon pool; results are put back in run-index order, so the outputs never
+//! depend on the thread count. `--shard I/N` keeps the runs with `run % N == I`;
 //! [`merge`] joins shard directories into exactly the files an unsharded sweep writes.
 //!
 //! Assumptions: the base scenario (and the files it refers to) is the same on every machine running a
