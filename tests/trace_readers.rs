@@ -3,6 +3,8 @@
 //! the reader (`<input>` when anonymous) and the line, and `trace inspect` and the Prometheus readers take
 //! readers too.
 
+mod common;
+
 use podscale::dist::DurationDist;
 use podscale::engine::SimRng;
 use podscale::time::{SimDuration, SimTime};
@@ -13,11 +15,7 @@ use rand::SeedableRng;
 use std::path::PathBuf;
 
 fn temp_file(name: &str, contents: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("podscale-readers-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path
+    common::write(&common::tempdir("readers"), name, contents)
 }
 
 fn drain(mut source: TraceSource) -> Vec<Arrival> {
