@@ -816,15 +816,13 @@ fn backtest_cmd(
         })
         .collect::<Result<Vec<_>>>()?;
     // The backtest also reads the scenario's trace section (to align observed wall-clock times).
-    let loaded = scenario::load(path, overrides).map_err(SimulationError::from);
-    let sim = match refused(
-        path,
-        loaded.and_then(|l| Ok((Simulation::from_loaded(&l, seed)?, l))),
-    )? {
+    let built = scenario::load(path, overrides)
+        .map_err(SimulationError::from)
+        .and_then(|loaded| Ok((Simulation::from_loaded(&loaded, seed)?, loaded)));
+    let (sim, loaded) = match refused(path, built)? {
         Ok(v) => v,
         Err(code) => return Ok(code),
     };
-    let (sim, loaded) = sim;
     let origin_ms = origin.map(|s| (s * 1000.0).round() as i64);
     let out =
         out.unwrap_or_else(|| PathBuf::from("output").join(format!("{}-backtest", sim.name())));
