@@ -57,6 +57,8 @@ pub struct SimConfig {
     /// Key settings echoed into the summary (for titles and comparisons).
     pub settings: BTreeMap<String, String>,
     pub effective_config: serde_json::Value,
+    /// SLO attainment to measure (`output.slo`).
+    pub slo: Option<crate::observe::slo::SloSpec>,
 }
 
 /// The pod and cluster models beyond the basic request path.
@@ -215,6 +217,7 @@ struct Sim {
     counts: RequestCounts,
     status_codes: BTreeMap<u16, u64>,
     latency: Histogram<u64>,
+    slo: Option<crate::observe::slo::SloTracker>,
     second: SecondCounters,
     /// Ready pods integrated over time (pod·ns), for the time-weighted `mean_ready`.
     ready_ns: u128,
@@ -360,6 +363,7 @@ impl Sim {
             status_codes: BTreeMap::new(),
             latency: Histogram::new_with_bounds(1, 24 * 3600 * 1_000_000, 3)
                 .expect("static histogram bounds"),
+            slo: cfg.slo.as_ref().map(crate::observe::slo::SloTracker::new),
             second: SecondCounters::default(),
             ready_ns: 0,
             last_row_at: SimTime::ZERO,
@@ -880,6 +884,9 @@ impl Sim {
         self.free_requests.push(id.slot());
         self.in_flight -= 1;
         *self.status_codes.entry(r.status).or_insert(0) += 1;
+        if let Some(slo) = self.slo.as_mut() {
+            slo.record(now, (r.status == 200).then(|| (now - r.sent).0 / 1_000));
+        }
         if r.status == 200 {
             self.counts.completed += 1;
             self.second.completions += 1;
@@ -1463,6 +1470,7 @@ impl Sim {
             wall_time_s: 0.0,
             settings: self.cfg.settings.clone(),
             effective_config: self.cfg.effective_config.clone(),
+            slo: self.slo.take().map(|s| s.finish(end)),
         })
     }
 }
