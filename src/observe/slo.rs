@@ -95,6 +95,10 @@ pub struct SloTracker {
     bound_us: f64,
     p99_ms: f64,
     window_ns: u64,
+    /// End of the run.
+    end: SimTime,
+    /// Index of the last window the run covers (a response exactly at the end belongs to it).
+    last_index: u64,
     /// Index of the window being filled.
     current: u64,
     /// Latencies (µs) of the 200 responses of the current window.
@@ -110,11 +114,15 @@ pub struct SloTracker {
 }
 
 impl SloTracker {
-    pub fn new(spec: &SloSpec) -> SloTracker {
+    /// A tracker for a run that ends at `end`.
+    pub fn new(spec: &SloSpec, end: SimTime) -> SloTracker {
+        let window_ns = spec.window.as_nanos().max(1);
         SloTracker {
             bound_us: spec.p99_ms * 1e3,
             p99_ms: spec.p99_ms,
-            window_ns: spec.window.as_nanos().max(1),
+            window_ns,
+            end,
+            last_index: end.0.saturating_sub(1) / window_ns,
             current: 0,
             hist: Histogram::new_with_bounds(1, MAX_US, 3).expect("static histogram bounds"),
             failures: 0,
@@ -128,7 +136,7 @@ impl SloTracker {
 
     /// Records a response reaching the client at `now`: `latency_us` for a 200, `None` for a failure.
     pub fn record(&mut self, now: SimTime, latency_us: Option<u64>) {
-        self.roll_to(now.0 / self.window_ns);
+        self.roll_to((now.0 / self.window_ns).min(self.last_index));
         match latency_us {
             Some(us) => {
                 self.hist.saturating_record(us.clamp(1, MAX_US));
@@ -174,18 +182,10 @@ impl SloTracker {
         self.failures = 0;
     }
 
-    /// Closes the last window at `end` (the end of the run) and returns the figures.
-    pub fn finish(mut self, end: SimTime) -> SloSummary {
-        let last_index = if end.0 == 0 {
-            0
-        } else {
-            (end.0 - 1) / self.window_ns
-        };
-        // Responses exactly at `end` fall in window end/W, which the run does not cover when `end` is a
-        // multiple of W; they belong to the last covered window.
-        if self.current > last_index {
-            self.current = last_index;
-        }
+    /// Closes the last window (at the end of the run) and returns the figures.
+    pub fn finish(mut self) -> SloSummary {
+        let end = self.end;
+        let last_index = self.last_index;
         self.roll_to(last_index);
         if end.0 > 0 {
             self.close_current();
@@ -251,23 +251,23 @@ mod tests {
 
     #[test]
     fn window_boundary_is_half_open() {
-        let mut t = SloTracker::new(&spec(100.0, 60));
+        let mut t = SloTracker::new(&spec(100.0, 60), at(120.0));
         // 59.999 s: window 0, slow. 60 s exactly: window 1, fast.
         t.record(at(59.999), Some(500_000));
         t.record(at(60.0), Some(10_000));
-        let s = t.finish(at(120.0));
+        let s = t.finish();
         assert_eq!((s.windows, s.attained), (2, 1));
         assert_eq!(s.windows_without_traffic, 0);
-        assert_eq!(s.worst_p99_ms, Some(500.0));
+        assert_eq!(s.worst_p99_ms, Some(500.223)); // 500 ms read back at HDR precision
         assert_eq!(s.last_window_s, 60.0);
     }
 
     #[test]
     fn empty_windows_count_as_attained_and_are_reported() {
-        let mut t = SloTracker::new(&spec(100.0, 10));
+        let mut t = SloTracker::new(&spec(100.0, 10), at(60.0));
         t.record(at(5.0), Some(200_000)); // window 0 missed
         t.record(at(45.0), Some(1_000)); // windows 1..3 empty, window 4 attained
-        let s = t.finish(at(60.0));
+        let s = t.finish();
         assert_eq!(s.windows, 6);
         assert_eq!(s.windows_without_traffic, 4); // 1, 2, 3 and 5
         assert_eq!(s.attained, 5);
@@ -276,51 +276,51 @@ mod tests {
 
     #[test]
     fn partial_last_window_is_evaluated() {
-        let mut t = SloTracker::new(&spec(100.0, 60));
+        let mut t = SloTracker::new(&spec(100.0, 60), at(100.0));
         t.record(at(10.0), Some(1_000));
         t.record(at(95.0), Some(300_000));
-        let s = t.finish(at(100.0));
+        let s = t.finish();
         assert_eq!((s.windows, s.attained), (2, 1));
         assert_eq!(s.last_window_s, 40.0);
         // A response at exactly the end belongs to the last covered window.
-        let mut t = SloTracker::new(&spec(100.0, 60));
+        let mut t = SloTracker::new(&spec(100.0, 60), at(120.0));
         t.record(at(120.0), Some(300_000));
-        let s = t.finish(at(120.0));
+        let s = t.finish();
         assert_eq!((s.windows, s.attained), (2, 1));
     }
 
     #[test]
     fn p99_rank_and_failures() {
         // 100 responses: 99 fast and 1 slow -> rank 99 is fast: attained.
-        let mut t = SloTracker::new(&spec(100.0, 60));
+        let mut t = SloTracker::new(&spec(100.0, 60), at(60.0));
         for _ in 0..99 {
             t.record(at(1.0), Some(50_000));
         }
         t.record(at(2.0), Some(900_000));
-        let s = t.finish(at(60.0));
+        let s = t.finish();
         assert_eq!(s.attained, 1);
         // 100 responses with 2 slow -> rank 99 is slow: missed.
-        let mut t = SloTracker::new(&spec(100.0, 60));
+        let mut t = SloTracker::new(&spec(100.0, 60), at(60.0));
         for _ in 0..98 {
             t.record(at(1.0), Some(50_000));
         }
         t.record(at(2.0), Some(900_000));
         t.record(at(2.0), Some(900_000));
-        assert_eq!(t.finish(at(60.0)).attained, 0);
+        assert_eq!(t.finish().attained, 0);
         // 99 fast and 1 failure: rank 99 is fast. 98 fast and 2 failures: rank 99 is a failure.
-        let mut t = SloTracker::new(&spec(100.0, 60));
+        let mut t = SloTracker::new(&spec(100.0, 60), at(60.0));
         for _ in 0..99 {
             t.record(at(1.0), Some(50_000));
         }
         t.record(at(2.0), None);
-        assert_eq!(t.finish(at(60.0)).attained, 1);
-        let mut t = SloTracker::new(&spec(100.0, 60));
+        assert_eq!(t.finish().attained, 1);
+        let mut t = SloTracker::new(&spec(100.0, 60), at(60.0));
         for _ in 0..98 {
             t.record(at(1.0), Some(50_000));
         }
         t.record(at(2.0), None);
         t.record(at(2.0), None);
-        let s = t.finish(at(60.0));
+        let s = t.finish();
         assert_eq!(s.attained, 0);
         assert_eq!(s.worst_p99_ms, None);
     }
@@ -330,22 +330,22 @@ mod tests {
         // Between 65.536 ms and 131.072 ms the histogram's ranges are 64 µs wide. 99.9 ms reads back as
         // 99.903 ms (<= 100: attained); 100 ms reads back as 100.031 ms, as `latency_ms.p99` would
         // report it, so it misses a 100 ms bound.
-        let mut t = SloTracker::new(&spec(100.0, 1));
+        let mut t = SloTracker::new(&spec(100.0, 1), at(1.0));
         t.record(at(0.5), Some(99_900));
-        let s = t.finish(at(1.0));
+        let s = t.finish();
         assert_eq!(s.attained, 1);
         assert_eq!(s.worst_p99_ms, Some(99.903));
-        let mut t = SloTracker::new(&spec(100.0, 1));
+        let mut t = SloTracker::new(&spec(100.0, 1), at(1.0));
         t.record(at(0.5), Some(100_000));
-        let s = t.finish(at(1.0));
+        let s = t.finish();
         assert_eq!(s.attained, 0);
         assert_eq!(s.worst_p99_ms, Some(100.031));
     }
 
     #[test]
     fn no_run_time_no_window() {
-        let t = SloTracker::new(&spec(100.0, 60));
-        let s = t.finish(SimTime::ZERO);
+        let t = SloTracker::new(&spec(100.0, 60), SimTime::ZERO);
+        let s = t.finish();
         assert_eq!((s.windows, s.attained, s.attainment), (0, 0, 0.0));
     }
 

@@ -363,7 +363,7 @@ impl Sim {
             status_codes: BTreeMap::new(),
             latency: Histogram::new_with_bounds(1, 24 * 3600 * 1_000_000, 3)
                 .expect("static histogram bounds"),
-            slo: cfg.slo.as_ref().map(crate::observe::slo::SloTracker::new),
+            slo: cfg.slo.as_ref().map(|s| crate::observe::slo::SloTracker::new(s, end)),
             second: SecondCounters::default(),
             ready_ns: 0,
             last_row_at: SimTime::ZERO,
@@ -1470,7 +1470,7 @@ impl Sim {
             wall_time_s: 0.0,
             settings: self.cfg.settings.clone(),
             effective_config: self.cfg.effective_config.clone(),
-            slo: self.slo.take().map(|s| s.finish(end)),
+            slo: self.slo.take().map(|s| s.finish()),
         })
     }
 }
