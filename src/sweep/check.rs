@@ -12,7 +12,8 @@
 //! ```
 //!
 //! or `tune --check-days a.csv,b.csv` (trace files relative to the working directory, which replace the
-//! sweep file's list). The days share everything else with the sweep (format, service, autoscaler).
+//! sweep file's list). The days share everything else with the sweep, the sweep's `set:` included (trace
+//! format, a `traffic.window`, the duration, the service and autoscaler).
 
 use super::objective::key;
 use super::results::{aggregate, metrics_of, PointStats, RunRow};
@@ -33,8 +34,11 @@ pub struct CheckDay {
 }
 
 impl CheckDay {
-    /// A trace file: `traffic.path=FILE`, named by the file stem.
+    /// A trace file: `traffic.path=FILE`, named by the file stem. The path is made absolute (from the
+    /// working directory), because the scenario would read a relative one from its own folder.
     pub fn trace_file(path: &Path) -> CheckDay {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let path = path.as_path();
         CheckDay {
             name: path
                 .file_stem()
