@@ -817,13 +817,14 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
             .num_threads(args.threads)
             .build()
             .map_err(|e| anyhow::anyhow!("cannot start {} threads: {e}", args.threads))?;
-        let check = match pool.install(|| sweep::check::run(&spec, best.point, &days, &report.objective)) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(ExitCode::from(1));
-            }
-        };
+        let check =
+            match pool.install(|| sweep::check::run(&spec, best.point, &days, &report.objective)) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
         let check_text = check.text();
         let path = out.join("check.txt");
         podscale::report::write_atomic(&path, check_text.as_bytes())

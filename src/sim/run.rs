@@ -363,7 +363,10 @@ impl Sim {
             status_codes: BTreeMap::new(),
             latency: Histogram::new_with_bounds(1, 24 * 3600 * 1_000_000, 3)
                 .expect("static histogram bounds"),
-            slo: cfg.slo.as_ref().map(|s| crate::observe::slo::SloTracker::new(s, end)),
+            slo: cfg
+                .slo
+                .as_ref()
+                .map(|s| crate::observe::slo::SloTracker::new(s, end)),
             second: SecondCounters::default(),
             ready_ns: 0,
             last_row_at: SimTime::ZERO,

@@ -56,7 +56,10 @@ impl CheckDay {
 pub fn parse_days(v: &Value, dir: &Path) -> Result<Vec<CheckDay>, (String, String)> {
     const FORM: &str = "a list of trace files or `{name: NAME, set: {path: value, ...}}` maps";
     let Value::Sequence(items) = v else {
-        return Err(("check".into(), format!("must be {FORM}, got {}", yaml_text(v))));
+        return Err((
+            "check".into(),
+            format!("must be {FORM}, got {}", yaml_text(v)),
+        ));
     };
     let mut days = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -148,12 +151,18 @@ pub fn run(
             };
             overrides.extend(day.overrides.iter().cloned());
             let seed = spec.seeds[seed_index];
-            let fail = |message: String| SweepError::Usage(format!(
-                "check day `{}` ({}, seed {seed}, {}): {message}",
-                day.name,
-                if j % 2 == 0 { "chosen point" } else { "baseline" },
-                overrides.join(" ")
-            ));
+            let fail = |message: String| {
+                SweepError::Usage(format!(
+                    "check day `{}` ({}, seed {seed}, {}): {message}",
+                    day.name,
+                    if j % 2 == 0 {
+                        "chosen point"
+                    } else {
+                        "baseline"
+                    },
+                    overrides.join(" ")
+                ))
+            };
             let prepared = super::load_prepare(spec, &overrides, Some(seed))
                 .map_err(|e| fail(e.to_string()))?;
             let summary = sim::run(prepared.config, prepared.traffic, &mut NoTimeseries)
@@ -186,12 +195,23 @@ fn short(v: f64) -> String {
 }
 
 impl CheckReport {
-    /// The metrics shown: the objective, then each constrained metric once.
+    /// The metrics shown: the objective, each constrained metric once, pod-seconds, and cost when priced.
     fn columns(&self) -> Vec<String> {
         let mut cols = vec![self.objective.metric.clone()];
-        for c in &self.objective.constraints {
-            if !cols.contains(&c.metric) {
-                cols.push(c.metric.clone());
+        let priced = self
+            .results
+            .iter()
+            .any(|(c, b)| c.mean_of("cost") > Some(0.0) || b.mean_of("cost") > Some(0.0));
+        let extra = self
+            .objective
+            .constraints
+            .iter()
+            .map(|c| c.metric.as_str())
+            .chain(["pod_seconds"])
+            .chain(priced.then_some("cost"));
+        for m in extra {
+            if !cols.iter().any(|c| c == m) {
+                cols.push(m.to_string());
             }
         }
         cols
@@ -230,11 +250,17 @@ impl CheckReport {
         let seeds = self.results.first().map_or(0, |r| r.0.runs);
         let _ = writeln!(
             out,
-            "Check across {} recorded days: point {} (chosen) vs baseline (the base scenario with the sweep's `set:` only); means over {seeds} seeds",
+            "Check on {} recorded periods (days, or windows of one recording): point {} (chosen) vs baseline (the base scenario with the sweep's `set:` only); means over {seeds} seeds",
             self.days.len(),
             self.chosen_point
         );
-        let name_w = self.days.iter().map(|d| d.name.len()).max().unwrap_or(3).max(3);
+        let name_w = self
+            .days
+            .iter()
+            .map(|d| d.name.len())
+            .max()
+            .unwrap_or(3)
+            .max(3);
         let mut header = format!("  {:<name_w$}  {:<8}", "day", "config");
         for c in &cols {
             let _ = write!(header, "  {c:>w$}", w = c.len().max(10));
@@ -261,7 +287,7 @@ impl CheckReport {
         }
         let _ = writeln!(
             out,
-            "Chosen point meets every constraint on {} of {} days; its {} is at least as good as the baseline's on {} of {} days.",
+            "Chosen point meets every constraint on {} of {} periods; its {} is at least as good as the baseline's on {} of {}.",
             self.days_met(),
             self.days.len(),
             self.objective.metric,

@@ -68,9 +68,8 @@ pub fn tie_rule(tie: &str) -> String {
 /// Checks that the scenario provides what the objective and constraints use: prices for `cost`,
 /// `output.slo` for `slo_attainment`. Reads the base scenario with point 0's overrides.
 pub fn require_inputs(spec: &SweepSpec, objective: &Objective) -> Result<(), SweepError> {
-    let uses = |m: &str| {
-        objective.metric == m || objective.constraints.iter().any(|c| c.metric == m)
-    };
+    let uses =
+        |m: &str| objective.metric == m || objective.constraints.iter().any(|c| c.metric == m);
     if !uses("cost") && !uses("slo_attainment") {
         return Ok(());
     }
@@ -129,9 +128,30 @@ mod tests {
 
     #[test]
     fn direction_and_ties() {
-        let a = point(0, &[("slo_attainment", 0.9), ("pod_seconds", 10.0), ("cost", 2.0)]);
-        let b = point(1, &[("slo_attainment", 0.9), ("pod_seconds", 20.0), ("cost", 1.0)]);
-        let c = point(2, &[("slo_attainment", 0.95), ("pod_seconds", 99.0), ("cost", 9.0)]);
+        let a = point(
+            0,
+            &[
+                ("slo_attainment", 0.9),
+                ("pod_seconds", 10.0),
+                ("cost", 2.0),
+            ],
+        );
+        let b = point(
+            1,
+            &[
+                ("slo_attainment", 0.9),
+                ("pod_seconds", 20.0),
+                ("cost", 1.0),
+            ],
+        );
+        let c = point(
+            2,
+            &[
+                ("slo_attainment", 0.95),
+                ("pod_seconds", 99.0),
+                ("cost", 9.0),
+            ],
+        );
         let o = Objective::natural("slo_attainment");
         assert!(o.maximize);
         let pts = [a.clone(), b.clone(), c.clone()];

@@ -68,7 +68,11 @@ impl Objective {
     pub fn goal(&self) -> String {
         format!(
             "{} {}",
-            if self.maximize { "maximize" } else { "minimize" },
+            if self.maximize {
+                "maximize"
+            } else {
+                "minimize"
+            },
             self.metric
         )
     }
