@@ -57,7 +57,7 @@ impl TryFrom<RawSlo> for SloSpec {
             ));
         }
         let ns = r.window.as_nanos();
-        if ns == 0 || ns % NANOS_PER_SEC != 0 {
+        if ns == 0 || !ns.is_multiple_of(NANOS_PER_SEC) {
             return Err(format!(
                 "output.slo.window: {} is not allowed; allowed: a whole number of seconds >= 1s, e.g. 60s",
                 r.window
