@@ -340,3 +340,49 @@ fn the_bundled_sweep_checks_its_answer_across_recorded_stretches() {
     assert!(csv.contains("AzureLLMInferenceTrace_code,chosen,"), "{csv}");
     let _ = Path::new(&out_dir2);
 }
+
+#[test]
+fn cost_is_an_objective_when_the_scenario_has_prices() {
+    let dir = tempdir("cost");
+    let path = dir.join("c.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "base: {}\nseeds: 1\nset: {{duration: 2m, cooldown: 0s}}\naxes:\n  service.minReplicas: [2, 6]\nobjective: {{minimize: cost}}\n",
+            root().join("scenarios/cluster-two-pools-cost.yaml").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("tune")
+        .arg(&path)
+        .args(["-q", "--out"])
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("minimize cost"), "{stdout}");
+    assert!(stdout.contains("ties go to the lower cost"), "{stdout}");
+    let spec = SweepSpec::load(&path).unwrap();
+    let (_, _, rows) = sweep::read_dir(&dir.join("out")).unwrap();
+    let points = results::aggregate(&rows);
+    let cost = |p: &PointStats| p.mean_of("cost").unwrap();
+    assert!(points.iter().all(|p| cost(p) > 0.0));
+    let report = sweep::tune(
+        "c",
+        spec.axes.iter().map(|a| a.path.clone()).collect(),
+        points.clone(),
+        spec.objective.clone().unwrap(),
+    );
+    let best = report.best().unwrap();
+    assert!(points.iter().all(|p| cost(best) <= cost(p)));
+    assert!(
+        stdout.contains(&format!("Set (point {}", best.point)),
+        "{stdout}"
+    );
+}
