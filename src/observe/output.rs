@@ -384,6 +384,9 @@ pub struct RunSummary {
     pub wall_time_s: f64,
     pub settings: BTreeMap<String, String>,
     pub effective_config: serde_json::Value,
+    /// SLO attainment, when the scenario sets `output.slo`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<super::slo::SloSummary>,
 }
 
 /// Mean duration of each startup phase, in seconds.

@@ -393,6 +393,7 @@ pub fn prepare(
         autoscaler,
         settings,
         effective_config: serde_json::to_value(&loaded.document).unwrap_or(serde_json::Value::Null),
+        slo: spec.output.slo.clone(),
     };
     let oversized = super::limits::check_built(loaded, &config);
     if !oversized.is_empty() {

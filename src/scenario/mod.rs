@@ -299,6 +299,9 @@ pub struct OutputSpec {
     /// Render plots and the HTML report.
     #[serde(default = "yes")]
     pub plots: bool,
+    /// SLO attainment in the summary: `{p99_ms: 500, window: 60s}` (see [`crate::observe::slo`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::observe::slo::SloSpec>,
 }
 
 fn yes() -> bool {
@@ -310,6 +313,7 @@ impl Default for OutputSpec {
         OutputSpec {
             per_request: false,
             plots: true,
+            slo: None,
         }
     }
 }

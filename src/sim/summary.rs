@@ -115,6 +115,7 @@ impl Sim {
             wall_time_s: 0.0,
             settings: self.cfg.settings.clone(),
             effective_config: self.cfg.effective_config.clone(),
+            slo: self.slo.take().map(|s| s.finish()),
         })
     }
 }
