@@ -117,6 +117,10 @@ fn hpa_spec_is_resolved_after_the_merge() {
     );
     let hpa = &config["hpa"];
     assert!(config.get("kpa").is_none());
+    assert_eq!(
+        config["autoscaler"]["class"],
+        json!({"value": "hpa", "source": "--set"})
+    );
     let metrics = hpa["metrics"]["value"]
         .as_array()
         .or(hpa["metrics"].as_array());

@@ -88,7 +88,15 @@ pub fn build(origins: &Origins, config: &SimConfig, inputs: RunInputs) -> Value 
         json!(config.traffic_duration.to_string()),
     );
     root.insert("cooldown".into(), json!(config.cooldown.to_string()));
-    let mut autoscaler = json!({ "class": inputs.class });
+    // The class: the scenario's `autoscaler.class`, else an annotation chose it (or the KPA by default).
+    let class_source = if spec.autoscaler.class.is_some() {
+        Some(origins.scenario(&["autoscaler", "class"]))
+    } else if inputs.class != "kpa" {
+        Some("annotation")
+    } else {
+        None
+    };
+    let mut autoscaler = json!({ "class": entry(json!(inputs.class), class_source) });
     match &config.autoscaler {
         AutoscalerMode::Fixed { replicas } => {
             autoscaler["replicas"] = json!(replicas);
