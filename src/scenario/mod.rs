@@ -29,6 +29,7 @@
 //! top-level section's structure (each with its line), then `--set` overrides, then semantic checks.
 
 mod build;
+pub mod effective;
 mod error;
 pub mod hpa;
 pub mod keda;
@@ -383,8 +384,10 @@ pub struct LoadedScenario {
     pub base_dir: PathBuf,
     pub text: String,
     pub spec: ScenarioSpec,
-    /// The document after overrides (echoed into `summary.json` as the effective configuration).
+    /// The document after overrides and presets.
     pub document: Value,
+    /// The `--set KEY=VALUE` overrides applied, as given (the effective configuration names them as sources).
+    pub overrides: Vec<String>,
     /// Structural errors in sections that were set aside (read as their defaults) so that the rest of the
     /// scenario could still be checked; [`prepare`] reports them together with its own.
     pub deferred_errors: Vec<ScenarioError>,
@@ -627,6 +630,7 @@ pub fn load_str(
         text,
         spec,
         document,
+        overrides: overrides.to_vec(),
         deferred_errors,
     })
 }
