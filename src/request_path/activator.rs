@@ -135,6 +135,19 @@ impl Activator {
         self.free.remove(pod);
     }
 
+    /// The pods this activator routes to changed wholesale (a new slice after the pod list or the
+    /// activator count changed): the free set becomes those of `pods` below containerConcurrency.
+    pub(crate) fn retarget(&mut self, pods: &[u32], in_flight: impl Fn(u32) -> u32) {
+        self.free = SlotSet::default();
+        if self.container_concurrency > 0 {
+            for &pod in pods {
+                if in_flight(pod) < self.container_concurrency {
+                    self.free.insert(pod);
+                }
+            }
+        }
+    }
+
     /// Picks a pod per Knative's policy for the containerConcurrency, or `None` when no pod has capacity.
     /// `ready` is the routing targets in slot order and `in_flight(pod)` the activator's requests on a pod.
     pub(crate) fn pick(
