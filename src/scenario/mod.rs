@@ -28,6 +28,7 @@
 //! Loading happens in stages so that `validate` can report every problem at once: YAML syntax, then each
 //! top-level section's structure (each with its line), then `--set` overrides, then semantic checks.
 
+pub mod activator;
 mod build;
 mod error;
 pub mod hpa;
@@ -273,6 +274,9 @@ pub struct RequestPathSpec {
     /// Network transit.
     #[serde(default = "zero_dist")]
     pub network: DistSpec,
+    /// The activator fleet and its probing of starting pods.
+    #[serde(default)]
+    pub activator: activator::ActivatorSpec,
 }
 
 fn zero_dist() -> DistSpec {
@@ -285,6 +289,7 @@ impl Default for RequestPathSpec {
             client: zero_dist(),
             ingress: zero_dist(),
             network: zero_dist(),
+            activator: activator::ActivatorSpec::default(),
         }
     }
 }
