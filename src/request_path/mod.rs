@@ -12,5 +12,8 @@
 
 pub mod activator;
 pub mod activator_fleet;
+mod activator_loop;
+mod ingress;
+mod queue_proxy;
 pub mod stats;
 pub mod throttler;
