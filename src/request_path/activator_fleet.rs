@@ -43,7 +43,7 @@
 use crate::engine::SimRng;
 use crate::ids::RequestId;
 use crate::request_path::activator::Activator;
-use crate::request_path::stats::{ActivatorRevisionStats, Stat};
+use crate::request_path::stats::Stat;
 use crate::request_path::throttler::{assigned_pods, num_activators};
 use crate::time::{SimDuration, SimTime};
 
@@ -179,6 +179,7 @@ impl ActivatorFleet {
         self.members.len()
     }
 
+    #[cfg(test)]
     /// Activators in the revision's public endpoints.
     pub(crate) fn published(&self) -> usize {
         self.published
@@ -189,6 +190,7 @@ impl ActivatorFleet {
         &self.routable
     }
 
+    #[cfg(test)]
     /// The pods member `a` routes to, ascending.
     pub(crate) fn assigned(&self, a: usize) -> &[u32] {
         self.members[a]
@@ -300,8 +302,9 @@ impl ActivatorFleet {
             .reduce(|sum, s| sum.add(&s))
     }
 
+    #[cfg(test)]
     /// Member `a`'s statistics (for tests and diagnostics).
-    pub(crate) fn stats(&self, a: usize) -> &ActivatorRevisionStats {
+    pub(crate) fn stats(&self, a: usize) -> &crate::request_path::stats::ActivatorRevisionStats {
         &self.members[a].activator.stats
     }
 
@@ -373,18 +376,10 @@ impl ActivatorFleet {
         m.activator.released(pod, n, routable);
     }
 
+    #[cfg(test)]
     /// Member `a`'s requests in flight on `pod`.
     pub(crate) fn in_flight(&self, a: usize, pod: u32) -> u32 {
         self.members[a].in_flight(pod)
-    }
-
-    /// Members with requests waiting, ascending (the order in which a freed slot is offered).
-    pub(crate) fn members_with_queue(&self) -> impl Iterator<Item = usize> + '_ {
-        self.members
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.activator.queued() > 0)
-            .map(|(j, _)| j)
     }
 }
 
@@ -432,7 +427,7 @@ mod tests {
 
     #[test]
     fn the_published_count_is_num_activators_capped_by_replicas() {
-        let mut f = fleet(1, 5);
+        let f = fleet(1, 5);
         assert_eq!(f.published(), 3, "ceil(211 / 100) = 3 with no pod ready");
         let mut g = fleet(1, 2);
         ready(&mut g, &[0]);

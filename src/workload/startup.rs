@@ -79,8 +79,8 @@ impl Plan {
     /// The kubelet marks the pod Ready `delay` after the container is ready (the single-number cold start
     /// with `request_path.activator.kubelet_readiness_delay`); the delay counts as the readiness phase.
     pub fn with_kubelet_delay(mut self, delay: SimDuration) -> Self {
-        self.ready_at = self.ready_at + delay;
-        self.phases.readiness = self.phases.readiness + delay;
+        self.ready_at += delay;
+        self.phases.readiness += delay;
         self
     }
 }
