@@ -224,7 +224,9 @@ pub struct PodSpec {
     /// Resource use as a function of load.
     #[serde(default)]
     pub usage: podspec::UsageSpec,
-    /// Time from pod creation to Ready (scheduling, image pull, start, model load, readiness probe).
+    /// Time from pod creation to Ready (scheduling, image pull, start, model load, readiness probe). With
+    /// `request_path.activator.kubelet_readiness_delay` set, the time to the user container being ready;
+    /// the kubelet's Ready follows that much later.
     #[serde(default = "default_cold_start")]
     pub cold_start: DistSpec,
     /// Time the container works on one request once it holds a slot.
