@@ -5,6 +5,7 @@
 mod common;
 
 use common::run_text;
+use podscale::observe::output::{RunSummary, SecondRow};
 
 /// Issue 12 item 1 (/work/coord/repro12/stall.yaml): TBC 0, cc 1, max-scale 2, 40 requests from zero.
 /// Once the pods are up the SKS leaves proxy mode, but the 38 requests still waiting at the activator must
@@ -304,29 +305,19 @@ fn the_autoscaler_sees_the_sum_of_the_activators_reports() {
 
 #[test]
 fn activator_settings_out_of_range_are_errors_naming_the_key() {
-    let dir = std::env::temp_dir().join(format!("podscale-p1-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("bad.yaml");
-    std::fs::write(
-        &path,
+    let path = common::scenario_file(
+        "bad-activator",
         "duration: 10s\nrequest_path:\n  activator: {replicas: 0}\npod:\n  phases: {model_load: 5s}\ntraffic: {kind: poisson, rate: 1}\n",
-    )
-    .unwrap();
-    let loaded = scenario::load(
-        &path,
-        &["request_path.activator.kubelet_readiness_delay=5s".into()],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let Err(errors) = scenario::prepare(&loaded, None) else {
-        panic!("replicas 0 and a kubelet delay with phases must be refused")
-    };
-    let text = errors.to_string();
-    assert!(text.contains("request_path.activator.replicas"), "{text}");
-    assert!(text.contains("allowed 1 to 100"), "{text}");
-    assert!(
-        text.contains(":3"),
-        "the line of `activator` in the file: {text}"
     );
+    let text = common::errors_of(
+        &path,
+        &["request_path.activator.kubelet_readiness_delay=5s"],
+    );
+    assert!(
+        text.contains("bad-activator.yaml:3: request_path.activator.replicas"),
+        "{text}"
+    );
+    assert!(text.contains("allowed 1 to 100"), "{text}");
     assert!(
         text.contains("request_path.activator.kubelet_readiness_delay"),
         "{text}"
