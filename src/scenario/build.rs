@@ -370,6 +370,7 @@ pub fn prepare(
         ));
     }
     let (resources, pod_model) = super::podspec::build(loaded, &mut errors);
+    let activator = super::activator::settings(loaded, pod_model.phases.is_some(), &mut errors);
 
     let seed = seed_override.unwrap_or(spec.seed);
     let traffic = build_traffic(loaded, seed, &mut errors);
@@ -417,6 +418,7 @@ pub fn prepare(
         resources,
         pod_model,
         request_path,
+        activator,
         autoscaler,
         settings,
         effective_config: serde_json::Value::Null,

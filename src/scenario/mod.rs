@@ -28,6 +28,7 @@
 //! Loading happens in stages so that `validate` can report every problem at once: YAML syntax, then each
 //! top-level section's structure (each with its line), then `--set` overrides, then semantic checks.
 
+pub mod activator;
 mod build;
 pub mod effective;
 mod error;
@@ -224,7 +225,9 @@ pub struct PodSpec {
     /// Resource use as a function of load.
     #[serde(default)]
     pub usage: podspec::UsageSpec,
-    /// Time from pod creation to Ready (scheduling, image pull, start, model load, readiness probe).
+    /// Time from pod creation to Ready (scheduling, image pull, start, model load, readiness probe). With
+    /// `request_path.activator.kubelet_readiness_delay` set, the time to the user container being ready;
+    /// the kubelet's Ready follows that much later.
     #[serde(default = "default_cold_start")]
     pub cold_start: DistSpec,
     /// Time the container works on one request once it holds a slot.
@@ -274,6 +277,9 @@ pub struct RequestPathSpec {
     /// Network transit.
     #[serde(default = "zero_dist")]
     pub network: DistSpec,
+    /// The activator fleet and its probing of starting pods.
+    #[serde(default)]
+    pub activator: activator::ActivatorSpec,
 }
 
 fn zero_dist() -> DistSpec {
@@ -286,6 +292,7 @@ impl Default for RequestPathSpec {
             client: zero_dist(),
             ingress: zero_dist(),
             network: zero_dist(),
+            activator: activator::ActivatorSpec::default(),
         }
     }
 }
