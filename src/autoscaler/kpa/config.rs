@@ -5,7 +5,8 @@
 //! formats ("60s", "200", "true"), applies Knative's defaults and validation, and reports **every** problem
 //! at once. [`resolve_revision`] layers a revision's annotations (kebab-case keys; the legacy camelCase
 //! aliases are accepted and lose to the kebab-case key) over the cluster config and derives what the models
-//! need: the [`DeciderSpec`] (target and total per `ResolveMetricTarget`, panic threshold as a fraction),
+//! need: the [`DeciderSpec`](super::decider::DeciderSpec) (target and total per `ResolveMetricTarget`,
+//! panic threshold as a fraction),
 //! the stable and panic windows (panic = stable x percentage, rounded to the nearest second, at least 1 s),
 //! the aggregation algorithm, bounds and scale-to-zero settings.
 //!
