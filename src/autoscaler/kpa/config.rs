@@ -6,9 +6,8 @@
 //! at once. [`resolve_revision`] layers a revision's annotations (kebab-case keys; the legacy camelCase
 //! aliases are accepted and lose to the kebab-case key) over the cluster config and derives what the models
 //! need: the [`DeciderSpec`](super::decider::DeciderSpec) (target and total per `ResolveMetricTarget`,
-//! panic threshold as a fraction),
-//! the stable and panic windows (panic = stable x percentage, rounded to the nearest second, at least 1 s),
-//! the aggregation algorithm, bounds and scale-to-zero settings.
+//! panic threshold as a fraction), the stable and panic windows (panic = stable x percentage, rounded to
+//! the nearest second, at least 1 s), the aggregation algorithm, bounds and scale-to-zero settings.
 //!
 //! Deliberate differences from Knative: unknown ConfigMap keys and unknown `autoscaling.knative.dev/*`
 //! annotations are errors with a near-miss suggestion (Knative ignores them, which hides typos in a
