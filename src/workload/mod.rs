@@ -4,6 +4,7 @@
 //! * [`pods`]: one pod's lifecycle state, its queue-proxy counters and its resource use over time.
 //! * [`discipline`]: how a pod shares its capacity among requests (fixed slots, processor sharing, GPU
 //!   batching).
+//! * [`kv_cache`]: the KV cache of an LLM engine pod (admission, growth, preemption) and TTFT/TPOT.
 //! * [`startup`]: the cold-start phases (scheduling, image pull, container start, readiness).
 //! * [`cluster`]: node pools, scheduling of pods onto nodes, node autoscaling.
 //!
@@ -11,6 +12,7 @@
 
 pub mod cluster;
 pub mod discipline;
+pub mod kv_cache;
 pub mod pods;
 pub mod startup;
 
