@@ -2,10 +2,12 @@
 //! that receive rows as the run produces them.
 //!
 //! [`latency`] turns the run's HDR histogram into the summary's exact percentiles, histogram buckets and CDF.
+//! [`llm`] holds the LLM engine signals (KV cache, TTFT/TPOT) of pods with a KV cache.
 //!
 //! Rows are streamed, never kept, so memory does not grow with the simulated duration.
 
 pub mod latency;
+pub mod llm;
 pub mod output;
 
 pub use output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};

@@ -83,6 +83,8 @@ pub struct SecondRow {
     pub hpa_limit_reason: &'static str,
     /// Seconds the row covers: 1, or less for a final partial second.
     pub row_duration_s: f64,
+    /// LLM engine columns ([`super::llm::ENGINE_COLUMNS`]), only when the pods have a KV cache.
+    pub engine: Option<super::llm::EngineRow>,
 }
 
 impl SecondRow {
@@ -152,6 +154,9 @@ impl SecondRow {
         out.push_str(self.hpa_limit_reason);
         out.push(',');
         push_f6(out, self.row_duration_s);
+        if let Some(e) = &self.engine {
+            e.write_csv(out);
+        }
         out.push('\n');
     }
 }
@@ -307,8 +312,18 @@ pub struct CsvTimeseries<W: std::io::Write> {
 }
 
 impl<W: std::io::Write> CsvTimeseries<W> {
-    pub fn new(mut out: W) -> std::io::Result<Self> {
-        writeln!(out, "{}", TIMESERIES_COLUMNS.join(","))?;
+    pub fn new(out: W) -> std::io::Result<Self> {
+        Self::with_engine_columns(out, false)
+    }
+
+    /// With `engine`, the header also names [`super::llm::ENGINE_COLUMNS`] (runs whose pods have a KV
+    /// cache: their rows carry them).
+    pub fn with_engine_columns(mut out: W, engine: bool) -> std::io::Result<Self> {
+        write!(out, "{}", TIMESERIES_COLUMNS.join(","))?;
+        if engine {
+            write!(out, ",{}", super::llm::ENGINE_COLUMNS.join(","))?;
+        }
+        writeln!(out)?;
         Ok(CsvTimeseries {
             out,
             line: String::with_capacity(256),
@@ -384,6 +399,9 @@ pub struct RunSummary {
     pub wall_time_s: f64,
     pub settings: BTreeMap<String, String>,
     pub effective_config: serde_json::Value,
+    /// LLM engine signals (pods with a KV cache only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<super::llm::LlmSummary>,
 }
 
 /// Mean duration of each startup phase, in seconds.

@@ -1329,6 +1329,7 @@ impl Sim {
             hpa_recommendation: None,
             hpa_limit_reason: "",
             row_duration_s: span_s,
+            engine: None,
         };
         self.scaler.columns(&mut row);
         sink.row(&row)?;
@@ -1463,6 +1464,7 @@ impl Sim {
             wall_time_s: 0.0,
             settings: self.cfg.settings.clone(),
             effective_config: self.cfg.effective_config.clone(),
+            llm: None,
         })
     }
 }
