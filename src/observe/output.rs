@@ -285,6 +285,11 @@ pub fn round6(v: f64) -> f64 {
 /// Receives each second's row as the run progresses.
 pub trait TimeseriesSink {
     fn row(&mut self, row: &SecondRow) -> std::io::Result<()>;
+    /// One Ready pod's LLM engine gauges at the end of the second (runs whose pods have a KV cache;
+    /// called before that second's [`TimeseriesSink::row`]). Ignored unless a sink writes `pods.csv`.
+    fn pod_engine(&mut self, _sample: &super::llm::PodEngineSample) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Discards rows (sweeps that only need the summary).

@@ -58,6 +58,9 @@ struct Tee<'a> {
 }
 
 impl TimeseriesSink for Tee<'_> {
+    fn pod_engine(&mut self, s: &crate::observe::llm::PodEngineSample) -> std::io::Result<()> {
+        self.inner.pod_engine(s)
+    }
     fn row(&mut self, row: &SecondRow) -> std::io::Result<()> {
         self.inner.row(row)?;
         match self.last {

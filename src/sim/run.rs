@@ -163,6 +163,13 @@ struct Request {
     cold: bool,
     status: u16,
     timeout_event: Option<EventId>,
+    /// KV cache pods: when the first output token came out at the pod.
+    first_token: Option<SimTime>,
+    /// KV cache pods: output tokens generated before a preemption (kept for the readmission).
+    tokens_done: u32,
+    /// KV cache pods, set when answered 200: TTFT (ns, one-way path back included) and TPOT (ns).
+    ttft_ns: Option<u64>,
+    tpot_ns: Option<u64>,
 }
 
 struct Rngs {
@@ -181,6 +188,7 @@ struct SecondCounters {
     failures: u64,
     cold_completions: u64,
     latencies_us: Vec<u64>,
+    preemptions: u64,
 }
 
 struct Sim {
@@ -243,6 +251,8 @@ struct Sim {
     cold_start_phases: Vec<PhaseTimes>,
     gpu_ns: u128,
     max_pending: u32,
+    /// The LLM engine model (`gpu_batch` with `kv_cache_tokens`): run-wide TTFT/TPOT and preemptions.
+    llm: Option<crate::observe::llm::LlmStats>,
 }
 
 /// Runs one simulation, streaming per-second rows to `sink`, and returns the summary.
@@ -280,6 +290,10 @@ pub struct RequestRecord {
     pub pod: Option<PodId>,
     pub via_activator: bool,
     pub waited_for_cold_start: bool,
+    /// Pods with a KV cache, successful requests with tokens: time to first token (one-way path back
+    /// included) and time per output token (≥ 2 output tokens).
+    pub ttft: Option<SimDuration>,
+    pub tpot: Option<SimDuration>,
 }
 
 /// Receives finished requests.
@@ -291,14 +305,25 @@ pub trait RequestLog {
 pub struct CsvRequestLog<W: std::io::Write> {
     out: W,
     line: String,
+    llm: bool,
 }
 
 impl<W: std::io::Write> CsvRequestLog<W> {
-    pub fn new(mut out: W) -> std::io::Result<Self> {
-        writeln!(out, "sent_s,latency_ms,status,pod,via_activator,cold_start")?;
+    pub fn new(out: W) -> std::io::Result<Self> {
+        Self::with_llm_columns(out, false)
+    }
+
+    /// With `llm` (pods with a KV cache), two more columns: `ttft_ms,tpot_ms` (empty when undefined).
+    pub fn with_llm_columns(mut out: W, llm: bool) -> std::io::Result<Self> {
+        write!(out, "sent_s,latency_ms,status,pod,via_activator,cold_start")?;
+        if llm {
+            write!(out, ",ttft_ms,tpot_ms")?;
+        }
+        writeln!(out)?;
         Ok(CsvRequestLog {
             out,
             line: String::with_capacity(64),
+            llm,
         })
     }
     pub fn into_inner(self) -> W {
@@ -319,6 +344,16 @@ impl<W: std::io::Write> RequestLog for CsvRequestLog<W> {
             r.via_activator,
             r.waited_for_cold_start,
         );
+        if self.llm {
+            self.line.pop();
+            for v in [r.ttft, r.tpot] {
+                self.line.push(',');
+                if let Some(d) = v {
+                    crate::observe::output::push_fixed(&mut self.line, d.0, 6);
+                }
+            }
+            self.line.push('\n');
+        }
         self.out.write_all(self.line.as_bytes())
     }
 }
@@ -403,6 +438,10 @@ impl Sim {
             cold_start_phases: Vec::new(),
             gpu_ns: 0,
             max_pending: 0,
+            llm: match &cfg.pod_model.service {
+                ServiceModel::GpuBatch(g) => g.kv_cache_tokens.map(crate::observe::llm::LlmStats::new),
+                _ => None,
+            },
             cfg,
         }
     }
@@ -538,6 +577,10 @@ impl Sim {
             cold: false,
             status: 0,
             timeout_event: None,
+            first_token: None,
+            tokens_done: 0,
+            ttft_ns: None,
+            tpot_ns: None,
         };
         let id = match self.free_requests.pop() {
             Some(slot) => {
@@ -634,10 +677,11 @@ impl Sim {
         let slots = self.slots;
         let via_activator = self.requests[id.index()].via_activator;
         self.requests[id.index()].pod = Some(self.pod_id(pod));
+        let engine_ok = self.engine_admits(now, id, pod, true);
         let p = &mut self.pods[pod as usize];
         // Queue-proxy statistics count the request before the breaker, so queued requests count too.
         stats_in(&mut p.stats, now, via_activator);
-        if slots == 0 || p.executing < slots {
+        if (slots == 0 || p.executing < slots) && engine_ok {
             self.start_service(now, id, pod);
         } else if p.queued < self.queue_limit {
             p.queue.push_back(id);
@@ -711,6 +755,10 @@ impl Sim {
     /// A request joins a shared-rate pod: the pod's virtual clock advances, the request's finish tag is
     /// pushed, and the pod's next-completion event moves.
     fn start_shared(&mut self, now: SimTime, id: RequestId, pod: u32) {
+        if self.pods[pod as usize].rate.kv.is_some() && has_tokens(&self.requests[id.index()].attrs) {
+            self.start_on_engine(now, id, pod);
+            return;
+        }
         let work = {
             let r = &self.requests[id.index()];
             self.service
@@ -736,7 +784,7 @@ impl Sim {
         if let Some(ev) = p.rate.next.take() {
             self.queue.cancel(ev);
         }
-        if let Some(secs) = p.rate.secs_to_first() {
+        if let Some(secs) = p.rate.secs_to_next() {
             // Round up so the virtual clock has reached the tag when the event fires.
             let at = now + SimDuration((secs * 1e9).ceil() as u64);
             let ev = self.at(at, Event::PodNextDone(self.pod_id(pod)));
@@ -751,6 +799,7 @@ impl Sim {
             p.rate.next = None;
             p.rate.advance(now);
         }
+        self.take_first_tokens(pod);
         loop {
             let p = &mut self.pods[pod as usize];
             let Some(first) = p.rate.first() else { break };
@@ -769,6 +818,9 @@ impl Sim {
             }
             p.integrate_usage(now, &self.cfg.resources);
             p.executing -= 1;
+            if let Some(kv) = p.rate.kv.as_mut() {
+                kv.release(id);
+            }
             stats_out(&mut p.stats, now, r.via_activator);
             if r.via_activator {
                 self.activator_release(pod);
@@ -781,7 +833,11 @@ impl Sim {
             };
             self.respond(now, id, status);
         }
-        self.pull_from_pod_queue(now, pod);
+        let preempted = self.preempt_on_overflow(now, pod);
+        if !preempted {
+            // vLLM schedules no waiting request in a step that preempted.
+            self.pull_from_pod_queue(now, pod);
+        }
         self.reschedule_shared(now, pod);
         self.after_pod_freed(now, pod);
     }
@@ -793,6 +849,18 @@ impl Sim {
             if slots > 0 && p.executing >= slots {
                 return;
             }
+            if p.rate.kv.is_some() {
+                let Some(&head) = p.queue.front() else {
+                    return;
+                };
+                let r = &self.requests[head.index()];
+                if (r.generation == head.generation() && r.stage == Stage::PodQueue)
+                    && !self.engine_admits(now, head, pod, false)
+                {
+                    return;
+                }
+            }
+            let p = &mut self.pods[pod as usize];
             let Some(next) = p.queue.pop_front() else {
                 return;
             };
@@ -871,6 +939,13 @@ impl Sim {
         let r = &mut self.requests[id.index()];
         r.stage = Stage::Returning;
         r.status = status;
+        if let (200, Some(first)) = (status, r.first_token) {
+            // The first token travels the same one-way path back as the response.
+            let first = first.min(now);
+            r.ttft_ns = Some((first - r.sent).0 + delay.0);
+            let out = r.attrs.output_tokens;
+            r.tpot_ns = (out >= 2).then(|| (now - first).0 / u64::from(out - 1));
+        }
         self.at(now + delay, Event::AtClient(id));
     }
 
@@ -889,6 +964,9 @@ impl Sim {
             if r.cold {
                 self.counts.cold_start_affected += 1;
                 self.second.cold_completions += 1;
+            }
+            if let (Some(llm), Some(ttft)) = (self.llm.as_mut(), r.ttft_ns) {
+                llm.record(ttft, r.tpot_ns);
             }
         } else {
             self.counts.failed += 1;
@@ -911,6 +989,15 @@ impl Sim {
     /// otherwise, like every other new pod, they wait Pending for a node and then cold-start.
     fn create_pod(&mut self, now: SimTime, ready_now: bool) -> u32 {
         let mut pod = Pod::new(now, PodState::Starting);
+        if let ServiceModel::GpuBatch(g) = &self.service {
+            if g.kv_cache_tokens.is_some() {
+                pod.rate.kv = Some(Box::new(crate::workload::kv_cache::KvCache::new(
+                    g.kv_cache_tokens,
+                    g.prefill_per_token_s,
+                    g.decode_per_token_s,
+                )));
+            }
+        }
         let slot = match self.free_pods.pop() {
             Some(slot) => {
                 pod.generation = self.pods[slot as usize].generation.wrapping_add(1);
@@ -1132,6 +1219,9 @@ impl Sim {
         p.executing = 0;
         p.queued = 0;
         p.rate.tags.clear();
+        if let Some(kv) = p.rate.kv.as_mut() {
+            kv.clear();
+        }
         if let Some(ev) = p.rate.next.take() {
             self.queue.cancel(ev);
         }
@@ -1331,6 +1421,9 @@ impl Sim {
             row_duration_s: span_s,
             engine: None,
         };
+        if self.llm.is_some() {
+            row.engine = Some(self.engine_row(now, sink)?);
+        }
         self.scaler.columns(&mut row);
         sink.row(&row)?;
         let s = &mut self.second;
@@ -1338,6 +1431,7 @@ impl Sim {
         s.completions = 0;
         s.failures = 0;
         s.cold_completions = 0;
+        s.preemptions = 0;
         s.latencies_us.clear();
         Ok(())
     }
@@ -1464,8 +1558,154 @@ impl Sim {
             wall_time_s: 0.0,
             settings: self.cfg.settings.clone(),
             effective_config: self.cfg.effective_config.clone(),
-            llm: None,
+            llm: self.llm.as_ref().map(|l| l.summary()),
         })
+    }
+}
+
+/// Whether a request carries token counts the KV cache model uses (a trace service time overrides them).
+fn has_tokens(a: &RequestAttrs) -> bool {
+    a.service_time.is_none() && (a.prompt_tokens > 0 || a.output_tokens > 0)
+}
+
+// The LLM engine (KV cache) glue: admission, preemption, first tokens and the engine columns. The model
+// itself is `workload::kv_cache`; these only move requests between the pod's queue and its batch.
+impl Sim {
+    /// Whether `id` may start on `pod` now as far as the KV cache is concerned. `fresh`: the request
+    /// just arrived at the pod, so it must also not overtake the pod's waiting queue (FIFO).
+    fn engine_admits(&self, now: SimTime, id: RequestId, pod: u32, fresh: bool) -> bool {
+        let p = &self.pods[pod as usize];
+        let Some(kv) = p.rate.kv.as_deref() else {
+            return true;
+        };
+        if fresh && p.queued > 0 {
+            return false;
+        }
+        if kv.last_preemption == Some(now) {
+            return false;
+        }
+        let r = &self.requests[id.index()];
+        if !has_tokens(&r.attrs) {
+            return true;
+        }
+        let (prompt, output) = (r.attrs.prompt_tokens, r.attrs.output_tokens);
+        // A request that can never fit goes through to be refused rather than block the queue.
+        !kv.fits_ever(prompt, output) || kv.can_admit(p.rate.vtime_at(now), prompt, r.tokens_done)
+    }
+
+    /// Starts a token-carrying request on a KV cache pod (admission already checked), or refuses it
+    /// with 400 when it cannot fit even alone.
+    fn start_on_engine(&mut self, now: SimTime, id: RequestId, pod: u32) {
+        let r = self.requests[id.index()];
+        let (prompt, output) = (r.attrs.prompt_tokens, r.attrs.output_tokens);
+        let p = &mut self.pods[pod as usize];
+        let fits = p.rate.kv.as_ref().is_some_and(|kv| kv.fits_ever(prompt, output));
+        if !fits {
+            stats_out(&mut p.stats, now, r.via_activator);
+            if r.via_activator {
+                self.activator_release(pod);
+            }
+            if let Some(llm) = self.llm.as_mut() {
+                llm.refused_too_long += 1;
+            }
+            self.counts.rejected += 1;
+            self.respond(now, id, 400);
+            return;
+        }
+        p.integrate_usage(now, &self.cfg.resources);
+        p.rate.advance(now);
+        p.executing += 1;
+        self.max_pod_concurrency = self.max_pod_concurrency.max(p.executing);
+        let v = p.rate.vtime;
+        let kv = p.rate.kv.as_mut().expect("checked by the caller");
+        let tag = kv.admit(v, id, prompt, output, r.tokens_done);
+        p.rate.tags.push(Reverse(Tag(tag, id)));
+        let r = &mut self.requests[id.index()];
+        r.stage = Stage::Executing;
+        r.status = 200;
+        self.take_first_tokens(pod);
+        self.reschedule_shared(now, pod);
+    }
+
+    /// Records the first tokens the pod's last advance produced.
+    fn take_first_tokens(&mut self, pod: u32) {
+        let mut out = std::mem::take(&mut self.pods[pod as usize].rate.first_tokens);
+        for (id, at) in out.drain(..) {
+            let r = &mut self.requests[id.index()];
+            if r.generation == id.generation() && r.first_token.is_none() {
+                r.first_token = Some(at);
+            }
+        }
+        self.pods[pod as usize].rate.first_tokens = out;
+    }
+
+    /// Preempts the newest running requests while the pod's KV cache is full; returns whether any was.
+    /// A preempted request goes back to the head of the pod's queue with its generated tokens.
+    fn preempt_on_overflow(&mut self, now: SimTime, pod: u32) -> bool {
+        let mut any = false;
+        loop {
+            let p = &mut self.pods[pod as usize];
+            let v = p.rate.vtime;
+            let Some(kv) = p.rate.kv.as_mut() else {
+                return any;
+            };
+            if !kv.overflowed(v) {
+                return any;
+            }
+            let Some(pre) = kv.preempt_newest(v) else {
+                return any;
+            };
+            kv.last_preemption = Some(now);
+            any = true;
+            let id = pre.id;
+            p.integrate_usage(now, &self.cfg.resources);
+            p.executing -= 1;
+            p.rate.tags.retain(|t| t.0 .1 != id);
+            p.queue.push_front(id);
+            p.queued += 1;
+            if let Some(llm) = self.llm.as_mut() {
+                llm.preemptions += 1;
+            }
+            self.second.preemptions += 1;
+            let r = &mut self.requests[id.index()];
+            r.stage = Stage::PodQueue;
+            r.tokens_done = pre.tokens_done;
+            let deadline = r.deadline.max(now);
+            let ev = self.at(deadline, Event::QueueTimeout(id));
+            self.requests[id.index()].timeout_event = Some(ev);
+        }
+    }
+
+    /// The engine columns of the row ending at `now` (gauges over Ready pods).
+    fn engine_row(
+        &self,
+        now: SimTime,
+        sink: &mut dyn TimeseriesSink,
+    ) -> std::io::Result<crate::observe::llm::EngineRow> {
+        let mut row = crate::observe::llm::EngineRow {
+            preemptions: self.second.preemptions,
+            ..Default::default()
+        };
+        let mut sum = 0.0;
+        for &pod in &self.ready {
+            let p = &self.pods[pod as usize];
+            row.running += u64::from(p.executing);
+            row.waiting += u64::from(p.queued);
+            let u = p.rate.kv_usage(now);
+            sum += u;
+            row.kv_usage_max = row.kv_usage_max.max(u);
+            sink.pod_engine(&crate::observe::llm::PodEngineSample {
+                time_s: now.0.div_ceil(NANOS_PER_SEC),
+                pod,
+                running: p.executing,
+                waiting: p.queued,
+                kv_usage: u,
+            })?;
+        }
+        if !self.ready.is_empty() {
+            row.kv_usage_mean = sum / self.ready.len() as f64;
+        }
+        Ok(row)
     }
 }
 
@@ -1527,6 +1767,8 @@ impl Stepper {
                     pod: r.pod,
                     via_activator: r.via_activator,
                     waited_for_cold_start: r.cold,
+                    ttft: (r.status == 200).then_some(r.ttft_ns).flatten().map(SimDuration),
+                    tpot: (r.status == 200).then_some(r.tpot_ns).flatten().map(SimDuration),
                 })?;
             }
             sim.handle(now, event, sink)?;

@@ -102,6 +102,14 @@ impl ServiceModel {
         }
     }
 
+    /// The KV cache per pod (`gpu_batch` with `kv_cache_tokens`): the LLM engine signals are on.
+    pub fn kv_cache_tokens(&self) -> Option<u64> {
+        match self {
+            ServiceModel::GpuBatch(g) => g.kv_cache_tokens,
+            _ => None,
+        }
+    }
+
     pub fn is_shared_rate(&self) -> bool {
         !matches!(self, ServiceModel::FixedSlots)
     }

@@ -87,6 +87,8 @@ pub struct KvCache {
     first_tokens: BinaryHeap<Reverse<Tag>>,
     /// Preemptions since the pod was created.
     pub preemptions: u64,
+    /// When the loop last preempted here: nothing is admitted in that instant.
+    pub last_preemption: Option<crate::time::SimTime>,
 }
 
 impl KvCache {
@@ -99,6 +101,7 @@ impl KvCache {
             running: Vec::new(),
             first_tokens: BinaryHeap::new(),
             preemptions: 0,
+            last_preemption: None,
         }
     }
 
