@@ -31,19 +31,17 @@ impl RequestLog for Log {
 }
 
 fn run(text: &str, overrides: &[&str]) -> (RunSummary, Vec<SecondRow>, Vec<RequestRecord>) {
-    let path = write("scenario.yaml", text);
+    // Tests run in parallel: one file per run.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = write(&format!("scenario-{n}.yaml"), text);
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let loaded = scenario::load(&path, &overrides).unwrap_or_else(|e| panic!("{e}"));
     let prepared = scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
     let mut rows = CollectTimeseries::default();
     let mut log = Log::default();
-    let s = sim::run_with_request_log(
-        prepared.config,
-        prepared.traffic,
-        &mut rows,
-        Some(&mut log),
-    )
-    .unwrap();
+    let s = sim::run_with_request_log(prepared.config, prepared.traffic, &mut rows, Some(&mut log))
+        .unwrap();
     (s, rows.0, log.0)
 }
 
@@ -92,7 +90,10 @@ fn a_small_cache_makes_requests_wait_with_free_slots_and_preempts() {
         "requests wait for KV cache with free batch slots"
     );
     assert!(engine.iter().all(|e| e.running <= 3));
-    assert_eq!(engine.iter().map(|e| e.preemptions).sum::<u64>(), llm.preemptions);
+    assert_eq!(
+        engine.iter().map(|e| e.preemptions).sum::<u64>(),
+        llm.preemptions
+    );
     assert!(engine.iter().any(|e| e.kv_usage_max > 0.6));
     assert!(engine.iter().all(|e| e.kv_usage_max <= 1.0));
     for r in &log {
@@ -103,7 +104,12 @@ fn a_small_cache_makes_requests_wait_with_free_slots_and_preempts() {
     // Without the cache all 8 run at once and finish together, sooner than the last one here.
     let (u, _, _) = run(&one_pod(&t, ""), &[]);
     assert!(u.llm.is_none());
-    assert!(u.latency_ms.max < s.latency_ms.max, "{:?} vs {:?}", u.latency_ms, s.latency_ms);
+    assert!(
+        u.latency_ms.max < s.latency_ms.max,
+        "{:?} vs {:?}",
+        u.latency_ms,
+        s.latency_ms
+    );
 }
 
 #[test]
@@ -170,9 +176,7 @@ traffic: {{kind: trace, format: azure_llm, path: {}}}
     let (b, rows_b, _) = run(&text, &[]);
     assert_eq!(a.autoscaler, "keda");
     assert!(a.replicas.max_desired > 1, "{:?}", a.replicas);
-    assert!(rows_a
-        .iter()
-        .any(|r| r.engine.unwrap().kv_usage_max > 0.5));
+    assert!(rows_a.iter().any(|r| r.engine.unwrap().kv_usage_max > 0.5));
     assert_eq!(
         serde_json::to_string(&a.llm).unwrap(),
         serde_json::to_string(&b.llm).unwrap()
@@ -181,10 +185,45 @@ traffic: {{kind: trace, format: azure_llm, path: {}}}
 }
 
 #[test]
+fn the_hpa_scales_on_kv_cache_usage_as_a_pods_metric() {
+    let t = trace("hpa.csv", 1200, 250, 1500, 100);
+    let text = format!(
+        "
+duration: 5m
+service:
+  annotations: {{serving.kserve.io/autoscalerClass: hpa}}
+autoscaler:
+  hpa:
+    minReplicas: 1
+    maxReplicas: 6
+    metrics:
+      - type: Pods
+        pods:
+          metric: {{name: 'vllm:kv_cache_usage_perc'}}
+          target: {{type: AverageValue, averageValue: 500m}}
+pod:
+  preset: llm-7b-gpu
+  service: {{kv_cache_tokens: 20000}}
+traffic: {{kind: trace, format: azure_llm, path: {}}}
+",
+        t.display()
+    );
+    let (s, rows, _) = run(&text, &[]);
+    assert_eq!(s.autoscaler, "hpa");
+    assert!(s.replicas.max_desired > 1, "{:?}", s.replicas);
+    // The HPA's metric column shows the per-pod usage it compared with 0.5.
+    assert!(rows
+        .iter()
+        .any(|r| r.hpa_metric.is_some_and(|m| m > 0.5 && m <= 1.0)));
+}
+
+#[test]
 fn bad_kv_cache_keys_are_located() {
     let t = trace("bad.csv", 1, 0, 10, 10);
     let errors = |text: &str| -> String {
-        let path = write("bad.yaml", text);
+        static BAD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = BAD.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = write(&format!("bad-{n}.yaml"), text);
         match scenario::load(&path, &[]) {
             Err(e) => e.to_string(),
             Ok(l) => match scenario::prepare(&l, None) {
@@ -194,12 +233,18 @@ fn bad_kv_cache_keys_are_located() {
         }
     };
     let e = errors(&one_pod(&t, ", kv_cache_tokens: 0"));
-    assert!(e.contains("pod.service.kv_cache_tokens") && e.contains("outside [1"), "{e}");
+    assert!(
+        e.contains("pod.service.kv_cache_tokens") && e.contains("outside [1"),
+        "{e}"
+    );
     let e = errors(&format!(
         "duration: 10s\npod:\n  service: {{model: gpu_batch, kv_cache_tokens: 100}}\ntraffic: {{kind: trace, format: azure_llm, path: {}}}\n",
         t.display()
     ));
-    assert!(e.contains("needs a positive `pod.service.decode_per_token`"), "{e}");
+    assert!(
+        e.contains("needs a positive `pod.service.decode_per_token`"),
+        "{e}"
+    );
     let e = errors("duration: 10s\npod:\n  service: {kv_cache_tokens: 100}\ntraffic: {kind: poisson, rate: 1}\n");
     assert!(e.contains("only applies to `model: gpu_batch`"), "{e}");
 }

@@ -209,7 +209,10 @@ pub fn hey_summary(summary: &Value) -> String {
             number_at(summary, &format!("llm/{key}"))
                 .map_or("n/a".to_string(), |v| format!("{:.1} ms", v))
         };
-        for (label, key) in [("Time to 1st token", "ttft_ms"), ("Time per out token", "tpot_ms")] {
+        for (label, key) in [
+            ("Time to 1st token", "ttft_ms"),
+            ("Time per out token", "tpot_ms"),
+        ] {
             row(
                 &mut out,
                 label,

@@ -83,7 +83,12 @@ pub fn run_to_dir(
     let ts_path = dir.join(TIMESERIES_FILE);
     let file = AtomicFile::create(&ts_path)
         .with_context(|| format!("cannot write {}", ts_path.display()))?;
-    let engine = prepared.config.pod_model.service.kv_cache_tokens().is_some();
+    let engine = prepared
+        .config
+        .pod_model
+        .service
+        .kv_cache_tokens()
+        .is_some();
     let mut sink = HookSink {
         inner: CsvTimeseries::with_engine_columns(BufWriter::new(file), engine)?,
         on_row,

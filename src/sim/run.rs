@@ -439,7 +439,9 @@ impl Sim {
             gpu_ns: 0,
             max_pending: 0,
             llm: match &cfg.pod_model.service {
-                ServiceModel::GpuBatch(g) => g.kv_cache_tokens.map(crate::observe::llm::LlmStats::new),
+                ServiceModel::GpuBatch(g) => {
+                    g.kv_cache_tokens.map(crate::observe::llm::LlmStats::new)
+                }
                 _ => None,
             },
             cfg,
@@ -755,7 +757,8 @@ impl Sim {
     /// A request joins a shared-rate pod: the pod's virtual clock advances, the request's finish tag is
     /// pushed, and the pod's next-completion event moves.
     fn start_shared(&mut self, now: SimTime, id: RequestId, pod: u32) {
-        if self.pods[pod as usize].rate.kv.is_some() && has_tokens(&self.requests[id.index()].attrs) {
+        if self.pods[pod as usize].rate.kv.is_some() && has_tokens(&self.requests[id.index()].attrs)
+        {
             self.start_on_engine(now, id, pod);
             return;
         }
@@ -1599,7 +1602,11 @@ impl Sim {
         let r = self.requests[id.index()];
         let (prompt, output) = (r.attrs.prompt_tokens, r.attrs.output_tokens);
         let p = &mut self.pods[pod as usize];
-        let fits = p.rate.kv.as_ref().is_some_and(|kv| kv.fits_ever(prompt, output));
+        let fits = p
+            .rate
+            .kv
+            .as_ref()
+            .is_some_and(|kv| kv.fits_ever(prompt, output));
         if !fits {
             stats_out(&mut p.stats, now, r.via_activator);
             if r.via_activator {
@@ -1767,8 +1774,14 @@ impl Stepper {
                     pod: r.pod,
                     via_activator: r.via_activator,
                     waited_for_cold_start: r.cold,
-                    ttft: (r.status == 200).then_some(r.ttft_ns).flatten().map(SimDuration),
-                    tpot: (r.status == 200).then_some(r.tpot_ns).flatten().map(SimDuration),
+                    ttft: (r.status == 200)
+                        .then_some(r.ttft_ns)
+                        .flatten()
+                        .map(SimDuration),
+                    tpot: (r.status == 200)
+                        .then_some(r.tpot_ns)
+                        .flatten()
+                        .map(SimDuration),
                 })?;
             }
             sim.handle(now, event, sink)?;

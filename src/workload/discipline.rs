@@ -219,9 +219,11 @@ impl SharedRate {
     /// the moment the cache fills.
     pub fn secs_to_next(&self) -> Option<f64> {
         let done = self.secs_to_first();
-        let full = self.kv.as_ref().and_then(|kv| kv.next_overflow(self.vtime)).map(|v| {
-            ((v - self.vtime).max(0.0)) / self.speed.max(1e-12)
-        });
+        let full = self
+            .kv
+            .as_ref()
+            .and_then(|kv| kv.next_overflow(self.vtime))
+            .map(|v| ((v - self.vtime).max(0.0)) / self.speed.max(1e-12));
         match (done, full) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

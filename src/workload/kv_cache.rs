@@ -93,7 +93,11 @@ pub struct KvCache {
 
 impl KvCache {
     /// `capacity_tokens` `None` = unlimited. Rates in seconds of work per token at batch 1.
-    pub fn new(capacity_tokens: Option<u64>, prefill_per_token_s: f64, decode_per_token_s: f64) -> Self {
+    pub fn new(
+        capacity_tokens: Option<u64>,
+        prefill_per_token_s: f64,
+        decode_per_token_s: f64,
+    ) -> Self {
         KvCache {
             capacity: capacity_tokens.map_or(f64::INFINITY, |c| c as f64),
             prefill_s: prefill_per_token_s,
@@ -158,7 +162,14 @@ impl KvCache {
 
     /// Admits a request at `v` and returns its finish tag. With `tokens_done == 0` the tag is
     /// `v + (P × prefill + O × decode)`, bit for bit the discipline's token-driven work.
-    pub fn admit(&mut self, v: f64, id: RequestId, prompt: u32, output: u32, tokens_done: u32) -> f64 {
+    pub fn admit(
+        &mut self,
+        v: f64,
+        id: RequestId,
+        prompt: u32,
+        output: u32,
+        tokens_done: u32,
+    ) -> f64 {
         let done = tokens_done.min(output);
         let prefill = f64::from(prompt + done) * self.prefill_s;
         let work = prefill + f64::from(output - done) * self.decode_s;
@@ -321,6 +332,9 @@ mod tests {
         assert!(!kv.can_admit(0.0, 101, 0));
         assert!(!kv.can_admit(1.0, 100, 0)); // 10 tokens decoded since
         assert!(kv.fits_ever(250, 50) && !kv.fits_ever(250, 51));
+        // Nothing of a finished request stays behind (memory flat in the run's length).
+        kv.release(id(1));
+        assert!(kv.running.is_empty() && kv.first_tokens.is_empty());
     }
 
     #[test]
@@ -337,14 +351,21 @@ mod tests {
         assert_eq!(p.id, id(2));
         assert_eq!(p.tokens_done, 30);
         assert_eq!(kv.preemptions, 1);
-        assert!(kv.preempt_newest(at).is_none(), "the last request is never preempted");
+        assert!(
+            kv.preempt_newest(at).is_none(),
+            "the last request is never preempted"
+        );
         assert_eq!(kv.next_overflow(at), None);
         // Readmitted with its 30 tokens: it needs 130 and redoes their prefill.
         let mut kv2 = KvCache::new(Some(1000), 0.01, 0.1);
         let finish = kv2.admit(5.0, id(2), 100, 100, 30);
         assert!((finish - (5.0 + 1.3 + 7.0)).abs() < 1e-9);
         assert_eq!(kv2.used(5.0), 130.0);
-        assert_eq!(kv2.pop_first_token(100.0), None, "the first token was out before");
+        assert_eq!(
+            kv2.pop_first_token(100.0),
+            None,
+            "the first token was out before"
+        );
     }
 
     #[test]
@@ -360,7 +381,11 @@ mod tests {
         assert!((at - 105.0).abs() < 1e-9, "{at}");
         let mut lone = KvCache::new(Some(110), 1.0, 1.0);
         lone.admit(0.0, id(1), 100, 10, 0);
-        assert_eq!(lone.next_overflow(0.0), None, "a lone request fits by admission");
+        assert_eq!(
+            lone.next_overflow(0.0),
+            None,
+            "a lone request fits by admission"
+        );
     }
 
     /// Simulates one pod's cache in virtual time with a waiting queue: admissions at completions,

@@ -656,7 +656,7 @@ mod tests {
         let mk = |s| Sample {
             at: SimTime::from_secs(s),
             window: SimDuration::from_secs(15),
-            values: [s as f64; 7],
+            values: [s as f64; 8],
         };
         let mut q: VecDeque<Sample> = [mk(15), mk(30), mk(45)].into_iter().collect();
         let got = latest(&mut q, SimTime::from_secs(50), SimDuration::from_secs(10));
