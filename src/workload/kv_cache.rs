@@ -219,12 +219,21 @@ impl KvCache {
         Some((t.1, t.0))
     }
 
-    /// Whether the cache is full at `v` with more than one request running (so one must be preempted).
+    /// Whether a request is decoding at `v` (so the cache grows now).
+    fn growing(&self, v: f64) -> bool {
+        self.running
+            .iter()
+            .any(|s| s.output > s.done_before && s.decode_from <= v + 1e-9 && v < s.finish)
+    }
+
+    /// Whether the cache is full at `v` while a request still grows, with more than one request
+    /// running (so one must be preempted). A full cache whose requests are all still in their prefill
+    /// waits until the first of them decodes, as vLLM preempts only when a decode step needs room.
     pub fn overflowed(&self, v: f64) -> bool {
         self.is_limited()
             && self.running.len() > 1
             && self.used(v) >= self.capacity - EPS_TOKENS
-            && self.running.iter().any(|s| v < s.finish)
+            && self.growing(v)
     }
 
     /// Preempts the newest running request at `v` (recompute mode), unless it is the only one.
@@ -251,10 +260,7 @@ impl KvCache {
         if !self.is_limited() || self.running.len() < 2 || self.decode_s <= 0.0 {
             return None;
         }
-        let mut free = self.capacity - self.used(v);
-        if free <= EPS_TOKENS {
-            return Some(v);
-        }
+        let mut free = (self.capacity - self.used(v)).max(0.0);
         let rate = 1.0 / self.decode_s;
         let mut slope = 0.0;
         // (v, slope change) breakpoints ahead of v.
@@ -269,6 +275,9 @@ impl KvCache {
                 points.push((s.decode_from, rate));
             }
             points.push((s.finish, -rate));
+        }
+        if free <= EPS_TOKENS && slope > 0.0 {
+            return Some(v);
         }
         points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
         let mut at = v;
@@ -379,6 +388,13 @@ mod tests {
         // 125 + (v − 100) = 130 at v = 105.
         let at = kv.next_overflow(0.0).unwrap();
         assert!((at - 105.0).abs() < 1e-9, "{at}");
+        // Exactly full at admission, both prefilling: the overflow is when the first decode starts.
+        let mut full = KvCache::new(Some(200), 1.0, 1.0);
+        full.admit(0.0, id(1), 100, 10, 0);
+        full.admit(0.0, id(2), 100, 10, 0);
+        assert!(!full.overflowed(50.0));
+        assert!((full.next_overflow(0.0).unwrap() - 100.0).abs() < 1e-9);
+        assert!(full.overflowed(100.0));
         let mut lone = KvCache::new(Some(110), 1.0, 1.0);
         lone.admit(0.0, id(1), 100, 10, 0);
         assert_eq!(
