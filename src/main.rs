@@ -2,12 +2,13 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use podscale::observe::output::{RunSummary, SecondRow};
 use podscale::report::{self, Progress};
 use podscale::scenario;
-use podscale::sim::{self, SecondRow};
 use podscale::sweep;
 use podscale::time::{parse_duration, SimDuration};
 use podscale::traffic::TraceFormat;
+use podscale::{Simulation, SimulationError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -123,14 +124,19 @@ enum Command {
     #[command(after_help = "Examples:
   podscale tune sweeps/kpa-bursty.yaml
   podscale tune sweeps/kpa-bursty.yaml --constraint 'latency_p99_ms <= 800' --constraint 'cold_start_affected_pct <= 1'
-  podscale tune sweeps/kpa-bursty.yaml --results /tmp/sweep      # reuse a finished (merged) sweep")]
+  podscale tune sweeps/kpa-bursty.yaml --results /tmp/sweep      # reuse a finished (merged) sweep
+  podscale tune sweeps/azure-llm-slo.yaml --objective slo_attainment --constraint 'error_rate_5xx < 0.01'
+  podscale tune sweeps/azure-llm-slo.yaml --check-days traces/AzureLLMInferenceTrace_code.csv")]
     Tune {
         /// Sweep YAML file; its `objective:` block is the default objective.
         sweep: PathBuf,
-        /// Metric to minimize (default: the sweep's objective, else pod_seconds).
+        /// Metric to optimize (default: the sweep's objective, else pod_seconds); slo_attainment is
+        /// maximized, every other metric minimized. Ties go to the lower cost when the scenario has prices,
+        /// else to fewer pod-seconds.
         #[arg(long)]
         objective: Option<String>,
-        /// Constraint METRIC <= BOUND or METRIC >= BOUND (repeatable; replaces the sweep's constraints).
+        /// Constraint METRIC <= BOUND, METRIC < BOUND, METRIC >= BOUND or METRIC > BOUND (repeatable;
+        /// replaces the sweep's constraints).
         #[arg(long = "constraint", value_name = "CONSTRAINT")]
         constraints: Vec<String>,
         /// Read results.csv from this sweep output directory instead of running the sweep.
@@ -159,6 +165,10 @@ enum Command {
         /// With --adaptive: number of rungs (the last is full length; 1 is the full grid).
         #[arg(long, default_value_t = 3, requires = "adaptive")]
         rungs: u32,
+        /// Re-run the chosen point and the baseline on each of these trace files (comma-separated; sets
+        /// traffic.path; replaces the sweep file's `check:` list) and print a per-day table.
+        #[arg(long, value_delimiter = ',', value_name = "FILES")]
+        check_days: Vec<PathBuf>,
         /// Print nothing but the answer (and no progress bar).
         #[arg(long, short)]
         quiet: bool,
@@ -235,7 +245,7 @@ enum TraceCommand {
   podscale trace inspect traces/AzureLLMInferenceTrace_code.csv --format azure_llm
   podscale trace inspect my-trace.csv --format requests --interval 10s")]
     Inspect {
-        /// Trace file (CSV).
+        /// Trace file (CSV), or `-` for standard input (at most 256 MiB, held in memory).
         file: PathBuf,
         /// Trace format: requests, azure_llm, counts or azure_functions.
         #[arg(long, default_value = "requests")]
@@ -292,6 +302,7 @@ fn main() -> ExitCode {
             adaptive,
             eta,
             rungs,
+            check_days,
         } => tune_cmd(
             &sweep,
             TuneArgs {
@@ -303,6 +314,7 @@ fn main() -> ExitCode {
                 top,
                 quiet,
                 manifests,
+                check_days,
                 ladder: adaptive.then_some(sweep::Ladder {
                     eta,
                     rungs,
@@ -343,31 +355,37 @@ fn main() -> ExitCode {
     }
 }
 
-type Loaded = (scenario::LoadedScenario, scenario::Prepared);
-
-fn load_and_prepare(
+/// Loads, prepares and builds the scenario (the library's one entry point); an invalid scenario prints its
+/// errors and gives exit code 1.
+fn load_sim(
     path: &Path,
     overrides: &[String],
     seed: Option<u64>,
-) -> Result<Loaded, scenario::ScenarioErrors> {
-    let loaded = scenario::load(path, overrides)?;
-    let prepared = scenario::prepare(&loaded, seed)?;
-    Ok((loaded, prepared))
+) -> Result<Result<Simulation, ExitCode>> {
+    refused(path, Simulation::from_path(path, overrides, seed))
+}
+
+/// Prints the errors of an invalid scenario (exit code 1); other failures are the caller's.
+fn refused<T>(path: &Path, r: Result<T, SimulationError>) -> Result<Result<T, ExitCode>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(SimulationError::Scenario(errors)) => {
+            eprintln!("{errors}");
+            eprintln!("{} error(s) in {}", errors.0.len(), path.display());
+            Ok(Err(ExitCode::from(1)))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("loading {}", path.display()))),
+    }
 }
 
 fn validate(path: &Path, overrides: &[String]) -> Result<ExitCode> {
-    match load_and_prepare(path, overrides, None) {
-        Ok((loaded, prepared)) => {
-            print_warnings(&prepared);
-            sayln!("{}: ok (scenario `{}`)", path.display(), loaded.name());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(errors) => {
-            eprintln!("{errors}");
-            eprintln!("{} error(s) in {}", errors.0.len(), path.display());
-            Ok(ExitCode::from(1))
-        }
-    }
+    let sim = match load_sim(path, overrides, None)? {
+        Ok(sim) => sim,
+        Err(code) => return Ok(code),
+    };
+    print_warnings(&sim);
+    sayln!("{}: ok (scenario `{}`)", path.display(), sim.name());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(
@@ -377,18 +395,15 @@ fn run(
     overrides: &[String],
     quiet: bool,
 ) -> Result<ExitCode> {
-    let (loaded, prepared) = match load_and_prepare(path, overrides, seed) {
-        Ok(v) => v,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::from(1));
-        }
+    let sim = match load_sim(path, overrides, seed)? {
+        Ok(sim) => sim,
+        Err(code) => return Ok(code),
     };
-    print_warnings(&prepared);
-    let out_dir = out.unwrap_or_else(|| PathBuf::from("output").join(loaded.name()));
+    print_warnings(&sim);
+    let out_dir = out.unwrap_or_else(|| PathBuf::from("output").join(sim.name()));
     let staging = Staging::create(&out_dir)?;
     interrupt::install();
-    let summary = match simulate_into(staging.path(), &loaded, prepared, quiet) {
+    let summary = match simulate_into(staging.path(), sim, quiet) {
         Ok(summary) => summary,
         Err(e) => {
             drop(staging);
@@ -409,13 +424,8 @@ fn run(
 }
 
 /// Simulates and writes every output into `dir` (the staging folder), with the progress bar and Ctrl-C.
-fn simulate_into(
-    dir: &Path,
-    loaded: &scenario::LoadedScenario,
-    prepared: scenario::Prepared,
-    quiet: bool,
-) -> Result<sim::RunSummary> {
-    let total_secs = (loaded.spec.duration + loaded.spec.cooldown).whole_secs();
+fn simulate_into(dir: &Path, sim: Simulation, quiet: bool) -> Result<RunSummary> {
+    let total_secs = sim.end().whole_secs();
     let progress = Progress::new(total_secs, quiet);
     let mut on_row = |row: &SecondRow| {
         interrupt::check()?;
@@ -426,14 +436,14 @@ fn simulate_into(
         on_row: Some(&mut on_row),
         check: Some(&interrupt::check),
     };
-    let summary = report::run_to_dir(dir, loaded, prepared, hooks)?;
+    let summary = report::run_to_dir(dir, sim, hooks)?;
     progress.finish();
     Ok(summary)
 }
 
 /// Prints what the scenario wrote that has no effect (stderr, with file:line).
-fn print_warnings(prepared: &scenario::Prepared) {
-    for w in &prepared.warnings {
+fn print_warnings(sim: &Simulation) {
+    for w in sim.warnings() {
         eprintln!("warning: {w}");
     }
 }
@@ -591,7 +601,13 @@ fn inspect(file: &Path, format: &str, interval: &str) -> Result<ExitCode> {
     })?;
     let interval: SimDuration =
         parse_duration(interval).map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
-    let profile = podscale::traffic::inspect(file, format, interval)?;
+    // `-` reads the trace from standard input (held in memory, bounded; see `traffic::input`).
+    let input = if file == Path::new("-") {
+        podscale::traffic::TraceInput::from_reader(std::io::stdin().lock(), Some("<stdin>"))?
+    } else {
+        podscale::traffic::TraceInput::file(file)
+    };
+    let profile = podscale::traffic::inspect::inspect_input(&input, format, interval)?;
     sayln!("{profile}");
     Ok(ExitCode::SUCCESS)
 }
@@ -685,6 +701,8 @@ struct TuneArgs {
     top: usize,
     quiet: bool,
     manifests: Vec<PathBuf>,
+    /// Trace files to check the chosen point on (replace the sweep's `check:`).
+    check_days: Vec<PathBuf>,
     /// Successive halving instead of the full grid.
     ladder: Option<sweep::Ladder>,
 }
@@ -697,13 +715,14 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let mut objective = spec.objective.clone().unwrap_or(sweep::Objective {
-        minimize: "pod_seconds".into(),
-        constraints: Vec::new(),
-    });
+    let mut objective = spec
+        .objective
+        .clone()
+        .unwrap_or_else(|| sweep::Objective::natural("pod_seconds"));
     if let Some(m) = args.objective {
         sweep::spec::check_metric(&m).map_err(|e| anyhow::anyhow!("--objective: {e}"))?;
-        objective.minimize = m;
+        objective.maximize = sweep::objective::higher_is_better(&m);
+        objective.metric = m;
     }
     if !args.constraints.is_empty() {
         objective.constraints = args
@@ -712,6 +731,18 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
             .map(|c| sweep::Constraint::parse(c).map_err(|e| anyhow::anyhow!("--constraint: {e}")))
             .collect::<Result<_>>()?;
     }
+    if let Err(e) = sweep::objective::require_inputs(&spec, &objective) {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(1));
+    }
+    let days: Vec<sweep::check::CheckDay> = if args.check_days.is_empty() {
+        spec.check.clone()
+    } else {
+        args.check_days
+            .iter()
+            .map(|p| sweep::check::CheckDay::trace_file(p))
+            .collect()
+    };
     let out = args.out.unwrap_or_else(|| default_sweep_out(path));
     let mut adaptive_text = String::new();
     let (axes, points) = match (args.results, args.ladder) {
@@ -786,6 +817,31 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
     for file in &applied {
         text.push_str(&format!("manifest: {}\n", file.display()));
     }
+    if let (Some(best), false) = (report.best(), days.is_empty()) {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(args.threads)
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot start {} threads: {e}", args.threads))?;
+        let check =
+            match pool.install(|| sweep::check::run(&spec, best.point, &days, &report.objective)) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+        let check_text = check.text();
+        let path = out.join("check.txt");
+        podscale::report::write_atomic(&path, check_text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let path = out.join("check.csv");
+        podscale::report::write_atomic(&path, &check.csv())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        text.push('\n');
+        text.push_str(&check_text);
+    } else if !days.is_empty() {
+        text.push_str("\nNo point to check across days (none meets every constraint).\n");
+    }
     say(&text);
     if !args.quiet {
         sayln!(
@@ -810,17 +866,18 @@ fn backtest_cmd(
             podscale::backtest::Observed::parse(o).map_err(|e| anyhow::anyhow!("--observed {e}"))
         })
         .collect::<Result<Vec<_>>>()?;
-    let (loaded, prepared) = match load_and_prepare(path, overrides, seed) {
+    // The backtest also reads the scenario's trace section (to align observed wall-clock times).
+    let built = scenario::load(path, overrides)
+        .map_err(SimulationError::from)
+        .and_then(|loaded| Ok((Simulation::from_loaded(&loaded, seed)?, loaded)));
+    let (sim, loaded) = match refused(path, built)? {
         Ok(v) => v,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::from(1));
-        }
+        Err(code) => return Ok(code),
     };
     let origin_ms = origin.map(|s| (s * 1000.0).round() as i64);
-    let result = podscale::backtest::run(&loaded, prepared, &observed, origin_ms)?;
     let out =
-        out.unwrap_or_else(|| PathBuf::from("output").join(format!("{}-backtest", loaded.name())));
+        out.unwrap_or_else(|| PathBuf::from("output").join(format!("{}-backtest", sim.name())));
+    let result = podscale::backtest::run(&loaded, sim, &observed, origin_ms)?;
     result.write(&out)?;
     print!("{}", result.text());
     println!(

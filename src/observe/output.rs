@@ -407,6 +407,9 @@ pub struct RunSummary {
     /// LLM engine signals (pods with a KV cache only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm: Option<super::llm::LlmSummary>,
+    /// SLO attainment, when the scenario sets `output.slo`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<super::slo::SloSummary>,
 }
 
 /// Mean duration of each startup phase, in seconds.

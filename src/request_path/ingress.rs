@@ -104,6 +104,9 @@ impl Sim {
         self.free_requests.push(id.slot());
         self.in_flight -= 1;
         *self.status_codes.entry(r.status).or_insert(0) += 1;
+        if let Some(slo) = self.slo.as_mut() {
+            slo.record(now, (r.status == 200).then(|| (now - r.sent).0 / 1_000));
+        }
         if r.status == 200 {
             self.counts.completed += 1;
             self.second.completions += 1;

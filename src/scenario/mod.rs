@@ -142,7 +142,7 @@ pub struct ServiceSpec {
     /// The revision's state at time 0: `deployed` (created at 0, initial-scale pods cold-start; the
     /// default), `warm` (`initial_pods` pods Ready, autoscaler quiet) or `scaled_to_zero`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub initial_state: Option<crate::sim::InitialState>,
+    pub initial_state: Option<crate::autoscaler::kpa::adapter::InitialState>,
     /// Ready pods at time 0 for `initial_state: warm` (default: max(minReplicas, 1)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_pods: Option<u32>,
@@ -302,6 +302,9 @@ pub struct OutputSpec {
     /// Render plots and the HTML report.
     #[serde(default = "yes")]
     pub plots: bool,
+    /// SLO attainment in the summary: `{p99_ms: 500, window: 60s}` (see [`crate::observe::slo`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::observe::slo::SloSpec>,
 }
 
 fn yes() -> bool {
@@ -314,6 +317,7 @@ impl Default for OutputSpec {
             per_request: false,
             per_pod: false,
             plots: true,
+            slo: None,
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct SimConfig {
     /// Key settings echoed into the summary (for titles and comparisons).
     pub settings: BTreeMap<String, String>,
     pub effective_config: serde_json::Value,
+    /// SLO attainment to measure (`output.slo`).
+    pub slo: Option<crate::observe::slo::SloSpec>,
 }
 
 /// The pod and cluster models beyond the basic request path.

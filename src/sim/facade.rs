@@ -14,7 +14,7 @@
 use super::run::Stepper;
 use super::{RequestLog, SimError};
 use crate::observe::output::{RunSummary, SecondRow, TimeseriesSink};
-use crate::scenario::{self, LoadedScenario, Prepared, ScenarioError, ScenarioErrors};
+use crate::scenario::{self, LoadedScenario, OutputSpec, Prepared, ScenarioError, ScenarioErrors};
 use crate::time::SimTime;
 use std::path::Path;
 
@@ -46,6 +46,9 @@ pub enum SimulationError {
 pub struct Simulation {
     name: String,
     warnings: Vec<ScenarioError>,
+    output: OutputSpec,
+    /// The pods have a KV cache (LLM engine signals: extra columns, `pods.csv`).
+    llm_engine: bool,
     stepper: Stepper,
     request_log: Option<Box<dyn RequestLog>>,
     last_row: Option<SecondRow>,
@@ -73,13 +76,27 @@ impl TimeseriesSink for Tee<'_> {
 }
 
 impl Simulation {
-    /// Builds the run of a prepared scenario (see [`scenario::prepare`]).
+    /// Builds the run of a prepared scenario (see [`scenario::prepare`]). It asks for no output files
+    /// beyond the rows and the summary; [`Simulation::with_output`] sets them.
     pub fn new(prepared: Prepared) -> Result<Self, SimulationError> {
         let name = prepared.config.name.clone();
+        let llm_engine = prepared
+            .config
+            .pod_model
+            .service
+            .kv_cache_tokens()
+            .is_some();
         let stepper = Stepper::new(prepared.config, prepared.traffic)?;
         Ok(Simulation {
             name,
             warnings: prepared.warnings,
+            output: OutputSpec {
+                per_request: false,
+                per_pod: false,
+                plots: false,
+                slo: None,
+            },
+            llm_engine,
             stepper,
             request_log: None,
             last_row: None,
@@ -92,7 +109,7 @@ impl Simulation {
         loaded: &LoadedScenario,
         seed: Option<u64>,
     ) -> Result<Self, SimulationError> {
-        Self::new(scenario::prepare(loaded, seed)?)
+        Ok(Self::new(scenario::prepare(loaded, seed)?)?.with_output(loaded.spec.output.clone()))
     }
 
     /// Loads the scenario file at `path` with `key=value` overrides (as `--set` takes them).
@@ -121,6 +138,24 @@ impl Simulation {
     pub fn with_request_log(mut self, log: Box<dyn RequestLog>) -> Self {
         self.request_log = Some(log);
         self
+    }
+
+    /// Sets which files a run folder gets besides the rows and the summary (the scenario's `output:`;
+    /// read by `report::run_to_dir`).
+    pub fn with_output(mut self, output: OutputSpec) -> Self {
+        self.output = output;
+        self
+    }
+
+    /// The scenario's `output:` section (per-request log, plots).
+    /// Whether the pods have a KV cache (`pod.service.kv_cache_tokens`): rows then carry the LLM engine
+    /// columns and the sink receives per-pod engine samples.
+    pub fn has_llm_engine(&self) -> bool {
+        self.llm_engine
+    }
+
+    pub fn output(&self) -> &OutputSpec {
+        &self.output
     }
 
     /// The scenario's name (its `name:` or its file stem).
@@ -177,6 +212,23 @@ impl Simulation {
             inner: sink,
             last: &mut self.last_row,
         };
+        Ok(self.stepper.finish(&mut tee)?)
+    }
+
+    /// [`Simulation::run`], also handing every finished request to `log`, which the caller keeps (for a
+    /// log it reads afterwards; [`Simulation::with_request_log`] is for one the simulation owns, and gets
+    /// nothing from here on).
+    pub fn run_with_log(
+        mut self,
+        sink: &mut dyn TimeseriesSink,
+        log: &mut dyn RequestLog,
+    ) -> Result<RunSummary, SimulationError> {
+        let end = self.end();
+        let mut tee = Tee {
+            inner: sink,
+            last: &mut self.last_row,
+        };
+        self.stepper.step_until(end, &mut tee, Some(log))?;
         Ok(self.stepper.finish(&mut tee)?)
     }
 

@@ -116,6 +116,7 @@ impl Sim {
             settings: self.cfg.settings.clone(),
             effective_config: self.cfg.effective_config.clone(),
             llm: self.llm.as_ref().map(|l| l.summary()),
+            slo: self.slo.take().map(|s| s.finish()),
         })
     }
 }

@@ -170,6 +170,7 @@ pub(crate) struct Sim {
     pub(crate) counts: RequestCounts,
     pub(crate) status_codes: BTreeMap<u16, u64>,
     pub(crate) latency: Histogram<u64>,
+    pub(crate) slo: Option<crate::observe::slo::SloTracker>,
     pub(crate) second: SecondCounters,
     /// Ready pods integrated over time (pod·ns), for the time-weighted `mean_ready`.
     pub(crate) ready_ns: u128,
@@ -220,6 +221,10 @@ impl Sim {
             status_codes: BTreeMap::new(),
             latency: Histogram::new_with_bounds(1, 24 * 3600 * 1_000_000, 3)
                 .expect("static histogram bounds"),
+            slo: cfg
+                .slo
+                .as_ref()
+                .map(|s| crate::observe::slo::SloTracker::new(s, end)),
             second: SecondCounters::default(),
             ready_ns: 0,
             last_row_at: SimTime::ZERO,

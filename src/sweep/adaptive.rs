@@ -21,8 +21,9 @@
 use super::results::{self, PointStats, RunRow};
 use super::spec::{Objective, SweepSpec};
 use super::{SweepError, SweepOptions};
+use crate::observe::output::NoTimeseries;
 use crate::scenario;
-use crate::sim::{self, output::NoTimeseries};
+use crate::sim::Simulation;
 use crate::time::SimDuration;
 use rayon::prelude::*;
 use std::time::Instant;
@@ -122,20 +123,25 @@ fn score(p: &PointStats, objective: &Objective) -> (f64, f64) {
             (excess / c.bound.abs().max(1e-9)).max(0.0)
         })
         .sum();
-    let obj = p.mean_of(&objective.minimize).unwrap_or(f64::NAN);
-    (violation, if obj.is_nan() { f64::INFINITY } else { obj })
+    (violation, super::objective::key(p, objective))
 }
 
 /// Point indices ordered best first.
 pub fn rank(points: &[PointStats], objective: &Objective) -> Vec<u64> {
-    let mut scored: Vec<((f64, f64), u64)> = points
+    let tie = super::objective::tie_metric(points);
+    let mut scored: Vec<((f64, f64, f64), u64)> = points
         .iter()
-        .map(|p| (score(p, objective), p.point))
+        .map(|p| {
+            let (violation, obj) = score(p, objective);
+            let t = p.mean_of(tie).unwrap_or(f64::NAN);
+            ((violation, obj, t), p.point)
+        })
         .collect();
     scored.sort_by(|a, b| {
         a.0 .0
             .total_cmp(&b.0 .0)
             .then(a.0 .1.total_cmp(&b.0 .1))
+            .then(a.0 .2.total_cmp(&b.0 .2))
             .then(a.1.cmp(&b.1))
     });
     scored.into_iter().map(|(_, p)| p).collect()
@@ -149,13 +155,7 @@ fn base_duration(spec: &SweepSpec) -> Result<SimDuration, SweepError> {
         what: "its own duration".into(),
         errors: e,
     })?;
-    let prepared = scenario::prepare(&loaded, None).map_err(|e| SweepError::Scenario {
-        file: spec.path.clone(),
-        key: "base".into(),
-        what: "its own duration".into(),
-        errors: e,
-    })?;
-    Ok(prepared.config.traffic_duration)
+    Ok(loaded.spec.duration)
 }
 
 /// One run of `point` with `seed` over `horizon` (None: the scenario's own duration).
@@ -179,9 +179,8 @@ fn run_at(
         overrides: overrides.join(" "),
         message,
     };
-    let loaded = scenario::load(&spec.base, &overrides).map_err(|e| fail(e.to_string()))?;
-    let prepared = scenario::prepare(&loaded, Some(seed)).map_err(|e| fail(e.to_string()))?;
-    let summary = sim::run(prepared.config, prepared.traffic, &mut NoTimeseries)
+    let summary = Simulation::from_path(&spec.base, &overrides, Some(seed))
+        .and_then(|sim| sim.run(&mut NoTimeseries))
         .map_err(|e| fail(e.to_string()))?;
     Ok(RunRow {
         run,
