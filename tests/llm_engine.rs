@@ -3,10 +3,9 @@
 //! bind changes nothing but adds the signals, KEDA scales on `vllm:kv_cache_usage_perc`, runs are
 //! deterministic, and bad keys get located errors.
 
+use podscale::observe::output::{CollectTimeseries, RunSummary, SecondRow};
 use podscale::scenario;
-use podscale::sim::{
-    self, output::CollectTimeseries, RequestLog, RequestRecord, RunSummary, SecondRow,
-};
+use podscale::sim::{self, RequestLog, RequestRecord};
 use std::path::PathBuf;
 
 fn dir() -> PathBuf {
