@@ -403,6 +403,8 @@ pub struct RunSummary {
     pub events_processed: u64,
     pub wall_time_s: f64,
     pub settings: BTreeMap<String, String>,
+    /// The configuration the run used, resolved; a non-default value carries its source (see
+    /// [`crate::scenario::effective`]).
     pub effective_config: serde_json::Value,
     /// LLM engine signals (pods with a KV cache only).
     #[serde(skip_serializing_if = "Option::is_none")]

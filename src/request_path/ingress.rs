@@ -32,6 +32,7 @@ impl Sim {
             pod: None,
             stage: Stage::ToIngress,
             via_activator: false,
+            activator: 0,
             cold: false,
             status: 0,
             timeout_event: None,
@@ -86,8 +87,7 @@ impl Sim {
         if r.via_activator {
             self.revisions[r.revision.index()]
                 .activator
-                .stats
-                .request_out(now);
+                .request_out(r.activator as usize, now);
         }
         let delay = self.one_way_delay();
         let r = &mut self.requests[id.index()];

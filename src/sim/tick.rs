@@ -72,7 +72,7 @@ impl Sim {
             arrivals: self.second.arrivals,
             in_flight: self.in_flight,
             queue_proxies: &rev.reports,
-            activator: rev.activator.stats.report(now),
+            activator: rev.activator.report(now),
             pods: &mut rev.pods,
             resources: &rev.resources,
         };

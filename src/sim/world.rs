@@ -39,6 +39,8 @@ pub(crate) enum Event {
     ServiceDone(RequestId),
     AtClient(RequestId),
     PodReady(PodRef),
+    /// The activators' probe found a starting pod's container ready (probe optimisation).
+    PodProbed(PodRef),
     PodGraceOver(PodRef),
     /// A terminating pod's queue-proxy drain (quiet period) ended.
     PodDrained(PodRef),
@@ -48,9 +50,9 @@ pub(crate) enum Event {
     NodeReady(u32),
     Tick,
     QueueTimeout(RequestId),
-    /// The activator queue's head may have reached its deadline (one timer per queue, see
-    /// [`Sim::activator_timeout`]).
-    ActivatorTimeout(RevisionId),
+    /// An activator queue's head may have reached its deadline (one timer per queue, see
+    /// [`Sim::activator_timeout`]); the revision and the fleet member.
+    ActivatorTimeout(RevisionId, u16),
     /// The wake-up the revision's scaler asked for (a reconciler requeue, a cron job).
     ScalerWake(RevisionId),
 }
@@ -111,6 +113,8 @@ pub(crate) struct Request {
     pub(crate) pod: Option<PodId>,
     pub(crate) stage: Stage,
     pub(crate) via_activator: bool,
+    /// The fleet member that proxied it (when `via_activator`).
+    pub(crate) activator: u16,
     pub(crate) cold: bool,
     pub(crate) status: u16,
     pub(crate) timeout_event: Option<EventId>,

@@ -125,7 +125,7 @@ impl Sim {
         if !fits {
             if r.via_activator {
                 p.stats.proxied_out(now);
-                self.activator_release(rv, pod);
+                self.activator_release(id, rv, pod);
             } else {
                 p.stats.request_out(now);
             }
