@@ -366,6 +366,10 @@ fn companions(key: &str) -> Vec<String> {
         | "pod.service.decode_per_token" => {
             vec!["pod.service.model=gpu_batch".into()]
         }
+        "pod.service.kv_cache_tokens" => vec![
+            "pod.service.model=gpu_batch".into(),
+            "pod.service.decode_per_token=15ms".into(),
+        ],
         "traffic.count_column" | "traffic.interval" => {
             trace("synthetic_counts_per_minute.csv", "counts")
         }

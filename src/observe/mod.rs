@@ -3,10 +3,12 @@
 //!
 //! [`slo`] measures SLO attainment (share of windows with p99 under a bound) as the run goes.
 //! [`latency`] turns the run's HDR histogram into the summary's exact percentiles, histogram buckets and CDF.
+//! [`llm`] holds the LLM engine signals (KV cache, TTFT/TPOT) of pods with a KV cache.
 //!
 //! Rows are streamed, never kept, so memory does not grow with the simulated duration.
 
 pub mod latency;
+pub mod llm;
 pub mod output;
 pub mod slo;
 

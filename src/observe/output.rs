@@ -83,6 +83,8 @@ pub struct SecondRow {
     pub hpa_limit_reason: &'static str,
     /// Seconds the row covers: 1, or less for a final partial second.
     pub row_duration_s: f64,
+    /// LLM engine columns ([`super::llm::ENGINE_COLUMNS`]), only when the pods have a KV cache.
+    pub engine: Option<super::llm::EngineRow>,
 }
 
 impl SecondRow {
@@ -152,6 +154,9 @@ impl SecondRow {
         out.push_str(self.hpa_limit_reason);
         out.push(',');
         push_f6(out, self.row_duration_s);
+        if let Some(e) = &self.engine {
+            e.write_csv(out);
+        }
         out.push('\n');
     }
 }
@@ -280,6 +285,11 @@ pub fn round6(v: f64) -> f64 {
 /// Receives each second's row as the run progresses.
 pub trait TimeseriesSink {
     fn row(&mut self, row: &SecondRow) -> std::io::Result<()>;
+    /// One Ready pod's LLM engine gauges at the end of the second (runs whose pods have a KV cache;
+    /// called before that second's [`TimeseriesSink::row`]). Ignored unless a sink writes `pods.csv`.
+    fn pod_engine(&mut self, _sample: &super::llm::PodEngineSample) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Discards rows (sweeps that only need the summary).
@@ -307,8 +317,18 @@ pub struct CsvTimeseries<W: std::io::Write> {
 }
 
 impl<W: std::io::Write> CsvTimeseries<W> {
-    pub fn new(mut out: W) -> std::io::Result<Self> {
-        writeln!(out, "{}", TIMESERIES_COLUMNS.join(","))?;
+    pub fn new(out: W) -> std::io::Result<Self> {
+        Self::with_engine_columns(out, false)
+    }
+
+    /// With `engine`, the header also names [`super::llm::ENGINE_COLUMNS`] (runs whose pods have a KV
+    /// cache: their rows carry them).
+    pub fn with_engine_columns(mut out: W, engine: bool) -> std::io::Result<Self> {
+        write!(out, "{}", TIMESERIES_COLUMNS.join(","))?;
+        if engine {
+            write!(out, ",{}", super::llm::ENGINE_COLUMNS.join(","))?;
+        }
+        writeln!(out)?;
         Ok(CsvTimeseries {
             out,
             line: String::with_capacity(256),
@@ -386,6 +406,9 @@ pub struct RunSummary {
     /// The configuration the run used, resolved; a non-default value carries its source (see
     /// [`crate::scenario::effective`]).
     pub effective_config: serde_json::Value,
+    /// LLM engine signals (pods with a KV cache only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<super::llm::LlmSummary>,
     /// SLO attainment, when the scenario sets `output.slo`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<super::slo::SloSummary>,

@@ -64,8 +64,25 @@ fn fields(summaries: &[&Value]) -> Vec<Field> {
             .iter()
             .map(|&(label, path)| Field::Number(label, path)),
     );
+    // LLM engine rows only when a run has them, so other comparisons keep their table.
+    if summaries.iter().any(|s| s.get("llm").is_some()) {
+        rows.extend(
+            LLM_ROWS
+                .iter()
+                .map(|&(label, path)| Field::Number(label, path)),
+        );
+    }
     rows
 }
+
+/// Rows of runs whose pods have a KV cache (`llm` in `summary.json`).
+const LLM_ROWS: &[(&str, &str)] = &[
+    ("TTFT p50 (ms)", "llm/ttft_ms/p50"),
+    ("TTFT p99 (ms)", "llm/ttft_ms/p99"),
+    ("TPOT p50 (ms)", "llm/tpot_ms/p50"),
+    ("TPOT p99 (ms)", "llm/tpot_ms/p99"),
+    ("KV preemptions", "llm/preemptions"),
+];
 
 fn format_number(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 {

@@ -222,6 +222,38 @@ pub fn hey_summary(summary: &Value) -> String {
             format!("{gpu:.1} ({:.2} GPU-hours)", gpu / 3600.0),
         );
     }
+    if summary.get("llm").is_some() {
+        let ms = |key: &str| {
+            number_at(summary, &format!("llm/{key}"))
+                .map_or("n/a".to_string(), |v| format!("{:.1} ms", v))
+        };
+        for (label, key) in [
+            ("Time to 1st token", "ttft_ms"),
+            ("Time per out token", "tpot_ms"),
+        ] {
+            row(
+                &mut out,
+                label,
+                format!(
+                    "p50 {}, p90 {}, p99 {}, max {}",
+                    ms(&format!("{key}/p50")),
+                    ms(&format!("{key}/p90")),
+                    ms(&format!("{key}/p99")),
+                    ms(&format!("{key}/max"))
+                ),
+            );
+        }
+        row(
+            &mut out,
+            "KV cache",
+            format!(
+                "{} tokens per pod, {} preemptions, {} refused as too long",
+                count(number_at(summary, "llm/kv_cache_tokens")),
+                count(number_at(summary, "llm/preemptions")),
+                count(number_at(summary, "llm/refused_too_long")),
+            ),
+        );
+    }
     let affected = counted(
         number_at(summary, "requests/cold_start_affected"),
         "request",

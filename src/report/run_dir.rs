@@ -1,4 +1,5 @@
-//! One run written to a folder: `timeseries.csv`, `requests.csv` (when `output.per_request`),
+//! One run written to a folder: `timeseries.csv`, `requests.csv` (when `output.per_request`), `pods.csv`
+//! (when `output.per_pod` and the pods have a KV cache),
 //! `summary.json` and, when `output.plots`, the plots and `report.html`. The CLI's `run` calls it on its
 //! staging folder (which it moves into place only when the run completed); tests and examples call it
 //! directly.
@@ -7,6 +8,7 @@
 //! `summary.json` carries the wall time measured around the simulation here (the core reads no clock).
 
 use super::{write_atomic, write_html, write_plots, AtomicFile, SUMMARY_FILE, TIMESERIES_FILE};
+use crate::observe::llm::{CsvPods, PodEngineSample, PodSink};
 use crate::observe::output::{CsvTimeseries, RunSummary, SecondRow, TimeseriesSink};
 use crate::sim::{CsvRequestLog, Simulation};
 use anyhow::{Context, Result};
@@ -29,9 +31,18 @@ pub struct DirHooks<'a> {
 struct HookSink<'a, 'b, S> {
     inner: S,
     on_row: Option<&'a mut RowHook<'b>>,
+    /// `pods.csv` (`output.per_pod` on a run whose pods have a KV cache).
+    pods: Option<CsvPods<BufWriter<AtomicFile>>>,
 }
 
 impl<S: TimeseriesSink> TimeseriesSink for HookSink<'_, '_, S> {
+    fn pod_engine(&mut self, s: &PodEngineSample) -> std::io::Result<()> {
+        match self.pods.as_mut() {
+            Some(p) => p.sample(s),
+            None => Ok(()),
+        }
+    }
+
     fn row(&mut self, row: &SecondRow) -> std::io::Result<()> {
         if let Some(f) = self.on_row.as_mut() {
             f(row)?;
@@ -69,16 +80,27 @@ pub fn run_to_dir(dir: &Path, sim: Simulation, hooks: DirHooks<'_>) -> Result<Ru
     let ts_path = dir.join(TIMESERIES_FILE);
     let file = AtomicFile::create(&ts_path)
         .with_context(|| format!("cannot write {}", ts_path.display()))?;
+    let engine = sim.has_llm_engine();
     let mut sink = HookSink {
-        inner: CsvTimeseries::new(BufWriter::new(file))?,
+        inner: CsvTimeseries::with_engine_columns(BufWriter::new(file), engine)?,
         on_row,
+        pods: None,
     };
+    if engine && output.per_pod {
+        let path = dir.join("pods.csv");
+        let file = AtomicFile::create(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        sink.pods = Some(CsvPods::new(BufWriter::new(file))?);
+    }
     let mut log = None;
     if output.per_request {
         let path = dir.join("requests.csv");
         let file = AtomicFile::create(&path)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        log = Some(CsvRequestLog::new(BufWriter::new(file))?);
+        log = Some(CsvRequestLog::with_llm_columns(
+            BufWriter::new(file),
+            engine,
+        )?);
     }
     let name = sim.name().to_string();
     // On error the uncommitted files are dropped, which removes their temporary files.
@@ -92,6 +114,11 @@ pub fn run_to_dir(dir: &Path, sim: Simulation, hooks: DirHooks<'_>) -> Result<Ru
     check()?;
     if let Some(log) = log {
         let mut writer = log.into_inner();
+        writer.flush()?;
+        commit(writer)?;
+    }
+    if let Some(pods) = sink.pods.take() {
+        let mut writer = pods.into_inner();
         writer.flush()?;
         commit(writer)?;
     }

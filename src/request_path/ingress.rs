@@ -36,6 +36,7 @@ impl Sim {
             cold: false,
             status: 0,
             timeout_event: None,
+            tokens: Default::default(),
         };
         let id = match self.free_requests.pop() {
             Some(slot) => {
@@ -92,6 +93,8 @@ impl Sim {
         let r = &mut self.requests[id.index()];
         r.stage = Stage::Returning;
         r.status = status;
+        r.tokens
+            .answered(now, r.sent, status, delay, r.attrs.output_tokens);
         self.at(now + delay, Event::AtClient(id));
     }
 
@@ -113,6 +116,9 @@ impl Sim {
             if r.cold {
                 self.counts.cold_start_affected += 1;
                 self.second.cold_completions += 1;
+            }
+            if let (Some(llm), Some(ttft)) = (self.llm.as_mut(), r.tokens.ttft_ns) {
+                llm.record(ttft, r.tokens.tpot_ns);
             }
         } else {
             self.counts.failed += 1;

@@ -43,10 +43,12 @@ impl Sim {
         let slots = rev.slots;
         let via_activator = self.requests[id.index()].via_activator;
         self.requests[id.index()].pod = Some(rev.pod_id(pod));
+        let engine_ok = self.engine_admits(now, id, rv, pod, true);
+        let rev = &mut self.revisions[rv.index()];
         let p = &mut rev.pods[pod as usize];
         // Queue-proxy statistics count the request before the breaker, so queued requests count too.
         stats_in(&mut p.stats, now, via_activator);
-        if slots == 0 || p.executing < slots {
+        if (slots == 0 || p.executing < slots) && engine_ok {
             self.start_service(now, id, rv, pod);
         } else if p.queued < rev.queue_limit {
             p.queue.push_back(id);
@@ -124,6 +126,12 @@ impl Sim {
     /// pushed, and the pod's next-completion event moves.
     pub(crate) fn start_shared(&mut self, now: SimTime, id: RequestId, rv: RevisionId, pod: u32) {
         let rev = &mut self.revisions[rv.index()];
+        if rev.pods[pod as usize].rate.kv.is_some()
+            && crate::workload::engine::has_tokens(&self.requests[id.index()].attrs)
+        {
+            self.start_on_engine(now, id, rv, pod);
+            return;
+        }
         let work = {
             let r = &self.requests[id.index()];
             rev.service
@@ -150,7 +158,7 @@ impl Sim {
         if let Some(ev) = p.rate.next.take() {
             self.queue.cancel(ev);
         }
-        if let Some(secs) = p.rate.secs_to_first() {
+        if let Some(secs) = p.rate.secs_to_next() {
             // Round up so the virtual clock has reached the tag when the event fires.
             let at = now + SimDuration((secs * 1e9).ceil() as u64);
             let id = rev.pod_ref(pod);
@@ -166,6 +174,7 @@ impl Sim {
             p.rate.next = None;
             p.rate.advance(now);
         }
+        self.take_first_tokens(rv, pod);
         loop {
             let rev = &mut self.revisions[rv.index()];
             let p = &mut rev.pods[pod as usize];
@@ -186,6 +195,9 @@ impl Sim {
             }
             p.integrate_usage(now, &rev.resources);
             p.executing -= 1;
+            if let Some(kv) = p.rate.kv.as_mut() {
+                kv.release(id);
+            }
             stats_out(&mut p.stats, now, r.via_activator);
             if r.via_activator {
                 self.activator_release(id, rv, pod);
@@ -198,7 +210,11 @@ impl Sim {
             };
             self.respond(now, id, status);
         }
-        self.pull_from_pod_queue(now, rv, pod);
+        // The pod's event also stands for its KV cache filling up; after a preemption nothing is
+        // admitted in the same instant.
+        if !self.preempt_on_overflow(now, rv, pod) {
+            self.pull_from_pod_queue(now, rv, pod);
+        }
         self.reschedule_shared(now, rv, pod);
         self.after_pod_freed(now, rv, pod);
     }
@@ -211,6 +227,20 @@ impl Sim {
             if slots > 0 && p.executing >= slots {
                 return;
             }
+            if p.rate.kv.is_some() {
+                // FIFO: a live head that does not fit the KV cache holds the queue.
+                let Some(&head) = p.queue.front() else {
+                    return;
+                };
+                let r = &self.requests[head.index()];
+                if r.generation == head.generation()
+                    && r.stage == Stage::PodQueue
+                    && !self.engine_admits(now, head, rv, pod, false)
+                {
+                    return;
+                }
+            }
+            let p = &mut self.revisions[rv.index()].pods[pod as usize];
             let Some(next) = p.queue.pop_front() else {
                 return;
             };

@@ -304,6 +304,9 @@ pub struct OutputSpec {
     /// Write `requests.csv` with one row per request (memory and disk grow with the request count).
     #[serde(default)]
     pub per_request: bool,
+    /// Write `pods.csv`: each Ready pod's vLLM gauges every second (pods with a KV cache only).
+    #[serde(default)]
+    pub per_pod: bool,
     /// Render plots and the HTML report.
     #[serde(default = "yes")]
     pub plots: bool,
@@ -320,6 +323,7 @@ impl Default for OutputSpec {
     fn default() -> Self {
         OutputSpec {
             per_request: false,
+            per_pod: false,
             plots: true,
             slo: None,
         }

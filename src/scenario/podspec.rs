@@ -104,6 +104,9 @@ impl Default for ReadinessSpec {
     }
 }
 
+/// Largest `pod.service.kv_cache_tokens` (far above any GPU's KV cache: 10^9 tokens).
+pub const MAX_KV_CACHE_TOKENS: u64 = 1_000_000_000;
+
 /// `pod.service`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,6 +126,9 @@ pub struct ServiceModelSpec {
     /// gpu_batch: time per output token at batch 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decode_per_token: Option<SimDuration>,
+    /// gpu_batch: KV cache per pod in tokens (absent = unlimited; needs `decode_per_token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_cache_tokens: Option<u64>,
 }
 
 /// `pod.resources`.
@@ -485,11 +491,28 @@ pub fn build(
                     format!("{curve:?} must be [batch, factor] points starting at [1, 1.0], with increasing batch sizes and positive factors"),
                 ));
             }
+            let decode_per_token_s = s.decode_per_token.map_or(0.0, |d| d.as_secs_f64());
+            if let Some(kv) = s.kv_cache_tokens {
+                if kv == 0 || kv > MAX_KV_CACHE_TOKENS {
+                    errors.push(loaded.error_at(
+                        "pod.service.kv_cache_tokens",
+                        format!("{kv} is outside [1, {MAX_KV_CACHE_TOKENS}] tokens"),
+                    ));
+                } else if decode_per_token_s <= 0.0 {
+                    errors.push(loaded.error_at(
+                        "pod.service.kv_cache_tokens",
+                        "needs a positive `pod.service.decode_per_token` (the KV cache grows by one token per decoded token)".to_string(),
+                    ));
+                }
+            }
             ServiceModel::GpuBatch(GpuBatch {
                 max_batch,
                 curve,
                 prefill_per_token_s: s.prefill_per_token.map_or(0.0, |d| d.as_secs_f64()),
-                decode_per_token_s: s.decode_per_token.map_or(0.0, |d| d.as_secs_f64()),
+                decode_per_token_s,
+                kv_cache_tokens: s
+                    .kv_cache_tokens
+                    .filter(|&kv| kv > 0 && kv <= MAX_KV_CACHE_TOKENS && decode_per_token_s > 0.0),
             })
         }
         other => {
@@ -506,6 +529,7 @@ pub fn build(
             ("batch_curve", s.batch_curve.is_some()),
             ("prefill_per_token", s.prefill_per_token.is_some()),
             ("decode_per_token", s.decode_per_token.is_some()),
+            ("kv_cache_tokens", s.kv_cache_tokens.is_some()),
         ] {
             if given {
                 errors.push(loaded.error_at(

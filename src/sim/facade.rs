@@ -47,6 +47,8 @@ pub struct Simulation {
     name: String,
     warnings: Vec<ScenarioError>,
     output: OutputSpec,
+    /// The pods have a KV cache (LLM engine signals: extra columns, `pods.csv`).
+    llm_engine: bool,
     stepper: Stepper,
     request_log: Option<Box<dyn RequestLog>>,
     last_row: Option<SecondRow>,
@@ -60,6 +62,9 @@ struct Tee<'a> {
 }
 
 impl TimeseriesSink for Tee<'_> {
+    fn pod_engine(&mut self, s: &crate::observe::llm::PodEngineSample) -> std::io::Result<()> {
+        self.inner.pod_engine(s)
+    }
     fn row(&mut self, row: &SecondRow) -> std::io::Result<()> {
         self.inner.row(row)?;
         match self.last {
@@ -75,15 +80,23 @@ impl Simulation {
     /// beyond the rows and the summary; [`Simulation::with_output`] sets them.
     pub fn new(prepared: Prepared) -> Result<Self, SimulationError> {
         let name = prepared.config.name.clone();
+        let llm_engine = prepared
+            .config
+            .pod_model
+            .service
+            .kv_cache_tokens()
+            .is_some();
         let stepper = Stepper::new(prepared.config, prepared.traffic)?;
         Ok(Simulation {
             name,
             warnings: prepared.warnings,
             output: OutputSpec {
                 per_request: false,
+                per_pod: false,
                 plots: false,
                 slo: None,
             },
+            llm_engine,
             stepper,
             request_log: None,
             last_row: None,
@@ -135,6 +148,12 @@ impl Simulation {
     }
 
     /// The scenario's `output:` section (per-request log, plots).
+    /// Whether the pods have a KV cache (`pod.service.kv_cache_tokens`): rows then carry the LLM engine
+    /// columns and the sink receives per-pod engine samples.
+    pub fn has_llm_engine(&self) -> bool {
+        self.llm_engine
+    }
+
     pub fn output(&self) -> &OutputSpec {
         &self.output
     }

@@ -5,7 +5,7 @@
 //! log is opt-in: memory and disk grow with the number of requests.
 
 use crate::ids::PodId;
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 
 /// One finished request, as `requests.csv` shows it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -17,6 +17,10 @@ pub struct RequestRecord {
     pub pod: Option<PodId>,
     pub via_activator: bool,
     pub waited_for_cold_start: bool,
+    /// Pods with a KV cache, successful requests with tokens: time to first token (one-way path back
+    /// included) and time per output token (≥ 2 output tokens).
+    pub ttft: Option<SimDuration>,
+    pub tpot: Option<SimDuration>,
 }
 
 /// Receives finished requests.
@@ -28,14 +32,25 @@ pub trait RequestLog {
 pub struct CsvRequestLog<W: std::io::Write> {
     out: W,
     line: String,
+    llm: bool,
 }
 
 impl<W: std::io::Write> CsvRequestLog<W> {
-    pub fn new(mut out: W) -> std::io::Result<Self> {
-        writeln!(out, "sent_s,latency_ms,status,pod,via_activator,cold_start")?;
+    pub fn new(out: W) -> std::io::Result<Self> {
+        Self::with_llm_columns(out, false)
+    }
+
+    /// With `llm` (pods with a KV cache), two more columns: `ttft_ms,tpot_ms` (empty when undefined).
+    pub fn with_llm_columns(mut out: W, llm: bool) -> std::io::Result<Self> {
+        write!(out, "sent_s,latency_ms,status,pod,via_activator,cold_start")?;
+        if llm {
+            write!(out, ",ttft_ms,tpot_ms")?;
+        }
+        writeln!(out)?;
         Ok(CsvRequestLog {
             out,
             line: String::with_capacity(64),
+            llm,
         })
     }
     pub fn into_inner(self) -> W {
@@ -56,6 +71,16 @@ impl<W: std::io::Write> RequestLog for CsvRequestLog<W> {
             r.via_activator,
             r.waited_for_cold_start,
         );
+        if self.llm {
+            self.line.pop();
+            for v in [r.ttft, r.tpot] {
+                self.line.push(',');
+                if let Some(d) = v {
+                    crate::observe::output::push_fixed(&mut self.line, d.0, 6);
+                }
+            }
+            self.line.push('\n');
+        }
         self.out.write_all(self.line.as_bytes())
     }
 }

@@ -203,6 +203,14 @@ impl Stepper {
                     pod: r.pod,
                     via_activator: r.via_activator,
                     waited_for_cold_start: r.cold,
+                    ttft: (r.status == 200)
+                        .then_some(r.tokens.ttft_ns)
+                        .flatten()
+                        .map(SimDuration),
+                    tpot: (r.status == 200)
+                        .then_some(r.tokens.tpot_ns)
+                        .flatten()
+                        .map(SimDuration),
                 })?;
             }
             sim.handle(now, event, sink)?;

@@ -115,6 +115,7 @@ impl Sim {
             wall_time_s: 0.0,
             settings: self.cfg.settings.clone(),
             effective_config: self.cfg.effective_config.clone(),
+            llm: self.llm.as_ref().map(|l| l.summary()),
             slo: self.slo.take().map(|s| s.finish()),
         })
     }

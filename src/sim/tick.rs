@@ -149,7 +149,11 @@ impl Sim {
             hpa_recommendation: None,
             hpa_limit_reason: "",
             row_duration_s: span_s,
+            engine: None,
         };
+        if self.llm.is_some() {
+            row.engine = Some(self.engine_row(now, sink)?);
+        }
         for rev in &mut self.revisions {
             rev.scaler.columns(&mut row);
         }
@@ -159,6 +163,7 @@ impl Sim {
         s.completions = 0;
         s.failures = 0;
         s.cold_completions = 0;
+        s.preemptions = 0;
         s.latencies_us.clear();
         Ok(())
     }

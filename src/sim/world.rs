@@ -118,6 +118,8 @@ pub(crate) struct Request {
     pub(crate) cold: bool,
     pub(crate) status: u16,
     pub(crate) timeout_event: Option<EventId>,
+    /// Token timeline on a KV cache pod (first token, tokens kept across preemption, TTFT/TPOT).
+    pub(crate) tokens: crate::workload::engine::TokenState,
 }
 
 pub(crate) struct Rngs {
@@ -136,6 +138,8 @@ pub(crate) struct SecondCounters {
     pub(crate) failures: u64,
     pub(crate) cold_completions: u64,
     pub(crate) latencies_us: Vec<u64>,
+    /// KV cache preemptions, all pods.
+    pub(crate) preemptions: u64,
 }
 
 /// The world: the revisions, the cluster they share, the requests in flight, the event queue, the random
@@ -183,6 +187,8 @@ pub(crate) struct Sim {
     pub(crate) cold_start_phases: Vec<PhaseTimes>,
     pub(crate) gpu_ns: u128,
     pub(crate) max_pending: u32,
+    /// The LLM engine model (`gpu_batch` with `kv_cache_tokens`): run-wide TTFT/TPOT and preemptions.
+    pub(crate) llm: Option<crate::observe::llm::LlmStats>,
 }
 
 impl Sim {
@@ -232,6 +238,11 @@ impl Sim {
             cold_start_phases: Vec::new(),
             gpu_ns: 0,
             max_pending: 0,
+            llm: cfg
+                .pod_model
+                .service
+                .kv_cache_tokens()
+                .map(crate::observe::llm::LlmStats::new),
             cfg,
         }
     }

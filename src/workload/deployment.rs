@@ -31,6 +31,7 @@ impl Sim {
     pub(crate) fn create_pod(&mut self, now: SimTime, rv: RevisionId, ready_now: bool) -> u32 {
         let rev = &mut self.revisions[rv.index()];
         let mut pod = Pod::new(now, PodState::Starting, rev.shape);
+        pod.rate.kv = super::engine::kv_for(&rev.service);
         let slot = match rev.free_pods.pop() {
             Some(slot) => {
                 pod.generation = rev.pods[slot as usize].generation.wrapping_add(1);
@@ -340,6 +341,9 @@ impl Sim {
         p.executing = 0;
         p.queued = 0;
         p.rate.tags.clear();
+        if let Some(kv) = p.rate.kv.as_mut() {
+            kv.clear();
+        }
         if let Some(ev) = p.rate.next.take() {
             self.queue.cancel(ev);
         }

@@ -15,8 +15,9 @@
 //!   linear through `batch_curve` points, `f(1) = 1`); throughput grows as `b / f(b)`. A request's work
 //!   (its time alone on the GPU) is `prompt_tokens × prefill_per_token + output_tokens × decode_per_token`
 //!   when the trace gives token counts and the model has token rates, else a service-time sample.
-//!   Simplification: prefill and decode are slowed by the same factor; no KV-cache memory limit beyond
-//!   `max_batch`.
+//!   Simplification: prefill and decode are slowed by the same factor. With `kv_cache_tokens` the pod
+//!   also has a KV cache ([`super::kv_cache`]): admission waits for free cache, decode growth can
+//!   preempt, and the pod reports vLLM's engine signals; without it the only limit is `max_batch`.
 //!
 //! Processor sharing and GPU batching are both *shared-rate* disciplines: all running requests on a pod
 //! progress at the same rate, which changes only when the running count changes. The pod keeps a virtual
@@ -29,10 +30,11 @@
 //! Timeouts: a fixed-slots request is cut at its deadline (504); a shared-rate request that completes
 //! after its deadline is answered 504 at completion (simplification: it keeps its share until then).
 
+use super::kv_cache::KvCache;
 use super::pods::ResourceModel;
 use crate::dist::DurationDist;
 use crate::engine::{EventId, SimRng};
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 use crate::traffic::RequestAttrs;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -56,6 +58,8 @@ pub struct GpuBatch {
     pub prefill_per_token_s: f64,
     /// Seconds per output token at batch 1 (0 = not token-driven).
     pub decode_per_token_s: f64,
+    /// KV cache per pod in tokens (`None` = unlimited and no engine signals; see [`super::kv_cache`]).
+    pub kv_cache_tokens: Option<u64>,
 }
 
 impl GpuBatch {
@@ -95,6 +99,14 @@ impl ServiceModel {
             ServiceModel::GpuBatch(g) if cc == 0 => g.max_batch,
             ServiceModel::GpuBatch(g) => cc.min(g.max_batch),
             _ => cc,
+        }
+    }
+
+    /// The KV cache per pod (`gpu_batch` with `kv_cache_tokens`): the LLM engine signals are on.
+    pub fn kv_cache_tokens(&self) -> Option<u64> {
+        match self {
+            ServiceModel::GpuBatch(g) => g.kv_cache_tokens,
+            _ => None,
         }
     }
 
@@ -164,8 +176,14 @@ pub struct SharedRate {
     pub updated: SimTime,
     pub speed: f64,
     pub tags: BinaryHeap<Reverse<Tag>>,
-    /// The pod's next-completion event.
+    /// The pod's next-completion event (with a KV cache: the next completion or the moment the cache
+    /// fills, whichever comes first).
     pub next: Option<EventId>,
+    /// The pod's KV cache and token timeline (`gpu_batch` with `kv_cache_tokens` only).
+    pub kv: Option<Box<KvCache>>,
+    /// First tokens that came out during the last [`SharedRate::advance`], with their wall time; the
+    /// loop drains it after each advance.
+    pub first_tokens: Vec<(crate::ids::RequestId, SimTime)>,
 }
 
 impl SharedRate {
@@ -176,6 +194,39 @@ impl SharedRate {
             speed: 1.0,
             tags: BinaryHeap::new(),
             next: None,
+            kv: None,
+            first_tokens: Vec::new(),
+        }
+    }
+
+    /// The virtual clock at `now` without moving it (`now` at or after the last advance).
+    pub fn vtime_at(&self, now: SimTime) -> f64 {
+        if now > self.updated && !self.tags.is_empty() {
+            self.vtime + (now - self.updated).as_secs_f64() * self.speed
+        } else {
+            self.vtime
+        }
+    }
+
+    /// `vllm:kv_cache_usage_perc` at `now` (0–1; 0 without a KV cache).
+    pub fn kv_usage(&self, now: SimTime) -> f64 {
+        self.kv
+            .as_ref()
+            .map_or(0.0, |kv| kv.usage_fraction(self.vtime_at(now)))
+    }
+
+    /// Seconds of wall time until the pod's next event: its earliest completion or, with a KV cache,
+    /// the moment the cache fills.
+    pub fn secs_to_next(&self) -> Option<f64> {
+        let done = self.secs_to_first();
+        let full = self
+            .kv
+            .as_ref()
+            .and_then(|kv| kv.next_overflow(self.vtime))
+            .map(|v| ((v - self.vtime).max(0.0)) / self.speed.max(1e-12));
+        match (done, full) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -184,7 +235,16 @@ impl SharedRate {
     pub fn advance(&mut self, now: SimTime) {
         if now > self.updated {
             if !self.tags.is_empty() {
+                let (v0, t0) = (self.vtime, self.updated);
                 self.vtime += (now - self.updated).as_secs_f64() * self.speed;
+                if let Some(kv) = self.kv.as_mut() {
+                    // The speed was constant since `t0`, so a first token's wall time is exact.
+                    while let Some((id, tag)) = kv.pop_first_token(self.vtime) {
+                        let secs = ((tag - v0).max(0.0)) / self.speed.max(1e-12);
+                        let at = t0 + SimDuration((secs * 1e9).ceil() as u64);
+                        self.first_tokens.push((id, at.min(now)));
+                    }
+                }
             }
             self.updated = now;
         }
@@ -213,6 +273,7 @@ mod tests {
             curve: vec![(1, 1.0), (9, 2.0)],
             prefill_per_token_s: 0.0,
             decode_per_token_s: 0.0,
+            kv_cache_tokens: None,
         };
         assert_eq!(g.factor(1), 1.0);
         assert!((g.factor(5) - 1.5).abs() < 1e-12);

@@ -14,7 +14,8 @@
 //!   (`custom_metrics`, same model, 15 s by default): GPU utilization from the pod's GPU busy-seconds counter
 //!   (`DCGM_FI_DEV_GPU_UTIL` as percent 0–100, `DCGM_FI_PROF_SM_ACTIVE` / `GR_ENGINE_ACTIVE` as a ratio
 //!   0–1), per-pod concurrency (time-averaged requests in the pod, queued included) and per-pod requests per
-//!   second, each as a rate over the scrape window.
+//!   second, each as a rate over the scrape window; and vLLM's gauges at the scrape instant
+//!   (`vllm:num_requests_running`, `vllm:num_requests_waiting`, `vllm:kv_cache_usage_perc` 0–1).
 //! * **Object / External metrics** of the service: requests per second arriving and requests in flight,
 //!   averaged over the same custom-metrics window; KEDA cron triggers evaluate their window at the sync.
 //!
@@ -73,6 +74,9 @@ pub enum MetricSource {
     VllmRunning,
     /// `vllm:num_requests_waiting`: requests queued in the pod at the scrape (a gauge).
     VllmWaiting,
+    /// `vllm:kv_cache_usage_perc`: the pod's KV cache use at the scrape, 0–1 (a gauge; 0 without
+    /// `pod.service.kv_cache_tokens`).
+    VllmKvCacheUsage,
 }
 
 impl MetricSource {
@@ -88,6 +92,7 @@ impl MetricSource {
         "service_concurrency",
         "vllm:num_requests_running",
         "vllm:num_requests_waiting",
+        "vllm:kv_cache_usage_perc",
     ];
 
     pub fn from_name(name: &str) -> Option<Self> {
@@ -102,6 +107,7 @@ impl MetricSource {
             "service_concurrency" => MetricSource::ServiceConcurrency,
             "vllm:num_requests_running" => MetricSource::VllmRunning,
             "vllm:num_requests_waiting" => MetricSource::VllmWaiting,
+            "vllm:kv_cache_usage_perc" => MetricSource::VllmKvCacheUsage,
             _ => return None,
         })
     }
@@ -122,6 +128,8 @@ impl MetricSource {
                 let n = name.to_ascii_lowercase();
                 if per_pod && n.contains("num_requests_waiting") {
                     Some(MetricSource::VllmWaiting)
+                } else if per_pod && n.contains("kv_cache_usage") {
+                    Some(MetricSource::VllmKvCacheUsage)
                 } else if per_pod && n.contains("num_requests_running") {
                     Some(MetricSource::VllmRunning)
                 } else if n.contains("gpu_util") || n.contains("gpu-util") {
@@ -213,7 +221,7 @@ struct Sample {
     at: SimTime,
     window: SimDuration,
     /// Values in plain units, indexed by [`SampleField`].
-    values: [f64; 7],
+    values: [f64; 8],
 }
 
 const CPU_CORES: usize = 0;
@@ -223,6 +231,7 @@ const CONCURRENCY: usize = 3;
 const RPS: usize = 4;
 const VLLM_RUNNING: usize = 5;
 const VLLM_WAITING: usize = 6;
+const VLLM_KV_USAGE: usize = 7;
 
 /// The counters a scrape differences, per pod slot.
 #[derive(Clone, Debug, Default)]
@@ -368,7 +377,7 @@ impl HpaRuntime {
             if let Some((at, cpu)) = t.last_resource {
                 let dt = (now - at).as_secs_f64();
                 if dt > 0.0 {
-                    let mut values = [0.0; 7];
+                    let mut values = [0.0; 8];
                     values[CPU_CORES] = (usage.cpu_core_seconds - cpu) / dt;
                     values[MEMORY_BYTES] = usage.memory_bytes;
                     t.resource.push_back(Sample {
@@ -398,12 +407,13 @@ impl HpaRuntime {
             if let Some((at, gpu, conc, reqs)) = t.last_custom {
                 let dt = (now - at).as_secs_f64();
                 if dt > 0.0 {
-                    let mut values = [0.0; 7];
+                    let mut values = [0.0; 8];
                     values[GPU_BUSY] = ((usage.gpu_busy_seconds - gpu) / dt).clamp(0.0, 1.0);
                     values[CONCURRENCY] = (t.concurrency_seconds - conc) / dt;
                     values[RPS] = (t.requests - reqs) / dt;
                     values[VLLM_RUNNING] = f64::from(pod.executing);
                     values[VLLM_WAITING] = f64::from(pod.queued);
+                    values[VLLM_KV_USAGE] = pod.rate.kv_usage(now);
                     t.custom.push_back(Sample {
                         at: now,
                         window: now - at,
@@ -417,7 +427,7 @@ impl HpaRuntime {
         if let Some((at, arrivals, conc)) = self.last_service {
             let dt = (now - at).as_secs_f64();
             if dt > 0.0 {
-                let mut values = [0.0; 7];
+                let mut values = [0.0; 8];
                 values[RPS] = (self.service_arrivals - arrivals) / dt;
                 values[CONCURRENCY] = (self.service_concurrency_seconds - conc) / dt;
                 self.service.push_back(Sample {
@@ -536,6 +546,7 @@ impl HpaRuntime {
                                 MetricSource::PodConcurrency => s.values[CONCURRENCY],
                                 MetricSource::VllmRunning => s.values[VLLM_RUNNING],
                                 MetricSource::VllmWaiting => s.values[VLLM_WAITING],
+                                MetricSource::VllmKvCacheUsage => s.values[VLLM_KV_USAGE],
                                 _ => s.values[RPS],
                             };
                             PodMetricSample {
@@ -645,7 +656,7 @@ mod tests {
         let mk = |s| Sample {
             at: SimTime::from_secs(s),
             window: SimDuration::from_secs(15),
-            values: [s as f64; 7],
+            values: [s as f64; 8],
         };
         let mut q: VecDeque<Sample> = [mk(15), mk(30), mk(45)].into_iter().collect();
         let got = latest(&mut q, SimTime::from_secs(50), SimDuration::from_secs(10));

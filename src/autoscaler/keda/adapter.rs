@@ -11,13 +11,14 @@
 //! Metrics a `prometheus` trigger's query can name (values of the second that just ended):
 //! - per ready pod: `concurrency` (queue-proxy average requests in flight), `rps` (requests received),
 //!   `vllm:num_requests_running` (requests executing, i.e. in the running batch),
-//!   `vllm:num_requests_waiting` (requests queued in the pod, waiting for a batch slot);
+//!   `vllm:num_requests_waiting` (requests queued in the pod, waiting for a batch slot or for KV cache,
+//!   preempted ones included), `vllm:kv_cache_usage_perc` (KV cache in use, 0–1; see
+//!   [`crate::workload::kv_cache`]), all gauges at the end of the second;
 //! - service-wide, one series: `requests_per_second` (requests that reached the ingress, including those
 //!   refused while no pod was ready) and `in_flight` (requests sent and not yet answered).
 //!
-//! Simplification: `vllm:num_requests_waiting` counts requests waiting for a batch slot (`max_batch`) in
-//! the pod; the GPU batching model has no KV-cache capacity, so there is no `vllm:kv_cache_usage_perc`
-//! and no preemption (a query naming an unpublished metric is a trigger error, which drives `fallback`).
+//! Without `pod.service.kv_cache_tokens` the KV cache is unlimited and `vllm:kv_cache_usage_perc` is 0.
+//! A query naming an unpublished metric is a trigger error, which drives `fallback`.
 //!
 //! Simplifications: the HPA KEDA creates runs with kube-controller-manager's default flags (15 s sync,
 //! 0.1 tolerance, 5 min downscale stabilization; `autoscaler.controller` does not apply to it), and both
@@ -133,10 +134,12 @@ impl KedaAdapter {
     fn metrics(view: &SecondView<'_>) -> KedaMetrics {
         let mut running = Vec::new();
         let mut waiting = Vec::new();
+        let mut kv = Vec::new();
         for pod in view.pods.iter() {
             if pod.state == PodState::Ready {
                 running.push(f64::from(pod.executing));
                 waiting.push(f64::from(pod.queued));
+                kv.push(pod.rate.kv_usage(view.now));
             }
         }
         KedaMetrics::default()
@@ -156,6 +159,7 @@ impl KedaAdapter {
             )
             .with("vllm:num_requests_running", running)
             .with("vllm:num_requests_waiting", waiting)
+            .with("vllm:kv_cache_usage_perc", kv)
             .with("requests_per_second", vec![view.arrivals as f64])
             .with("in_flight", vec![view.in_flight as f64])
     }
