@@ -23,7 +23,11 @@ pub struct KpaInputs<'a> {
 }
 
 /// The KPA section: every config-autoscaler key and revision setting, resolved, with its source.
-pub fn kpa_section(origins: &Origins, inputs: &KpaInputs, setup: &crate::autoscaler::kpa::adapter::KpaSetup) -> Value {
+pub fn kpa_section(
+    origins: &Origins,
+    inputs: &KpaInputs,
+    setup: &crate::autoscaler::kpa::adapter::KpaSetup,
+) -> Value {
     let scaling = &setup.scaling;
     let d = &scaling.decider;
     let config = inputs.config;
