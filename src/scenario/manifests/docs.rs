@@ -119,11 +119,14 @@ fn split_documents(text: &str) -> Vec<(usize, String)> {
     let mut start = 0usize;
     let mut current = String::new();
     for (i, line) in text.lines().enumerate() {
-        if line.starts_with("---") {
+        // `---` alone or followed by a space (`--- # comment`, `--- {kind: x}`) starts a document.
+        let marker = line
+            .strip_prefix("---")
+            .filter(|rest| rest.is_empty() || rest.starts_with([' ', '\t']));
+        if let Some(rest) = marker {
             parts.push((start, std::mem::take(&mut current)));
             start = i;
-            // `--- {kind: x}`: content after the marker belongs to the new document.
-            let rest = line[3..].trim();
+            let rest = rest.trim();
             if !rest.is_empty() && !rest.starts_with('#') {
                 current.push_str(rest);
             }
