@@ -211,6 +211,18 @@ fn unsupported_shapes_are_clear_errors_with_file_line_and_key() {
         "{e}"
     );
     let e = prepare_text(
+        "over.yaml",
+        "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: b}\nspec:\n  predictor:\n    model:\n      resources:\n        requests:\n          memory: 8Gi\n        limits:\n          memory: 4Gi\n",
+    )
+    .unwrap_err();
+    assert!(e.contains("over.yaml:9: spec.predictor.model.resources.requests.memory: \"8Gi\" is more than the limit \"4Gi\""), "{e}");
+    let e = prepare_text(
+        "gpu.yaml",
+        "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: g}\nspec:\n  predictor:\n    triton:\n      resources:\n        requests:\n          nvidia.com/gpu: 1\n        limits:\n          nvidia.com/gpu: 2\n",
+    )
+    .unwrap_err();
+    assert!(e.contains("gpu.yaml:11: spec.predictor.triton.resources.limits.\"nvidia.com/gpu\": nvidia.com/gpu requests and limits must be equal"), "{e}");
+    let e = prepare_text(
         "alpha3.yaml",
         "apiVersion: serving.kserve.io/v1alpha3\nkind: InferenceService\nmetadata: {name: c}\nspec: {}\n",
     )

@@ -264,7 +264,7 @@ fn container(
     };
     for section in ["requests", "limits"] {
         for (name, q) in super::string_map(resources.get(section)) {
-            let k = format!("{rkey}.{section}.{name}");
+            let k = format!("{rkey}.{section}.{}", quoted(&name));
             if !RESOURCE_KEYS.contains(&name.as_str()) {
                 ignore(
                     doc,
@@ -289,10 +289,53 @@ fn container(
             map.insert(name, q);
         }
     }
+    // Kubernetes' own rules, checked here so that the error points into the manifest.
+    for name in RESOURCE_KEYS {
+        let (Some(r), Some(l)) = (out.requests.get(*name), out.limits.get(*name)) else {
+            continue;
+        };
+        let (rv, lv) = (parse_quantity_milli(r), parse_quantity_milli(l));
+        let (Ok(rv), Ok(lv)) = (rv, lv) else { continue };
+        if *name == "nvidia.com/gpu" && rv != lv {
+            return Err(doc.error(
+                &format!("{rkey}.limits.{}", quoted(name)),
+                "nvidia.com/gpu requests and limits must be equal (extended resources cannot be overcommitted)",
+            ));
+        }
+        if rv > lv {
+            return Err(doc.error(
+                &format!("{rkey}.requests.{}", quoted(name)),
+                format!(
+                    "{r:?} is more than the limit {l:?} (Kubernetes requires request <= limit)"
+                ),
+            ));
+        }
+    }
+    if let Some(g) = out
+        .requests
+        .get("nvidia.com/gpu")
+        .or(out.limits.get("nvidia.com/gpu"))
+    {
+        if parse_quantity_milli(g).is_ok_and(|v| v % 1000 != 0) {
+            return Err(doc.error(
+                &format!("{rkey}.limits.\"nvidia.com/gpu\""),
+                format!("{g:?} must be a whole number of GPUs"),
+            ));
+        }
+    }
     if !(out.requests.is_empty() && out.limits.is_empty()) {
         m.resources = Some(out);
     }
     Ok(())
+}
+
+/// A key path segment; quoted when it holds dots (`"nvidia.com/gpu"`), as the locator reads them.
+fn quoted(name: &str) -> String {
+    if name.contains('.') {
+        format!("{name:?}")
+    } else {
+        name.to_string()
+    }
 }
 
 fn u32_at(doc: &Doc, key: &str) -> Result<Option<u32>, String> {
