@@ -176,4 +176,47 @@ mod tests {
             .unwrap_or(0);
         assert!(line >= 5, "{e}");
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// However documents, blank lines and comments are arranged, every key of every document is
+        /// located at the line it is written on.
+        #[test]
+        fn every_key_is_found_at_its_file_line(
+            docs in proptest::collection::vec((0usize..3, 1usize..5, any::<bool>()), 1..5),
+            leading_marker in any::<bool>(),
+        ) {
+            let mut text = String::new();
+            let mut expected = Vec::new(); // (document index, key, line)
+            if leading_marker {
+                text.push_str("---\n");
+            }
+            for (d, (blanks, keys, comment)) in docs.iter().enumerate() {
+                if d > 0 {
+                    text.push_str(if *comment { "--- # next\n" } else { "---\n" });
+                }
+                for _ in 0..*blanks {
+                    text.push('\n');
+                }
+                text.push_str("spec:\n");
+                for k in 0..*keys {
+                    if *comment {
+                        text.push_str("  # note\n");
+                    }
+                    text.push_str(&format!("  k{k}: {k}\n"));
+                    expected.push((d, format!("spec.k{k}"), text.lines().count()));
+                }
+            }
+            let dir = std::env::temp_dir().join(format!("podscale-docs-prop-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("p.yaml");
+            std::fs::write(&path, &text).unwrap();
+            let read = read_docs(&path).unwrap();
+            prop_assert_eq!(read.len(), docs.len());
+            for (d, key, line) in expected {
+                prop_assert_eq!(read[d].line(&key), Some(line), "{}", text);
+            }
+        }
+    }
 }
