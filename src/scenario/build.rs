@@ -85,7 +85,10 @@ pub fn prepare(
     // The service: a referenced manifest first, then the scenario's own fields on top.
     let mut service = super::manifests::ServiceManifest::default();
     if let Some(rel) = &spec.service.manifest {
-        match super::manifests::read_service_manifest(&base.join(rel)) {
+        match super::manifests::read_service_manifest_named(
+            &base.join(rel),
+            spec.service.name.as_deref(),
+        ) {
             Ok(m) => service = m,
             Err(message) => errors.push(loaded.error_at("service.manifest", message)),
         }
@@ -169,7 +172,8 @@ pub fn prepare(
             }
         },
         "kpa" => {
-            let mut configmap = BTreeMap::new();
+            // A config-autoscaler ConfigMap in the service's manifest file, unless the scenario names one.
+            let mut configmap = service.configmap.clone().unwrap_or_default();
             if let Some(rel) = &spec.autoscaler.configmap {
                 match super::manifests::read_configmap(&base.join(rel)) {
                     Ok(d) => configmap = d,
@@ -255,6 +259,7 @@ pub fn prepare(
                     let progress_deadline = spec
                         .autoscaler
                         .progress_deadline
+                        .or(service.progress_deadline)
                         .unwrap_or(SimDuration::from_secs(600));
                     if progress_deadline == SimDuration::ZERO {
                         errors.push(loaded.error_at(
@@ -369,7 +374,23 @@ pub fn prepare(
             format!("needs class hpa or external (a CronHPA alone: class fixed), but the class is `{class}`"),
         ));
     }
-    let (resources, pod_model) = super::podspec::build(loaded, &mut errors);
+    let manifest_resources = service
+        .resources
+        .as_ref()
+        .map(|r| super::podspec::ResourcesSpec {
+            requests: r
+                .requests
+                .iter()
+                .map(|(k, v)| (k.clone(), super::podspec::Quantity(v.clone())))
+                .collect(),
+            limits: r
+                .limits
+                .iter()
+                .map(|(k, v)| (k.clone(), super::podspec::Quantity(v.clone())))
+                .collect(),
+        });
+    let (resources, pod_model) =
+        super::podspec::build(loaded, manifest_resources.as_ref(), &mut errors);
     let activator = super::activator::settings(loaded, pod_model.phases.is_some(), &mut errors);
 
     let seed = seed_override.unwrap_or(spec.seed);
@@ -434,6 +455,12 @@ pub fn prepare(
             timeout_source,
             kpa: kpa_effective,
             keda: keda_effective,
+            manifest_resources: manifest_resources
+                .as_ref()
+                .filter(|_| {
+                    spec.pod.resources.requests.is_empty() && spec.pod.resources.limits.is_empty()
+                })
+                .map(|r| serde_json::to_value(r).unwrap_or(serde_json::Value::Null)),
         },
     );
     let oversized = super::limits::check_built(loaded, &config);

@@ -38,6 +38,8 @@ pub fn locate_key(text: &str, path: &str) -> Option<usize> {
             Segment::Index(n) => {
                 let mut seen = 0usize;
                 let mut hit = None;
+                // Items of this list are the `- ` lines at the first item's indentation (not nested lists').
+                let mut item_indent = None;
                 for (i, raw) in lines.iter().enumerate().skip(start) {
                     if raw.trim().is_empty() {
                         continue;
@@ -47,6 +49,13 @@ pub fn locate_key(text: &str, path: &str) -> Option<usize> {
                         break;
                     }
                     if raw.trim_start().starts_with("- ") {
+                        let first = *item_indent.get_or_insert(indent);
+                        if indent < first {
+                            break;
+                        }
+                        if indent > first {
+                            continue;
+                        }
                         if seen == n {
                             hit = Some((i, indent));
                             break;
@@ -139,6 +148,8 @@ mod tests {
         assert_eq!(locate_key(DOC, "pod.service_time.mean"), Some(6));
         assert_eq!(locate_key(DOC, "traffic.sources[1].rate"), Some(13));
         assert_eq!(locate_key(DOC, "traffic.sources[0]"), Some(10));
+        let nested = "items:\n- a:\n  - x: 1\n  - x: 2\n- b: 3\n";
+        assert_eq!(locate_key(nested, "items[1].b"), Some(5));
         assert_eq!(locate_key(DOC, "pod.missing"), None);
         assert_eq!(locate_key_or_parent(DOC, "pod.missing"), Some(2));
         assert_eq!(locate_key_or_parent(DOC, "nowhere.at.all"), None);

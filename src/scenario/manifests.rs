@@ -1,14 +1,25 @@
 //! Reading users' real manifests: a KServe `InferenceService` (or a Knative `Service`) for the autoscaling
-//! fields and annotations, and a `config-autoscaler` `ConfigMap` for the cluster defaults.
+//! fields, annotations and container resources, and a `config-autoscaler` `ConfigMap` for the cluster
+//! defaults.
 //!
-//! Only the fields that matter for autoscaling are read; everything else in the manifest is ignored, so a
-//! manifest copied from a cluster (`kubectl get isvc -o yaml`) works as is. For an InferenceService the
-//! predictor component is used (that is where KServe's autoscaling fields live).
+//! Manifests are read as written: a multi-document YAML stream (`---`) or a `kind: List`, with the
+//! service picked by `metadata.name` (the scenario's `service.name`) when the file holds several; a
+//! `config-autoscaler` ConfigMap in the same file is the autoscaler's ConfigMap and a `config-deployment`
+//! ConfigMap gives `progress-deadline`. The InferenceService versions are in [`kserve`]. Only the
+//! fields that matter for autoscaling are read; everything else is ignored, so a manifest copied from a
+//! cluster (`kubectl get isvc -o yaml`) works as is. What the manifest asks for and podscale does not
+//! simulate (a transformer, an explainer, a canary split, a traffic split between revisions, other
+//! objects in the file) is listed in [`ServiceManifest::ignored`] and reported as warnings.
+
+mod docs;
+mod kserve;
 
 use super::scalar_to_string;
+use crate::time::SimDuration;
+use docs::{read_docs, Doc};
 use serde_yaml::Value;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The autoscaling-relevant fields of a serving manifest.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -21,32 +32,32 @@ pub struct ServiceManifest {
     pub scale_target: Option<f64>,
     pub timeout_seconds: Option<u64>,
     pub annotations: BTreeMap<String, String>,
-    /// Parts of the manifest that podscale does not simulate (other components, traffic splits), as
-    /// dotted paths; reported as warnings.
-    pub ignored: Vec<String>,
+    /// The model container's resources (validated quantities), when the manifest gives them.
+    pub resources: Option<ManifestResources>,
+    /// Data of a `config-autoscaler` ConfigMap in the same file (`_example` keys dropped).
+    pub configmap: Option<BTreeMap<String, String>>,
+    /// `progress-deadline` of a `config-deployment` ConfigMap in the same file.
+    pub progress_deadline: Option<SimDuration>,
+    /// Parts of the manifest that podscale does not simulate; reported as warnings.
+    pub ignored: Vec<Ignored>,
 }
 
-fn read_yaml(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if let Err((line, message)) = super::limits::check_text(&text) {
-        let at = line.map(|l| format!(":{l}")).unwrap_or_default();
-        return Err(format!(
-            "{}{at}: refused before parsing: {message}",
-            path.display()
-        ));
-    }
-    serde_yaml::from_str(&text).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!(":{}", l.line()))
-            .unwrap_or_default();
-        let message = e.to_string();
-        let message = message
-            .rsplit_once(" at line ")
-            .map_or(message.as_str(), |(m, _)| m);
-        format!("{}{at}: malformed YAML: {message}", path.display())
-    })
+/// `resources` of the manifest's model container.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ManifestResources {
+    /// Dotted path of the `resources` key in the manifest.
+    pub key: String,
+    pub requests: BTreeMap<String, String>,
+    pub limits: BTreeMap<String, String>,
+}
+
+/// A part of a manifest that has no effect on the run, with where it is written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ignored {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
 }
 
 fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
@@ -59,107 +70,172 @@ fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-fn as_u32(v: Option<&Value>, field: &str, path: &Path) -> Result<Option<u32>, String> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Some)
+fn is_serving(doc: &Doc) -> bool {
+    matches!(doc.kind(), "InferenceService" | "KFService")
+        || (doc.kind() == "Service" && doc.api_version().starts_with("serving.knative.dev/"))
+}
+
+/// Reads the single serving object of a manifest file (see [`read_service_manifest_named`]).
+pub fn read_service_manifest(path: &Path) -> Result<ServiceManifest, String> {
+    read_service_manifest_named(path, None)
+}
+
+/// Reads an InferenceService (KServe v1beta1, KFServing v1alpha2/v1alpha1) or a Knative Service from a
+/// manifest file; with several serving objects in the file, the one whose `metadata.name` is `name`.
+pub fn read_service_manifest_named(
+    path: &Path,
+    name: Option<&str>,
+) -> Result<ServiceManifest, String> {
+    let docs = read_docs(path)?;
+    let serving: Vec<&Doc> = docs.iter().filter(|d| is_serving(d)).collect();
+    let names = || {
+        serving
+            .iter()
+            .map(|d| format!("{:?}", d.name().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let chosen = match (serving.as_slice(), name) {
+        ([], _) => {
+            let kinds: Vec<String> = docs
+                .iter()
+                .map(|d| format!("{} {}", d.api_version(), d.kind()))
+                .collect();
+            return Err(format!(
+                "{}: no serving manifest in the file (found: {}); allowed: InferenceService (serving.kserve.io/v1beta1, \
+                 serving.kubeflow.org/v1beta1, v1alpha2), KFService (serving.kubeflow.org/v1alpha1), Service \
+                 (serving.knative.dev/v1), alone, in a `---` stream or in a `kind: List`",
+                path.display(),
+                if kinds.is_empty() { "nothing".to_string() } else { kinds.join(", ") }
+            ));
+        }
+        ([one], _) => *one,
+        (_, Some(n)) => *serving
+            .iter()
+            .find(|d| d.name() == Some(n))
             .ok_or_else(|| {
                 format!(
-                    "{}: `{field}` must be a whole number >= 0, got {}",
+                    "{}: no serving object named {n:?} (service.name); the file holds {}",
                     path.display(),
-                    super::show_value(v)
+                    names()
                 )
-            }),
+            })?,
+        (_, None) => {
+            return Err(format!(
+                "{}: the file holds {} serving objects ({}); set `service.name` to the metadata.name of the one to simulate",
+                path.display(),
+                serving.len(),
+                names()
+            ))
+        }
+    };
+    let mut m = ServiceManifest {
+        name: chosen.name().map(str::to_string),
+        annotations: string_map(chosen.get("metadata.annotations")),
+        ..ServiceManifest::default()
+    };
+    if chosen.kind() == "Service" {
+        knative_service(chosen, &mut m)?;
+    } else {
+        kserve::read_inference_service(chosen, &mut m)?;
     }
+    for doc in &docs {
+        if std::ptr::eq(doc, chosen) {
+            continue;
+        }
+        match (doc.kind(), doc.name()) {
+            ("ConfigMap", Some("config-autoscaler")) => {
+                m.configmap = Some(configmap_data(doc));
+            }
+            ("ConfigMap", Some("config-deployment")) => {
+                let data = string_map(doc.get("data"));
+                if let Some(v) = data.get("progress-deadline") {
+                    let d = crate::time::parse_duration(v)
+                        .ok()
+                        .filter(|d| *d > SimDuration::ZERO)
+                        .ok_or_else(|| {
+                            doc.error(
+                                "data.progress-deadline",
+                                format!("{v:?} must be a positive duration such as \"600s\""),
+                            )
+                        })?;
+                    m.progress_deadline = Some(d);
+                }
+            }
+            (kind, n) => {
+                let what = if is_serving(doc) {
+                    "another serving object; only the one named by service.name is simulated"
+                } else {
+                    "not read by podscale (only the serving object and the config-autoscaler and config-deployment ConfigMaps are)"
+                };
+                kserve::ignore(
+                    doc,
+                    &mut m,
+                    "kind",
+                    format!("{kind} {:?} is {what}", n.unwrap_or("")),
+                );
+            }
+        }
+    }
+    Ok(m)
 }
 
-/// Reads an InferenceService (serving.kserve.io) or a Knative Service (serving.knative.dev).
-pub fn read_service_manifest(path: &Path) -> Result<ServiceManifest, String> {
-    let doc = read_yaml(path)?;
-    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
-    let name = doc
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let mut annotations = string_map(doc.get("metadata").and_then(|m| m.get("annotations")));
-    match kind {
-        "InferenceService" => {
-            let predictor = doc
-                .get("spec")
-                .and_then(|s| s.get("predictor"))
-                .ok_or_else(|| format!("{}: an InferenceService needs `spec.predictor`", path.display()))?;
-            annotations.extend(string_map(predictor.get("annotations")));
-            let ignored = ["transformer", "explainer"]
-                .into_iter()
-                .filter(|c| doc.get("spec").and_then(|s| s.get(c)).is_some())
-                .map(|c| format!("spec.{c}"))
-                .collect();
-            let scale_target = match predictor.get("scaleTarget") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_f64().ok_or_else(|| {
-                    format!("{}: `spec.predictor.scaleTarget` must be a number, got {}", path.display(), super::show_value(v))
-                })?),
-            };
-            Ok(ServiceManifest {
-                name,
-                container_concurrency: as_u32(predictor.get("containerConcurrency"), "spec.predictor.containerConcurrency", path)?,
-                min_replicas: as_u32(predictor.get("minReplicas"), "spec.predictor.minReplicas", path)?,
-                max_replicas: as_u32(predictor.get("maxReplicas"), "spec.predictor.maxReplicas", path)?,
-                scale_metric: predictor.get("scaleMetric").and_then(Value::as_str).map(str::to_string),
-                scale_target,
-                timeout_seconds: as_u32(predictor.get("timeout"), "spec.predictor.timeout", path)?.map(u64::from),
-                annotations,
-                ignored,
-            })
-        }
-        "Service" => {
-            let template = doc
-                .get("spec")
-                .and_then(|s| s.get("template"))
-                .ok_or_else(|| format!("{}: a Knative Service needs `spec.template`", path.display()))?;
-            annotations.extend(string_map(template.get("metadata").and_then(|m| m.get("annotations"))));
-            let spec = template.get("spec");
-            let ignored = doc
-                .get("spec")
-                .and_then(|s| s.get("traffic"))
-                .map(|_| vec!["spec.traffic".to_string()])
-                .unwrap_or_default();
-            Ok(ServiceManifest {
-                ignored,
-                name,
-                container_concurrency: as_u32(spec.and_then(|s| s.get("containerConcurrency")), "spec.template.spec.containerConcurrency", path)?,
-                timeout_seconds: as_u32(spec.and_then(|s| s.get("timeoutSeconds")), "spec.template.spec.timeoutSeconds", path)?
-                    .map(u64::from),
-                annotations,
-                ..ServiceManifest::default()
-            })
-        }
-        other => Err(format!(
-            "{}: kind \"{other}\" is not a serving manifest; allowed: InferenceService (serving.kserve.io), Service (serving.knative.dev)",
-            path.display()
-        )),
+fn knative_service(doc: &Doc, m: &mut ServiceManifest) -> Result<(), String> {
+    if doc.get("spec.template").is_none() {
+        return Err(doc.error("spec", "a Knative Service needs `spec.template`"));
     }
+    m.annotations
+        .extend(string_map(doc.get("spec.template.metadata.annotations")));
+    let as_u32 = |key: &str| -> Result<Option<u32>, String> {
+        doc.get(key)
+            .map(|v| {
+                v.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| {
+                        doc.error(
+                            key,
+                            format!("must be a whole number >= 0, got {}", super::show_value(v)),
+                        )
+                    })
+            })
+            .transpose()
+    };
+    m.container_concurrency = as_u32("spec.template.spec.containerConcurrency")?;
+    m.timeout_seconds = as_u32("spec.template.spec.timeoutSeconds")?.map(u64::from);
+    kserve::knative_container(doc, m)?;
+    if doc.get("spec.traffic").is_some() {
+        kserve::ignore(doc, m, "spec.traffic", "the traffic split between revisions is not simulated; every request goes to the revision of spec.template");
+    }
+    Ok(())
 }
 
-/// Reads the `data` of a `config-autoscaler` ConfigMap manifest.
-pub fn read_configmap(path: &Path) -> Result<BTreeMap<String, String>, String> {
-    let doc = read_yaml(path)?;
-    if doc.get("kind").and_then(Value::as_str) != Some("ConfigMap") {
-        return Err(format!(
-            "{}: expected a ConfigMap manifest (kind: ConfigMap) with a `data` map",
-            path.display()
-        ));
-    }
-    let data = string_map(doc.get("data"));
+fn configmap_data(doc: &Doc) -> BTreeMap<String, String> {
     // Knative's shipped ConfigMap documents every key under `_example`; it is not configuration.
-    Ok(data
+    string_map(doc.get("data"))
         .into_iter()
         .filter(|(k, _)| !k.starts_with('_'))
-        .collect())
+        .collect()
+}
+
+/// Reads the `data` of a `config-autoscaler` ConfigMap manifest (the one of that name when the file
+/// holds several ConfigMaps).
+pub fn read_configmap(path: &Path) -> Result<BTreeMap<String, String>, String> {
+    let docs = read_docs(path)?;
+    let maps: Vec<&Doc> = docs.iter().filter(|d| d.kind() == "ConfigMap").collect();
+    let doc = match maps.as_slice() {
+        [one] => *one,
+        _ => maps
+            .iter()
+            .find(|d| d.name() == Some("config-autoscaler"))
+            .copied()
+            .ok_or_else(|| {
+                format!(
+                    "{}: expected a ConfigMap manifest (kind: ConfigMap, named config-autoscaler when the file holds several) with a `data` map",
+                    path.display()
+                )
+            })?,
+    };
+    Ok(configmap_data(doc))
 }
 
 #[cfg(test)]

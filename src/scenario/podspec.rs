@@ -287,13 +287,21 @@ fn milli(
     }
 }
 
-/// Builds the resource and pod/cluster models from `spec.pod` and `spec.cluster`.
+/// Builds the resource and pod/cluster models from `spec.pod` and `spec.cluster`; `manifest_resources`
+/// (the service manifest's container resources, already validated) apply when `pod.resources` is empty.
 pub fn build(
     loaded: &LoadedScenario,
+    manifest_resources: Option<&ResourcesSpec>,
     errors: &mut Vec<ScenarioError>,
 ) -> (ResourceModel, PodModel) {
     let spec = &loaded.spec;
     let pod = &spec.pod;
+    let scenario_resources =
+        !(pod.resources.requests.is_empty() && pod.resources.limits.is_empty());
+    let resources_spec = match manifest_resources {
+        Some(m) if !scenario_resources => m,
+        _ => &pod.resources,
+    };
     let base = loaded.base_dir.as_path();
     let mut res = ResourceModel::default();
 
@@ -301,8 +309,8 @@ pub fn build(
     let mut requests: BTreeMap<&str, i64> = BTreeMap::new();
     let mut limits: BTreeMap<&str, i64> = BTreeMap::new();
     for (section, map, out) in [
-        ("requests", &pod.resources.requests, &mut requests),
-        ("limits", &pod.resources.limits, &mut limits),
+        ("requests", &resources_spec.requests, &mut requests),
+        ("limits", &resources_spec.limits, &mut limits),
     ] {
         for (k, q) in map {
             let key = format!("pod.resources.{section}.{k}");
@@ -341,7 +349,7 @@ pub fn build(
                     &format!("pod.resources.requests.{name}"),
                     format!(
                         "{:?} is more than the limit {:?} (Kubernetes requires request <= limit)",
-                        pod.resources.requests[name].0, pod.resources.limits[name].0
+                        resources_spec.requests[name].0, resources_spec.limits[name].0
                     ),
                 ));
             }

@@ -6,7 +6,8 @@
 //! Detected: an annotation overridden by a KServe field (`scaleTarget` over
 //! `autoscaling.knative.dev/target`, and the same for metric, min-scale and max-scale, as KServe's
 //! controller writes the field over the annotation); parts of a referenced manifest that are not
-//! simulated (an InferenceService's transformer or explainer, a Knative Service's `spec.traffic`);
+//! simulated (an InferenceService's transformer, explainer or canary split, a Knative Service's
+//! `spec.traffic`, other objects in the file), located in the manifest's own file and line;
 //! autoscaler keys of another class; durations written as bare numbers (read as seconds).
 
 use super::manifests::ServiceManifest;
@@ -113,13 +114,14 @@ pub fn collect(
             ));
         }
     }
+    // Located in the manifest itself: its file, line and key.
     for part in &service.ignored {
-        warnings.push(loaded.error_at(
-            "service.manifest",
-            format!(
-                "`{part}` of the manifest is not simulated (only the predictor, or the latest revision, is); it has no effect"
-            ),
-        ));
+        warnings.push(ScenarioError {
+            file: part.file.clone(),
+            line: part.line,
+            key: part.key.clone(),
+            message: format!("{} (read through service.manifest)", part.message),
+        });
     }
     let written: Vec<String> = loaded
         .document
@@ -156,7 +158,8 @@ pub fn collect(
         }
     }
     bare_durations(loaded, &loaded.document, "", &mut warnings);
-    warnings.sort_by_key(|w| w.line.unwrap_or(usize::MAX));
+    // The scenario's own warnings first, then the manifest's, each in line order.
+    warnings.sort_by_key(|w| (w.file != loaded.path, w.line.unwrap_or(usize::MAX)));
     warnings
 }
 

@@ -274,6 +274,11 @@ pub fn kpa_section(
                     .annotations
                     .contains_key("serving.knative.dev/progress-deadline")
                     .then_some("annotation")
+            })
+            // Not the scenario's: a config-deployment ConfigMap in the service's manifest file.
+            .or_else(|| {
+                (setup.progress_deadline != crate::time::SimDuration::from_secs(600))
+                    .then_some("configmap")
             }),
     );
     m.insert(

@@ -75,6 +75,8 @@ pub struct RunInputs<'a> {
     pub timeout_source: Option<&'static str>,
     pub kpa: Option<Value>,
     pub keda: Option<Value>,
+    /// The service manifest's container resources, when the run used them (no `pod.resources`).
+    pub manifest_resources: Option<Value>,
 }
 
 /// The whole `effective_config` object.
@@ -137,7 +139,10 @@ pub fn build(origins: &Origins, config: &SimConfig, inputs: RunInputs) -> Value 
         },
         "termination_grace": config.termination_grace.to_string(),
         "service": serde_json::to_value(&pod.service).unwrap_or(Value::Null),
-        "resources": serde_json::to_value(&pod.resources).unwrap_or(Value::Null),
+        "resources": match inputs.manifest_resources {
+            Some(r) => entry(r, Some("manifest")),
+            None => serde_json::to_value(&pod.resources).unwrap_or(Value::Null),
+        },
         "usage": serde_json::to_value(&pod.usage).unwrap_or(Value::Null),
     });
     if let Some(p) = &pod.preset {
