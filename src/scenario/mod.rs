@@ -39,10 +39,12 @@ pub mod overrides;
 mod pinpoint;
 pub mod podspec;
 pub mod presets;
+pub mod services;
 pub mod warnings;
 
 pub use build::{prepare, Prepared, DEFAULT_REQUEST_TIMEOUT};
 pub use error::{edit_distance, suggest, with_suggestion, ScenarioError, ScenarioErrors};
+pub use services::{prepare_services, PreparedService, PreparedServices};
 
 use crate::dist::DistSpec;
 use crate::time::SimDuration;
@@ -384,6 +386,17 @@ pub struct LoadedScenario {
     /// Structural errors in sections that were set aside (read as their defaults) so that the rest of the
     /// scenario could still be checked; [`prepare`] reports them together with its own.
     pub deferred_errors: Vec<ScenarioError>,
+    /// Set on the single-service scenario of one `services:` entry (see [`services`]).
+    pub(crate) scope: Option<ServiceScope>,
+}
+
+/// Where one service's own sections sit in a multi-service file, so that its errors point there.
+#[derive(Clone, Debug)]
+pub(crate) struct ServiceScope {
+    /// `services[3].`
+    pub prefix: String,
+    /// The sections the entry writes itself; errors in inherited sections point at the top level.
+    pub sections: Vec<String>,
 }
 
 impl LoadedScenario {
@@ -399,6 +412,19 @@ impl LoadedScenario {
 
     /// An error at `key`, located in the file when possible.
     pub fn error_at(&self, key: &str, message: impl Into<String>) -> ScenarioError {
+        let scoped;
+        let key = match &self.scope {
+            Some(scope)
+                if scope
+                    .sections
+                    .iter()
+                    .any(|s| key == s || key.starts_with(&format!("{s}."))) =>
+            {
+                scoped = format!("{}{key}", scope.prefix);
+                scoped.as_str()
+            }
+            _ => key,
+        };
         ScenarioError {
             file: self.path.clone(),
             line: locate::locate_key_or_parent(&self.text, key),
@@ -422,6 +448,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "cluster",
     "traffic",
     "output",
+    "services",
+    "services_trace",
 ];
 
 /// Reads a scenario file and applies `--set` overrides. Returns every structural error found.
@@ -546,7 +574,11 @@ pub fn load_str(
             }
         }
     }
+    let multi = services::is_multi(&document);
     for required in ["duration", "traffic"] {
+        if required == "traffic" && multi {
+            continue;
+        }
         if !map.contains_key(required)
             && !overrides
                 .iter()
@@ -587,36 +619,38 @@ pub fn load_str(
         errors.extend(deferred_errors);
         return Err(ScenarioErrors(errors));
     }
-    let spec: ScenarioSpec = serde_yaml::from_value(document.clone()).map_err(|e| {
-        // A whole-document error has no key path: find the top-level value that caused it.
-        if let Some((key, message)) = scalar_field_error(&document) {
-            let from_set = overrides.iter().any(|o| o.starts_with(&format!("{key}=")));
-            let key = if from_set {
-                format!("--set {key}")
-            } else {
-                key.to_string()
+    let spec: ScenarioSpec =
+        serde_yaml::from_value(services::shared_part(&document)).map_err(|e| {
+            // A whole-document error has no key path: find the top-level value that caused it.
+            if let Some((key, message)) = scalar_field_error(&document) {
+                let from_set = overrides.iter().any(|o| o.starts_with(&format!("{key}=")));
+                let key = if from_set {
+                    format!("--set {key}")
+                } else {
+                    key.to_string()
+                };
+                let line = if from_set {
+                    None
+                } else {
+                    locate::locate_key(&text, &key)
+                };
+                return ScenarioErrors(vec![err(line, &key, message)]);
+            }
+            let msg = with_suggestion(&pinpoint::humanize(&strip_location(&e.to_string())));
+            // Name the override that breaks the scenario on its own, if one does.
+            let culprit = overrides.iter().find(|o| {
+                let mut alone = before_overrides.clone();
+                overrides::apply_override(&mut alone, o).is_ok()
+                    && serde_yaml::from_value::<ScenarioSpec>(services::shared_part(&alone))
+                        .is_err()
+            });
+            let key = match culprit {
+                Some(o) => format!("--set {o}"),
+                None if overrides.is_empty() => String::new(),
+                None => format!("(after --set {})", overrides.join(", ")),
             };
-            let line = if from_set {
-                None
-            } else {
-                locate::locate_key(&text, &key)
-            };
-            return ScenarioErrors(vec![err(line, &key, message)]);
-        }
-        let msg = with_suggestion(&pinpoint::humanize(&strip_location(&e.to_string())));
-        // Name the override that breaks the scenario on its own, if one does.
-        let culprit = overrides.iter().find(|o| {
-            let mut alone = before_overrides.clone();
-            overrides::apply_override(&mut alone, o).is_ok()
-                && serde_yaml::from_value::<ScenarioSpec>(alone).is_err()
-        });
-        let key = match culprit {
-            Some(o) => format!("--set {o}"),
-            None if overrides.is_empty() => String::new(),
-            None => format!("(after --set {})", overrides.join(", ")),
-        };
-        ScenarioErrors(vec![err(e.location().map(|l| l.line()), &key, msg)])
-    })?;
+            ScenarioErrors(vec![err(e.location().map(|l| l.line()), &key, msg)])
+        })?;
     Ok(LoadedScenario {
         path: file,
         base_dir: base_dir.to_path_buf(),
@@ -624,6 +658,7 @@ pub fn load_str(
         spec,
         document,
         deferred_errors,
+        scope: None,
     })
 }
 

@@ -23,11 +23,13 @@ use crate::time::{SimDuration, SimTime};
 
 pub mod bursty;
 pub mod closed_loop;
+pub mod functions;
 pub mod generators;
 pub mod inspect;
 pub mod poisson;
 pub mod prometheus;
 pub mod spec;
+pub mod split;
 pub mod sum;
 pub mod trace;
 

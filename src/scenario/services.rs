@@ -1,0 +1,796 @@
+//! Many services in one scenario, sharing one `cluster:`.
+//!
+//! ```yaml
+//! name: two-models
+//! duration: 1h
+//! cluster: {pools: [...]}             # shared by every service
+//! autoscaler:                         # defaults for every service; `config` is the cluster's
+//!   class: kpa                        #   config-autoscaler ConfigMap
+//!   config: {stable-window: "60s"}
+//! pod: {cold_start: 30s}              # defaults too (`service`, `pod`, `request_path`, `traffic`)
+//! services:
+//!   - name: chat                      # a DNS label, unique
+//!     service: {annotations: {autoscaling.knative.dev/target: "4"}}   # per-revision annotations
+//!     traffic: {kind: diurnal, mean_rate: 3, amplitude: 2}
+//!   - name: embed
+//!     autoscaler: {class: hpa}
+//!     pod: {preset: small-cpu}
+//!     traffic: {kind: poisson, rate: 20}
+//! services_trace:                     # optional: more services, one per group of a multi-service trace
+//!   {path: traces/azure-functions-sample.csv, format: azure_functions, group: function, top: 40}
+//! ```
+//!
+//! Each service is the top-level sections with its entry's sections on top: maps merge key by key
+//! (recursively), anything else is replaced; `traffic` is always replaced whole, and a `pod` with its own
+//! `preset` replaces the top-level `pod`. So the top-level `autoscaler.config` acts as Knative's
+//! cluster-wide `config-autoscaler`, and each service's annotations override it as a revision's
+//! annotations do. Unlike Knative, a service may also override config-autoscaler keys in its own
+//! `autoscaler.config` (a convenience; in a real cluster those would be annotations).
+//!
+//! Every service is then built by [`super::prepare`] exactly as a single-service file is (same checks,
+//! same errors, pointed at `services[i].…`), with its own seed derived from the scenario seed and its name
+//! (so adding a service never changes another's random draws).
+//!
+//! `services_trace` ([`ServicesTraceSpec`]) adds one service per group of the Azure Functions 2019 trace
+//! ([`crate::traffic::functions`]) or per share of a split request trace such as the Azure LLM trace
+//! ([`crate::traffic::split`]). A `services:` entry named like a generated service adds its own fields to
+//! it (but not `traffic`, which comes from the trace).
+//!
+//! A file without `services:` or `services_trace:` is one service, exactly as before.
+
+use super::{limits, pinpoint, LoadedScenario, Prepared, ScenarioError, ScenarioErrors};
+use crate::sim::AutoscalerMode;
+use crate::time::SimTime;
+use crate::traffic::functions::{GroupBy, Grouping, ReplayOptions};
+use crate::traffic::split::{SplitRule, SplitSource};
+use crate::traffic::trace::Spread;
+use crate::traffic::{TraceFormat, TraceOptions, TraceSource, TrafficPlan};
+use serde::Deserialize;
+use serde_yaml::{Mapping, Value};
+use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
+
+/// Sections a service entry may set (and inherits from the top level).
+pub const SERVICE_SECTIONS: &[&str] = &["service", "autoscaler", "pod", "request_path", "traffic"];
+const ENTRY_KEYS: &[&str] = &[
+    "name",
+    "service",
+    "autoscaler",
+    "pod",
+    "request_path",
+    "traffic",
+];
+
+/// `services_trace:`: services generated from one multi-service trace.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesTraceSpec {
+    pub path: PathBuf,
+    /// `azure_functions` (grouped), or `azure_llm` / `requests` (split by `split`).
+    pub format: TraceFormat,
+    /// `azure_functions`: `function` (default), `app` or `owner`.
+    #[serde(default)]
+    pub group: GroupBy,
+    /// `azure_functions`: keep the `top` busiest groups.
+    #[serde(default)]
+    pub top: Option<usize>,
+    /// With `top`: one `rest` service for the other groups (default true) or drop them.
+    #[serde(default = "yes")]
+    pub rest: bool,
+    /// `azure_llm` / `requests`: the rule that picks each request's service.
+    #[serde(default)]
+    pub split: Option<SplitSpec>,
+    /// `azure_functions`: arrivals within each minute (`uniform`, `even`, `poisson`).
+    #[serde(default)]
+    pub spread: Spread,
+    #[serde(default = "one")]
+    pub time_scale: f64,
+    #[serde(default = "one")]
+    pub load_scale: f64,
+    #[serde(default, rename = "loop")]
+    pub looped: bool,
+}
+
+/// `split:` of a request trace.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitSpec {
+    /// `random` (by `weights`), `prompt_tokens` or `output_tokens` (by `bounds`).
+    pub by: String,
+    #[serde(default)]
+    pub weights: Vec<f64>,
+    #[serde(default)]
+    pub bounds: Vec<u32>,
+    /// Service names, one per share (default `share-0`…, or `prompt-lt-1000`…).
+    #[serde(default)]
+    pub names: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> f64 {
+    1.0
+}
+
+/// One service of a prepared scenario.
+pub struct PreparedService {
+    pub name: String,
+    pub prepared: Prepared,
+}
+
+/// Every service of a scenario, ready to run on one shared cluster (the cluster model is the same in
+/// every service's `pod_model.cluster`).
+pub struct PreparedServices {
+    pub services: Vec<PreparedService>,
+    /// Warnings of all services, each once.
+    pub warnings: Vec<ScenarioError>,
+}
+
+/// Whether the document describes several services.
+pub fn is_multi(document: &Value) -> bool {
+    document.get("services").is_some() || document.get("services_trace").is_some()
+}
+
+/// The document without its service lists, with a placeholder traffic if it has none (the top-level
+/// [`super::ScenarioSpec`] of a multi-service file describes the shared parts and the defaults only).
+pub(crate) fn shared_part(document: &Value) -> Value {
+    let mut doc = document.clone();
+    if let Some(map) = doc.as_mapping_mut() {
+        let multi = map.contains_key("services") || map.contains_key("services_trace");
+        map.remove("services");
+        map.remove("services_trace");
+        if multi && !map.contains_key("traffic") {
+            map.insert("traffic".into(), placeholder_traffic());
+        }
+    }
+    doc
+}
+
+fn placeholder_traffic() -> Value {
+    serde_yaml::from_str("{kind: constant, rate: 0}").expect("static YAML")
+}
+
+/// Where a service's fields come from.
+struct Entry {
+    name: String,
+    /// `services[i]` when the service has an entry.
+    index: Option<usize>,
+    fields: Mapping,
+    /// Position among the services generated by `services_trace`.
+    generated: Option<usize>,
+}
+
+/// Prepares every service of `loaded` (one, for a single-service file); see the module docs.
+pub fn prepare_services(
+    loaded: &LoadedScenario,
+    seed_override: Option<u64>,
+) -> Result<PreparedServices, ScenarioErrors> {
+    if !is_multi(&loaded.document) {
+        let prepared = super::prepare(loaded, seed_override)?;
+        let warnings = prepared.warnings.clone();
+        return Ok(PreparedServices {
+            services: vec![PreparedService {
+                name: loaded.name(),
+                prepared,
+            }],
+            warnings,
+        });
+    }
+    let mut errors: Vec<ScenarioError> = loaded.deferred_errors.clone();
+    let mut entries = read_entries(loaded, &mut errors);
+    let trace = read_trace_spec(loaded, &mut errors);
+    let base_seed = seed_override.unwrap_or(loaded.spec.seed);
+    let mut generated = Generated::None;
+    if let Some(t) = &trace {
+        generated = generate(loaded, t, entries.len(), &mut errors);
+        let names = generated.names();
+        let mut by_name: std::collections::HashMap<String, usize> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.name.clone(), i))
+            .collect();
+        for (k, name) in names.iter().enumerate() {
+            match by_name.remove(name) {
+                Some(i) => {
+                    let e = &mut entries[i];
+                    if e.fields.contains_key("traffic") {
+                        errors.push(loaded.error_at(
+                            &format!("services[{}].traffic", e.index.unwrap_or(0)),
+                            format!("service `{name}` gets its traffic from services_trace; remove `traffic` here"),
+                        ));
+                    }
+                    e.generated = Some(k);
+                }
+                None => entries.push(Entry {
+                    name: name.clone(),
+                    index: None,
+                    fields: Mapping::new(),
+                    generated: Some(k),
+                }),
+            }
+        }
+    }
+    if entries.len() > limits::MAX_SERVICES {
+        errors.push(loaded.error_at(
+            "services",
+            format!(
+                "{} services is too many; allowed: at most {}",
+                entries.len(),
+                limits::MAX_SERVICES
+            ),
+        ));
+    }
+    if entries.is_empty() && errors.is_empty() {
+        errors.push(loaded.error_at(
+            "services",
+            "lists no service; give at least one entry with a `name`",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(finish(errors));
+    }
+
+    let shared = shared_part(&loaded.document);
+    let mut services = Vec::with_capacity(entries.len());
+    let mut warnings = Vec::new();
+    let mut pods_at_start: u64 = 0;
+    for entry in &entries {
+        let Some(service_loaded) = service_scenario(loaded, &shared, entry, &mut errors) else {
+            continue;
+        };
+        let seed = derive_seed(base_seed, &entry.name);
+        match super::prepare(&service_loaded, Some(seed)) {
+            Ok(mut prepared) => {
+                pods_at_start += starting_pods(&prepared.config.autoscaler);
+                if let Some(k) = entry.generated {
+                    let end = SimTime::ZERO + loaded.spec.duration;
+                    match generated.source(loaded, trace.as_ref(), k, end) {
+                        Ok((plan, describe)) => {
+                            prepared.traffic = plan;
+                            prepared.config.settings.insert("traffic".into(), describe);
+                        }
+                        Err(m) => errors.push(loaded.error_at("services_trace.path", m)),
+                    }
+                }
+                warnings.extend(prepared.warnings.iter().cloned());
+                services.push(PreparedService {
+                    name: entry.name.clone(),
+                    prepared,
+                });
+            }
+            Err(e) => errors.extend(e.0),
+        }
+    }
+    if pods_at_start > limits::MAX_TOTAL_PODS {
+        errors.push(loaded.error_at(
+            "services",
+            format!(
+                "the services start with {pods_at_start} pods together (min-scale, initial scale or fixed replicas); allowed: at most {}",
+                limits::MAX_TOTAL_PODS
+            ),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(finish(errors));
+    }
+    Ok(PreparedServices {
+        services,
+        warnings: dedup(warnings),
+    })
+}
+
+fn finish(errors: Vec<ScenarioError>) -> ScenarioErrors {
+    let mut errors = dedup(errors);
+    errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+    ScenarioErrors(errors)
+}
+
+/// An error inherited from the top level is found once per service; report it once.
+fn dedup(errors: Vec<ScenarioError>) -> Vec<ScenarioError> {
+    let mut seen = HashSet::new();
+    errors
+        .into_iter()
+        .filter(|e| seen.insert((e.line, e.key.clone(), e.message.clone())))
+        .collect()
+}
+
+/// Pods a service holds from time 0, whatever its traffic.
+fn starting_pods(mode: &AutoscalerMode) -> u64 {
+    match mode {
+        AutoscalerMode::Fixed { replicas } => u64::from(*replicas),
+        AutoscalerMode::Kpa(k) => u64::from(k.scaling.min_scale.max(k.scaling.initial_scale)),
+        AutoscalerMode::Hpa(h) => u64::try_from(h.spec.min_replicas).unwrap_or(0),
+        AutoscalerMode::Custom(_) => 0,
+    }
+}
+
+/// The service's seed: the scenario seed mixed with the service name.
+pub fn derive_seed(seed: u64, name: &str) -> u64 {
+    // FNV-1a: stable across platforms and releases (std's hasher is not).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut z = (seed ^ h).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Knative service names are DNS-1035 labels.
+fn name_problem(name: &str) -> Option<&'static str> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if name.is_empty() || name.len() > 63 {
+        Some("must be 1 to 63 characters")
+    } else if !ok_chars {
+        Some("may contain only lowercase letters, digits and '-'")
+    } else if !name.as_bytes()[0].is_ascii_lowercase() {
+        Some("must start with a lowercase letter")
+    } else if name.ends_with('-') {
+        Some("must not end with '-'")
+    } else {
+        None
+    }
+}
+
+fn read_entries(loaded: &LoadedScenario, errors: &mut Vec<ScenarioError>) -> Vec<Entry> {
+    let Some(list) = loaded.document.get("services") else {
+        return Vec::new();
+    };
+    let Some(list) = list.as_sequence() else {
+        errors.push(loaded.error_at(
+            "services",
+            format!(
+                "must be a list of services (`- name: ...`), got {}",
+                super::show_value(list)
+            ),
+        ));
+        return Vec::new();
+    };
+    if list.len() > limits::MAX_SERVICES {
+        errors.push(loaded.error_at(
+            "services",
+            format!(
+                "{} services is too many; allowed: at most {}",
+                list.len(),
+                limits::MAX_SERVICES
+            ),
+        ));
+        return Vec::new();
+    }
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut entries = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let at = |k: &str| {
+            if k.is_empty() {
+                format!("services[{i}]")
+            } else {
+                format!("services[{i}].{k}")
+            }
+        };
+        let Some(map) = item.as_mapping() else {
+            errors.push(loaded.error_at(
+                &at(""),
+                format!(
+                    "a service is a map with `name` and its sections ({}), got {}",
+                    SERVICE_SECTIONS.join(", "),
+                    super::show_value(item)
+                ),
+            ));
+            continue;
+        };
+        for key in map.keys() {
+            let k = key.as_str().unwrap_or("");
+            if !ENTRY_KEYS.contains(&k) {
+                let hint = super::suggest(k, ENTRY_KEYS.iter().copied())
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                errors.push(loaded.error_at(
+                    &at(k),
+                    format!("unknown key; allowed: {}{hint}", ENTRY_KEYS.join(", ")),
+                ));
+            }
+        }
+        let name = match map.get("name") {
+            None => {
+                errors.push(
+                    loaded.error_at(&at("name"), "is required (a DNS label such as `chat-7b`)"),
+                );
+                continue;
+            }
+            Some(v) => match v.as_str() {
+                Some(s) => s.to_string(),
+                None => {
+                    errors.push(loaded.error_at(
+                        &at("name"),
+                        format!("must be a string, got {}", super::show_value(v)),
+                    ));
+                    continue;
+                }
+            },
+        };
+        if let Some(problem) = name_problem(&name) {
+            errors.push(loaded.error_at(&at("name"), format!("\"{name}\" {problem}")));
+        }
+        if !seen.insert(name.clone()) {
+            errors.push(loaded.error_at(
+                &at("name"),
+                format!("\"{name}\" is already the name of another service; names must be unique"),
+            ));
+        }
+        for section in SERVICE_SECTIONS {
+            if let Some(v) = map.get(*section) {
+                if let Some(message) = section_problem(section, v) {
+                    errors.push(loaded.error_at(&at(section), message));
+                }
+            }
+        }
+        let mut fields = map.clone();
+        fields.remove("name");
+        entries.push(Entry {
+            name,
+            index: Some(i),
+            fields,
+            generated: None,
+        });
+    }
+    entries
+}
+
+/// The structural error of one section of an entry, if any.
+fn section_problem(section: &str, v: &Value) -> Option<String> {
+    fn check<T: serde::de::DeserializeOwned>(v: &Value) -> Option<String> {
+        serde_yaml::from_value::<T>(v.clone()).err().map(|e| {
+            super::with_suggestion(&pinpoint::humanize(&super::strip_location(&e.to_string())))
+        })
+    }
+    match section {
+        "service" => check::<super::ServiceSpec>(v),
+        "autoscaler" => check::<super::AutoscalerSpec>(v),
+        // A preset fills the pod section before it is read.
+        "pod" if v.get("preset").is_some() => None,
+        "pod" => check::<super::PodSpec>(v),
+        "request_path" => check::<super::RequestPathSpec>(v),
+        "traffic" => check::<crate::traffic::TrafficSpec>(v),
+        _ => None,
+    }
+}
+
+fn read_trace_spec(
+    loaded: &LoadedScenario,
+    errors: &mut Vec<ScenarioError>,
+) -> Option<ServicesTraceSpec> {
+    let v = loaded.document.get("services_trace")?;
+    match serde_yaml::from_value::<ServicesTraceSpec>(v.clone()) {
+        Ok(spec) => {
+            let mut bad = |k: &str, m: String| {
+                errors.push(loaded.error_at(&format!("services_trace.{k}"), m))
+            };
+            for (k, x) in [
+                ("time_scale", spec.time_scale),
+                ("load_scale", spec.load_scale),
+            ] {
+                if !(x.is_finite() && x > 0.0 && x <= 1e6) {
+                    bad(k, format!("{x} must be a number in (0, 1000000]"));
+                }
+            }
+            match (spec.format, &spec.split) {
+                (TraceFormat::AzureFunctions, Some(_)) => bad(
+                    "split",
+                    "applies to azure_llm and requests traces; azure_functions uses `group` and `top`".into(),
+                ),
+                (TraceFormat::AzureFunctions, None) => {
+                    if spec.top == Some(0) {
+                        bad("top", "0 must be at least 1".into());
+                    }
+                }
+                (TraceFormat::AzureLlm | TraceFormat::Requests, None) => bad(
+                    "split",
+                    "is required for a request trace: {by: random, weights: [...]} or {by: prompt_tokens, bounds: [...]}".into(),
+                ),
+                (TraceFormat::AzureLlm | TraceFormat::Requests, Some(_)) => {}
+                (other, _) => bad(
+                    "format",
+                    format!(
+                        "\"{}\" cannot be split into services; allowed: azure_functions, azure_llm, requests",
+                        other.name()
+                    ),
+                ),
+            }
+            Some(spec)
+        }
+        Err(e) => {
+            errors.push(loaded.error_at(
+                "services_trace",
+                super::with_suggestion(&pinpoint::humanize(&super::strip_location(&e.to_string()))),
+            ));
+            None
+        }
+    }
+}
+
+/// The services a trace produces.
+enum Generated {
+    None,
+    Functions(crate::traffic::functions::GroupedCounts),
+    Split(SplitRule, Vec<String>),
+}
+
+impl Generated {
+    fn names(&self) -> Vec<String> {
+        match self {
+            Generated::None => Vec::new(),
+            Generated::Functions(g) => g.names.clone(),
+            Generated::Split(_, names) => names.clone(),
+        }
+    }
+
+    fn source(
+        &self,
+        loaded: &LoadedScenario,
+        spec: Option<&ServicesTraceSpec>,
+        k: usize,
+        end: SimTime,
+    ) -> Result<(TrafficPlan, String), String> {
+        let spec = spec.expect("a generated service has a trace");
+        let path = loaded.base_dir.join(&spec.path);
+        match self {
+            Generated::None => Err("no trace".into()),
+            Generated::Functions(g) => {
+                let source = g.source(
+                    k,
+                    ReplayOptions {
+                        spread: spec.spread,
+                        time_scale: spec.time_scale,
+                        load_scale: spec.load_scale,
+                        looped: spec.looped,
+                        end,
+                    },
+                );
+                let describe = format!(
+                    "azure_functions {} ({:.0} invocations in the file)",
+                    g.names[k],
+                    g.total(k)
+                );
+                Ok((
+                    TrafficPlan {
+                        open_loop: Some(Box::new(source)),
+                        closed_loop: None,
+                    },
+                    describe,
+                ))
+            }
+            Generated::Split(rule, names) => {
+                let options = TraceOptions {
+                    format: spec.format,
+                    time_scale: spec.time_scale,
+                    looped: spec.looped,
+                    end,
+                    ..TraceOptions::default()
+                };
+                let inner = TraceSource::open(&path, options).map_err(|e| e.to_string())?;
+                let source = SplitSource::new(inner, rule.clone(), k, spec.load_scale);
+                Ok((
+                    TrafficPlan {
+                        open_loop: Some(Box::new(source)),
+                        closed_loop: None,
+                    },
+                    format!("{} split: {}", spec.format.name(), names[k]),
+                ))
+            }
+        }
+    }
+}
+
+fn generate(
+    loaded: &LoadedScenario,
+    spec: &ServicesTraceSpec,
+    listed: usize,
+    errors: &mut Vec<ScenarioError>,
+) -> Generated {
+    let path = loaded.base_dir.join(&spec.path);
+    let room = limits::MAX_SERVICES.saturating_sub(listed);
+    match spec.format {
+        TraceFormat::AzureFunctions => {
+            let grouping = Grouping {
+                by: spec.group,
+                top: spec.top,
+                rest: spec.rest,
+            };
+            match crate::traffic::functions::read_grouped(&path, grouping, room) {
+                Ok(g) => Generated::Functions(g),
+                Err(e) => {
+                    errors.push(loaded.error_at("services_trace", e.to_string()));
+                    Generated::None
+                }
+            }
+        }
+        TraceFormat::AzureLlm | TraceFormat::Requests => {
+            let Some(split) = &spec.split else {
+                return Generated::None;
+            };
+            let at = |k: &str| format!("services_trace.split.{k}");
+            let rule = match split.by.as_str() {
+                "random" => {
+                    if split.weights.is_empty()
+                        || split.weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+                        || split.weights.iter().sum::<f64>() <= 0.0
+                    {
+                        errors.push(loaded.error_at(
+                            &at("weights"),
+                            "must be a non-empty list of non-negative numbers with a positive sum",
+                        ));
+                        return Generated::None;
+                    }
+                    SplitRule::Random {
+                        weights: split.weights.clone(),
+                        seed: loaded.spec.seed,
+                    }
+                }
+                "prompt_tokens" | "output_tokens" => {
+                    if split.bounds.is_empty() || split.bounds.windows(2).any(|w| w[0] >= w[1]) {
+                        errors.push(loaded.error_at(
+                            &at("bounds"),
+                            "must be a non-empty list of increasing token counts, e.g. [1000, 4000]",
+                        ));
+                        return Generated::None;
+                    }
+                    if split.by == "prompt_tokens" {
+                        SplitRule::PromptTokens {
+                            bounds: split.bounds.clone(),
+                        }
+                    } else {
+                        SplitRule::OutputTokens {
+                            bounds: split.bounds.clone(),
+                        }
+                    }
+                }
+                other => {
+                    errors.push(loaded.error_at(
+                        &at("by"),
+                        format!("\"{other}\" is not a split rule; allowed: random, prompt_tokens, output_tokens"),
+                    ));
+                    return Generated::None;
+                }
+            };
+            if rule.services() > room {
+                errors.push(loaded.error_at(
+                    "services_trace.split",
+                    format!(
+                        "{} shares is too many; allowed: at most {room} more services",
+                        rule.services()
+                    ),
+                ));
+                return Generated::None;
+            }
+            let names = if split.names.is_empty() {
+                rule.names()
+            } else if split.names.len() != rule.services() {
+                errors.push(loaded.error_at(
+                    &at("names"),
+                    format!(
+                        "gives {} names for {} shares",
+                        split.names.len(),
+                        rule.services()
+                    ),
+                ));
+                return Generated::None;
+            } else {
+                split.names.clone()
+            };
+            // Open once now so that a missing file or a bad header is reported by `validate`.
+            if let Err(e) = TraceSource::open(
+                &path,
+                TraceOptions {
+                    format: spec.format,
+                    ..TraceOptions::default()
+                },
+            ) {
+                errors.push(loaded.error_at("services_trace.path", e.to_string()));
+                return Generated::None;
+            }
+            Generated::Split(rule, names)
+        }
+        _ => Generated::None,
+    }
+}
+
+/// Deep merge: maps key by key, anything else replaced.
+fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Mapping(b), Value::Mapping(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v.clone(),
+    }
+}
+
+/// The single-service scenario of one entry: the shared part with the entry's sections on top.
+fn service_scenario(
+    loaded: &LoadedScenario,
+    shared: &Value,
+    entry: &Entry,
+    errors: &mut Vec<ScenarioError>,
+) -> Option<LoadedScenario> {
+    let mut doc = shared.clone();
+    let map = doc.as_mapping_mut()?;
+    if entry.fields.contains_key("traffic") || entry.generated.is_some() {
+        map.remove("traffic");
+    }
+    for (k, v) in &entry.fields {
+        let replace = k.as_str() == Some("traffic")
+            || (k.as_str() == Some("pod") && v.get("preset").is_some());
+        match map.get_mut(k) {
+            Some(slot) if !replace => merge(slot, v),
+            _ => {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    map.insert("name".into(), Value::String(entry.name.clone()));
+    let prefix = entry.index.map(|i| format!("services[{i}]."));
+    if entry.generated.is_some() {
+        map.insert("traffic".into(), placeholder_traffic());
+    } else if !map.contains_key("traffic") {
+        let key = prefix.clone().unwrap_or_default() + "traffic";
+        errors.push(loaded.error_at(
+            &key,
+            format!(
+                "service `{}` has no traffic and there is no top-level `traffic` to inherit",
+                entry.name
+            ),
+        ));
+        return None;
+    }
+    if let Err(message) = super::presets::apply(&mut doc) {
+        let key = prefix.clone().unwrap_or_default() + "pod.preset";
+        errors.push(loaded.error_at(&key, message));
+        return None;
+    }
+    let owned: Vec<String> = entry
+        .fields
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    let scope = prefix.map(|p| super::ServiceScope {
+        prefix: p,
+        sections: owned,
+    });
+    let spec: super::ScenarioSpec = match serde_yaml::from_value(doc.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            let key = scope
+                .as_ref()
+                .map(|s| s.prefix.trim_end_matches('.').to_string())
+                .unwrap_or_else(|| "services_trace".into());
+            errors.push(loaded.error_at(
+                &key,
+                format!(
+                    "service `{}`: {}",
+                    entry.name,
+                    pinpoint::humanize(&super::strip_location(&e.to_string()))
+                ),
+            ));
+            return None;
+        }
+    };
+    Some(LoadedScenario {
+        path: loaded.path.clone(),
+        base_dir: loaded.base_dir.clone(),
+        text: loaded.text.clone(),
+        spec,
+        document: doc,
+        deferred_errors: Vec::new(),
+        scope,
+    })
+}
