@@ -135,20 +135,26 @@ pub fn is_multi(document: &Value) -> bool {
 /// The document without its service lists, with a placeholder traffic if it has none (the top-level
 /// [`super::ScenarioSpec`] of a multi-service file describes the shared parts and the defaults only).
 pub(crate) fn shared_part(document: &Value) -> Value {
-    let mut doc = document.clone();
+    let mut doc = without_lists(document);
     if let Some(map) = doc.as_mapping_mut() {
-        let multi = map.contains_key("services") || map.contains_key("services_trace");
-        map.remove("services");
-        map.remove("services_trace");
-        if multi && !map.contains_key("traffic") {
+        if is_multi(document) && !map.contains_key("traffic") {
             map.insert("traffic".into(), placeholder_traffic());
         }
     }
     doc
 }
 
+fn without_lists(document: &Value) -> Value {
+    let mut doc = document.clone();
+    if let Some(map) = doc.as_mapping_mut() {
+        map.remove("services");
+        map.remove("services_trace");
+    }
+    doc
+}
+
 fn placeholder_traffic() -> Value {
-    serde_yaml::from_str("{kind: constant, rate: 0}").expect("static YAML")
+    serde_yaml::from_str("{kind: constant, rate: 1}").expect("static YAML")
 }
 
 /// Where a service's fields come from.
@@ -231,7 +237,7 @@ pub fn prepare_services(
         return Err(finish(errors));
     }
 
-    let shared = shared_part(&loaded.document);
+    let shared = without_lists(&loaded.document);
     let mut services = Vec::with_capacity(entries.len());
     let mut warnings = Vec::new();
     let mut pods_at_start: u64 = 0;
