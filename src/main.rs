@@ -356,10 +356,22 @@ fn load_and_prepare(
 }
 
 fn validate(path: &Path, overrides: &[String]) -> Result<ExitCode> {
-    match load_and_prepare(path, overrides, None) {
-        Ok((loaded, prepared)) => {
-            print_warnings(&prepared);
-            sayln!("{}: ok (scenario `{}`)", path.display(), loaded.name());
+    let checked = scenario::load(path, overrides)
+        .and_then(|loaded| Ok((scenario::prepare_services(&loaded, None)?, loaded)));
+    match checked {
+        Ok((prepared, loaded)) => {
+            for w in &prepared.warnings {
+                eprintln!("warning: {w}");
+            }
+            let services = match prepared.services.len() {
+                1 => String::new(),
+                n => format!(", {n} services"),
+            };
+            sayln!(
+                "{}: ok (scenario `{}`{services})",
+                path.display(),
+                loaded.name()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

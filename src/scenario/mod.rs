@@ -86,6 +86,12 @@ pub struct ScenarioSpec {
     pub traffic: crate::traffic::TrafficSpec,
     #[serde(default)]
     pub output: OutputSpec,
+    /// Several services sharing the cluster, as written (read by [`prepare_services`]; see [`services`]).
+    #[serde(default)]
+    pub services: Option<Value>,
+    /// Services generated from a multi-service trace, as written (see [`services::ServicesTraceSpec`]).
+    #[serde(default)]
+    pub services_trace: Option<Value>,
 }
 
 fn default_seed() -> u64 {

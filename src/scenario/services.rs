@@ -132,10 +132,10 @@ pub fn is_multi(document: &Value) -> bool {
     document.get("services").is_some() || document.get("services_trace").is_some()
 }
 
-/// The document without its service lists, with a placeholder traffic if it has none (the top-level
-/// [`super::ScenarioSpec`] of a multi-service file describes the shared parts and the defaults only).
+/// The document with a placeholder traffic if it is a multi-service file without a top-level one (the
+/// top-level [`super::ScenarioSpec`] of such a file describes the shared parts and the defaults only).
 pub(crate) fn shared_part(document: &Value) -> Value {
-    let mut doc = without_lists(document);
+    let mut doc = document.clone();
     if let Some(map) = doc.as_mapping_mut() {
         if is_multi(document) && !map.contains_key("traffic") {
             map.insert("traffic".into(), placeholder_traffic());
@@ -394,9 +394,13 @@ fn read_entries(loaded: &LoadedScenario, errors: &mut Vec<ScenarioError>) -> Vec
                 let hint = super::suggest(k, ENTRY_KEYS.iter().copied())
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default();
+                let allowed: Vec<String> = ENTRY_KEYS.iter().map(|k| format!("`{k}`")).collect();
                 errors.push(loaded.error_at(
                     &at(k),
-                    format!("unknown key; allowed: {}{hint}", ENTRY_KEYS.join(", ")),
+                    format!(
+                        "unknown field `{k}`, expected one of {}{hint}",
+                        allowed.join(", ")
+                    ),
                 ));
             }
         }
@@ -687,6 +691,14 @@ fn generate(
             } else {
                 split.names.clone()
             };
+            for (i, name) in names.iter().enumerate() {
+                if let Some(problem) = name_problem(name) {
+                    errors.push(loaded.error_at(
+                        &format!("services_trace.split.names[{i}]"),
+                        format!("\"{name}\" {problem}"),
+                    ));
+                }
+            }
             // Open once now so that a missing file or a bad header is reported by `validate`.
             if let Err(e) = TraceSource::open(
                 &path,

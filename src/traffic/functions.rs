@@ -301,8 +301,16 @@ pub fn read_grouped_from<R: Read>(
     for (i, (key, _)) in ranked.iter().enumerate() {
         if i < keep {
             let last = key.rsplit('/').next().unwrap_or(key);
-            let short: String = last.chars().take(8).collect();
-            let base = format!("{}-{}", grouping.by.prefix(), short.to_ascii_lowercase());
+            // Service names are DNS labels: the hash's first 8 characters, lowercased, others as `x`.
+            let short: String = last
+                .chars()
+                .take(8)
+                .map(|c| match c.to_ascii_lowercase() {
+                    c @ ('a'..='z' | '0'..='9') => c,
+                    _ => 'x',
+                })
+                .collect();
+            let base = format!("{}-{short}", grouping.by.prefix());
             let n = used.entry(base.clone()).or_insert(0);
             *n += 1;
             names.push(if *n == 1 { base } else { format!("{base}-{n}") });
