@@ -7,5 +7,6 @@
 
 pub mod latency;
 pub mod output;
+pub mod services;
 
 pub use output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
