@@ -9,5 +9,8 @@
 //!   assignment, load-balancing policies and the revision breaker.
 
 pub mod activator;
+mod activator_loop;
+mod ingress;
+mod queue_proxy;
 pub mod stats;
 pub mod throttler;

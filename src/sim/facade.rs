@@ -11,7 +11,8 @@
 //! ([`Simulation::last_row`]: replicas desired, ready and starting, activator state, queue, latencies of the
 //! second), not the loop's internal structures, which are free to change.
 
-use super::run::{RequestLog, SimError, Stepper};
+use super::run::Stepper;
+use super::{RequestLog, SimError};
 use crate::observe::output::{RunSummary, SecondRow, TimeseriesSink};
 use crate::scenario::{self, LoadedScenario, Prepared, ScenarioError, ScenarioErrors};
 use crate::time::SimTime;

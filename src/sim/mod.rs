@@ -15,16 +15,28 @@
 //! bitset of pods with free capacity), so the per-event cost barely grows with the number of pods. Per-second work (statistics, the time-series row)
 //! is O(pods). Memory holds live requests and pods only; per-second rows are streamed to a sink.
 //!
+//! Structure: the world (`world.rs`) holds the revisions (one per scenario today), the cluster they share,
+//! the requests in flight, the event queue, the random streams, the traffic and the recorders. A revision
+//! (`revision.rs`) owns its pods, ready set, activator, queue-proxy settings, deployment and scaler; each
+//! pod carries its own resource shape. The loop's code lives with the component it models:
+//! `request_path::{ingress, activator_loop, queue_proxy}` (the request's way in and out),
+//! `workload::deployment` (pod lifecycle and replica count), `tick.rs` (the 1 s tick, rows, applying a
+//! scaler's decision), `summary.rs` (the end of the run) and `run.rs` (start, event dispatch, stepping).
+//! Settings and errors are in `config.rs`, the per-request log in `request_log.rs`, the library facade in
+//! `facade.rs`.
+//!
 //! Autoscalers: `fixed`, Knative's KPA (with the activator in the path when it must buffer), or the
 //! Kubernetes HPA with CronHPA / KEDA cron ([`hpa`]: metrics-server and custom-metric scrapers, syncs on the
 //! 1 s tick, cron jobs as exact events; no activator, at least one pod).
-//! Pod and cluster models live in their own modules: [`startup`] (cold-start phases), [`service`] (fixed
-//! slots, processor sharing, GPU batching), [`cluster`] (node pools, scheduling, node autoscaling) and
-//! [`pods`] (lifecycle state and resource use).
+//! Pod and cluster models live in their own modules (re-exported here under their old paths):
+//! [`startup`] (cold-start phases), [`service`] (fixed slots, processor sharing, GPU batching), [`cluster`]
+//! (node pools, scheduling, node autoscaling) and [`pods`] (lifecycle state and resource use).
 //!
-//! Simplifications (see also the module docs of `router` and `cluster`):
-//! * One activator stands for the whole activator fleet: Knative splits pods among several activators
-//!   ("subsetting"); the aggregate capacity is the same.
+//! Simplifications (see also the module docs of `request_path::activator` and `cluster`):
+//! * One activator per revision stands for the whole activator fleet: Knative splits pods among several
+//!   activators ("subsetting"); the aggregate capacity is the same.
+//! * One revision per run, and the ingress has one route (to it); the row and the summary add revisions
+//!   up, which with one revision is that revision's view.
 //! * In Serve mode the ingress spreads requests round robin over ready pods.
 //! * `initial_state: warm` creates the KPA decider with 0 ready pods, as if the autoscaler had been running
 //!   quietly; Knative creates it with the live ready count (and so in panic above one pod) only when the
@@ -34,8 +46,14 @@
 //! * When the deployment shrinks, pods are removed in Kubernetes' ReplicaSet order: not-yet-ready pods
 //!   first (newest first), then the most recently ready.
 
+pub(crate) mod config;
 mod facade;
+pub(crate) mod request_log;
+mod revision;
 mod run;
+mod summary;
+mod tick;
+pub(crate) mod world;
 
 pub use facade::{Simulation, SimulationError};
 
@@ -49,7 +67,6 @@ pub use crate::observe::output::{RunSummary, SecondRow, TimeseriesSink, TIMESERI
 pub use crate::workload::discipline as service;
 pub use crate::workload::pods::{PodUsage, ResourceModel};
 pub use crate::workload::{cluster, pods, startup};
-pub use run::{
-    run, run_with_request_log, AutoscalerMode, CsvRequestLog, PodModel, RequestLog, RequestRecord,
-    SimConfig, SimError, Traffic,
-};
+pub use config::{AutoscalerMode, PodModel, SimConfig, SimError, Traffic};
+pub use request_log::{CsvRequestLog, RequestLog, RequestRecord};
+pub use run::{run, run_with_request_log};

@@ -10,6 +10,7 @@
 //! Units: time is [`crate::time::SimTime`] (integer ns); CPU in millicores, memory in bytes.
 
 pub mod cluster;
+mod deployment;
 pub mod discipline;
 pub mod pods;
 pub mod startup;

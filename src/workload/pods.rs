@@ -13,6 +13,7 @@
 //! ([`ResourceModel`]): CPU = idle + per executing request, capped at the CPU limit (throttling); memory =
 //! baseline + per in-flight request (executing or queued); GPU busy while at least one request executes.
 
+use super::cluster::PodRequest;
 use super::discipline::SharedRate;
 use super::startup::PhaseTimes;
 use crate::autoscaler::kpa::RequestStats;
@@ -107,6 +108,9 @@ pub struct Pod {
     /// Cumulative counters, integrated up to `usage_updated`.
     usage: PodUsage,
     usage_updated: SimTime,
+    /// What the pod asks the scheduler for (its revision's resource requests; pods of different
+    /// revisions in one cluster may differ).
+    pub shape: PodRequest,
     /// Node the pod is bound to (`None` = Pending: not scheduled).
     pub node: Option<u32>,
     /// When the scheduler bound it (placement plus scheduling latency); before that it counts as Pending.
@@ -125,7 +129,7 @@ pub struct Pod {
 }
 
 impl Pod {
-    pub fn new(now: SimTime, state: PodState) -> Self {
+    pub fn new(now: SimTime, state: PodState, shape: PodRequest) -> Self {
         Pod {
             generation: 0,
             state,
@@ -139,6 +143,7 @@ impl Pod {
             stats: RequestStats::new(now),
             usage: PodUsage::default(),
             usage_updated: now,
+            shape,
             node: None,
             bound_at: now,
             placed_at: now,
@@ -188,7 +193,7 @@ mod tests {
             cpu_limit_millis: 1500.0,
             ..ResourceModel::default()
         };
-        let mut pod = Pod::new(SimTime::ZERO, PodState::Ready);
+        let mut pod = Pod::new(SimTime::ZERO, PodState::Ready, PodRequest::default());
         pod.integrate_usage(SimTime::from_secs(10), &model); // idle: 10 m for 10 s
         pod.executing = 2;
         pod.integrate_usage(SimTime::from_secs(20), &model); // 2 requests want 2010 m, capped at 1500 m

@@ -1,0 +1,128 @@
+//! The ingress and the client side of the request path: a client sends, the request crosses client,
+//! ingress and network (one-way delays, sampled on the way in and again on the way out), the ingress
+//! routes it to a revision and then to the activator or straight to a ready pod (round robin), and the
+//! response travels back to the client, who may send again (closed loop).
+//!
+//! Units: delays in ns; latency is measured at the client, from send to response.
+//!
+//! Assumptions: one route today (every request goes to the one revision); without an activator (the
+//! HPA) a revision with no ready pod refuses requests with 503, as a Service without endpoints does.
+
+use crate::ids::{RequestId, RevisionId};
+use crate::sim::world::*;
+use crate::time::{SimDuration, SimTime};
+use crate::traffic::RequestAttrs;
+
+impl Sim {
+    pub(crate) fn one_way_delay(&mut self) -> SimDuration {
+        let [a, b, c] = &self.cfg.request_path;
+        a.sample(&mut self.rng.network)
+            + b.sample(&mut self.rng.network)
+            + c.sample(&mut self.rng.network)
+    }
+
+    pub(crate) fn send(&mut self, now: SimTime, client: u32, attrs: RequestAttrs) {
+        let mut request = Request {
+            generation: 0,
+            sent: now,
+            deadline: SimTime::MAX,
+            client,
+            attrs,
+            revision: self.route(&attrs),
+            pod: None,
+            stage: Stage::ToIngress,
+            via_activator: false,
+            cold: false,
+            status: 0,
+            timeout_event: None,
+        };
+        let id = match self.free_requests.pop() {
+            Some(slot) => {
+                request.generation = self.requests[slot as usize].generation.wrapping_add(1);
+                self.requests[slot as usize] = request;
+                RequestId::new(slot, request.generation)
+            }
+            None => {
+                self.requests.push(request);
+                RequestId::new((self.requests.len() - 1) as u32, 0)
+            }
+        };
+        self.counts.total += 1;
+        self.in_flight += 1;
+        self.second.arrivals += 1;
+        let delay = self.one_way_delay();
+        self.at(now + delay, Event::AtIngress(id));
+    }
+
+    /// The revision a request goes to: the ingress has one route today, to the scenario's one revision
+    /// (traffic splits across revisions and several services come with issues 16 and 17).
+    fn route(&self, _attrs: &RequestAttrs) -> RevisionId {
+        self.revisions[0].id
+    }
+
+    pub(crate) fn at_ingress(&mut self, now: SimTime, id: RequestId) {
+        let rv = self.requests[id.index()].revision;
+        let rev = &mut self.revisions[rv.index()];
+        self.requests[id.index()].deadline = now + rev.request_timeout;
+        if !rev.scaler.has_activator() && rev.ready.is_empty() {
+            // No activator with the HPA: a Service without ready endpoints refuses the request.
+            self.counts.rejected += 1;
+            self.respond(now, id, 503);
+            return;
+        }
+        if rev.activator.in_path || rev.ready.is_empty() {
+            self.enqueue_at_activator(now, rv, id);
+        } else {
+            let pod = rev.ready[rev.ingress_rr % rev.ready.len()];
+            rev.ingress_rr = rev.ingress_rr.wrapping_add(1);
+            self.admit_to_pod(now, id, rv, pod);
+        }
+    }
+
+    /// Sends the response (success or failure) back through the request path.
+    pub(crate) fn respond(&mut self, now: SimTime, id: RequestId, status: u16) {
+        let r = &self.requests[id.index()];
+        if r.via_activator {
+            self.revisions[r.revision.index()]
+                .activator
+                .stats
+                .request_out(now);
+        }
+        let delay = self.one_way_delay();
+        let r = &mut self.requests[id.index()];
+        r.stage = Stage::Returning;
+        r.status = status;
+        self.at(now + delay, Event::AtClient(id));
+    }
+
+    pub(crate) fn at_client(&mut self, now: SimTime, id: RequestId) {
+        let r = self.requests[id.index()];
+        self.requests[id.index()].stage = Stage::Free;
+        self.free_requests.push(id.slot());
+        self.in_flight -= 1;
+        *self.status_codes.entry(r.status).or_insert(0) += 1;
+        if r.status == 200 {
+            self.counts.completed += 1;
+            self.second.completions += 1;
+            let us = (now - r.sent).0 / 1_000;
+            self.latency.saturating_record(us.max(1));
+            self.second.latencies_us.push(us);
+            if r.cold {
+                self.counts.cold_start_affected += 1;
+                self.second.cold_completions += 1;
+            }
+        } else {
+            self.counts.failed += 1;
+            self.second.failures += 1;
+        }
+        if r.client != OPEN_LOOP {
+            if let Some(driver) = self.closed_loop.as_mut() {
+                if let Some(next) = driver.on_response(r.client, now, &mut self.rng.traffic) {
+                    if next < self.traffic_end {
+                        self.at(next.max(now), Event::ClientSend(r.client));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! The queue-proxy in each pod: its breaker (containerConcurrency slots plus a queue of 10 x
+//! containerConcurrency; a full queue answers 503), its request statistics (queued requests count as in
+//! flight), the hand-off to the container's service discipline (fixed slots with a sampled service time,
+//! or a shared rate: processor sharing and GPU batching with virtual-time finish tags), and timeouts of
+//! queued requests (504 at the revision timeout).
+//!
+//! Units: time in ns; shared-rate work in seconds of single-request service at full speed.
+//!
+//! Assumption: a request whose sampled service would end after its deadline is answered 504 at the
+//! deadline (the revision timeout cuts it), not at the end of its service.
+
+use crate::ids::{RequestId, RevisionId};
+use crate::request_path::stats::RequestStats;
+use crate::sim::world::*;
+use crate::time::{SimDuration, SimTime};
+use crate::workload::discipline::Tag;
+use crate::workload::pods::PodState;
+use std::cmp::Reverse;
+
+#[inline]
+fn stats_in(stats: &mut RequestStats, now: SimTime, proxied: bool) {
+    if proxied {
+        stats.proxied_in(now);
+    } else {
+        stats.request_in(now);
+    }
+}
+
+#[inline]
+fn stats_out(stats: &mut RequestStats, now: SimTime, proxied: bool) {
+    if proxied {
+        stats.proxied_out(now);
+    } else {
+        stats.request_out(now);
+    }
+}
+
+impl Sim {
+    /// A request reaches the queue-proxy of `pod` (of revision `rv`): it runs at once if a slot is free,
+    /// waits in the breaker's queue if there is room, and is refused with 503 otherwise.
+    pub(crate) fn admit_to_pod(&mut self, now: SimTime, id: RequestId, rv: RevisionId, pod: u32) {
+        let rev = &mut self.revisions[rv.index()];
+        let slots = rev.slots;
+        let via_activator = self.requests[id.index()].via_activator;
+        self.requests[id.index()].pod = Some(rev.pod_id(pod));
+        let p = &mut rev.pods[pod as usize];
+        // Queue-proxy statistics count the request before the breaker, so queued requests count too.
+        stats_in(&mut p.stats, now, via_activator);
+        if slots == 0 || p.executing < slots {
+            self.start_service(now, id, rv, pod);
+        } else if p.queued < rev.queue_limit {
+            p.queue.push_back(id);
+            p.queued += 1;
+            let r = &mut self.requests[id.index()];
+            r.stage = Stage::PodQueue;
+            let deadline = r.deadline;
+            let ev = self.at(deadline, Event::QueueTimeout(id));
+            self.requests[id.index()].timeout_event = Some(ev);
+        } else {
+            stats_out(&mut p.stats, now, via_activator);
+            if via_activator {
+                self.activator_release(rv, pod);
+            }
+            self.counts.rejected += 1;
+            self.respond(now, id, 503);
+        }
+    }
+
+    pub(crate) fn start_service(&mut self, now: SimTime, id: RequestId, rv: RevisionId, pod: u32) {
+        let rev = &mut self.revisions[rv.index()];
+        if rev.shared_rate {
+            self.start_shared(now, id, rv, pod);
+            return;
+        }
+        let p = &mut rev.pods[pod as usize];
+        p.integrate_usage(now, &rev.resources);
+        p.executing += 1;
+        self.max_pod_concurrency = self.max_pod_concurrency.max(p.executing);
+        let r = &mut self.requests[id.index()];
+        r.stage = Stage::Executing;
+        let service = match r.attrs.service_time {
+            Some(s) => s,
+            None => rev.service_time.sample(&mut self.rng.service),
+        };
+        let r = &mut self.requests[id.index()];
+        let done = now + service;
+        let done = if done > r.deadline {
+            r.status = 504;
+            r.deadline
+        } else {
+            r.status = 200;
+            done
+        };
+        self.at(done, Event::ServiceDone(id));
+    }
+
+    pub(crate) fn service_done(&mut self, now: SimTime, id: RequestId) {
+        let r = self.requests[id.index()];
+        if r.generation != id.generation() || r.stage != Stage::Executing {
+            // Killed when its pod's grace period ran out (and the slot possibly reused since).
+            return;
+        }
+        let Some(pod) = r.pod.map(|p| p.slot()) else {
+            return;
+        };
+        let rv = r.revision;
+        let rev = &mut self.revisions[rv.index()];
+        let p = &mut rev.pods[pod as usize];
+        p.integrate_usage(now, &rev.resources);
+        p.executing -= 1;
+        stats_out(&mut p.stats, now, r.via_activator);
+        if r.via_activator {
+            self.activator_release(rv, pod);
+        }
+        if r.status == 504 {
+            self.counts.timed_out += 1;
+        }
+        self.respond(now, id, r.status);
+        self.pull_from_pod_queue(now, rv, pod);
+        self.after_pod_freed(now, rv, pod);
+    }
+
+    /// A request joins a shared-rate pod: the pod's virtual clock advances, the request's finish tag is
+    /// pushed, and the pod's next-completion event moves.
+    pub(crate) fn start_shared(&mut self, now: SimTime, id: RequestId, rv: RevisionId, pod: u32) {
+        let rev = &mut self.revisions[rv.index()];
+        let work = {
+            let r = &self.requests[id.index()];
+            rev.service
+                .work_secs(&r.attrs, &rev.service_time, &mut self.rng.service)
+        };
+        let r = &mut self.requests[id.index()];
+        r.stage = Stage::Executing;
+        r.status = 200;
+        let p = &mut rev.pods[pod as usize];
+        p.integrate_usage(now, &rev.resources);
+        p.rate.advance(now);
+        p.executing += 1;
+        self.max_pod_concurrency = self.max_pod_concurrency.max(p.executing);
+        let tag = p.rate.vtime + work;
+        p.rate.tags.push(Reverse(Tag(tag, id)));
+        self.reschedule_shared(now, rv, pod);
+    }
+
+    /// Recomputes the pod's speed for its running count and moves its next-completion event.
+    pub(crate) fn reschedule_shared(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
+        let rev = &mut self.revisions[rv.index()];
+        let p = &mut rev.pods[pod as usize];
+        p.rate.speed = rev.service.speed(p.executing, &rev.resources);
+        if let Some(ev) = p.rate.next.take() {
+            self.queue.cancel(ev);
+        }
+        if let Some(secs) = p.rate.secs_to_first() {
+            // Round up so the virtual clock has reached the tag when the event fires.
+            let at = now + SimDuration((secs * 1e9).ceil() as u64);
+            let id = rev.pod_ref(pod);
+            let ev = self.at(at, Event::PodNextDone(id));
+            self.rev(rv).pods[pod as usize].rate.next = Some(ev);
+        }
+    }
+
+    /// The earliest request(s) on a shared-rate pod finished.
+    pub(crate) fn shared_done(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
+        {
+            let p = &mut self.rev(rv).pods[pod as usize];
+            p.rate.next = None;
+            p.rate.advance(now);
+        }
+        loop {
+            let rev = &mut self.revisions[rv.index()];
+            let p = &mut rev.pods[pod as usize];
+            let Some(first) = p.rate.first() else { break };
+            // Tags within a nanosecond of work count as done (the event time was rounded up).
+            if first.0 > p.rate.vtime + 1e-9 {
+                break;
+            }
+            p.rate.tags.pop();
+            let id = first.1;
+            let r = self.requests[id.index()];
+            if r.generation != id.generation()
+                || r.stage != Stage::Executing
+                || r.revision != rv
+                || r.pod.map(|p| p.slot()) != Some(pod)
+            {
+                continue;
+            }
+            p.integrate_usage(now, &rev.resources);
+            p.executing -= 1;
+            stats_out(&mut p.stats, now, r.via_activator);
+            if r.via_activator {
+                self.activator_release(rv, pod);
+            }
+            let status = if now > r.deadline {
+                self.counts.timed_out += 1;
+                504
+            } else {
+                200
+            };
+            self.respond(now, id, status);
+        }
+        self.pull_from_pod_queue(now, rv, pod);
+        self.reschedule_shared(now, rv, pod);
+        self.after_pod_freed(now, rv, pod);
+    }
+
+    /// Moves requests from the pod's breaker queue into free slots, skipping entries that timed out.
+    pub(crate) fn pull_from_pod_queue(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
+        let slots = self.rev(rv).slots;
+        loop {
+            let p = &mut self.revisions[rv.index()].pods[pod as usize];
+            if slots > 0 && p.executing >= slots {
+                return;
+            }
+            let Some(next) = p.queue.pop_front() else {
+                return;
+            };
+            let r = &self.requests[next.index()];
+            if r.generation != next.generation() || r.stage != Stage::PodQueue {
+                continue;
+            }
+            p.queued -= 1;
+            if let Some(ev) = self.requests[next.index()].timeout_event.take() {
+                self.queue.cancel(ev);
+            }
+            self.start_service(now, next, rv, pod);
+        }
+    }
+
+    /// After a request left `pod`: a draining pod that became idle goes, and the activator's queue may
+    /// move on.
+    pub(crate) fn after_pod_freed(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
+        let p = &self.revisions[rv.index()].pods[pod as usize];
+        if p.state == PodState::Terminating && p.idle() && now >= p.drain_until {
+            self.pod_gone(now, rv, pod);
+        }
+        // Knative's throttler hands a freed slot to a waiting request whatever the SKS mode: requests
+        // already queued at the activator keep draining after the activator leaves the path.
+        if self.rev(rv).activator.queued() > 0 {
+            self.dispatch_from_activator(now, rv);
+        }
+    }
+
+    /// A request's revision timeout passed while it waited in a pod's breaker queue: 504.
+    pub(crate) fn queue_timeout(&mut self, now: SimTime, id: RequestId) {
+        let r = self.requests[id.index()];
+        if r.generation != id.generation() {
+            return;
+        }
+        self.requests[id.index()].timeout_event = None;
+        // Only a request in a pod's queue has its own timer (the activator queue has one for its head).
+        if r.stage != Stage::PodQueue {
+            return;
+        }
+        let Some(pod) = r.pod.map(|p| p.slot()) else {
+            return;
+        };
+        let rv = r.revision;
+        let p = &mut self.rev(rv).pods[pod as usize];
+        p.queued -= 1;
+        stats_out(&mut p.stats, now, r.via_activator);
+        if r.via_activator {
+            self.activator_release(rv, pod);
+        }
+        self.counts.timed_out += 1;
+        self.respond(now, id, 504);
+        self.after_pod_freed(now, rv, pod);
+    }
+}

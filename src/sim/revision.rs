@@ -1,0 +1,147 @@
+//! A revision: one versioned service with its own deployment, request path and scaler (issue 11 item 5).
+//!
+//! It owns its pods (a slab with generational ids), the ready set in slot order, the activator that
+//! buffers its requests, the queue-proxy settings of its pods (containerConcurrency slots, queue depth,
+//! service discipline), its deployment (replica count, ReplicaSet removal order, termination grace; the
+//! code is in `workload::deployment`) and the [`Scaler`] that sizes it. The cluster its pods run on, the
+//! random streams and the event queue belong to the world (`sim::world`), so several revisions can share
+//! one cluster; each pod carries its own resource shape for that reason.
+//!
+//! Units: time in ns ([`SimDuration`]); CPU in millicores and memory in bytes (`PodRequest`).
+//!
+//! Simplification: one activator stands for the revision's activator fleet (see the `sim` module docs).
+
+use crate::autoscaler::hpa::adapter::HpaScaler;
+use crate::autoscaler::kpa::adapter::KpaScaler;
+use crate::autoscaler::scaler::{FixedScaler, PodSecond, Scaler};
+use crate::dist::DurationDist;
+use crate::engine::{EventId, RngStreams, Stream};
+use crate::ids::{PodId, RevisionId};
+use crate::request_path::activator::Activator;
+use crate::sim::config::{AutoscalerMode, SimConfig};
+use crate::sim::world::PodRef;
+use crate::time::SimDuration;
+use crate::workload::cluster::PodRequest;
+use crate::workload::discipline::ServiceModel;
+use crate::workload::pods::{Pod, ResourceModel};
+use crate::workload::startup::Startup;
+
+/// Knative's queue-proxy queue is this many times containerConcurrency.
+const QUEUE_PROXY_DEPTH_FACTOR: u32 = 10;
+
+/// One revision: its deployment's pods, the request path in front of them and the scaler that sizes it.
+pub(crate) struct Revision {
+    pub(crate) id: RevisionId,
+
+    // ---- the revision's settings (from the scenario's service) ----
+    /// What each of its pods asks the scheduler for (each pod keeps a copy, see [`Pod::shape`]).
+    pub(crate) shape: PodRequest,
+    /// Resource requests, limits and use as a function of load.
+    pub(crate) resources: ResourceModel,
+    pub(crate) service_time: DurationDist,
+    /// Requests not answered within this time of reaching the ingress fail (Knative revision timeout).
+    pub(crate) request_timeout: SimDuration,
+    pub(crate) termination_grace: SimDuration,
+    pub(crate) startup: Startup,
+    pub(crate) service: ServiceModel,
+    /// Requests that may run at once on a pod (0 = unlimited) and the queue in front (u32::MAX = unbounded).
+    pub(crate) slots: u32,
+    pub(crate) queue_limit: u32,
+    pub(crate) shared_rate: bool,
+
+    // ---- the deployment ----
+    pub(crate) pods: Vec<Pod>,
+    pub(crate) free_pods: Vec<u32>,
+    /// Ready pods in slot order (Knative sorts by pod IP; the slot stands in for it).
+    pub(crate) ready: Vec<u32>,
+    pub(crate) starting: u32,
+    pub(crate) terminating: u32,
+    /// The deployment's replica count as the scaler last set it.
+    pub(crate) desired: u32,
+
+    // ---- the request path ----
+    /// The ingress's round-robin position over the ready pods (Serve mode).
+    pub(crate) ingress_rr: usize,
+    /// The activator fleet of the revision (one activator stands for all, see the `sim` module docs).
+    pub(crate) activator: Activator,
+
+    // ---- the scaler ----
+    pub(crate) scaler: Box<dyn Scaler>,
+    /// The pending `ScalerWake` event.
+    pub(crate) wake: Option<EventId>,
+    /// Scratch: the ready pods' queue-proxy reports of the second, reused every tick.
+    pub(crate) reports: Vec<PodSecond>,
+}
+
+impl Revision {
+    /// The scenario's one revision. Takes the autoscaler out of `cfg` (it becomes the revision's scaler).
+    pub(crate) fn new(id: RevisionId, cfg: &mut SimConfig, streams: &RngStreams) -> Self {
+        let scaler: Box<dyn Scaler> =
+            match std::mem::replace(&mut cfg.autoscaler, AutoscalerMode::Fixed { replicas: 0 }) {
+                AutoscalerMode::Fixed { replicas } => {
+                    Box::new(FixedScaler::new(replicas, cfg.standalone_cron.take()))
+                }
+                AutoscalerMode::Kpa(setup) => {
+                    Box::new(KpaScaler::new(*setup, streams.stream(Stream::Scrape)))
+                }
+                AutoscalerMode::Hpa(setup) => Box::new(HpaScaler::new(*setup)),
+                AutoscalerMode::Custom(scaler) => scaler,
+            };
+        let cc = cfg.container_concurrency;
+        Revision {
+            id,
+            shape: PodRequest {
+                cpu_millis: cfg.resources.cpu_request_millis.max(0.0).ceil() as u64,
+                memory_bytes: cfg.resources.memory_request_bytes.max(0.0).ceil() as u64,
+                gpus: cfg.resources.gpus,
+            },
+            resources: cfg.resources.clone(),
+            service_time: cfg.service_time.clone(),
+            request_timeout: cfg.request_timeout,
+            termination_grace: cfg.termination_grace,
+            startup: match &cfg.pod_model.phases {
+                Some(p) => Startup::Phases(Box::new(p.clone())),
+                None => Startup::Single(cfg.cold_start.clone()),
+            },
+            service: cfg.pod_model.service.clone(),
+            slots: cfg.pod_model.service.slots(cc),
+            queue_limit: if cc > 0 {
+                QUEUE_PROXY_DEPTH_FACTOR * cc
+            } else {
+                u32::MAX
+            },
+            shared_rate: cfg.pod_model.service.is_shared_rate(),
+            pods: Vec::new(),
+            free_pods: Vec::new(),
+            ready: Vec::new(),
+            starting: 0,
+            terminating: 0,
+            desired: 0,
+            ingress_rr: 0,
+            activator: Activator::new(cc),
+            scaler,
+            wake: None,
+            reports: Vec::new(),
+        }
+    }
+
+    /// The id of the pod now in `slot`.
+    #[inline]
+    pub(crate) fn pod_id(&self, slot: u32) -> PodId {
+        PodId::new(slot, self.pods[slot as usize].generation)
+    }
+
+    /// The event-side reference to the pod now in `slot`.
+    #[inline]
+    pub(crate) fn pod_ref(&self, slot: u32) -> PodRef {
+        PodRef {
+            revision: self.id,
+            pod: self.pod_id(slot),
+        }
+    }
+
+    /// Ready plus starting (Pending included): what the deployment counts against its replica count.
+    pub(crate) fn current(&self) -> u32 {
+        self.starting + self.ready.len() as u32
+    }
+}

@@ -1,0 +1,264 @@
+//! The 1 s tick: every revision's scaler sees the second (queue-proxy and activator reports), the cluster
+//! autoscaler takes its step, and one [`SecondRow`] covering `[t - 1 s, t)` goes to the sink; also how a
+//! scaler's [`Decision`] is applied (wake-up, activator in or out of the path, replica count).
+//!
+//! Units: rows in whole seconds (a final partial row keeps its length in `row_duration_s`); utilization as
+//! a fraction of the request (CPU) or of time (GPU), averaged over the ready pods.
+//!
+//! Assumptions: the row adds the revisions up (one today); the scaler columns are written by every
+//! revision's scaler in turn, so with several revisions the last one's values win until rows are per
+//! revision (issue 16). The cluster autoscaler sizes new nodes for the oldest Pending pod's shape.
+
+use crate::autoscaler::scaler::{Decision, PodSecond, SecondView};
+use crate::ids::{PodId, RevisionId};
+use crate::observe::output::{SecondRow, TimeseriesSink};
+use crate::sim::config::SimError;
+use crate::sim::world::*;
+use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
+use crate::workload::cluster::PodRequest;
+use crate::workload::pods::PodState;
+
+impl Sim {
+    pub(crate) fn tick(
+        &mut self,
+        now: SimTime,
+        sink: &mut dyn TimeseriesSink,
+    ) -> Result<(), SimError> {
+        // The row ending at `end` is written by `finish`, after every event at `end`, so that events at
+        // the very last instant are in a row too.
+        if now >= self.end {
+            return Ok(());
+        }
+        self.write_row(now, true, sink)
+    }
+
+    /// Writes the row for `[last_row_at, now]`. `whole` is false only for a final partial second: the
+    /// scaler and the cluster autoscaler then are not stepped, because both work in whole-second periods
+    /// (and nothing after the end would see their decision); the row shows their last state.
+    pub(crate) fn write_row(
+        &mut self,
+        now: SimTime,
+        whole: bool,
+        sink: &mut dyn TimeseriesSink,
+    ) -> Result<(), SimError> {
+        let span = now - self.last_row_at;
+        let span_s = span.as_secs_f64();
+        if whole {
+            for i in 0..self.revisions.len() {
+                let rv = self.revisions[i].id;
+                self.step_scaler(now, rv);
+            }
+        }
+        self.sample(now, whole, span, span_s, sink)
+    }
+
+    /// Every queue-proxy of the revision closes its 1 s period, then the revision's scaler sees the second.
+    pub(crate) fn step_scaler(&mut self, now: SimTime, rv: RevisionId) {
+        let rev = &mut self.revisions[rv.index()];
+        rev.reports.clear();
+        for &pod in &rev.ready {
+            let p = &mut rev.pods[pod as usize];
+            rev.reports.push(PodSecond {
+                pod: PodId::new(pod, p.generation),
+                created: p.created,
+                report: p.stats.report(now),
+            });
+        }
+        // Arrivals and requests in flight are the world's: with one revision they are the revision's.
+        let mut view = SecondView {
+            now,
+            ready: rev.ready.len() as u32,
+            replicas: rev.desired,
+            arrivals: self.second.arrivals,
+            in_flight: self.in_flight,
+            queue_proxies: &rev.reports,
+            activator: rev.activator.stats.report(now),
+            pods: &mut rev.pods,
+            resources: &rev.resources,
+        };
+        let d = rev.scaler.on_second(&mut view);
+        self.apply(now, rv, d);
+    }
+
+    pub(crate) fn sample(
+        &mut self,
+        now: SimTime,
+        whole: bool,
+        span: SimDuration,
+        span_s: f64,
+        sink: &mut dyn TimeseriesSink,
+    ) -> Result<(), SimError> {
+        let pods = self.pod_pass(now, span_s);
+        self.max_pending = self.max_pending.max(pods.pending);
+        if whole && (!self.unplaced.is_empty() || self.cluster.model.autoscaling.is_some()) {
+            self.step_cluster_autoscaler(now);
+        }
+        let (mut ready, mut starting, mut terminating, mut desired) = (0u32, 0u32, 0u32, 0u32);
+        let (mut activator_queue, mut activator_in_path) = (0u64, false);
+        for rev in &self.revisions {
+            ready += rev.ready.len() as u32;
+            starting += rev.starting;
+            terminating += rev.terminating;
+            desired += rev.desired;
+            activator_queue += rev.activator.queued() as u64;
+            activator_in_path |= rev.activator.in_path;
+        }
+        self.max_ready = self.max_ready.max(ready);
+        self.ready_ns += u128::from(ready) * u128::from(span.0);
+        self.last_row_at = now;
+        let lat = &mut self.second.latencies_us;
+        lat.sort_unstable();
+        let pct = |q: f64| -> Option<f64> {
+            if lat.is_empty() {
+                None
+            } else {
+                let idx = ((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1;
+                Some(lat[idx] as f64 / 1e3)
+            }
+        };
+        let mut row = SecondRow {
+            // A partial row belongs to the second it falls in (1.5 s -> 2).
+            time_s: now.0.div_ceil(NANOS_PER_SEC),
+            arrivals: self.second.arrivals,
+            completions: self.second.completions,
+            failures: self.second.failures,
+            in_flight: self.in_flight,
+            activator_queue,
+            queue_proxy_queue: pods.queue_proxy_queue,
+            desired_pods: Some(desired),
+            ready_pods: ready,
+            pending_pods: pods.pending,
+            starting_pods: starting - pods.pending,
+            terminating_pods: terminating,
+            observed_stable: None,
+            observed_panic: None,
+            target_per_pod: None,
+            panic: false,
+            excess_burst_capacity: None,
+            activator_in_path,
+            scale_reason: "",
+            latency_p50_ms: pct(0.50),
+            latency_p95_ms: pct(0.95),
+            latency_p99_ms: pct(0.99),
+            cold_start_completions: self.second.cold_completions,
+            cron_fire: None,
+            cpu_utilization: pods.cpu_utilization,
+            gpu_utilization: pods.gpu_utilization,
+            hpa_metric: None,
+            hpa_proposal: None,
+            hpa_recommendation: None,
+            hpa_limit_reason: "",
+            row_duration_s: span_s,
+        };
+        for rev in &mut self.revisions {
+            rev.scaler.columns(&mut row);
+        }
+        sink.row(&row)?;
+        let s = &mut self.second;
+        s.arrivals = 0;
+        s.completions = 0;
+        s.failures = 0;
+        s.cold_completions = 0;
+        s.latencies_us.clear();
+        Ok(())
+    }
+
+    /// One pass over every pod: queues, Pending versus starting, and resource use over the second.
+    fn pod_pass(&mut self, now: SimTime, span_s: f64) -> PodPass {
+        let mut out = PodPass::default();
+        let (mut cpu_sum, mut gpu_sum, mut measured) = (0.0f64, 0.0f64, 0u32);
+        let (mut any_cpu_request, mut any_gpu) = (false, false);
+        for rev in &mut self.revisions {
+            let res = &rev.resources;
+            any_cpu_request |= res.cpu_request_millis > 0.0;
+            any_gpu |= res.gpus > 0;
+            for p in rev.pods.iter_mut() {
+                match p.state {
+                    PodState::Gone => continue,
+                    PodState::Starting if p.node.is_none() || p.bound_at > now => out.pending += 1,
+                    PodState::Ready => {
+                        let u = p.usage(now, res);
+                        let secs = (now - p.ready_at.unwrap_or(now))
+                            .as_secs_f64()
+                            .clamp(1e-9, span_s.max(1e-9));
+                        if res.cpu_request_millis > 0.0 {
+                            cpu_sum += (u.cpu_core_seconds - p.last_tick.cpu_core_seconds)
+                                / (res.cpu_request_millis / 1000.0)
+                                / secs;
+                        }
+                        gpu_sum += (u.gpu_busy_seconds - p.last_tick.gpu_busy_seconds) / secs;
+                        measured += 1;
+                        p.last_tick = u;
+                    }
+                    _ => {}
+                }
+                out.queue_proxy_queue += u64::from(p.queued);
+            }
+        }
+        if measured > 0 {
+            let n = f64::from(measured);
+            out.cpu_utilization = any_cpu_request.then_some(cpu_sum / n);
+            out.gpu_utilization = any_gpu.then_some(gpu_sum / n);
+        }
+        out
+    }
+
+    /// The cluster autoscaler's 1 s step: it sees the Pending pods of every revision (new nodes are sized
+    /// for the oldest one's shape) and may add nodes or drain one.
+    fn step_cluster_autoscaler(&mut self, now: SimTime) {
+        let (mut unplaced, mut oldest) = (0u32, None::<(SimTime, PodRequest)>);
+        for r in &self.unplaced {
+            let p = &self.revisions[r.revision.index()].pods[r.pod.index()];
+            // By slot, as the scheduler's queue is read (see `place_pending`).
+            if p.state == PodState::Starting && p.node.is_none() {
+                unplaced += 1;
+                if oldest.is_none_or(|(o, _)| p.created < o) {
+                    oldest = Some((p.created, p.shape));
+                }
+            }
+        }
+        let shape = oldest.map_or(self.revisions[0].shape, |(_, s)| s);
+        let acts = self
+            .cluster
+            .autoscale(now, unplaced, oldest.map(|(t, _)| t), &shape);
+        for (node, ready_at) in acts.added {
+            self.at(ready_at, Event::NodeReady(node));
+        }
+        for node in acts.drain {
+            self.evict_node(now, node);
+        }
+    }
+
+    /// Applies a revision's scaler decision: the wake-up first, then the activator, then the replica count.
+    pub(crate) fn apply(&mut self, now: SimTime, rv: RevisionId, d: Decision) {
+        if let Some(at) = d.wake_at {
+            if let Some(ev) = self.rev(rv).wake.take() {
+                self.queue.cancel(ev);
+            }
+            self.schedule_wake(rv, Some(at.max(now)));
+        }
+        if let Some(in_path) = d.activator_in_path {
+            self.rev(rv).activator.in_path = in_path;
+        }
+        if let Some(replicas) = d.replicas {
+            self.set_replicas(now, rv, replicas);
+        }
+    }
+
+    pub(crate) fn schedule_wake(&mut self, rv: RevisionId, at: Option<SimTime>) {
+        if let Some(at) = at {
+            let at = at.max(self.queue.now());
+            let ev = self.at(at, Event::ScalerWake(rv));
+            self.rev(rv).wake = Some(ev);
+        }
+    }
+}
+
+/// What [`Sim::pod_pass`] counts over all pods.
+#[derive(Default)]
+struct PodPass {
+    queue_proxy_queue: u64,
+    pending: u32,
+    cpu_utilization: Option<f64>,
+    gpu_utilization: Option<f64>,
+}

@@ -1,0 +1,236 @@
+//! The world the event loop acts on: the revisions (one today), the cluster they share, the requests in
+//! flight, the event queue, the random streams, the traffic source and the run's recorders.
+//!
+//! Units: time is [`SimTime`] (integer ns); counters are plain counts.
+//!
+//! Identity: requests live in a slab indexed by [`RequestId`], pods in their revision's slab indexed by
+//! [`PodId`], revisions in `Sim::revisions` indexed by [`RevisionId`]; every id carries its slot's
+//! generation, so an event that outlived its request or pod is recognised as stale. Pod events carry a
+//! [`PodRef`] (revision plus pod); a request records the revision the ingress routed it to, so request
+//! events need only its id.
+//!
+//! What is shared and what is per revision: the cluster (nodes, scheduling queue, node autoscaler), the
+//! random streams and the recorders are the world's; pods, the ready set, the activator, the
+//! queue-proxies' settings, the deployment and the scaler are the revision's ([`Revision`]). The per-second
+//! row and the summary add the revisions up (with one revision they are that revision's).
+
+use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
+use crate::ids::{PodId, RequestId, RevisionId};
+use crate::observe::output::RequestCounts;
+use crate::sim::config::SimError;
+use crate::sim::config::{SimConfig, Traffic};
+pub(crate) use crate::sim::revision::Revision;
+use crate::time::SimTime;
+use crate::traffic::ClosedLoopDriver;
+use crate::traffic::{Arrival, ArrivalSource, RequestAttrs};
+use crate::workload::cluster::Cluster;
+use crate::workload::startup::PhaseTimes;
+use hdrhistogram::Histogram;
+use std::collections::{BTreeMap, VecDeque};
+
+/// What happens next. Events of one revision carry its [`RevisionId`]; requests carry theirs in their
+/// record (set when the ingress routes them), so request events need only the [`RequestId`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Event {
+    /// The pending open-loop arrival is due.
+    OpenArrival,
+    ClientSend(u32),
+    AtIngress(RequestId),
+    ServiceDone(RequestId),
+    AtClient(RequestId),
+    PodReady(PodRef),
+    PodGraceOver(PodRef),
+    /// A terminating pod's queue-proxy drain (quiet period) ended.
+    PodDrained(PodRef),
+    /// The earliest completion on a shared-rate (processor-sharing / GPU-batch) pod.
+    PodNextDone(PodRef),
+    /// A node finished provisioning.
+    NodeReady(u32),
+    Tick,
+    QueueTimeout(RequestId),
+    /// The activator queue's head may have reached its deadline (one timer per queue, see
+    /// [`Sim::activator_timeout`]).
+    ActivatorTimeout(RevisionId),
+    /// The wake-up the revision's scaler asked for (a reconciler requeue, a cron job).
+    ScalerWake(RevisionId),
+}
+
+/// A pod of one revision, as events name it: a stale reference (the slot reused since) is recognised by
+/// the pod's generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PodRef {
+    pub(crate) revision: RevisionId,
+    pub(crate) pod: PodId,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    Free,
+    ToIngress,
+    ActivatorQueue,
+    PodQueue,
+    Executing,
+    Returning,
+}
+
+/// The `client` of a request from an open-loop source (closed-loop clients are numbered from 0).
+pub(crate) const OPEN_LOOP: u32 = u32::MAX;
+/// The event-queue class of the 1 s tick (ordinary events use class 1).
+pub(crate) const TICK_PRIORITY: u8 = 0;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Request {
+    /// Bumped every time the slot is reused, so stale ids are recognised.
+    pub(crate) generation: u32,
+    pub(crate) sent: SimTime,
+    pub(crate) deadline: SimTime,
+    pub(crate) client: u32,
+    pub(crate) attrs: RequestAttrs,
+    /// The revision the ingress routed it to.
+    pub(crate) revision: RevisionId,
+    pub(crate) pod: Option<PodId>,
+    pub(crate) stage: Stage,
+    pub(crate) via_activator: bool,
+    pub(crate) cold: bool,
+    pub(crate) status: u16,
+    pub(crate) timeout_event: Option<EventId>,
+}
+
+pub(crate) struct Rngs {
+    pub(crate) traffic: SimRng,
+    pub(crate) service: SimRng,
+    pub(crate) cold_start: SimRng,
+    pub(crate) lb: SimRng,
+    pub(crate) network: SimRng,
+}
+
+/// Per-second counters, reset after each row.
+#[derive(Default)]
+pub(crate) struct SecondCounters {
+    pub(crate) arrivals: u64,
+    pub(crate) completions: u64,
+    pub(crate) failures: u64,
+    pub(crate) cold_completions: u64,
+    pub(crate) latencies_us: Vec<u64>,
+}
+
+/// The world: the revisions, the cluster they share, the requests in flight, the event queue, the random
+/// streams, the traffic source and the run's recorders.
+pub(crate) struct Sim {
+    pub(crate) cfg: SimConfig,
+    pub(crate) queue: EventQueue<Event>,
+    pub(crate) rng: Rngs,
+    pub(crate) end: SimTime,
+    pub(crate) traffic_end: SimTime,
+    pub(crate) open_loop: Option<Box<dyn ArrivalSource>>,
+    pub(crate) pending_arrival: Option<Arrival>,
+    pub(crate) closed_loop: Option<ClosedLoopDriver>,
+
+    pub(crate) requests: Vec<Request>,
+    pub(crate) free_requests: Vec<u32>,
+    pub(crate) in_flight: u64,
+
+    /// Indexed by [`RevisionId::index`]; one today (the scenario's service).
+    pub(crate) revisions: Vec<Revision>,
+    pub(crate) cluster: Cluster,
+    /// Pods of every revision without a node, in creation order (the scheduler's queue).
+    pub(crate) unplaced: VecDeque<PodRef>,
+    /// A run-stopping error raised inside an event handler (a scaler asking for more pods than the
+    /// simulator holds); the stepper returns it after the event.
+    pub(crate) halt: Option<SimError>,
+
+    pub(crate) scale_events: u64,
+    pub(crate) cold_starts: u64,
+    pub(crate) pod_ns: u128,
+
+    pub(crate) counts: RequestCounts,
+    pub(crate) status_codes: BTreeMap<u16, u64>,
+    pub(crate) latency: Histogram<u64>,
+    pub(crate) second: SecondCounters,
+    /// Ready pods integrated over time (pod·ns), for the time-weighted `mean_ready`.
+    pub(crate) ready_ns: u128,
+    /// The end of the last row written: rows cover `[last_row_at, now]` back to back.
+    pub(crate) last_row_at: SimTime,
+    pub(crate) max_ready: u32,
+    pub(crate) max_desired: u32,
+    /// The most requests any pod has executed at once (never above containerConcurrency when it is set).
+    pub(crate) max_pod_concurrency: u32,
+    pub(crate) cold_start_phases: Vec<PhaseTimes>,
+    pub(crate) gpu_ns: u128,
+    pub(crate) max_pending: u32,
+}
+
+impl Sim {
+    pub(crate) fn new(mut cfg: SimConfig, traffic: Traffic) -> Self {
+        let streams = RngStreams::new(cfg.seed);
+        let traffic_end = SimTime::ZERO + cfg.traffic_duration;
+        let end = traffic_end + cfg.cooldown;
+        let revision = Revision::new(RevisionId::new(0, 0), &mut cfg, &streams);
+        Sim {
+            queue: EventQueue::new(),
+            rng: Rngs {
+                traffic: streams.stream(Stream::Traffic),
+                service: streams.stream(Stream::Service),
+                cold_start: streams.stream(Stream::ColdStart),
+                lb: streams.stream(Stream::LoadBalancing),
+                network: streams.stream(Stream::Network),
+            },
+            end,
+            traffic_end,
+            open_loop: traffic.open_loop,
+            pending_arrival: None,
+            closed_loop: traffic.closed_loop,
+            requests: Vec::with_capacity(1024),
+            free_requests: Vec::with_capacity(1024),
+            in_flight: 0,
+            revisions: vec![revision],
+            cluster: Cluster::new(cfg.pod_model.cluster.clone()).seeded(cfg.seed),
+            unplaced: VecDeque::new(),
+            halt: None,
+            scale_events: 0,
+            cold_starts: 0,
+            pod_ns: 0,
+            counts: RequestCounts::default(),
+            status_codes: BTreeMap::new(),
+            latency: Histogram::new_with_bounds(1, 24 * 3600 * 1_000_000, 3)
+                .expect("static histogram bounds"),
+            second: SecondCounters::default(),
+            ready_ns: 0,
+            last_row_at: SimTime::ZERO,
+            max_ready: 0,
+            max_desired: 0,
+            max_pod_concurrency: 0,
+            cold_start_phases: Vec::new(),
+            gpu_ns: 0,
+            max_pending: 0,
+            cfg,
+        }
+    }
+
+    /// The revision `rv` (revisions are never removed today, so every id handed out is live).
+    #[inline]
+    pub(crate) fn rev(&mut self, rv: RevisionId) -> &mut Revision {
+        &mut self.revisions[rv.index()]
+    }
+
+    /// Whether `pod` still names the pod in its slot.
+    pub(crate) fn is_live(&self, pod: PodRef) -> bool {
+        self.revisions[pod.revision.index()].pods[pod.pod.index()].generation
+            == pod.pod.generation()
+    }
+
+    pub(crate) fn at(&mut self, time: SimTime, event: Event) -> EventId {
+        // The loop only ever schedules at or after the current time, so this cannot fail.
+        self.queue
+            .schedule(time, event)
+            .expect("events are never scheduled into the past")
+    }
+
+    /// The tick has its own priority class, so the tick at `t` runs before every other event at `t` whenever
+    /// that was scheduled, and row `t` covers exactly `[t - 1 s, t)`.
+    pub(crate) fn schedule_tick(&mut self, at: SimTime) {
+        self.queue
+            .schedule_with_priority(at, TICK_PRIORITY, Event::Tick)
+            .expect("ticks are scheduled in the future");
+    }
+}
