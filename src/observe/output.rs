@@ -384,6 +384,9 @@ pub struct RunSummary {
     pub wall_time_s: f64,
     pub settings: BTreeMap<String, String>,
     pub effective_config: serde_json::Value,
+    /// Per-service results of a run with several services (absent with one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<super::services::ServicesSummary>,
 }
 
 /// Mean duration of each startup phase, in seconds.

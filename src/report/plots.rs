@@ -23,7 +23,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::data::{self, latency_histogram, TimeSeries};
 use super::{write_atomic, ReportError, Run};
 
+mod cluster;
 mod pareto;
+pub use cluster::{write_cluster_plot, ClusterChart};
 pub use pareto::{write_pareto_plot, ParetoChart, ParetoPoint};
 
 type DrawResult<T = ()> = Result<T, Box<dyn Error>>;
@@ -100,6 +102,7 @@ pub(crate) enum Chart<'a> {
     CompareReplicas(&'a [Run], &'a [String]),
     CompareLatency(&'a [Run], &'a [String]),
     Pareto(&'a ParetoChart),
+    Cluster(&'a ClusterChart),
 }
 
 impl Chart<'_> {
@@ -114,6 +117,7 @@ impl Chart<'_> {
             Chart::CompareReplicas(..) => "compare_replicas",
             Chart::CompareLatency(..) => "compare_latency",
             Chart::Pareto(_) => "pareto",
+            Chart::Cluster(_) => "cluster",
         }
     }
 
@@ -128,6 +132,7 @@ impl Chart<'_> {
             Chart::CompareReplicas(..) => "Replicas, all runs",
             Chart::CompareLatency(..) => "Latency, all runs",
             Chart::Pareto(_) => "Cost vs tail latency",
+            Chart::Cluster(_) => "Pods by service, nodes by pool",
         }
     }
 
@@ -144,6 +149,7 @@ impl Chart<'_> {
             Chart::CompareReplicas(runs, labels) => draw_compare_replicas(runs, labels, root),
             Chart::CompareLatency(runs, labels) => draw_compare_latency(runs, labels, root),
             Chart::Pareto(data) => pareto::draw_pareto(data, root),
+            Chart::Cluster(data) => cluster::draw_cluster(data, root),
         }
     }
 

@@ -307,6 +307,13 @@ pub struct OutputSpec {
     /// Render plots and the HTML report.
     #[serde(default = "yes")]
     pub plots: bool,
+    /// Several services: one `services.csv` row per service every this long (whole seconds, default 60s).
+    #[serde(default = "default_service_interval")]
+    pub service_interval: SimDuration,
+}
+
+fn default_service_interval() -> SimDuration {
+    SimDuration::from_secs(60)
 }
 
 fn yes() -> bool {
@@ -318,6 +325,7 @@ impl Default for OutputSpec {
         OutputSpec {
             per_request: false,
             plots: true,
+            service_interval: default_service_interval(),
         }
     }
 }

@@ -122,6 +122,8 @@ pub struct PreparedService {
 /// Every service of a scenario, ready to run on one shared cluster (the cluster model is the same in
 /// every service's `pod_model.cluster`).
 pub struct PreparedServices {
+    /// The run's seed (each service's own is derived from it and its name).
+    pub seed: u64,
     pub services: Vec<PreparedService>,
     /// Warnings of all services, each once.
     pub warnings: Vec<ScenarioError>,
@@ -176,6 +178,7 @@ pub fn prepare_services(
         let prepared = super::prepare(loaded, seed_override)?;
         let warnings = prepared.warnings.clone();
         return Ok(PreparedServices {
+            seed: prepared.config.seed,
             services: vec![PreparedService {
                 name: loaded.name(),
                 prepared,
@@ -249,6 +252,19 @@ pub fn prepare_services(
         match super::prepare(&service_loaded, Some(seed)) {
             Ok(mut prepared) => {
                 pods_at_start += starting_pods(&prepared.config.autoscaler);
+                if prepared.traffic.closed_loop.is_some() {
+                    let key = entry.index.map_or("traffic".to_string(), |i| {
+                        if entry.fields.contains_key("traffic") {
+                            format!("services[{i}].traffic")
+                        } else {
+                            "traffic".to_string()
+                        }
+                    });
+                    errors.push(loaded.error_at(
+                        &key,
+                        "closed_loop traffic is supported only in a single-service scenario; use an open-loop kind",
+                    ));
+                }
                 if let Some(k) = entry.generated {
                     let end = SimTime::ZERO + loaded.spec.duration;
                     match generated.source(loaded, trace.as_ref(), k, end) {
@@ -281,6 +297,7 @@ pub fn prepare_services(
         return Err(finish(errors));
     }
     Ok(PreparedServices {
+        seed: base_seed,
         services,
         warnings: dedup(warnings),
     })

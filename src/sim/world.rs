@@ -53,6 +53,8 @@ pub(crate) enum Event {
     ActivatorTimeout(RevisionId),
     /// The wake-up the revision's scaler asked for (a reconciler requeue, a cron job).
     ScalerWake(RevisionId),
+    /// The pending arrival of a revision's own traffic source (revisions after the first).
+    ServiceArrival(RevisionId),
 }
 
 /// A pod of one revision, as events name it: a stale reference (the slot reused since) is recognised by
@@ -158,6 +160,8 @@ pub(crate) struct Sim {
     pub(crate) cold_start_phases: Vec<PhaseTimes>,
     pub(crate) gpu_ns: u128,
     pub(crate) max_pending: u32,
+    /// Per-service and cluster outputs of a run with several services (`None`: one service).
+    pub(crate) multi: Option<crate::sim::services::MultiOutputs>,
 }
 
 impl Sim {
@@ -203,6 +207,7 @@ impl Sim {
             cold_start_phases: Vec::new(),
             gpu_ns: 0,
             max_pending: 0,
+            multi: None,
             cfg,
         }
     }
