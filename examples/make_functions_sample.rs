@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let app = &apps[(f * 7 + f / APPS) % APPS];
         let daily = TOP_DAILY / ((f + 1) as f64).powf(1.1);
         let trigger = match f % 5 {
-            0 | 1 | 2 => "http",
+            0..=2 => "http",
             3 => "timer",
             _ => "queue",
         };

@@ -166,7 +166,7 @@ impl Sim {
         let Some(out) = self.multi.as_mut() else {
             return Ok(());
         };
-        if time_s % out.interval_s == 0 || last {
+        if time_s.is_multiple_of(out.interval_s) || last {
             for rev in &mut self.revisions {
                 let g = ServiceGauges {
                     activator_queue: rev.activator.queued() as u64,
