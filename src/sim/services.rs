@@ -16,7 +16,8 @@
 //! Simplifications: closed-loop clients are not supported with several services (each service is open
 //! loop); the service-time, cold-start, load-balancing and network random streams are the world's and
 //! shared by the services in event order (deterministic, but adding a service changes the draws of the
-//! others); the per-second row's scaler columns are the last service's.
+//! others); the per-second row's scaler columns are the last service's. The run's `max_desired` is the
+//! largest total of the services' replica counts seen at a tick.
 
 use crate::ids::RevisionId;
 use crate::observe::services::{
@@ -154,7 +155,9 @@ impl Sim {
         last: bool,
     ) -> Result<(), SimError> {
         let time_s = now.0.div_ceil(NANOS_PER_SEC);
+        let mut desired = 0u32;
         for rev in &mut self.revisions {
+            desired += rev.desired;
             let ready = rev.ready.len() as u32;
             let s = &mut rev.stats;
             s.max_ready = s.max_ready.max(ready);
@@ -166,6 +169,8 @@ impl Sim {
         let Some(out) = self.multi.as_mut() else {
             return Ok(());
         };
+        // The run's `max_desired` is the largest total over the services, as `max_ready` is.
+        self.max_desired = self.max_desired.max(desired);
         if time_s.is_multiple_of(out.interval_s) || last {
             for rev in &mut self.revisions {
                 let g = ServiceGauges {
