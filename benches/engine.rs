@@ -3,8 +3,8 @@
 //! Run with `cargo bench --bench engine`; criterion reports the throughput in elements (requests) per second.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries};
+use podscale::observe::output::NoTimeseries;
+use podscale::Simulation;
 use std::path::PathBuf;
 
 fn scenario_path() -> PathBuf {
@@ -12,10 +12,8 @@ fn scenario_path() -> PathBuf {
 }
 
 fn run_once() -> u64 {
-    let loaded = scenario::load(&scenario_path(), &[]).expect("bench scenario loads");
-    let prepared = scenario::prepare(&loaded, None).expect("bench scenario is valid");
-    let summary =
-        sim::run(prepared.config, prepared.traffic, &mut NoTimeseries).expect("bench run");
+    let sim = Simulation::from_path(&scenario_path(), &[], None).expect("bench scenario is valid");
+    let summary = sim.run(&mut NoTimeseries).expect("bench run");
     summary.requests.total
 }
 

@@ -9,16 +9,14 @@
 //! Run with `cargo bench --bench kpa`; criterion reports elements (requests) per second.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries};
+use podscale::observe::output::NoTimeseries;
+use podscale::Simulation;
 use std::path::PathBuf;
 
 fn run_once(file: &str) -> u64 {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(file);
-    let loaded = scenario::load(&path, &[]).expect("bench scenario loads");
-    let prepared = scenario::prepare(&loaded, None).expect("bench scenario is valid");
-    let summary =
-        sim::run(prepared.config, prepared.traffic, &mut NoTimeseries).expect("bench run");
+    let sim = Simulation::from_path(&path, &[], None).expect("bench scenario is valid");
+    let summary = sim.run(&mut NoTimeseries).expect("bench run");
     summary.requests.total
 }
 

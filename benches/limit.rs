@@ -16,8 +16,8 @@
 //!     cargo bench --bench limit                 # ROUNDS = 5
 //!     cargo bench --bench limit -- 9            # more rounds
 
-use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries};
+use podscale::observe::output::NoTimeseries;
+use podscale::{scenario, Simulation};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::path::PathBuf;
@@ -61,9 +61,8 @@ const WORKLOADS: [Workload; 2] = [
 /// Requests completed and wall seconds of one podscale run (scenario parsing excluded, as for the limit).
 fn podscale_run(loaded: &scenario::LoadedScenario) -> (u64, f64) {
     let start = Instant::now();
-    let prepared = scenario::prepare(loaded, None).expect("bench scenario is valid");
-    let summary =
-        sim::run(prepared.config, prepared.traffic, &mut NoTimeseries).expect("bench run");
+    let sim = Simulation::from_loaded(loaded, None).expect("bench scenario is valid");
+    let summary = sim.run(&mut NoTimeseries).expect("bench run");
     let wall = start.elapsed().as_secs_f64();
     (summary.requests.total, wall)
 }

@@ -10,8 +10,9 @@
 #[allow(dead_code)]
 mod scale;
 
+use podscale::observe::output::NoTimeseries;
 use podscale::scenario::{self, prepare_services};
-use podscale::sim::{self, output::NoTimeseries, MultiOutputs, ServiceRun};
+use podscale::sim::{self, MultiOutputs, ServiceRun};
 use std::path::Path;
 
 fn main() {

@@ -132,12 +132,12 @@ fn run(
     let scenario =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/backtest-alibaba-genai.yaml");
     let loaded = podscale::scenario::load(&scenario, &all).map_err(|e| e.to_string())?;
-    let prepared = podscale::scenario::prepare(&loaded, None).map_err(|e| e.to_string())?;
+    let sim = podscale::Simulation::from_loaded(&loaded, None).map_err(|e| e.to_string())?;
     let observed = [Observed::parse(&format!(
         "pod_count={}",
         work.join("pod_gpu_duty_cycle_anon.csv").display()
     ))?];
-    let result = backtest::run(&loaded, prepared, &observed, None)?;
+    let result = backtest::run(&loaded, sim, &observed, None)?;
     let files = result.write(&work.join("backtest"))?;
     writeln!(out, "\nbacktest {} ({}):", loaded.name(), all.join(" "))?;
     out += &result.text();

@@ -27,10 +27,12 @@
 //! before it asks for zero pods, or requests fail instead of waiting.
 
 use podscale::autoscaler::{Decision, Scaler, SecondView, StartPlan};
+use podscale::observe::output::{NoTimeseries, RunSummary};
 use podscale::observe::SecondRow;
 use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries, AutoscalerMode, RunSummary};
+use podscale::sim::AutoscalerMode;
 use podscale::time::SimTime;
+use podscale::Simulation;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
@@ -133,7 +135,10 @@ fn run(path: &Path, seed: Option<u64>, policy: Option<PredictiveTrend>) -> RunSu
     if let Some(policy) = policy {
         prepared.config.autoscaler = AutoscalerMode::Custom(Box::new(policy));
     }
-    sim::run(prepared.config, prepared.traffic, &mut NoTimeseries).expect("the run completes")
+    // A custom policy replaces the prepared autoscaler, so the run is built from the prepared scenario.
+    Simulation::new(prepared)
+        .and_then(|sim| sim.run(&mut NoTimeseries))
+        .expect("the run completes")
 }
 
 fn main() {

@@ -5,8 +5,8 @@
 //!     cargo run --release --example memory_duration            # both durations, a table
 //!     cargo run --release --example memory_duration -- 6h      # one duration, one line
 
-use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries};
+use podscale::observe::output::NoTimeseries;
+use podscale::Simulation;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -19,12 +19,10 @@ fn peak_rss_kib() -> Option<u64> {
 fn run(duration: &str) -> Result<(), String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/kpa-cc4-1h.yaml");
     let overrides = [format!("duration={duration}")];
-    let loaded = scenario::load(&path, &overrides).map_err(|e| e.to_string())?;
-    let prepared = scenario::prepare(&loaded, None).map_err(|e| e.to_string())?;
+    let sim = Simulation::from_path(&path, &overrides, None).map_err(|e| e.to_string())?;
     let before = peak_rss_kib();
     let started = std::time::Instant::now();
-    let summary = sim::run(prepared.config, prepared.traffic, &mut NoTimeseries)
-        .map_err(|e| e.to_string())?;
+    let summary = sim.run(&mut NoTimeseries).map_err(|e| e.to_string())?;
     let wall = started.elapsed().as_secs_f64();
     let after = peak_rss_kib();
     let mib = |k: Option<u64>| {

@@ -7,8 +7,8 @@
 //!     cargo run --release --example memory_rate              # both rates, then the ratio
 //!     cargo run --release --example memory_rate -- 1000      # one rate (req/s), one line
 
-use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries};
+use podscale::observe::output::NoTimeseries;
+use podscale::Simulation;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -28,11 +28,9 @@ fn run(rate: &str) -> Result<(), String> {
         format!("traffic.rate={rate}"),
         "service.maxReplicas=5000".to_string(),
     ];
-    let loaded = scenario::load(&path, &overrides).map_err(|e| e.to_string())?;
-    let prepared = scenario::prepare(&loaded, None).map_err(|e| e.to_string())?;
+    let sim = Simulation::from_path(&path, &overrides, None).map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
-    let summary = sim::run(prepared.config, prepared.traffic, &mut NoTimeseries)
-        .map_err(|e| e.to_string())?;
+    let summary = sim.run(&mut NoTimeseries).map_err(|e| e.to_string())?;
     let wall = started.elapsed().as_secs_f64();
     let peak = peak_rss_kib().ok_or("no VmHWM in /proc/self/status (Linux only)")?;
     println!(

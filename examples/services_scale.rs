@@ -10,8 +10,9 @@
 //! The per-second rows go to no sink and the per-service rows to `io::sink()` (one per service per hour),
 //! so the figure is the simulation's, not the disk's.
 
+use podscale::observe::output::NoTimeseries;
 use podscale::scenario::{self, prepare_services};
-use podscale::sim::{self, output::NoTimeseries, MultiOutputs, ServiceRun};
+use podscale::sim::{self, MultiOutputs, ServiceRun};
 use std::path::Path;
 use std::process::Command;
 

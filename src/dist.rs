@@ -242,12 +242,7 @@ impl DistSpec {
             }
             "empirical" => {
                 let rel = p.path.as_deref().ok_or("dist \"empirical\" needs `path` (a CSV with one latency in milliseconds per line)")?;
-                let full = base_dir.join(rel);
-                let file = std::fs::File::open(&full).map_err(|e| {
-                    format!("cannot read empirical samples {}: {e}", full.display())
-                })?;
-                let mut dist =
-                    DurationDist::empirical_from_reader(&full.display().to_string(), file)?;
+                let mut dist = DurationDist::empirical_from_path(&base_dir.join(rel))?;
                 if let DurationDist::Empirical { path, .. } = &mut dist {
                     *path = rel.to_string();
                 }
@@ -259,9 +254,18 @@ impl DistSpec {
 }
 
 impl DurationDist {
-    /// An empirical distribution read from any reader: one latency in milliseconds per line (the first field
-    /// of a CSV line; an unparsable first line is a header; `#` lines are comments). `name` labels errors
-    /// and the distribution (for example a file name).
+    /// An empirical distribution read from the file at `path` (the format of
+    /// [`DurationDist::empirical_from_reader`]); errors name the file and the line.
+    pub fn empirical_from_path(path: &std::path::Path) -> Result<Self, String> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| format!("cannot read empirical samples {}: {e}", path.display()))?;
+        DurationDist::empirical_from_reader(&path.display().to_string(), file)
+    }
+
+    /// An empirical distribution read from any reader, streamed (only the samples are kept, 8 bytes each):
+    /// one latency in milliseconds per line (the first field of a CSV line; an unparsable first line is a
+    /// header; `#` lines are comments). `name` labels errors and the distribution (a file name, or
+    /// `<input>` for an anonymous reader).
     pub fn empirical_from_reader(name: &str, reader: impl std::io::Read) -> Result<Self, String> {
         use std::io::BufRead;
         let mut samples = Vec::new();

@@ -2,12 +2,13 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use podscale::observe::output::{RunSummary, SecondRow};
 use podscale::report::{self, Progress};
 use podscale::scenario;
-use podscale::sim::{self, SecondRow};
 use podscale::sweep;
 use podscale::time::{parse_duration, SimDuration};
 use podscale::traffic::TraceFormat;
+use podscale::{Simulation, SimulationError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -235,7 +236,7 @@ enum TraceCommand {
   podscale trace inspect traces/AzureLLMInferenceTrace_code.csv --format azure_llm
   podscale trace inspect my-trace.csv --format requests --interval 10s")]
     Inspect {
-        /// Trace file (CSV).
+        /// Trace file (CSV), or `-` for standard input (at most 256 MiB, held in memory).
         file: PathBuf,
         /// Trace format: requests, azure_llm, counts or azure_functions.
         #[arg(long, default_value = "requests")]
@@ -343,43 +344,60 @@ fn main() -> ExitCode {
     }
 }
 
-type Loaded = (scenario::LoadedScenario, scenario::Prepared);
-
-fn load_and_prepare(
+/// Loads, prepares and builds the scenario (the library's one entry point); an invalid scenario prints its
+/// errors and gives exit code 1.
+fn load_sim(
     path: &Path,
     overrides: &[String],
     seed: Option<u64>,
-) -> Result<Loaded, scenario::ScenarioErrors> {
-    let loaded = scenario::load(path, overrides)?;
-    let prepared = scenario::prepare(&loaded, seed)?;
-    Ok((loaded, prepared))
+) -> Result<Result<Simulation, ExitCode>> {
+    refused(path, Simulation::from_path(path, overrides, seed))
+}
+
+/// Prints the errors of an invalid scenario (exit code 1); other failures are the caller's.
+fn refused<T>(path: &Path, r: Result<T, SimulationError>) -> Result<Result<T, ExitCode>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(SimulationError::Scenario(errors)) => {
+            eprintln!("{errors}");
+            eprintln!("{} error(s) in {}", errors.0.len(), path.display());
+            Ok(Err(ExitCode::from(1)))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("loading {}", path.display()))),
+    }
 }
 
 fn validate(path: &Path, overrides: &[String]) -> Result<ExitCode> {
-    let checked = scenario::load(path, overrides)
-        .and_then(|loaded| Ok((scenario::prepare_services(&loaded, None)?, loaded)));
-    match checked {
-        Ok((prepared, loaded)) => {
-            for w in &prepared.warnings {
-                eprintln!("warning: {w}");
-            }
-            let services = match prepared.services.len() {
-                1 => String::new(),
-                n => format!(", {n} services"),
+    if let Ok(loaded) = scenario::load(path, overrides) {
+        if scenario::services::is_multi(&loaded.document) {
+            return match scenario::prepare_services(&loaded, None) {
+                Ok(prepared) => {
+                    for w in &prepared.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    sayln!(
+                        "{}: ok (scenario `{}`, {} services)",
+                        path.display(),
+                        loaded.name(),
+                        prepared.services.len()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    eprintln!("{} error(s) in {}", errors.0.len(), path.display());
+                    Ok(ExitCode::from(1))
+                }
             };
-            sayln!(
-                "{}: ok (scenario `{}`{services})",
-                path.display(),
-                loaded.name()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(errors) => {
-            eprintln!("{errors}");
-            eprintln!("{} error(s) in {}", errors.0.len(), path.display());
-            Ok(ExitCode::from(1))
         }
     }
+    let sim = match load_sim(path, overrides, None)? {
+        Ok(sim) => sim,
+        Err(code) => return Ok(code),
+    };
+    print_warnings(&sim);
+    sayln!("{}: ok (scenario `{}`)", path.display(), sim.name());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(
@@ -389,28 +407,20 @@ fn run(
     overrides: &[String],
     quiet: bool,
 ) -> Result<ExitCode> {
-    match scenario::load(path, overrides) {
-        Ok(loaded) if scenario::services::is_multi(&loaded.document) => {
-            return run_services(loaded, out, seed, quiet)
+    if let Ok(loaded) = scenario::load(path, overrides) {
+        if scenario::services::is_multi(&loaded.document) {
+            return run_services(loaded, out, seed, quiet);
         }
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::from(1));
-        }
-        Ok(_) => {}
     }
-    let (loaded, prepared) = match load_and_prepare(path, overrides, seed) {
-        Ok(v) => v,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::from(1));
-        }
+    let sim = match load_sim(path, overrides, seed)? {
+        Ok(sim) => sim,
+        Err(code) => return Ok(code),
     };
-    print_warnings(&prepared);
-    let out_dir = out.unwrap_or_else(|| PathBuf::from("output").join(loaded.name()));
+    print_warnings(&sim);
+    let out_dir = out.unwrap_or_else(|| PathBuf::from("output").join(sim.name()));
     let staging = Staging::create(&out_dir)?;
     interrupt::install();
-    let summary = match simulate_into(staging.path(), &loaded, prepared, quiet) {
+    let summary = match simulate_into(staging.path(), sim, quiet) {
         Ok(summary) => summary,
         Err(e) => {
             drop(staging);
@@ -490,13 +500,8 @@ fn run_services(
 }
 
 /// Simulates and writes every output into `dir` (the staging folder), with the progress bar and Ctrl-C.
-fn simulate_into(
-    dir: &Path,
-    loaded: &scenario::LoadedScenario,
-    prepared: scenario::Prepared,
-    quiet: bool,
-) -> Result<sim::RunSummary> {
-    let total_secs = (loaded.spec.duration + loaded.spec.cooldown).whole_secs();
+fn simulate_into(dir: &Path, sim: Simulation, quiet: bool) -> Result<RunSummary> {
+    let total_secs = sim.end().whole_secs();
     let progress = Progress::new(total_secs, quiet);
     let mut on_row = |row: &SecondRow| {
         interrupt::check()?;
@@ -507,14 +512,14 @@ fn simulate_into(
         on_row: Some(&mut on_row),
         check: Some(&interrupt::check),
     };
-    let summary = report::run_to_dir(dir, loaded, prepared, hooks)?;
+    let summary = report::run_to_dir(dir, sim, hooks)?;
     progress.finish();
     Ok(summary)
 }
 
 /// Prints what the scenario wrote that has no effect (stderr, with file:line).
-fn print_warnings(prepared: &scenario::Prepared) {
-    for w in &prepared.warnings {
+fn print_warnings(sim: &Simulation) {
+    for w in sim.warnings() {
         eprintln!("warning: {w}");
     }
 }
@@ -672,7 +677,13 @@ fn inspect(file: &Path, format: &str, interval: &str) -> Result<ExitCode> {
     })?;
     let interval: SimDuration =
         parse_duration(interval).map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
-    let profile = podscale::traffic::inspect(file, format, interval)?;
+    // `-` reads the trace from standard input (held in memory, bounded; see `traffic::input`).
+    let input = if file == Path::new("-") {
+        podscale::traffic::TraceInput::from_reader(std::io::stdin().lock(), Some("<stdin>"))?
+    } else {
+        podscale::traffic::TraceInput::file(file)
+    };
+    let profile = podscale::traffic::inspect::inspect_input(&input, format, interval)?;
     sayln!("{profile}");
     Ok(ExitCode::SUCCESS)
 }
@@ -891,17 +902,18 @@ fn backtest_cmd(
             podscale::backtest::Observed::parse(o).map_err(|e| anyhow::anyhow!("--observed {e}"))
         })
         .collect::<Result<Vec<_>>>()?;
-    let (loaded, prepared) = match load_and_prepare(path, overrides, seed) {
+    // The backtest also reads the scenario's trace section (to align observed wall-clock times).
+    let built = scenario::load(path, overrides)
+        .map_err(SimulationError::from)
+        .and_then(|loaded| Ok((Simulation::from_loaded(&loaded, seed)?, loaded)));
+    let (sim, loaded) = match refused(path, built)? {
         Ok(v) => v,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::from(1));
-        }
+        Err(code) => return Ok(code),
     };
     let origin_ms = origin.map(|s| (s * 1000.0).round() as i64);
-    let result = podscale::backtest::run(&loaded, prepared, &observed, origin_ms)?;
     let out =
-        out.unwrap_or_else(|| PathBuf::from("output").join(format!("{}-backtest", loaded.name())));
+        out.unwrap_or_else(|| PathBuf::from("output").join(format!("{}-backtest", sim.name())));
+    let result = podscale::backtest::run(&loaded, sim, &observed, origin_ms)?;
     result.write(&out)?;
     print!("{}", result.text());
     println!(

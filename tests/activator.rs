@@ -1,33 +1,19 @@
 //! The activator's load-balancing policy follows Knative's choice by containerConcurrency (first available
 //! for 1..=3, round robin above 3, random choice of two for 0), observed through the per-request log.
 
-use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries, CsvRequestLog};
+mod common;
 
 /// Requests per pod slot for three warm pods behind an always-present activator (TBC -1), one client at a
 /// time, so every pick sees all pods free.
 fn pods_used(container_concurrency: u32) -> Vec<usize> {
-    let dir = std::env::temp_dir().join(format!("podscale-activator-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("lb-{container_concurrency}.yaml"));
-    std::fs::write(
-        &path,
-        format!(
+    let path = common::write(
+        &common::tempdir("activator"),
+        &format!("lb-{container_concurrency}.yaml"),
+        &format!(
             "duration: 30s\nseed: 4\nservice:\n  containerConcurrency: {container_concurrency}\n  minReplicas: 3\n  initial_state: warm\n  initial_pods: 3\nautoscaler:\n  config: {{target-burst-capacity: \"-1\"}}\npod: {{service_time: 10ms}}\ntraffic: {{kind: closed_loop, clients: 1}}\n"
         ),
-    )
-    .unwrap();
-    let loaded = scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let prepared = scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
-    let mut log = CsvRequestLog::new(Vec::new()).unwrap();
-    sim::run_with_request_log(
-        prepared.config,
-        prepared.traffic,
-        &mut NoTimeseries,
-        Some(&mut log),
-    )
-    .unwrap();
-    let text = String::from_utf8(log.into_inner()).unwrap();
+    );
+    let (_, text) = common::requests_csv(&path, &[]);
     let mut counts = vec![0usize; 3];
     for row in text.lines().skip(1) {
         let fields: Vec<&str> = row.split(',').collect();

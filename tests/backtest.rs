@@ -1,6 +1,8 @@
 //! Backtest and calibration: figures against known truths, the bundled Azure example, the Alibaba trace
 //! from ../shared when present, and the cold-start parsers.
 
+mod common;
+
 use podscale::backtest::{self, bucket_quantile, Observed};
 use podscale::calibrate::coldstart;
 use podscale::calibrate::fit::{fit_binned, fit_lognormal_samples, Fitted};
@@ -14,11 +16,7 @@ fn repo() -> PathBuf {
 }
 
 fn temp_file(name: &str, contents: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("podscale-backtest-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path
+    common::write(&common::tempdir("backtest"), name, contents)
 }
 
 fn run(
@@ -28,12 +26,12 @@ fn run(
     origin_ms: Option<i64>,
 ) -> backtest::Backtest {
     let loaded = podscale::scenario::load(scenario, overrides).unwrap();
-    let prepared = podscale::scenario::prepare(&loaded, None).unwrap();
+    let sim = podscale::Simulation::from_loaded(&loaded, None).unwrap();
     let observed: Vec<Observed> = observed
         .iter()
         .map(|o| Observed::parse(o).unwrap())
         .collect();
-    backtest::run(&loaded, prepared, &observed, origin_ms).unwrap()
+    backtest::run(&loaded, sim, &observed, origin_ms).unwrap()
 }
 
 #[test]

@@ -3,12 +3,12 @@
 //! evicted, expanders), then end to end: the bundled two-pool scenario reports cost, and `cost` is a
 //! sweep metric.
 
-use podscale::scenario;
-use podscale::sim::cluster::{
+mod common;
+
+use podscale::time::{SimDuration, SimTime};
+use podscale::workload::cluster::{
     Cluster, ClusterModel, Expander, NodeAutoscaling, NodePool, NodeState, PodRequest, Policy,
 };
-use podscale::sim::{self, output::CollectTimeseries};
-use podscale::time::{SimDuration, SimTime};
 use std::path::PathBuf;
 
 fn t(s: u64) -> SimTime {
@@ -279,12 +279,8 @@ fn expanders_choose_among_pools() {
     }
 }
 
-fn run_file(path: &str) -> podscale::sim::RunSummary {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
-    let loaded = scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let prepared = scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
-    let mut rows = CollectTimeseries::default();
-    sim::run(prepared.config, prepared.traffic, &mut rows).unwrap()
+fn run_file(path: &str) -> podscale::observe::output::RunSummary {
+    common::summary(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path), &[])
 }
 
 #[test]
@@ -350,11 +346,7 @@ traffic:
     let run = |enabled: &str| {
         let path = dir.join(format!("drain-{enabled}.yaml"));
         std::fs::write(&path, text.replace("ENABLED", enabled)).unwrap();
-        let loaded = scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
-        let prepared = scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
-        let mut rows = CollectTimeseries::default();
-        let s = sim::run(prepared.config, prepared.traffic, &mut rows).unwrap();
-        (s, rows)
+        common::run(&path, &[])
     };
     let (s, rows) = run("true");
     let (kept, _) = run("false");
@@ -363,7 +355,7 @@ traffic:
     assert_eq!(ca.nodes_drained, 1, "{:?}", s.cluster);
     assert_eq!(s.cluster.final_nodes, 1, "{:?}", s.cluster);
     // The evicted pods were recreated: the deployment still has its 2 pods, ready, at the end.
-    let last = rows.0.last().unwrap();
+    let last = rows.last().unwrap();
     assert_eq!(last.ready_pods, 2, "{last:?}");
     // The two evicted pods cold-started again (with both gone at once the requests meanwhile wait in
     // the activator and the KPA may add a pod more); the small node stopped being billed at the drain.

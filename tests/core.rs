@@ -1,27 +1,18 @@
 //! End-to-end properties of the simulation core: determinism, conservation of requests, the queue-proxy
 //! bound, and clear errors for each class of bad input.
 
+mod common;
+
+use common::{tempdir, write as write_scenario};
+use podscale::observe::output::CsvTimeseries;
 use podscale::scenario::{self, ScenarioErrors};
-use podscale::sim::{self, output::CollectTimeseries, output::CsvTimeseries};
-use std::path::{Path, PathBuf};
-
-fn write_scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("podscale-core-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use podscale::{Simulation, SimulationError};
+use std::path::Path;
 
 fn run_to_bytes(path: &Path, overrides: &[String], seed: Option<u64>) -> (String, Vec<u8>) {
-    let loaded = scenario::load(path, overrides).unwrap();
-    let prepared = scenario::prepare(&loaded, seed).unwrap();
+    let sim = Simulation::from_path(path, overrides, seed).unwrap();
     let mut sink = CsvTimeseries::new(Vec::new()).unwrap();
-    let mut summary = sim::run(prepared.config, prepared.traffic, &mut sink).unwrap();
+    let mut summary = sim.run(&mut sink).unwrap();
     summary.wall_time_s = 0.0;
     (
         serde_json::to_string_pretty(&summary).unwrap(),
@@ -57,20 +48,17 @@ fn requests_are_conserved_and_pods_never_exceed_container_concurrency() {
     let dir = tempdir("cons");
     let path = write_scenario(&dir, "busy.yaml", BUSY);
     for rate in ["20", "60", "200"] {
-        let loaded = scenario::load(&path, &[format!("traffic.rate={rate}")]).unwrap();
-        let prepared = scenario::prepare(&loaded, None).unwrap();
-        let mut rows = CollectTimeseries::default();
-        let s = sim::run(prepared.config, prepared.traffic, &mut rows).unwrap();
+        let (s, rows) = common::run(&path, &[&format!("traffic.rate={rate}")]);
         let r = &s.requests;
         assert_eq!(
             r.total,
             r.completed + r.failed + r.in_flight_at_end,
             "rate {rate}: {r:?}"
         );
-        let arrivals: u64 = rows.0.iter().map(|x| x.arrivals).sum();
+        let arrivals: u64 = rows.iter().map(|x| x.arrivals).sum();
         assert_eq!(arrivals, r.total);
         // 3 pods x (2 executing + 20 queued): anything beyond is rejected, never admitted.
-        for row in &rows.0 {
+        for row in &rows {
             assert!(
                 row.queue_proxy_queue <= 3 * 20,
                 "second {}: queue {}",
@@ -97,9 +85,10 @@ fn errors_of(text: &str, overrides: &[&str]) -> ScenarioErrors {
     let dir = tempdir("err");
     let path = write_scenario(&dir, &format!("bad{}.yaml", text.len()), text);
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    match scenario::load(&path, &overrides).and_then(|l| scenario::prepare(&l, None).map(|_| ())) {
-        Ok(()) => panic!("expected errors for:\n{text}"),
-        Err(e) => e,
+    match Simulation::from_path(&path, &overrides, None) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(SimulationError::Scenario(e)) => e,
+        Err(e) => panic!("expected scenario errors, the run failed: {e}"),
     }
 }
 
@@ -171,8 +160,7 @@ fn every_bundled_scenario_validates() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
-            let loaded = scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
-            scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
+            common::sim(&path, &[]);
             count += 1;
         }
     }
@@ -183,17 +171,7 @@ fn every_bundled_scenario_validates() {
 fn per_request_log_has_one_row_per_finished_request() {
     let dir = tempdir("log");
     let path = write_scenario(&dir, "busy.yaml", BUSY);
-    let loaded = scenario::load(&path, &["traffic.rate=40".to_string()]).unwrap();
-    let prepared = scenario::prepare(&loaded, None).unwrap();
-    let mut log = sim::CsvRequestLog::new(Vec::new()).unwrap();
-    let s = sim::run_with_request_log(
-        prepared.config,
-        prepared.traffic,
-        &mut sim::output::NoTimeseries,
-        Some(&mut log),
-    )
-    .unwrap();
-    let text = String::from_utf8(log.into_inner()).unwrap();
+    let (s, text) = common::requests_csv(&path, &["traffic.rate=40"]);
     let rows: Vec<&str> = text.lines().skip(1).collect();
     assert_eq!(rows.len() as u64, s.requests.completed + s.requests.failed);
     let ok = rows

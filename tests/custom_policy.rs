@@ -2,9 +2,10 @@
 //! the bundled `kpa-bursty` scenario in place of the KPA.
 
 use podscale::autoscaler::{Decision, Scaler, SecondView, StartPlan};
+use podscale::observe::output::CollectTimeseries;
 use podscale::observe::SecondRow;
 use podscale::scenario;
-use podscale::sim::{self, output::CollectTimeseries, AutoscalerMode};
+use podscale::sim::AutoscalerMode;
 use podscale::time::SimTime;
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -72,7 +73,10 @@ fn a_custom_target_tracking_policy_scales_up_under_load_and_down_after() {
         last_total: None,
     }));
     let mut rows = CollectTimeseries::default();
-    let summary = sim::run(prepared.config, prepared.traffic, &mut rows).unwrap();
+    let summary = podscale::Simulation::new(prepared)
+        .unwrap()
+        .run(&mut rows)
+        .unwrap();
     let rows = rows.0;
 
     assert_eq!(summary.autoscaler, "target-tracking");

@@ -5,8 +5,10 @@
 //! Conventions of the files (see their headers): quantities in milli-units, history entries as
 //! `[value, seconds_before_now]`, cron instants as naive wall-clock time in the engine zone.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -948,30 +950,9 @@ fn run_file(path: &Path, runner: fn(&Value) -> Tally) -> Tally {
     tally
 }
 
-fn golden_files(prefix: &str) -> Vec<PathBuf> {
-    let mut files =
-        vec![Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("testdata/golden/{prefix}.yaml"))];
-    if let Ok(dir) = std::env::var("PODSCALE_EXTRA_GOLDEN") {
-        let mut extra: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| {
-                panic!("PODSCALE_EXTRA_GOLDEN={dir} is not a readable directory: {e}")
-            })
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.is_file()
-                    && p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
-            })
-            .collect();
-        extra.sort();
-        files.extend(extra);
-    }
-    files
-}
-
 fn run_all(prefix: &str, runner: fn(&Value) -> Tally) {
     let mut failures = Vec::new();
-    for path in golden_files(prefix) {
+    for path in common::golden_files(&format!("{prefix}.yaml"), prefix) {
         let tally = run_file(&path, runner);
         assert!(tally.total > 0, "{} has no cases", path.display());
         for m in tally.mismatches.iter().take(15) {

@@ -3,8 +3,9 @@
 //! `golden FILE: N/M match`. The replay model is `shared/golden/KEDA.md`. A malformed case or an unknown
 //! section counts as a mismatch, never a panic.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use podscale::autoscaler::keda::{
     prometheus_activity, request_scale, ConditionStatus, Conditions, ExecutorInputs, ExecutorSpec,
@@ -410,31 +411,10 @@ fn run_doc(doc: &Value) -> Tally {
     tally
 }
 
-fn golden_files() -> Vec<PathBuf> {
-    let mut files =
-        vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/golden/keda_scaledobject.yaml")];
-    if let Ok(dir) = std::env::var("PODSCALE_EXTRA_GOLDEN") {
-        let mut extra: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| {
-                panic!("PODSCALE_EXTRA_GOLDEN={dir} is not a readable directory: {e}")
-            })
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.is_file()
-                    && p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("keda_scaledobject"))
-            })
-            .collect();
-        extra.sort();
-        files.extend(extra);
-    }
-    files
-}
-
 #[test]
 fn golden_keda() {
     let mut failures = Vec::new();
-    for path in golden_files() {
+    for path in common::golden_files("keda_scaledobject.yaml", "keda_scaledobject") {
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let tally = match serde_yaml::from_str::<Value>(&text) {

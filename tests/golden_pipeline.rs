@@ -12,9 +12,10 @@
 //! Files in the directory named by `PODSCALE_EXTRA_GOLDEN` whose names start with `kpa_reconciler`,
 //! `activator_throttler` or `kpa_scraper` are run exactly like their namesakes.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -63,24 +64,7 @@ impl Tally {
 /// Runs `run` on the built-in file and every extra file with `prefix`, prints the summary lines, and fails
 /// with the first mismatches.
 fn run_golden(builtin: &str, prefix: &str, run: fn(&str) -> (usize, usize, Vec<String>)) {
-    let mut files = vec![Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/golden")
-        .join(builtin)];
-    if let Some(dir) = std::env::var_os("PODSCALE_EXTRA_GOLDEN") {
-        let mut extra: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("PODSCALE_EXTRA_GOLDEN={dir:?}: {e}"))
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| {
-                path.is_file()
-                    && path
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with(prefix))
-            })
-            .collect();
-        extra.sort();
-        files.extend(extra);
-    }
+    let files = common::golden_files(builtin, prefix);
     let mut failures = Vec::new();
     for file in files {
         let text =

@@ -1,56 +1,14 @@
 //! The Kubernetes HPA, CronHPA and KEDA cron in the simulation: the bundled scenarios' outcomes, the KServe /
 //! Knative class selection, manifests, and scenario errors.
 
+mod common;
+
+use common::{bundled, errors_of, row, run, tempdir, write};
 use podscale::autoscaler::hpa::{MetricSpec, MetricTarget};
-use podscale::scenario::{self, LoadedScenario};
-use podscale::sim::{self, output::CollectTimeseries, AutoscalerMode, RunSummary, SecondRow};
-use std::path::{Path, PathBuf};
-
-fn bundled(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name)
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("podscale-hpa-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn run_loaded(loaded: &LoadedScenario) -> (RunSummary, Vec<SecondRow>) {
-    let prepared = scenario::prepare(loaded, None).unwrap_or_else(|e| panic!("{e}"));
-    let mut sink = CollectTimeseries::default();
-    let summary = sim::run(prepared.config, prepared.traffic, &mut sink).unwrap();
-    (summary, sink.0)
-}
-
-fn run(path: &Path, overrides: &[&str]) -> (RunSummary, Vec<SecondRow>) {
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    let loaded = scenario::load(path, &overrides).unwrap_or_else(|e| panic!("{e}"));
-    run_loaded(&loaded)
-}
-
-fn row(rows: &[SecondRow], t: u64) -> &SecondRow {
-    rows.iter().find(|r| r.time_s == t).unwrap()
-}
-
-fn errors_of(path: &Path, overrides: &[&str]) -> String {
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    match scenario::load(path, &overrides) {
-        Err(e) => e.to_string(),
-        Ok(loaded) => match scenario::prepare(&loaded, None) {
-            Err(e) => e.to_string(),
-            Ok(_) => panic!("{} should not validate", path.display()),
-        },
-    }
-}
+use podscale::observe::output::SecondRow;
+use podscale::scenario;
+use podscale::sim::AutoscalerMode;
+use std::path::Path;
 
 #[test]
 fn gpu_llm_gets_two_replicas_under_load_and_one_five_minutes_after() {
@@ -144,7 +102,8 @@ fn cronhpa_scales_ahead_of_the_daily_peak_and_releases_after_it() {
     // The same day without the CronHPA: the peak starts on one pod and queues until the HPA catches up.
     let mut loaded = scenario::load(&path, &[]).unwrap();
     loaded.spec.autoscaler.cron = None;
-    let (plain, plain_rows) = run_loaded(&loaded);
+    let (plain, plain_rows) =
+        common::run_sim(podscale::Simulation::from_loaded(&loaded, None).unwrap());
     let (cron_p99, cron_failures) = peak_window(&rows);
     let (plain_p99, plain_failures) = peak_window(&plain_rows);
     assert!(
@@ -207,7 +166,7 @@ fn base() -> String {
     format!("{BASE_NO_SERVICE}service: {{minReplicas: 1, maxReplicas: 6}}\n")
 }
 
-fn setup_of(path: &Path, overrides: &[&str]) -> podscale::sim::HpaSetup {
+fn setup_of(path: &Path, overrides: &[&str]) -> podscale::autoscaler::hpa::runtime::HpaSetup {
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let loaded = scenario::load(path, &overrides).unwrap_or_else(|e| panic!("{e}"));
     match scenario::prepare(&loaded, None)
@@ -444,13 +403,7 @@ fn bad_hpa_input_is_reported_with_key_value_and_allowed() {
 
 #[test]
 fn standalone_cronhpa_sets_the_deployment_on_schedule() {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios/cronhpa-standalone.yaml");
-    let loaded = podscale::scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let prepared = podscale::scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
-    let mut rows = podscale::sim::output::CollectTimeseries::default();
-    let s = podscale::sim::run(prepared.config, prepared.traffic, &mut rows).unwrap();
-    let rows = rows.0;
+    let (s, rows) = run(&bundled("cronhpa-standalone"), &[]);
     let at = |t: u64| rows.iter().find(|r| r.time_s == t).unwrap();
     // 07:55 Asia/Shanghai is 300 s after the 07:50 start; 09:10 is 4800 s; row t covers [t - 1 s, t).
     assert_eq!(at(301).cron_fire.as_deref(), Some("before-peak=4"));

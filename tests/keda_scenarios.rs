@@ -1,45 +1,10 @@
 //! KEDA ScaledObjects in the simulation: scale to `idleReplicaCount` and back on the polling loop, the HPA
 //! KEDA creates, KServe's class and deployment-mode resolution, and located errors for bad manifests.
 
-use podscale::scenario::{self, LoadedScenario};
-use podscale::sim::{self, output::CollectTimeseries, RunSummary, SecondRow};
-use std::path::{Path, PathBuf};
+mod common;
 
-fn bundled(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name)
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("podscale-keda-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run_loaded(loaded: &LoadedScenario) -> (RunSummary, Vec<SecondRow>) {
-    let prepared = scenario::prepare(loaded, None).unwrap_or_else(|e| panic!("{e}"));
-    let mut sink = CollectTimeseries::default();
-    let summary = sim::run(prepared.config, prepared.traffic, &mut sink).unwrap();
-    (summary, sink.0)
-}
-
-fn run(path: &Path, overrides: &[&str]) -> (RunSummary, Vec<SecondRow>) {
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    let loaded = scenario::load(path, &overrides).unwrap_or_else(|e| panic!("{e}"));
-    run_loaded(&loaded)
-}
-
-fn errors_of(path: &Path, overrides: &[&str]) -> String {
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    match scenario::load(path, &overrides) {
-        Err(e) => e.to_string(),
-        Ok(loaded) => match scenario::prepare(&loaded, None) {
-            Err(e) => e.to_string(),
-            Ok(_) => panic!("{} should not validate", path.display()),
-        },
-    }
-}
+use common::{bundled, errors_of, run, tempdir};
+use podscale::observe::output::SecondRow;
 
 fn desired(rows: &[SecondRow], t: u64) -> u32 {
     rows.iter()

@@ -2,23 +2,20 @@
 //! 4 and 8): each test runs a whole scenario through the loader and the simulator and checks what a user
 //! would see in the time series.
 
-use podscale::scenario;
-use podscale::sim::{self, output::CollectTimeseries, RunSummary, SecondRow};
+mod common;
+
+use common::row as at;
+use podscale::observe::output::{RunSummary, SecondRow};
 use std::path::PathBuf;
 
-fn run_yaml(name: &str, yaml: &str, overrides: &[&str]) -> (RunSummary, Vec<SecondRow>) {
+fn yaml_path(name: &str, yaml: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("kpa_fidelity_{name}.yaml"));
     std::fs::write(&path, yaml).unwrap();
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    let loaded = scenario::load(&path, &overrides).unwrap_or_else(|e| panic!("{e}"));
-    let prepared = scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
-    let mut rows = CollectTimeseries::default();
-    let summary = sim::run(prepared.config, prepared.traffic, &mut rows).unwrap();
-    (summary, rows.0)
+    path
 }
 
-fn at(rows: &[SecondRow], t: u64) -> &SecondRow {
-    rows.iter().find(|r| r.time_s == t).unwrap()
+fn run_yaml(name: &str, yaml: &str, overrides: &[&str]) -> (RunSummary, Vec<SecondRow>) {
+    common::run(&yaml_path(name, yaml), overrides)
 }
 
 /// /work/coord/repro12/tbc.yaml: 900 req/s for 60 s with target-burst-capacity −1, then silence.
@@ -207,10 +204,8 @@ fn activation_times_out_after_the_progress_deadline_annotation_plus_30s() {
 
 #[test]
 fn a_bad_progress_deadline_annotation_names_the_key() {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kpa_fidelity_bad_pd.yaml");
-    std::fs::write(&path, SLOW_START.replace("\"20s\"", "\"soon\"")).unwrap();
-    let loaded = scenario::load(&path, &[]).unwrap();
-    let err = scenario::prepare(&loaded, None).err().unwrap().to_string();
+    let path = yaml_path("bad_pd", &SLOW_START.replace("\"20s\"", "\"soon\""));
+    let err = common::errors_of(&path, &[]);
     assert!(
         err.contains("serving.knative.dev/progress-deadline"),
         "{err}"

@@ -1,20 +1,12 @@
 //! The bundled KServe scenarios reproduce what KServe users observe (issue: KPA, activator and scale to
 //! zero). Each test runs the scenario file as shipped (sometimes with a `--set`) and checks the outcome.
 
-use podscale::scenario;
-use podscale::sim::{self, output::CollectTimeseries, RunSummary, SecondRow};
-use std::path::PathBuf;
+mod common;
+
+use podscale::observe::output::{RunSummary, SecondRow};
 
 fn run(name: &str, overrides: &[&str]) -> (RunSummary, Vec<SecondRow>) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(format!("{name}.yaml"));
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    let loaded = scenario::load(&path, &overrides).unwrap_or_else(|e| panic!("{e}"));
-    let prepared = scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
-    let mut rows = CollectTimeseries::default();
-    let summary = sim::run(prepared.config, prepared.traffic, &mut rows).unwrap();
-    (summary, rows.0)
+    common::run(&common::bundled(name), overrides)
 }
 
 #[test]

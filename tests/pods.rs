@@ -2,25 +2,18 @@
 //! no request, startup phases add up and show in the time series, GPU batching serves token-driven
 //! requests, and bad pod/cluster keys get located errors.
 
+mod common;
+
+use podscale::observe::output::{RunSummary, SecondRow};
 use podscale::scenario;
-use podscale::sim::{self, output::CollectTimeseries, RunSummary, SecondRow};
 use std::path::PathBuf;
 
 fn path_for(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("podscale-pods-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, text).unwrap();
-    path
+    common::write(&common::tempdir("pods"), &format!("{name}.yaml"), text)
 }
 
 fn run(name: &str, text: &str) -> (RunSummary, Vec<SecondRow>) {
-    let path = path_for(name, text);
-    let loaded = scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let prepared = scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
-    let mut rows = CollectTimeseries::default();
-    let s = sim::run(prepared.config, prepared.traffic, &mut rows).unwrap();
-    (s, rows.0)
+    common::run(&path_for(name, text), &[])
 }
 
 #[test]
@@ -249,11 +242,7 @@ cluster:
   scheduling: best
 ",
     );
-    let loaded = scenario::load(&path, &[]).unwrap();
-    let e = scenario::prepare(&loaded, None)
-        .err()
-        .expect("errors")
-        .to_string();
+    let e = common::errors_of(&path, &[]);
     assert!(e.contains("pod.service.model: \"batching\" is not a service model; allowed: fixed_slots, processor_sharing, gpu_batch"), "{e}");
     assert!(
         e.contains(":9: pod.resources.requests.cpu: invalid quantity \"lots\""),

@@ -1,6 +1,8 @@
 //! Prometheus exports: replay as traffic (request count = integral of the rate), observations, and located
 //! errors for malformed files.
 
+mod common;
+
 use podscale::engine::SimRng;
 use podscale::traffic::prometheus::{
     read_aggregate, read_histogram, Aggregate, RateIntervals, Selector,
@@ -12,11 +14,7 @@ use rand::SeedableRng;
 use std::path::PathBuf;
 
 fn temp_file(name: &str, contents: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("podscale-prom-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path
+    common::write(&common::tempdir("prom"), name, contents)
 }
 
 /// A query_range answer with two revisions; `a` has the given rates at a 60 s step.

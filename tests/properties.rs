@@ -13,8 +13,9 @@
 
 use std::path::{Path, PathBuf};
 
-use podscale::scenario;
-use podscale::sim::{self, output::CollectTimeseries, SecondRow};
+mod common;
+
+use podscale::observe::output::SecondRow;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestRng, TestRunner};
 use serde_json::Value;
@@ -29,16 +30,13 @@ const SEED: [u8; 32] = *b"podscale-issue-13-properties-v1!";
 /// One simulated run: the summary as JSON (wall time zeroed) and its per-second rows as CSV text and
 /// structs. The only function here that calls the library.
 fn simulate(path: &Path) -> (Value, Vec<SecondRow>, String) {
-    let loaded = scenario::load(path, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let prepared = scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
-    let mut rows = CollectTimeseries::default();
-    let mut summary = sim::run(prepared.config, prepared.traffic, &mut rows).unwrap();
+    let (mut summary, rows) = common::run(path, &[]);
     summary.wall_time_s = 0.0;
     let mut csv = String::new();
-    for row in &rows.0 {
+    for row in &rows {
         row.write_csv(&mut csv);
     }
-    (serde_json::to_value(&summary).unwrap(), rows.0, csv)
+    (serde_json::to_value(&summary).unwrap(), rows, csv)
 }
 
 /// A random valid scenario, as the YAML a user would write, plus the figures the checks need.

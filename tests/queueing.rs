@@ -12,19 +12,13 @@
 //! sojourn, allowing for the queues' autocorrelation, is under 1.5% for M/M/4 and about 2% for M/M/1-PS,
 //! so the tests accept 4% and 6% respectively. Figures are printed with `--nocapture`.
 
-use podscale::scenario;
-use podscale::sim::{self, output::NoTimeseries, RunSummary};
+mod common;
+
+use podscale::observe::output::RunSummary;
 use statrs::function::factorial::factorial;
-use std::path::PathBuf;
 
 fn run(name: &str, text: &str) -> RunSummary {
-    let dir = std::env::temp_dir().join(format!("podscale-queueing-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, text).unwrap();
-    let loaded = scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let prepared = scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
-    sim::run(prepared.config, prepared.traffic, &mut NoTimeseries).unwrap()
+    common::summary(&common::scenario_file(name, text), &[])
 }
 
 /// Erlang C: probability that an arrival waits in M/M/c with offered load a = lambda / mu.

@@ -1,17 +1,10 @@
 //! Regression tests for the two bugs issue 11 names: a stale event acting on a reused request slot, and the
 //! per-second row boundary depending on when an event was scheduled.
 
-use podscale::scenario;
-use podscale::sim::{self, output::CollectTimeseries};
-use std::path::{Path, PathBuf};
+mod common;
 
-fn write_scenario(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("podscale-arch-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use common::scenario_file as write_scenario;
+use std::path::Path;
 
 /// Issue 11 item 3: 4 fixed pods, containerConcurrency 1, a CronHPA job scaling to 1 at 60 s, 100 s of
 /// service, 1 s of grace and 4 closed-loop clients. The three requests killed at 61 s are answered 502; the
@@ -37,18 +30,8 @@ traffic: {kind: closed_loop, clients: 4}
 ";
 
 fn request_rows(path: &Path) -> Vec<(f64, f64, u16)> {
-    let loaded = scenario::load(path, &[]).unwrap();
-    let prepared = scenario::prepare(&loaded, None).unwrap();
-    let mut log = sim::CsvRequestLog::new(Vec::new()).unwrap();
-    sim::run_with_request_log(
-        prepared.config,
-        prepared.traffic,
-        &mut sim::output::NoTimeseries,
-        Some(&mut log),
-    )
-    .unwrap();
-    String::from_utf8(log.into_inner())
-        .unwrap()
+    common::requests_csv(path, &[])
+        .1
         .lines()
         .skip(1)
         .map(|l| {
@@ -100,13 +83,10 @@ traffic: {kind: constant, rate: 0.5}
 #[test]
 fn a_row_covers_exactly_the_second_before_it() {
     let path = write_scenario("boundary", ROW_BOUNDARY);
-    let loaded = scenario::load(&path, &[]).unwrap();
-    let prepared = scenario::prepare(&loaded, None).unwrap();
-    let mut rows = CollectTimeseries::default();
-    let summary = sim::run(prepared.config, prepared.traffic, &mut rows).unwrap();
+    let (summary, rows) = common::run(&path, &[]);
     assert_eq!(summary.requests.total, 10);
     let mut arrivals = 0;
-    for row in &rows.0 {
+    for row in &rows {
         assert_eq!(
             row.arrivals, row.completions,
             "row {} counts {} arrivals but {} completions",

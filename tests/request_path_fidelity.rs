@@ -2,21 +2,9 @@
 //! queue whatever the SKS mode, has no invented queue cap, and answers requests that wait past the revision
 //! timeout with 504.
 
-use podscale::scenario;
-use podscale::sim::{self, output::CollectTimeseries, RunSummary, SecondRow};
-use std::path::PathBuf;
+mod common;
 
-fn run_text(name: &str, text: &str) -> (RunSummary, Vec<SecondRow>) {
-    let dir = std::env::temp_dir().join(format!("podscale-p1-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, text).unwrap();
-    let loaded = scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let prepared = scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
-    let mut rows = CollectTimeseries::default();
-    let summary = sim::run(prepared.config, prepared.traffic, &mut rows).unwrap();
-    (summary, rows.0)
-}
+use common::run_text;
 
 /// Issue 12 item 1 (/work/coord/repro12/stall.yaml): TBC 0, cc 1, max-scale 2, 40 requests from zero.
 /// Once the pods are up the SKS leaves proxy mode, but the 38 requests still waiting at the activator must

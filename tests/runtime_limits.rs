@@ -5,6 +5,7 @@
 use podscale::observe::output::CollectTimeseries;
 use podscale::scenario::limits::MAX_PODS;
 use podscale::sim::SimError;
+use podscale::time::SimTime;
 use podscale::{Simulation, SimulationError};
 
 /// Unbounded KPA (maxReplicas 0), a tiny per-pod target and about 200 requests in flight: the decider
@@ -20,10 +21,10 @@ fn scenario(max_replicas: u32) -> String {
 
 #[test]
 fn an_unbounded_kpa_asking_for_too_many_pods_stops_with_a_clear_error() {
-    let sim = Simulation::from_str(&scenario(0), "unbounded.yaml", &[], None).unwrap();
+    let mut sim = Simulation::from_str(&scenario(0), "unbounded.yaml", &[], None).unwrap();
     let mut rows = CollectTimeseries::default();
     let err = sim
-        .run(&mut rows)
+        .step_until(SimTime::from_secs(20), &mut rows)
         .expect_err("20,000 pods is over the limit");
     let SimulationError::Sim(SimError::TooManyPods { asked, limit, .. }) = &err else {
         panic!("wrong error: {err}");
@@ -44,6 +45,11 @@ fn an_unbounded_kpa_asking_for_too_many_pods_stops_with_a_clear_error() {
     // It stopped at the decision, seconds into the run, with no row past it and no pod created for it.
     let last = rows.0.last().expect("rows before the refusal");
     assert!(last.time_s < 20, "ran on to {} s", last.time_s);
+    // A stopped run stays stopped: finishing it reports the same refusal, not a summary.
+    let before = rows.0.len();
+    let again = sim.run(&mut rows).expect_err("still refused");
+    assert_eq!(again.to_string(), text);
+    assert_eq!(rows.0.len(), before, "no row after the refusal");
     assert!(rows
         .0
         .iter()

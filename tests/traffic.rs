@@ -1,6 +1,8 @@
 //! Behaviour of the traffic subsystem seen from the scenario side: specs, generated rates, closed-loop
 //! clients, trace replay and its transformations, error reporting.
 
+mod common;
+
 use podscale::engine::{RngStreams, SimRng, Stream};
 use podscale::time::{SimDuration, SimTime};
 use podscale::traffic::trace::{TraceFormat, TraceOptions, TraceSource};
@@ -9,11 +11,7 @@ use rand::{RngExt, SeedableRng};
 use std::path::{Path, PathBuf};
 
 fn temp_file(name: &str, contents: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("podscale-traffic-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path
+    common::write(&common::tempdir("traffic"), name, contents)
 }
 
 fn repo() -> PathBuf {

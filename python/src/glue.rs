@@ -1,10 +1,10 @@
-//! Every call from the Python bindings into the podscale library, in one place so that it can be moved
-//! to the library facade (issue 11 item 6) in one edit.
+//! Every call from the Python bindings into the podscale library, in one place.
 //!
-//! Calls used today: `scenario::load` (a path), `scenario::load_str` (text; relative trace paths resolve
-//! against the caller's folder; a sweep is still staged in a temporary file), `scenario::prepare`,
-//! `sim::run_with_request_log` with `observe::output::CsvTimeseries` and `sim::CsvRequestLog` over in-memory
-//! buffers, `scenario::overrides::apply_override`, `sweep::SweepSpec::parse`, `sweep::execute` and
+//! Calls used: `scenario::load` (a path), `scenario::load_str` (text; relative trace paths resolve
+//! against the caller's folder; a sweep is still staged in a temporary file), `scenario::prepare` (the
+//! bindings may replace the autoscaler before the run), `Simulation::new` and `run` / `run_with_log`
+//! with `observe::output::CsvTimeseries` and `sim::CsvRequestLog` over in-memory buffers,
+//! `scenario::overrides::apply_override`, `sweep::SweepSpec::parse`, `sweep::execute` and
 //! `sweep::write_outputs`.
 //!
 //! Custom policies ([`run_with_policy`]) replace the scenario's autoscaler with
@@ -13,8 +13,9 @@
 
 use crate::policy::{PolicyScaler, ReplicaPolicy};
 use podscale::scenario::{self, overrides::apply_override, LoadedScenario, ScenarioErrors};
-use podscale::observe::output::CsvTimeseries;
-use podscale::sim::{self, AutoscalerMode, CsvRequestLog, SecondRow, TimeseriesSink};
+use podscale::observe::output::{CsvTimeseries, SecondRow, TimeseriesSink};
+use podscale::sim::{AutoscalerMode, CsvRequestLog};
+use podscale::Simulation;
 use podscale::sweep;
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -153,12 +154,10 @@ fn simulate(
     } else {
         None
     };
-    let result = sim::run_with_request_log(
-        prepared.config,
-        prepared.traffic,
-        watch,
-        log.as_mut().map(|l| l as &mut dyn sim::RequestLog),
-    );
+    let result = Simulation::new(prepared).and_then(|sim| match log.as_mut() {
+        Some(log) => sim.run_with_log(watch, log),
+        None => sim.run(watch),
+    });
     if watch.policy_failed.as_ref().is_some_and(|f| f.get()) {
         return Err(Failure::Policy);
     }

@@ -24,8 +24,9 @@
 
 mod plot;
 
-use crate::scenario::{LoadedScenario, Prepared};
-use crate::sim::{self, RequestLog, RequestRecord, SecondRow, TimeseriesSink};
+use crate::observe::output::{SecondRow, TimeseriesSink};
+use crate::scenario::LoadedScenario;
+use crate::sim::{RequestLog, RequestRecord, Simulation};
 use crate::traffic::prometheus::{
     infer_step_ms, read_aggregate, read_histogram, Aggregate, BucketSnapshot, PromError, Selector,
 };
@@ -279,10 +280,11 @@ pub struct Backtest {
     pub p99: Vec<(f64, f64, f64)>,
 }
 
-/// Runs the scenario and compares it with the observations. `origin_ms` overrides the time alignment.
+/// Runs `sim` (built from `loaded`, whose trace section aligns the times) and compares it with the
+/// observations. `origin_ms` overrides the time alignment.
 pub fn run(
     loaded: &LoadedScenario,
-    prepared: Prepared,
+    sim: Simulation,
     observed: &[Observed],
     origin_ms: Option<i64>,
 ) -> Result<Backtest, BacktestError> {
@@ -321,7 +323,7 @@ pub fn run(
             ObservedKind::NAMES
         )));
     }
-    let total_s = (loaded.spec.duration + loaded.spec.cooldown).whole_secs();
+    let total_s = sim.end().whole_secs();
     let span_ms = total_s as i64 * 1000;
     let rel_ns = |t_ms: i64| ((t_ms - origin_ms) * 1_000_000) as u64;
     // Step edges of the histogram snapshots inside the simulated span.
@@ -337,13 +339,8 @@ pub fn run(
         in_flight: Vec::new(),
         arrivals: Vec::new(),
     };
-    sim::run_with_request_log(
-        prepared.config,
-        prepared.traffic,
-        &mut curves,
-        Some(&mut latencies),
-    )
-    .map_err(|e| BacktestError::Sim(e.to_string()))?;
+    sim.run_with_log(&mut curves, &mut latencies)
+        .map_err(|e| BacktestError::Sim(e.to_string()))?;
 
     let mut figures = Figures {
         simulated_requests: latencies.total,

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::ReportError;
-use crate::sim::TIMESERIES_COLUMNS;
+use crate::observe::output::TIMESERIES_COLUMNS;
 
 /// Text columns the report knows how to use; every other column of `timeseries.csv` is numeric.
 pub(crate) const TEXT_COLUMNS: &[&str] = &["scale_reason", "cron_fire", "hpa_limit_reason"];
@@ -334,7 +334,9 @@ mod tests {
 
     #[test]
     fn a_simulator_row_with_every_text_field_set_reads_back() {
-        use crate::sim::{output::CsvTimeseries, SecondRow, TimeseriesSink};
+        use crate::observe::output::CsvTimeseries;
+        use crate::observe::output::SecondRow;
+        use crate::observe::output::TimeseriesSink;
         let row = SecondRow {
             time_s: 3,
             ready_pods: 2,

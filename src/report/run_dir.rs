@@ -1,7 +1,7 @@
 //! One run written to a folder: `timeseries.csv`, `requests.csv` (when `output.per_request`),
 //! `summary.json` and, when `output.plots`, the plots and `report.html`. A run of several services
-//! ([`run_services_to_dir`]) also writes `services.csv` and `cluster.csv` and the cluster plot. The CLI's `run` calls it on its
-//! staging folder (which it moves into place only when the run completed); tests and examples call it
+//! ([`run_services_to_dir`]) also writes `services.csv`, `cluster.csv` and the cluster plot. The CLI's
+//! `run` calls it on its staging folder (which it moves into place only when the run completed); tests and examples call it
 //! directly.
 //!
 //! Every file is written through [`AtomicFile`], so an error or an interrupt leaves no partial file behind.
@@ -9,8 +9,7 @@
 
 use super::{write_atomic, write_html, write_plots, AtomicFile, SUMMARY_FILE, TIMESERIES_FILE};
 use crate::observe::output::{CsvTimeseries, RunSummary, SecondRow, TimeseriesSink};
-use crate::scenario::{LoadedScenario, Prepared};
-use crate::sim::{CsvRequestLog, RequestLog, Simulation};
+use crate::sim::{CsvRequestLog, Simulation};
 use anyhow::{Context, Result};
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -42,34 +41,32 @@ impl<S: TimeseriesSink> TimeseriesSink for HookSink<'_, '_, S> {
     }
 }
 
-/// Request logs go through a box in the facade; this one hands its file back for the commit.
-struct SharedLog(std::rc::Rc<std::cell::RefCell<Option<CsvRequestLog<BufWriter<AtomicFile>>>>>);
-
-impl RequestLog for SharedLog {
-    fn record(&mut self, r: &crate::sim::RequestRecord) -> std::io::Result<()> {
-        match self.0.borrow_mut().as_mut() {
-            Some(log) => log.record(r),
-            None => Ok(()),
-        }
-    }
-}
-
 fn commit(writer: BufWriter<AtomicFile>) -> Result<()> {
     let file = writer.into_inner().map_err(|e| e.into_error())?;
     file.commit()?;
     Ok(())
 }
 
-/// Runs the prepared scenario and writes every output into `dir` (which must exist). Returns the summary,
-/// with `wall_time_s` measured around the simulation.
-pub fn run_to_dir(
-    dir: &Path,
-    loaded: &LoadedScenario,
-    prepared: Prepared,
-    hooks: DirHooks<'_>,
-) -> Result<RunSummary> {
+/// Runs `sim` and writes every output into `dir` (which must exist): the rows, the summary and what the
+/// scenario's `output:` asks for ([`Simulation::output`]). Returns the summary, with `wall_time_s`
+/// measured around the simulation.
+///
+/// This is the one path from a scenario to a run folder (the CLI's `run` uses it on its staging folder):
+///
+/// ```no_run
+/// use podscale::{report, Simulation};
+/// use std::path::Path;
+///
+/// let sim = Simulation::from_path(Path::new("scenarios/quickstart.yaml"), &[], Some(1))?;
+/// std::fs::create_dir_all("output/quickstart")?;
+/// let summary = report::run_to_dir(Path::new("output/quickstart"), sim, report::DirHooks::default())?;
+/// println!("p99 {:.1} ms", summary.latency_ms.p99);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn run_to_dir(dir: &Path, sim: Simulation, hooks: DirHooks<'_>) -> Result<RunSummary> {
     let DirHooks { on_row, check } = hooks;
     let check = || check.map_or(Ok(()), |c| c());
+    let output = sim.output().clone();
     let ts_path = dir.join(TIMESERIES_FILE);
     let file = AtomicFile::create(&ts_path)
         .with_context(|| format!("cannot write {}", ts_path.display()))?;
@@ -77,25 +74,24 @@ pub fn run_to_dir(
         inner: CsvTimeseries::new(BufWriter::new(file))?,
         on_row,
     };
-    let log = std::rc::Rc::new(std::cell::RefCell::new(None));
-    if loaded.spec.output.per_request {
+    let mut log = None;
+    if output.per_request {
         let path = dir.join("requests.csv");
         let file = AtomicFile::create(&path)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        *log.borrow_mut() = Some(CsvRequestLog::new(BufWriter::new(file))?);
+        log = Some(CsvRequestLog::new(BufWriter::new(file))?);
     }
-    let mut sim = Simulation::new(prepared)?;
-    if log.borrow().is_some() {
-        sim = sim.with_request_log(Box::new(SharedLog(log.clone())));
-    }
+    let name = sim.name().to_string();
     // On error the uncommitted files are dropped, which removes their temporary files.
     let wall = std::time::Instant::now();
-    let mut summary = sim
-        .run(&mut sink)
-        .with_context(|| format!("simulating {}", loaded.path.display()))?;
+    let result = match log.as_mut() {
+        Some(log) => sim.run_with_log(&mut sink, log),
+        None => sim.run(&mut sink),
+    };
+    let mut summary = result.with_context(|| format!("simulating {name}"))?;
     summary.wall_time_s = wall.elapsed().as_secs_f64();
     check()?;
-    if let Some(log) = log.borrow_mut().take() {
+    if let Some(log) = log {
         let mut writer = log.into_inner();
         writer.flush()?;
         commit(writer)?;
@@ -105,7 +101,7 @@ pub fn run_to_dir(
     commit(writer)?;
     let json = serde_json::to_string_pretty(&summary)? + "\n";
     write_atomic(&dir.join(SUMMARY_FILE), json.as_bytes())?;
-    if loaded.spec.output.plots {
+    if output.plots {
         check()?;
         write_plots(dir).context("plotting")?;
         check()?;
@@ -138,7 +134,7 @@ impl Write for SharedFile {
 /// `output.plots`, the plots (with `cluster.png`) and `report.html`.
 pub fn run_services_to_dir(
     dir: &Path,
-    loaded: &LoadedScenario,
+    loaded: &crate::scenario::LoadedScenario,
     prepared: crate::scenario::PreparedServices,
     hooks: DirHooks<'_>,
 ) -> Result<RunSummary> {

@@ -3,9 +3,11 @@
 
 use super::{LoadedScenario, ScenarioError, ScenarioErrors};
 use crate::autoscaler::kpa;
+use crate::autoscaler::kpa::adapter::InitialState;
+use crate::autoscaler::kpa::adapter::KpaSetup;
 use crate::dist::DurationDist;
 use crate::engine::RngStreams;
-use crate::sim::{AutoscalerMode, InitialState, KpaSetup, SimConfig, Traffic};
+use crate::sim::{AutoscalerMode, SimConfig, Traffic};
 use crate::time::SimDuration;
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! Scenario keys for the Kubernetes HPA, CronHPA and KEDA cron, and how they become an
-//! [`HpaSetup`](crate::sim::HpaSetup).
+//! [`HpaSetup`](crate::autoscaler::hpa::runtime::HpaSetup).
 //!
 //! ```yaml
 //! autoscaler:
@@ -41,8 +41,10 @@ use crate::autoscaler::cron::{
     KedaCronTrigger,
 };
 use crate::autoscaler::hpa::manifest::HorizontalPodAutoscalerManifest;
+use crate::autoscaler::hpa::runtime::HpaSetup;
+use crate::autoscaler::hpa::runtime::MetricSource;
+use crate::autoscaler::hpa::runtime::ScrapeConfig;
 use crate::autoscaler::hpa::{HpaConfig, HpaSpec, MetricSpec, MetricTarget, ToleranceRule};
-use crate::sim::{HpaSetup, MetricSource, ScrapeConfig};
 use crate::time::SimDuration;
 use serde::{Deserialize, Serialize};
 use serde_yaml::{Mapping, Value};

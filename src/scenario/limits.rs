@@ -169,7 +169,7 @@ pub fn check_spec(loaded: &LoadedScenario) -> Vec<ScenarioError> {
     let total = spec.duration.0.saturating_add(spec.cooldown.0);
     if spec.cooldown > MAX_SIMULATED || total > MAX_SIMULATED.0 {
         let rows = total / 1_000_000_000;
-        let columns = crate::sim::output::TIMESERIES_COLUMNS.len() as u64;
+        let columns = crate::observe::output::TIMESERIES_COLUMNS.len() as u64;
         let gb = (rows
             .saturating_mul(columns)
             .saturating_mul(TIMESERIES_CELL_BYTES)) as f64

@@ -150,7 +150,7 @@ pub struct ServiceSpec {
     /// The revision's state at time 0: `deployed` (created at 0, initial-scale pods cold-start; the
     /// default), `warm` (`initial_pods` pods Ready, autoscaler quiet) or `scaled_to_zero`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub initial_state: Option<crate::sim::InitialState>,
+    pub initial_state: Option<crate::autoscaler::kpa::adapter::InitialState>,
     /// Ready pods at time 0 for `initial_state: warm` (default: max(minReplicas, 1)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_pods: Option<u32>,

@@ -9,11 +9,12 @@
 use super::{LoadedScenario, ScenarioError};
 use crate::autoscaler::hpa::parse_quantity_milli;
 use crate::dist::{DistSpec, DurationDist};
-use crate::sim::cluster::{ClusterModel, Expander, NodeAutoscaling, NodePool, Policy};
-use crate::sim::service::{GpuBatch, ServiceModel};
-use crate::sim::startup::Phases;
-use crate::sim::{PodModel, ResourceModel};
+use crate::sim::PodModel;
 use crate::time::SimDuration;
+use crate::workload::cluster::{ClusterModel, Expander, NodeAutoscaling, NodePool, Policy};
+use crate::workload::discipline::{GpuBatch, ServiceModel};
+use crate::workload::pods::ResourceModel;
+use crate::workload::startup::Phases;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -621,8 +622,8 @@ fn build_cluster(
         policy,
         autoscaling: build_autoscaler(loaded, c, errors),
     };
-    let cluster = crate::sim::cluster::Cluster::new(model.clone());
-    let req = crate::sim::cluster::PodRequest {
+    let cluster = crate::workload::cluster::Cluster::new(model.clone());
+    let req = crate::workload::cluster::PodRequest {
         cpu_millis: res.cpu_request_millis.ceil() as u64,
         memory_bytes: res.memory_request_bytes.ceil() as u64,
         gpus: res.gpus,

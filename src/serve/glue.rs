@@ -2,12 +2,14 @@
 //! one JSON document (summary and the per-second columns the page plots) out.
 //!
 //! Library calls used: `scenario::load_str` (the text under the page's file name, so errors read
-//! `quickstart.yaml:12: ...`), `scenario::prepare`, `sim::run` with a row-collecting
-//! [`TimeseriesSink`], and `ScenarioErrors`' `Display` for located messages.
+//! `quickstart.yaml:12: ...`) to read the durations it caps, `Simulation::from_loaded` /
+//! `Simulation::from_str` and `run` with a row-collecting [`TimeseriesSink`], and the errors' `Display`
+//! for located messages.
 
+use podscale::observe::output::{SecondRow, TimeseriesSink};
 use podscale::scenario;
-use podscale::sim::{self, SecondRow, TimeseriesSink};
 use podscale::time::SimDuration;
+use podscale::{Simulation, SimulationError};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -35,12 +37,13 @@ pub fn simulate(
     max_duration: SimDuration,
     max_cooldown: SimDuration,
 ) -> Result<Value, RunError> {
-    let located = |e: scenario::ScenarioErrors| RunError(e.to_string());
-    // Relative paths (traces, samples) resolve against the server's working folder.
-    let load = |overrides: &[String]| {
-        scenario::load_str(text, Path::new(file_name), Path::new(""), overrides).map_err(located)
+    let failed = |e: SimulationError| match e {
+        SimulationError::Scenario(e) => RunError(e.to_string()),
+        e => RunError(format!("simulation failed: {e}")),
     };
-    let mut loaded = load(overrides)?;
+    // Relative paths (traces, samples) resolve against the server's working folder.
+    let loaded = scenario::load_str(text, Path::new(file_name), Path::new(""), overrides)
+        .map_err(|e| RunError(e.to_string()))?;
     let mut capped = Vec::new();
     let mut all = overrides.to_vec();
     if loaded.spec.duration > max_duration {
@@ -59,13 +62,13 @@ pub fn simulate(
         ));
         all.push(format!("cooldown={}s", max_cooldown.whole_secs()));
     }
-    if !capped.is_empty() {
-        loaded = load(&all)?;
-    }
-    let prepared = scenario::prepare(&loaded, None).map_err(located)?;
+    let sim = if capped.is_empty() {
+        Simulation::from_loaded(&loaded, None)
+    } else {
+        Simulation::from_str(text, file_name, &all, None)
+    };
     let mut rows = Rows::default();
-    let summary = sim::run(prepared.config, prepared.traffic, &mut rows)
-        .map_err(|e| RunError(format!("simulation failed: {e}")))?;
+    let summary = sim.and_then(|s| s.run(&mut rows)).map_err(failed)?;
     let mut summary = serde_json::to_value(&summary)
         .map_err(|e| RunError(format!("cannot encode the summary: {e}")))?;
     if let Some(map) = summary.as_object_mut() {

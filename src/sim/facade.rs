@@ -14,7 +14,7 @@
 use super::run::Stepper;
 use super::{RequestLog, SimError};
 use crate::observe::output::{RunSummary, SecondRow, TimeseriesSink};
-use crate::scenario::{self, LoadedScenario, Prepared, ScenarioError, ScenarioErrors};
+use crate::scenario::{self, LoadedScenario, OutputSpec, Prepared, ScenarioError, ScenarioErrors};
 use crate::time::SimTime;
 use std::path::Path;
 
@@ -46,6 +46,7 @@ pub enum SimulationError {
 pub struct Simulation {
     name: String,
     warnings: Vec<ScenarioError>,
+    output: OutputSpec,
     stepper: Stepper,
     request_log: Option<Box<dyn RequestLog>>,
     last_row: Option<SecondRow>,
@@ -70,13 +71,19 @@ impl TimeseriesSink for Tee<'_> {
 }
 
 impl Simulation {
-    /// Builds the run of a prepared scenario (see [`scenario::prepare`]).
+    /// Builds the run of a prepared scenario (see [`scenario::prepare`]). It asks for no output files
+    /// beyond the rows and the summary; [`Simulation::with_output`] sets them.
     pub fn new(prepared: Prepared) -> Result<Self, SimulationError> {
         let name = prepared.config.name.clone();
         let stepper = Stepper::new(prepared.config, prepared.traffic)?;
         Ok(Simulation {
             name,
             warnings: prepared.warnings,
+            output: OutputSpec {
+                per_request: false,
+                plots: false,
+                ..OutputSpec::default()
+            },
             stepper,
             request_log: None,
             last_row: None,
@@ -89,7 +96,7 @@ impl Simulation {
         loaded: &LoadedScenario,
         seed: Option<u64>,
     ) -> Result<Self, SimulationError> {
-        Self::new(scenario::prepare(loaded, seed)?)
+        Ok(Self::new(scenario::prepare(loaded, seed)?)?.with_output(loaded.spec.output.clone()))
     }
 
     /// Loads the scenario file at `path` with `key=value` overrides (as `--set` takes them).
@@ -118,6 +125,18 @@ impl Simulation {
     pub fn with_request_log(mut self, log: Box<dyn RequestLog>) -> Self {
         self.request_log = Some(log);
         self
+    }
+
+    /// Sets which files a run folder gets besides the rows and the summary (the scenario's `output:`;
+    /// read by `report::run_to_dir`).
+    pub fn with_output(mut self, output: OutputSpec) -> Self {
+        self.output = output;
+        self
+    }
+
+    /// The scenario's `output:` section (per-request log, plots).
+    pub fn output(&self) -> &OutputSpec {
+        &self.output
     }
 
     /// The scenario's name (its `name:` or its file stem).
@@ -174,6 +193,23 @@ impl Simulation {
             inner: sink,
             last: &mut self.last_row,
         };
+        Ok(self.stepper.finish(&mut tee)?)
+    }
+
+    /// [`Simulation::run`], also handing every finished request to `log`, which the caller keeps (for a
+    /// log it reads afterwards; [`Simulation::with_request_log`] is for one the simulation owns, and gets
+    /// nothing from here on).
+    pub fn run_with_log(
+        mut self,
+        sink: &mut dyn TimeseriesSink,
+        log: &mut dyn RequestLog,
+    ) -> Result<RunSummary, SimulationError> {
+        let end = self.end();
+        let mut tee = Tee {
+            inner: sink,
+            last: &mut self.last_row,
+        };
+        self.stepper.step_until(end, &mut tee, Some(log))?;
         Ok(self.stepper.finish(&mut tee)?)
     }
 

@@ -26,11 +26,12 @@
 //! `facade.rs`.
 //!
 //! Autoscalers: `fixed`, Knative's KPA (with the activator in the path when it must buffer), or the
-//! Kubernetes HPA with CronHPA / KEDA cron ([`hpa`]: metrics-server and custom-metric scrapers, syncs on the
-//! 1 s tick, cron jobs as exact events; no activator, at least one pod).
-//! Pod and cluster models live in their own modules (re-exported here under their old paths):
-//! [`startup`] (cold-start phases), [`service`] (fixed slots, processor sharing, GPU batching), [`cluster`]
-//! (node pools, scheduling, node autoscaling) and [`pods`] (lifecycle state and resource use).
+//! Kubernetes HPA with CronHPA / KEDA cron ([`crate::autoscaler::hpa::runtime`]: metrics-server and
+//! custom-metric scrapers, syncs on the 1 s tick, cron jobs as exact events; no activator, at least one
+//! pod). Pod and cluster models live in `workload`: [`crate::workload::startup`] (cold-start phases),
+//! [`crate::workload::discipline`] (fixed slots, processor sharing, GPU batching),
+//! [`crate::workload::cluster`] (node pools, scheduling, node autoscaling) and [`crate::workload::pods`]
+//! (lifecycle state and resource use).
 //!
 //! Simplifications (see also the module docs of `request_path::activator` and `cluster`):
 //! * One activator per revision stands for the whole activator fleet: Knative splits pods among several
@@ -58,16 +59,6 @@ pub(crate) mod world;
 
 pub use facade::{Simulation, SimulationError};
 
-// Paths kept from before the split into `workload`, `observe` and `autoscaler::hpa::runtime`, so code written
-// against `sim::*` keeps compiling; new code should use the new homes.
-pub use crate::autoscaler::hpa::runtime as hpa;
-pub use crate::autoscaler::hpa::runtime::{HpaSetup, MetricSource, ScrapeConfig};
-pub use crate::autoscaler::kpa::adapter::{InitialState, KpaSetup};
-pub use crate::observe::output;
-pub use crate::observe::output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};
-pub use crate::workload::discipline as service;
-pub use crate::workload::pods::{PodUsage, ResourceModel};
-pub use crate::workload::{cluster, pods, startup};
 pub use config::{AutoscalerMode, PodModel, SimConfig, SimError, Traffic};
 pub use request_log::{CsvRequestLog, RequestLog, RequestRecord};
 pub use run::{run, run_services, run_with_request_log};

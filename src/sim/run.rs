@@ -199,6 +199,9 @@ impl Stepper {
         sink: &mut dyn TimeseriesSink,
         mut log: Option<&mut dyn RequestLog>,
     ) -> Result<bool, SimError> {
+        if let Some(hit) = self.sim.halt {
+            return Err(hit.into());
+        }
         if self.done {
             return Ok(true);
         }
@@ -229,15 +232,17 @@ impl Stepper {
                 })?;
             }
             sim.handle(now, event, sink)?;
-            if let Some(e) = sim.halt.take() {
-                self.done = true;
-                return Err(e);
+            if let Some(hit) = sim.halt {
+                return Err(hit.into());
             }
         }
     }
 
     /// Writes the final (possibly partial) row to `sink` and returns the summary.
     pub(crate) fn finish(self, sink: &mut dyn TimeseriesSink) -> Result<RunSummary, SimError> {
+        if let Some(hit) = self.sim.halt {
+            return Err(hit.into());
+        }
         self.sim.finish(sink)
     }
 }

@@ -75,6 +75,26 @@ pub(crate) enum Stage {
     Returning,
 }
 
+/// A replica count refused because it is over `scenario::limits::MAX_PODS` (see `Sim::check_replicas`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PodLimitHit {
+    pub(crate) at: SimTime,
+    pub(crate) asked: u32,
+    pub(crate) limit: u64,
+    pub(crate) setting: &'static str,
+}
+
+impl From<PodLimitHit> for SimError {
+    fn from(h: PodLimitHit) -> Self {
+        SimError::TooManyPods {
+            at: h.at,
+            asked: h.asked,
+            limit: h.limit,
+            setting: h.setting,
+        }
+    }
+}
+
 /// The `client` of a request from an open-loop source (closed-loop clients are numbered from 0).
 pub(crate) const OPEN_LOOP: u32 = u32::MAX;
 /// The event-queue class of the 1 s tick (ordinary events use class 1).
@@ -137,9 +157,9 @@ pub(crate) struct Sim {
     pub(crate) cluster: Cluster,
     /// Pods of every revision without a node, in creation order (the scheduler's queue).
     pub(crate) unplaced: VecDeque<PodRef>,
-    /// A run-stopping error raised inside an event handler (a scaler asking for more pods than the
-    /// simulator holds); the stepper returns it after the event.
-    pub(crate) halt: Option<SimError>,
+    /// Set when a scaler asked for more pods than the simulator holds (inside an event handler); the
+    /// stepper returns it after the event, and again on every later step, so a stopped run never goes on.
+    pub(crate) halt: Option<PodLimitHit>,
 
     pub(crate) scale_events: u64,
     pub(crate) cold_starts: u64,

@@ -21,8 +21,9 @@
 use super::results::{self, PointStats, RunRow};
 use super::spec::{Objective, SweepSpec};
 use super::{SweepError, SweepOptions};
+use crate::observe::output::NoTimeseries;
 use crate::scenario;
-use crate::sim::{self, output::NoTimeseries};
+use crate::sim::Simulation;
 use crate::time::SimDuration;
 use rayon::prelude::*;
 use std::time::Instant;
@@ -149,13 +150,7 @@ fn base_duration(spec: &SweepSpec) -> Result<SimDuration, SweepError> {
         what: "its own duration".into(),
         errors: e,
     })?;
-    let prepared = scenario::prepare(&loaded, None).map_err(|e| SweepError::Scenario {
-        file: spec.path.clone(),
-        key: "base".into(),
-        what: "its own duration".into(),
-        errors: e,
-    })?;
-    Ok(prepared.config.traffic_duration)
+    Ok(loaded.spec.duration)
 }
 
 /// One run of `point` with `seed` over `horizon` (None: the scenario's own duration).
@@ -179,9 +174,8 @@ fn run_at(
         overrides: overrides.join(" "),
         message,
     };
-    let loaded = scenario::load(&spec.base, &overrides).map_err(|e| fail(e.to_string()))?;
-    let prepared = scenario::prepare(&loaded, Some(seed)).map_err(|e| fail(e.to_string()))?;
-    let summary = sim::run(prepared.config, prepared.traffic, &mut NoTimeseries)
+    let summary = Simulation::from_path(&spec.base, &overrides, Some(seed))
+        .and_then(|sim| sim.run(&mut NoTimeseries))
         .map_err(|e| fail(e.to_string()))?;
     Ok(RunRow {
         run,

@@ -14,9 +14,9 @@
 //! objective: {minimize: pod_seconds, constraints: ["latency_p99_ms <= 500"]}
 //! ```
 //!
-//! Each run is `scenario::load(base, overrides)`, `prepare` with the run's seed and `sim::run` with no time
-//! series. Runs are independent, so they go to a rayon pool; results are put back in run-index order, so
-//! the outputs never depend on the thread count. `--shard I/N` keeps the runs with `run % N == I`;
+//! Each run is `Simulation::from_path(base, overrides, seed)` run with no time series. Runs are
+//! independent, so they go to a rayon pool; results are put back in run-index order, so the outputs never
+//! depend on the thread count. `--shard I/N` keeps the runs with `run % N == I`;
 //! [`merge`] joins shard directories into exactly the files an unsharded sweep writes.
 //!
 //! Assumptions: the base scenario (and the files it refers to) is the same on every machine running a
@@ -33,9 +33,10 @@ pub use results::{PointStats, RunRow, METRICS, POINTS_FILE, RESULTS_FILE};
 pub use spec::{Axis, Constraint, Objective, SweepSpec};
 pub use tune::{tune, TuneReport};
 
+use crate::observe::output::NoTimeseries;
 use crate::report::write_atomic;
-use crate::scenario::{self, ScenarioErrors};
-use crate::sim::{self, output::NoTimeseries};
+use crate::scenario::ScenarioErrors;
+use crate::sim::{Simulation, SimulationError};
 use rayon::prelude::*;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -148,23 +149,31 @@ impl SweepOutcome {
     }
 }
 
-fn load_prepare(
+/// Builds the base scenario with `overrides` and `seed` (the library's one entry point).
+fn build(
     spec: &SweepSpec,
     overrides: &[String],
     seed: Option<u64>,
-) -> Result<scenario::Prepared, ScenarioErrors> {
-    let loaded = scenario::load(&spec.base, overrides)?;
-    scenario::prepare(&loaded, seed)
+) -> Result<Simulation, SimulationError> {
+    Simulation::from_path(&spec.base, overrides, seed)
 }
 
 /// Checks, before anything runs, that the base scenario accepts the fixed overrides, every axis value on
 /// its own, and every point. The first problem names the sweep file, the axis key and the value.
 pub fn validate(spec: &SweepSpec) -> Result<(), SweepError> {
-    let scenario_error = |key: &str, what: String, errors: ScenarioErrors| SweepError::Scenario {
-        file: spec.path.clone(),
-        key: key.to_string(),
-        what,
-        errors,
+    let scenario_error = |key: &str, what: String, error: SimulationError| match error {
+        SimulationError::Scenario(errors) => SweepError::Scenario {
+            file: spec.path.clone(),
+            key: key.to_string(),
+            what,
+            errors,
+        },
+        // The scenario is valid but cannot start (an unreadable trace).
+        other => SweepError::Spec {
+            file: spec.path.clone(),
+            key: key.to_string(),
+            message: format!("with {what} the base scenario cannot start: {other}"),
+        },
     };
     if !spec.base.is_file() {
         return Err(SweepError::Spec {
@@ -176,7 +185,7 @@ pub fn validate(spec: &SweepSpec) -> Result<(), SweepError> {
             ),
         });
     }
-    load_prepare(spec, &spec.fixed, None).map_err(|e| {
+    build(spec, &spec.fixed, None).map_err(|e| {
         let what = if spec.fixed.is_empty() {
             "nothing (the base scenario itself is invalid)".to_string()
         } else {
@@ -188,7 +197,7 @@ pub fn validate(spec: &SweepSpec) -> Result<(), SweepError> {
         for (value, label) in axis.values.iter().zip(&axis.labels) {
             let mut o = spec.fixed.clone();
             o.push(format!("{}={value}", axis.path));
-            load_prepare(spec, &o, None).map_err(|e| {
+            build(spec, &o, None).map_err(|e| {
                 scenario_error(
                     &format!("axes.{}", axis.path),
                     format!("the value {label}"),
@@ -200,7 +209,7 @@ pub fn validate(spec: &SweepSpec) -> Result<(), SweepError> {
     if spec.axes.len() > 1 {
         (0..spec.point_count()).into_par_iter().try_for_each(|p| {
             let o = spec.point_overrides(p);
-            load_prepare(spec, &o, None)
+            build(spec, &o, None)
                 .map(|_| ())
                 .map_err(|e| scenario_error("axes", format!("point {p} ({})", o.join(", ")), e))
         })?;
@@ -235,8 +244,8 @@ pub fn run_one(spec: &SweepSpec, run: u64) -> Result<RunRow, SweepError> {
         overrides: overrides.join(" "),
         message,
     };
-    let prepared = load_prepare(spec, &overrides, Some(seed)).map_err(|e| fail(e.to_string()))?;
-    let summary = sim::run(prepared.config, prepared.traffic, &mut NoTimeseries)
+    let summary = build(spec, &overrides, Some(seed))
+        .and_then(|sim| sim.run(&mut NoTimeseries))
         .map_err(|e| fail(e.to_string()))?;
     Ok(RunRow {
         run,
@@ -339,8 +348,8 @@ pub fn write_outputs(
         shard: options.shard.map(|s| format!("{}/{}", s.index, s.count)),
         runs: outcome.rows.len() as u64,
         threads: outcome.threads,
-        wall_s: crate::sim::output::round6(outcome.wall_s),
-        runs_per_s: crate::sim::output::round6(outcome.runs_per_s()),
+        wall_s: crate::observe::output::round6(outcome.wall_s),
+        runs_per_s: crate::observe::output::round6(outcome.runs_per_s()),
     };
     let json = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
     write(&out.join(MANIFEST_FILE), json.as_bytes())
@@ -439,9 +448,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Manifest, SweepError> {
         shard: None,
         runs: rows.len() as u64,
         threads: 0,
-        wall_s: crate::sim::output::round6(wall_s),
+        wall_s: crate::observe::output::round6(wall_s),
         runs_per_s: if wall_s > 0.0 {
-            crate::sim::output::round6(rows.len() as f64 / wall_s)
+            crate::observe::output::round6(rows.len() as f64 / wall_s)
         } else {
             0.0
         },

@@ -7,8 +7,8 @@
 //! of shards gives the same bytes as one unsharded sweep. Wall time is not in either file.
 
 use super::SweepError;
-use crate::sim::output::round6;
-use crate::sim::RunSummary;
+use crate::observe::output::round6;
+use crate::observe::output::RunSummary;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::path::Path;
 

@@ -7,6 +7,7 @@
 //! (adjacent intervals are merged so the chart has at most [`MAX_CHART_ROWS`] rows; its peak is the peak
 //! of the merged rows).
 
+use super::input::TraceInput;
 use super::spec::{TrafficSpec, MAX_RATE};
 use super::trace::{self, Spread, TraceFormat, TraceOptions, TraceSource, MIN_LOOP_PERIOD};
 use super::{ArrivalSource, TrafficError};
@@ -78,6 +79,15 @@ pub fn inspect(
     format: TraceFormat,
     interval: SimDuration,
 ) -> Result<TraceProfile, TrafficError> {
+    inspect_input(&TraceInput::file(path), format, interval)
+}
+
+/// [`inspect`] of any input: a file, or a reader's bytes ([`TraceInput::from_reader`]).
+pub fn inspect_input(
+    input: &TraceInput,
+    format: TraceFormat,
+    interval: SimDuration,
+) -> Result<TraceProfile, TrafficError> {
     if interval < MIN_INTERVAL {
         return Err(TrafficError::Invalid {
             key: "interval".into(),
@@ -90,11 +100,11 @@ pub fn inspect(
         ..TraceOptions::default()
     };
     // A first pass refuses per-interval counts no replay could produce in finite time.
-    trace::scan(path, &options, MAX_RATE)?;
-    let mut source = TraceSource::open(path, options)?;
+    trace::scan_input(input, &options, MAX_RATE)?;
+    let mut source = TraceSource::from_input(input.clone(), options)?;
     let mut rng = SimRng::seed_from_u64(0);
     let mut profile = TraceProfile {
-        path: path.display().to_string(),
+        path: input.name(),
         format,
         requests: 0,
         first: None,

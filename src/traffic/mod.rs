@@ -8,7 +8,8 @@
 //! * [`generators`]: constant (evenly spaced), Poisson, and non-homogeneous Poisson processes whose rate
 //!   follows a step, ramp, spike, sine/diurnal curve or a piecewise schedule; [`bursty`]: on/off and
 //!   Markov-modulated Poisson; [`sum::SumSource`]: several sources merged in time order.
-//! * [`trace`]: replay of recorded traffic, streamed from disk, with time/load scaling, windows and looping.
+//! * [`trace`]: replay of recorded traffic, streamed from a file or read from any reader ([`input`]), with
+//!   time/load scaling, windows and looping.
 //! * [`spec::TrafficSpec`]: the scenario's `traffic:` section (serde), its validation and construction.
 //! * [`prometheus`]: Prometheus `query_range` JSON / CSV exports, as a rate series or as observations.
 //! * [`inspect()`]: a streamed profile of a trace file for `podscale trace inspect`.
@@ -25,6 +26,7 @@ pub mod bursty;
 pub mod closed_loop;
 pub mod functions;
 pub mod generators;
+pub mod input;
 pub mod inspect;
 pub mod poisson;
 pub mod prometheus;
@@ -34,7 +36,8 @@ pub mod sum;
 pub mod trace;
 
 pub use closed_loop::{ClientId, ClosedLoopDriver, ClosedLoopSpec, ThinkTime};
-pub use inspect::{inspect, TraceProfile};
+pub use input::TraceInput;
+pub use inspect::{inspect, inspect_input, TraceProfile};
 pub use spec::{TrafficPlan, TrafficSpec};
 pub use trace::{TraceFormat, TraceOptions, TraceSource};
 

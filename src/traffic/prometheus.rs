@@ -33,16 +33,16 @@
 //! per series). After reading, memory is O(distinct timestamps) for an aggregate and O(timestamps x buckets)
 //! for a histogram, never O(rows).
 
+use super::input::TraceInput;
 use crate::time::NANOS_PER_SEC;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
 
 /// A located error in a Prometheus export.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PromError {
-    /// The file.
+    /// The file (or the name of the reader the export came from, `<input>` when it had none).
     pub path: String,
     /// Where in it: `line 12, column value` (CSV) or `data.result[3].values[17]` (JSON).
     pub location: String,
@@ -62,9 +62,9 @@ impl fmt::Display for PromError {
 
 impl std::error::Error for PromError {}
 
-fn err(path: &Path, location: impl Into<String>, message: impl Into<String>) -> PromError {
+fn err(path: &str, location: impl Into<String>, message: impl Into<String>) -> PromError {
     PromError {
-        path: path.display().to_string(),
+        path: path.to_string(),
         location: location.into(),
         message: message.into(),
     }
@@ -231,24 +231,41 @@ fn parse_time_ms(text: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
-/// Calls `visit` for every sample of every series in `path` that `selector` matches, in file order.
+/// Calls `visit` for every sample of every series in `input` that `selector` matches, in input order.
 fn for_each_sample(
-    path: &Path,
+    input: &TraceInput,
     selector: &Selector,
     mut visit: impl FnMut(Sample<'_>) -> Result<(), String>,
 ) -> Result<(), PromError> {
-    let bytes = std::fs::read(path).map_err(|e| err(path, "", format!("cannot read: {e}")))?;
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first == Some(&b'{') {
+    let name = input.name();
+    let path = name.as_str();
+    let first = {
+        let mut head = [0u8; 1];
+        let mut reader = input
+            .open()
+            .map_err(|e| err(path, "", format!("cannot read: {e}")))?;
+        loop {
+            match reader.read(&mut head) {
+                Ok(0) => break None,
+                Ok(_) if head[0].is_ascii_whitespace() => continue,
+                Ok(_) => break Some(head[0]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(err(path, "", format!("cannot read: {e}"))),
+            }
+        }
+    };
+    if first == Some(b'{') {
+        let bytes = input
+            .read_all()
+            .map_err(|e| err(path, "", format!("cannot read: {e}")))?;
         read_json(path, &bytes, selector, &mut visit)
     } else {
-        drop(bytes);
-        read_csv(path, selector, &mut visit)
+        read_csv(path, input, selector, &mut visit)
     }
 }
 
 fn read_json(
-    path: &Path,
+    path: &str,
     bytes: &[u8],
     selector: &Selector,
     visit: &mut impl FnMut(Sample<'_>) -> Result<(), String>,
@@ -324,11 +341,14 @@ fn read_json(
 }
 
 fn read_csv(
-    path: &Path,
+    path: &str,
+    input: &TraceInput,
     selector: &Selector,
     visit: &mut impl FnMut(Sample<'_>) -> Result<(), String>,
 ) -> Result<(), PromError> {
-    let file = std::fs::File::open(path).map_err(|e| err(path, "", format!("cannot open: {e}")))?;
+    let file = input
+        .open()
+        .map_err(|e| err(path, "", format!("cannot open: {e}")))?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .from_reader(std::io::BufReader::new(file));
@@ -401,14 +421,18 @@ fn read_csv(
 /// An aggregated series: `(timestamp ms, value)` in increasing time order.
 pub type Points = Vec<(i64, f64)>;
 
-/// Reads the series of `path` selected by `selector`, combined per timestamp by `aggregate`.
+/// Reads the series of `input` (a file path, or a [`TraceInput`] holding a reader's bytes) selected by
+/// `selector`, combined per timestamp by `aggregate`.
 pub fn read_aggregate(
-    path: &Path,
+    input: impl Into<TraceInput>,
     selector: &Selector,
     aggregate: Aggregate,
 ) -> Result<Points, PromError> {
+    let input = input.into();
+    let name = input.name();
+    let path = name.as_str();
     let mut by_time: BTreeMap<i64, f64> = BTreeMap::new();
-    for_each_sample(path, selector, |s| {
+    for_each_sample(&input, selector, |s| {
         if !s.value.is_finite() {
             return Err(format!("value {} is not finite", s.value));
         }
@@ -435,10 +459,17 @@ pub struct BucketSnapshot {
     pub buckets: Vec<(f64, f64)>,
 }
 
-/// Reads `le`-labelled cumulative bucket counters (`..._bucket`), summed per `le` and timestamp.
-pub fn read_histogram(path: &Path, selector: &Selector) -> Result<Vec<BucketSnapshot>, PromError> {
+/// Reads `le`-labelled cumulative bucket counters (`..._bucket`), summed per `le` and timestamp, from a
+/// file path or a [`TraceInput`].
+pub fn read_histogram(
+    input: impl Into<TraceInput>,
+    selector: &Selector,
+) -> Result<Vec<BucketSnapshot>, PromError> {
+    let input = input.into();
+    let name = input.name();
+    let path = name.as_str();
     let mut by_time: BTreeMap<i64, BTreeMap<u64, (f64, f64)>> = BTreeMap::new();
-    for_each_sample(path, selector, |s| {
+    for_each_sample(&input, selector, |s| {
         let le_text = s.labels.get("le").ok_or(
             "series has no `le` label; expected histogram buckets (metric_bucket{le=...})",
         )?;
@@ -494,9 +525,17 @@ pub struct RateIntervals {
 }
 
 impl RateIntervals {
-    /// Reads the rate series (req/s) selected by `selector` (summed); `step_ns` overrides the inferred step.
-    pub fn open(path: &Path, selector: &Selector, step_ns: Option<u64>) -> Result<Self, PromError> {
-        let points = read_aggregate(path, selector, Aggregate::Sum)?;
+    /// Reads the rate series (req/s) selected by `selector` (summed) from a file path or a
+    /// [`TraceInput`]; `step_ns` overrides the inferred step.
+    pub fn open(
+        input: impl Into<TraceInput>,
+        selector: &Selector,
+        step_ns: Option<u64>,
+    ) -> Result<Self, PromError> {
+        let input = input.into();
+        let name = input.name();
+        let path = name.as_str();
+        let points = read_aggregate(&input, selector, Aggregate::Sum)?;
         let step_ns = match step_ns {
             Some(s) => s,
             None => infer_step_ms(&points)
@@ -554,7 +593,7 @@ impl RateIntervals {
 
 /// Opens the rate series for trace replay (`format: prometheus`), with errors in the trace's terms.
 pub(crate) fn open_rate_intervals(
-    path: &Path,
+    input: &TraceInput,
     options: &super::TraceOptions,
 ) -> Result<RateIntervals, super::TrafficError> {
     let selector = Selector::parse(options.series.as_deref().unwrap_or("")).map_err(|message| {
@@ -563,7 +602,7 @@ pub(crate) fn open_rate_intervals(
             message,
         }
     })?;
-    RateIntervals::open(path, &selector, options.interval.map(|d| d.0)).map_err(|e| {
+    RateIntervals::open(input, &selector, options.interval.map(|d| d.0)).map_err(|e| {
         super::TrafficError::Io {
             path: e.path,
             message: if e.location.is_empty() {

@@ -1,4 +1,4 @@
-//! Trace replay, streamed from disk.
+//! Trace replay, streamed from a file or from bytes read from any reader ([`TraceInput`]).
 //!
 //! # Formats ([`TraceFormat`])
 //!
@@ -32,7 +32,8 @@
 //! 2. Rebase: the window start becomes time 0.
 //! 3. `loop`: when the (windowed) trace ends, replay it again shifted by one period: `to - from` if the
 //!    window has an end, otherwise the time of the last arrival plus the mean inter-arrival gap (requests)
-//!    or the end of the last interval (counts). The file is reopened, never held in memory.
+//!    or the end of the last interval (counts). A file is reopened, never held in memory; a trace read from
+//!    a reader is held in memory once, bounded (see [`super::input`]).
 //! 4. `time_scale`: every (looped) trace time is **multiplied** by this factor: `0.5` replays twice as
 //!    fast, `1/24 ≈ 0.041667` replays a day in an hour. Trace service times are not scaled.
 //! 5. `start`: the result is shifted to begin at this run time.
@@ -50,6 +51,7 @@
 //! Memory is O(reorder_buffer) for request traces, O(1) for counts, O(columns) for `azure_functions`,
 //! independent of the trace length; the CSV record buffer is reused, so there is no allocation per row.
 
+use super::input::TraceInput;
 use super::{Arrival, ArrivalSource, RequestAttrs, TrafficError};
 use crate::engine::SimRng;
 use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
@@ -57,9 +59,8 @@ use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::fs::File;
-use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::io::{BufReader, Read};
+use std::path::Path;
 
 /// The layout of a trace file (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -255,18 +256,18 @@ impl TimeParser {
     }
 }
 
-/// A CSV file being streamed, with its path for error messages and a reused record buffer.
+/// A CSV input being streamed, with its name for error messages and a reused record buffer.
 struct CsvStream {
     path: String,
-    reader: csv::Reader<BufReader<File>>,
+    reader: csv::Reader<BufReader<Box<dyn Read + Send>>>,
     headers: Vec<String>,
     record: csv::StringRecord,
 }
 
 impl CsvStream {
-    fn open(path: &Path) -> Result<Self, TrafficError> {
-        let display = path.display().to_string();
-        let file = File::open(path).map_err(|e| TrafficError::Io {
+    fn open(input: &TraceInput) -> Result<Self, TrafficError> {
+        let display = input.name();
+        let file = input.open().map_err(|e| TrafficError::Io {
             path: display.clone(),
             message: format!("cannot open trace: {e}"),
         })?;
@@ -383,8 +384,8 @@ struct RequestReader {
 }
 
 impl RequestReader {
-    fn open(path: &Path, options: &TraceOptions) -> Result<Self, TrafficError> {
-        let csv = CsvStream::open(path)?;
+    fn open(input: &TraceInput, options: &TraceOptions) -> Result<Self, TrafficError> {
+        let csv = CsvStream::open(input)?;
         let azure = options.format == TraceFormat::AzureLlm;
         let (time_col, service_col, prompt_col, output_col) = if azure {
             (
@@ -557,8 +558,8 @@ struct CountsReader {
 }
 
 impl CountsReader {
-    fn open(path: &Path, options: &TraceOptions) -> Result<Self, TrafficError> {
-        let csv = CsvStream::open(path)?;
+    fn open(input: &TraceInput, options: &TraceOptions) -> Result<Self, TrafficError> {
+        let csv = CsvStream::open(input)?;
         let time_col = csv
             .column(options.time_column.as_deref(), TIME_COLUMNS, "time", true)?
             .unwrap_or(0);
@@ -649,8 +650,8 @@ struct FunctionsReader {
 impl FunctionsReader {
     const FIXED: [&'static str; 4] = ["HashOwner", "HashApp", "HashFunction", "Trigger"];
 
-    fn open(path: &Path) -> Result<Self, TrafficError> {
-        let mut csv = CsvStream::open(path)?;
+    fn open(input: &TraceInput) -> Result<Self, TrafficError> {
+        let mut csv = CsvStream::open(input)?;
         for (i, name) in Self::FIXED.iter().enumerate() {
             if csv.headers.get(i).is_none_or(|h| h != name) {
                 return Err(csv.header_error(name, &format!("column {} must be `{name}` (Azure Functions 2019 layout HashOwner,HashApp,HashFunction,Trigger,1..1440)", i + 1)));
@@ -768,7 +769,7 @@ enum RawReader {
 }
 
 impl RawReader {
-    fn open(path: &Path, options: &TraceOptions) -> Result<Self, TrafficError> {
+    fn open(input: &TraceInput, options: &TraceOptions) -> Result<Self, TrafficError> {
         let spreader = || Spreader {
             spread: options.spread,
             current: None,
@@ -778,16 +779,16 @@ impl RawReader {
         };
         Ok(match options.format {
             TraceFormat::Requests | TraceFormat::AzureLlm => {
-                RawReader::Requests(Box::new(RequestReader::open(path, options)?))
+                RawReader::Requests(Box::new(RequestReader::open(input, options)?))
             }
             TraceFormat::Counts => {
-                RawReader::Counts(Box::new(CountsReader::open(path, options)?), spreader())
+                RawReader::Counts(Box::new(CountsReader::open(input, options)?), spreader())
             }
             TraceFormat::AzureFunctions => {
-                RawReader::Functions(FunctionsReader::open(path)?, spreader())
+                RawReader::Functions(FunctionsReader::open(input)?, spreader())
             }
             TraceFormat::Prometheus => RawReader::Prometheus(
-                Box::new(super::prometheus::open_rate_intervals(path, options)?),
+                Box::new(super::prometheus::open_rate_intervals(input, options)?),
                 spreader(),
             ),
         })
@@ -840,7 +841,7 @@ impl RawReader {
     }
 
     /// Restarts from the first row; the per-minute sums of `azure_functions` are kept, not re-read.
-    fn rewind(&mut self, path: &Path, options: &TraceOptions) -> Result<(), TrafficError> {
+    fn rewind(&mut self, input: &TraceInput, options: &TraceOptions) -> Result<(), TrafficError> {
         match self {
             RawReader::Functions(reader, _) => {
                 reader.next_minute = 0;
@@ -851,16 +852,16 @@ impl RawReader {
                 Ok(())
             }
             _ => {
-                *self = RawReader::open(path, options)?;
+                *self = RawReader::open(input, options)?;
                 Ok(())
             }
         }
     }
 }
 
-/// A streamed, transformed replay of a trace file (see the module docs for formats and transformations).
+/// A streamed, transformed replay of a trace (see the module docs for formats and transformations).
 pub struct TraceSource {
-    path: PathBuf,
+    input: TraceInput,
     options: TraceOptions,
     reader: RawReader,
     /// Trace-time offset of the current loop pass (multiples of the loop period), ns.
@@ -871,11 +872,28 @@ pub struct TraceSource {
 }
 
 impl TraceSource {
-    /// Opens `path` (reads the header, and for `azure_functions` the whole file once to sum the minutes).
+    /// Opens the file at `path` (reads the header, and for `azure_functions` the whole file once to sum
+    /// the minutes); a looping replay reopens it for every pass.
     pub fn open(path: &Path, options: TraceOptions) -> Result<Self, TrafficError> {
-        let reader = RawReader::open(path, &options)?;
+        Self::from_input(TraceInput::file(path), options)
+    }
+
+    /// Replays a trace read from `reader`, buffered in memory (at most
+    /// [`super::input::MAX_READER_BYTES`]; see [`TraceInput::from_reader`]). `name` labels errors
+    /// (`None`: `<input>`).
+    pub fn from_reader(
+        reader: impl Read,
+        name: Option<&str>,
+        options: TraceOptions,
+    ) -> Result<Self, TrafficError> {
+        Self::from_input(TraceInput::from_reader(reader, name)?, options)
+    }
+
+    /// Replays `input` (a file or buffered bytes).
+    pub fn from_input(input: TraceInput, options: TraceOptions) -> Result<Self, TrafficError> {
+        let reader = RawReader::open(&input, &options)?;
         Ok(TraceSource {
-            path: path.to_path_buf(),
+            input,
             options,
             reader,
             pass_offset: 0,
@@ -914,7 +932,7 @@ impl TraceSource {
                     }
                     self.pass_offset = self.pass_offset.saturating_add(period);
                     self.arrivals_this_pass = 0;
-                    self.reader.rewind(&self.path, &self.options)?;
+                    self.reader.rewind(&self.input, &self.options)?;
                 }
             }
         }
@@ -1014,7 +1032,16 @@ pub struct TraceScan {
 /// and refuses per-interval rates above `max_rate` (a counts row of 1e15 would otherwise never finish).
 /// `validate` calls this so that a scenario that validates does not fail on its trace at run time.
 pub fn scan(path: &Path, options: &TraceOptions, max_rate: f64) -> Result<TraceScan, TrafficError> {
-    let mut reader = RawReader::open(path, options)?;
+    scan_input(&TraceInput::file(path), options, max_rate)
+}
+
+/// [`scan`] of any input (a file or buffered bytes).
+pub fn scan_input(
+    input: &TraceInput,
+    options: &TraceOptions,
+    max_rate: f64,
+) -> Result<TraceScan, TrafficError> {
+    let mut reader = RawReader::open(input, options)?;
     let from = options.window_from.0;
     let in_window = |t: u64| t >= from && options.window_to.is_none_or(|to| t < to.0);
     let mut scan = TraceScan {
@@ -1031,7 +1058,7 @@ pub fn scan(path: &Path, options: &TraceOptions, max_rate: f64) -> Result<TraceS
         scan.peak_rate = scan.peak_rate.max(rate);
         if rate > max_rate {
             return Err(TrafficError::Malformed {
-                path: path.display().to_string(),
+                path: input.name(),
                 line,
                 column: column.to_string(),
                 message: format!(

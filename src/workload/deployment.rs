@@ -12,7 +12,6 @@
 use crate::ids::{RequestId, RevisionId};
 use crate::request_path::stats::RequestStats;
 use crate::scenario::limits::MAX_PODS;
-use crate::sim::config::SimError;
 use crate::sim::world::*;
 use crate::time::{SimDuration, SimTime};
 use crate::workload::pods::{Pod, PodState};
@@ -123,7 +122,7 @@ impl Sim {
         now: SimTime,
         rv: RevisionId,
         replicas: u32,
-    ) -> Result<(), SimError> {
+    ) -> Result<(), PodLimitHit> {
         if u64::from(replicas) <= MAX_PODS {
             return Ok(());
         }
@@ -135,7 +134,7 @@ impl Sim {
             "hpa" | "keda" => "set the HPA's maxReplicas",
             _ => "bound the replicas the autoscaler asks for",
         };
-        Err(SimError::TooManyPods {
+        Err(PodLimitHit {
             at: now,
             asked: replicas,
             limit: MAX_PODS,
