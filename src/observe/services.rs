@@ -5,7 +5,7 @@
 //!   of its pods integrated per node pool (for cost attribution), plus counters of the current interval.
 //! * `services.csv` ([`SERVICE_COLUMNS`]): one row per service per `output.service_interval` (default
 //!   60 s), covering `[time_s - interval, time_s)`: counters summed over the interval, gauges (pods,
-//!   queues) sampled at its end. A row per service per second would be 86 million rows for 1,000 services
+//!   queues) sampled at its end, latency percentiles of the interval from a [`LogHistogram`]. A row per service per second would be 86 million rows for 1,000 services
 //!   over a day; the interval keeps the file proportional to services × duration / interval.
 //! * `cluster.csv` ([`cluster_columns`]): one row per second: nodes per pool, requested
 //!   ("allocated") CPU, memory and GPUs on the nodes, CPU and GPU in use by Ready pods, and Pending pods.
@@ -57,6 +57,15 @@ impl LogHistogram {
         self.max_us = self.max_us.max(us);
         self.total += 1;
         self.sum_us += us as f64;
+    }
+
+    /// Empties the histogram, keeping its buckets' memory.
+    pub fn clear(&mut self) {
+        self.counts.fill(0);
+        self.total = 0;
+        self.sum_us = 0.0;
+        self.min_us = 0;
+        self.max_us = 0;
     }
 
     pub fn len(&self) -> u64 {
@@ -134,7 +143,8 @@ pub struct ServiceStats {
     pub interval_completions: u64,
     pub interval_failures: u64,
     pub interval_cold: u64,
-    pub interval_latencies_us: Vec<u64>,
+    /// Latencies of the interval, in a histogram (a list would grow with the requests per interval).
+    pub interval_latency: LogHistogram,
     /// Arrivals of the current second (what the service's scaler sees).
     pub second_arrivals: u64,
 }
@@ -164,7 +174,7 @@ impl ServiceStats {
             self.counts.completed += 1;
             self.interval_completions += 1;
             self.latency.record(us);
-            self.interval_latencies_us.push(us);
+            self.interval_latency.record(us);
             if cold {
                 self.counts.cold_start_affected += 1;
                 self.interval_cold += 1;
@@ -254,12 +264,10 @@ pub fn write_service_row(
         push_u64(out, v);
         out.push(',');
     }
-    let lat = &mut stats.interval_latencies_us;
-    lat.sort_unstable();
+    let lat = &mut stats.interval_latency;
     for q in [0.50, 0.99] {
         if !lat.is_empty() {
-            let idx = ((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1;
-            push_f6(out, lat[idx] as f64 / 1e3);
+            push_f6(out, round3(lat.quantile_us(q) / 1e3));
         }
         out.push(',');
     }
