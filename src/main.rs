@@ -124,14 +124,19 @@ enum Command {
     #[command(after_help = "Examples:
   podscale tune sweeps/kpa-bursty.yaml
   podscale tune sweeps/kpa-bursty.yaml --constraint 'latency_p99_ms <= 800' --constraint 'cold_start_affected_pct <= 1'
-  podscale tune sweeps/kpa-bursty.yaml --results /tmp/sweep      # reuse a finished (merged) sweep")]
+  podscale tune sweeps/kpa-bursty.yaml --results /tmp/sweep      # reuse a finished (merged) sweep
+  podscale tune sweeps/azure-llm-slo.yaml --objective slo_attainment --constraint 'error_rate_5xx < 0.01'
+  podscale tune sweeps/azure-llm-slo.yaml --check-days traces/AzureLLMInferenceTrace_code.csv")]
     Tune {
         /// Sweep YAML file; its `objective:` block is the default objective.
         sweep: PathBuf,
-        /// Metric to minimize (default: the sweep's objective, else pod_seconds).
+        /// Metric to optimize (default: the sweep's objective, else pod_seconds); slo_attainment is
+        /// maximized, every other metric minimized. Ties go to the lower cost when the scenario has prices,
+        /// else to fewer pod-seconds.
         #[arg(long)]
         objective: Option<String>,
-        /// Constraint METRIC <= BOUND or METRIC >= BOUND (repeatable; replaces the sweep's constraints).
+        /// Constraint METRIC <= BOUND, METRIC < BOUND, METRIC >= BOUND or METRIC > BOUND (repeatable;
+        /// replaces the sweep's constraints).
         #[arg(long = "constraint", value_name = "CONSTRAINT")]
         constraints: Vec<String>,
         /// Read results.csv from this sweep output directory instead of running the sweep.
@@ -160,6 +165,10 @@ enum Command {
         /// With --adaptive: number of rungs (the last is full length; 1 is the full grid).
         #[arg(long, default_value_t = 3, requires = "adaptive")]
         rungs: u32,
+        /// Re-run the chosen point and the baseline on each of these trace files (comma-separated; sets
+        /// traffic.path; replaces the sweep file's `check:` list) and print a per-day table.
+        #[arg(long, value_delimiter = ',', value_name = "FILES")]
+        check_days: Vec<PathBuf>,
         /// Print nothing but the answer (and no progress bar).
         #[arg(long, short)]
         quiet: bool,
@@ -293,6 +302,7 @@ fn main() -> ExitCode {
             adaptive,
             eta,
             rungs,
+            check_days,
         } => tune_cmd(
             &sweep,
             TuneArgs {
@@ -304,6 +314,7 @@ fn main() -> ExitCode {
                 top,
                 quiet,
                 manifests,
+                check_days,
                 ladder: adaptive.then_some(sweep::Ladder {
                     eta,
                     rungs,
@@ -777,6 +788,8 @@ struct TuneArgs {
     top: usize,
     quiet: bool,
     manifests: Vec<PathBuf>,
+    /// Trace files to check the chosen point on (replace the sweep's `check:`).
+    check_days: Vec<PathBuf>,
     /// Successive halving instead of the full grid.
     ladder: Option<sweep::Ladder>,
 }
@@ -789,13 +802,14 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let mut objective = spec.objective.clone().unwrap_or(sweep::Objective {
-        minimize: "pod_seconds".into(),
-        constraints: Vec::new(),
-    });
+    let mut objective = spec
+        .objective
+        .clone()
+        .unwrap_or_else(|| sweep::Objective::natural("pod_seconds"));
     if let Some(m) = args.objective {
         sweep::spec::check_metric(&m).map_err(|e| anyhow::anyhow!("--objective: {e}"))?;
-        objective.minimize = m;
+        objective.maximize = sweep::objective::higher_is_better(&m);
+        objective.metric = m;
     }
     if !args.constraints.is_empty() {
         objective.constraints = args
@@ -804,6 +818,18 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
             .map(|c| sweep::Constraint::parse(c).map_err(|e| anyhow::anyhow!("--constraint: {e}")))
             .collect::<Result<_>>()?;
     }
+    if let Err(e) = sweep::objective::require_inputs(&spec, &objective) {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(1));
+    }
+    let days: Vec<sweep::check::CheckDay> = if args.check_days.is_empty() {
+        spec.check.clone()
+    } else {
+        args.check_days
+            .iter()
+            .map(|p| sweep::check::CheckDay::trace_file(p))
+            .collect()
+    };
     let out = args.out.unwrap_or_else(|| default_sweep_out(path));
     let mut adaptive_text = String::new();
     let (axes, points) = match (args.results, args.ladder) {
@@ -877,6 +903,31 @@ fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
     let mut text = report.text(args.top);
     for file in &applied {
         text.push_str(&format!("manifest: {}\n", file.display()));
+    }
+    if let (Some(best), false) = (report.best(), days.is_empty()) {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(args.threads)
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot start {} threads: {e}", args.threads))?;
+        let check =
+            match pool.install(|| sweep::check::run(&spec, best.point, &days, &report.objective)) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+        let check_text = check.text();
+        let path = out.join("check.txt");
+        podscale::report::write_atomic(&path, check_text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let path = out.join("check.csv");
+        podscale::report::write_atomic(&path, &check.csv())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        text.push('\n');
+        text.push_str(&check_text);
+    } else if !days.is_empty() {
+        text.push_str("\nNo point to check across days (none meets every constraint).\n");
     }
     say(&text);
     if !args.quiet {

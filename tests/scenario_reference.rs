@@ -379,6 +379,7 @@ fn companions(key: &str) -> Vec<String> {
     match key {
         "autoscaler.config.max-scale-limit" => vec!["autoscaler.config.max-scale=10".into()],
         "pod.phases.model_size" => vec!["pod.phases.model_bandwidth=500Mi".into()],
+        "output.slo.window" => vec!["output.slo.p99_ms=500".into()],
         "pod.phases.model_bandwidth" => vec!["pod.phases.model_size=14Gi".into()],
         "pod.service.max_batch"
         | "pod.service.prefill_per_token"

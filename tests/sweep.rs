@@ -211,7 +211,8 @@ fn tune_picks_the_cheapest_feasible_point_and_the_frontier() {
         stats(4, 260.0, 350.0, 0.1), // dominated by 3
     ];
     let objective = Objective {
-        minimize: "pod_seconds".into(),
+        metric: "pod_seconds".into(),
+        maximize: false,
         constraints: vec![
             Constraint::parse("latency_p99_ms <= 500").unwrap(),
             Constraint::parse("cold_start_affected_pct<=1").unwrap(),
@@ -247,7 +248,8 @@ fn tune_on_a_real_sweep_meets_its_constraints_and_writes_a_plot() {
     assert!(lo < hi);
     let bound = (lo + hi) / 2.0;
     let objective = Objective {
-        minimize: "pod_seconds".into(),
+        metric: "pod_seconds".into(),
+        maximize: false,
         constraints: vec![Constraint::parse(&format!("latency_p99_ms <= {bound}")).unwrap()],
     };
     let axes = spec.axes.iter().map(|a| a.path.clone()).collect();

@@ -159,7 +159,8 @@ fn a_one_rung_ladder_is_the_full_grid_and_bad_ladders_are_refused() {
     );
     let spec = SweepSpec::load(&path).unwrap();
     let objective = Objective {
-        minimize: "pod_seconds".into(),
+        metric: "pod_seconds".into(),
+        maximize: false,
         constraints: vec![],
     };
     let options = SweepOptions::default();

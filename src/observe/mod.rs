@@ -1,6 +1,7 @@
 //! What a run reports: the per-second rows (`timeseries.csv`), the summary (`summary.json`) and the sinks
 //! that receive rows as the run produces them.
 //!
+//! [`slo`] measures SLO attainment (share of windows with p99 under a bound) as the run goes.
 //! [`latency`] turns the run's HDR histogram into the summary's exact percentiles, histogram buckets and CDF.
 //!
 //! Rows are streamed, never kept, so memory does not grow with the simulated duration.
@@ -8,5 +9,6 @@
 pub mod latency;
 pub mod output;
 pub mod services;
+pub mod slo;
 
 pub use output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};

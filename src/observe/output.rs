@@ -383,10 +383,15 @@ pub struct RunSummary {
     pub events_processed: u64,
     pub wall_time_s: f64,
     pub settings: BTreeMap<String, String>,
+    /// The configuration the run used, resolved; a non-default value carries its source (see
+    /// [`crate::scenario::effective`]).
     pub effective_config: serde_json::Value,
     /// Per-service results of a run with several services (absent with one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub services: Option<super::services::ServicesSummary>,
+    /// SLO attainment, when the scenario sets `output.slo`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<super::slo::SloSummary>,
 }
 
 /// Mean duration of each startup phase, in seconds.

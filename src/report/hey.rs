@@ -111,6 +111,24 @@ pub fn hey_summary(summary: &Value) -> String {
             format!("{} still in flight at the end", count(Some(in_flight))),
         );
     }
+    if let (Some(w), Some(a), Some(b)) = (
+        number_at(summary, "slo/windows"),
+        number_at(summary, "slo/attained"),
+        number_at(summary, "slo/p99_ms"),
+    ) {
+        row(
+            &mut out,
+            "SLO",
+            format!(
+                "p99 <= {b} ms in {} of {} windows of {} s ({:.1} %; {} without traffic)",
+                count(Some(a)),
+                count(Some(w)),
+                count(number_at(summary, "slo/window_s")),
+                100.0 * number_at(summary, "slo/attainment").unwrap_or(0.0),
+                count(number_at(summary, "slo/windows_without_traffic")),
+            ),
+        );
+    }
 
     let buckets = latency_histogram(summary);
     if buckets.iter().any(|b| b.count > 0.0) {

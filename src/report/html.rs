@@ -107,6 +107,11 @@ pub fn write_html(run_dir: &Path) -> Result<PathBuf, ReportError> {
     html.push_str("<h2>Effective configuration</h2>\n");
     match run.summary.get("effective_config") {
         Some(config) => {
+            html.push_str(
+                "<p class=\"settings\">The values the run used, resolved. A bare value is the default; \
+                 otherwise <code>{\"value\", \"source\"}</code> says where it came from (configmap, \
+                 scenario, --set, annotation, kserve field, manifest, ...).</p>\n",
+            );
             let pretty =
                 serde_json::to_string_pretty(config).unwrap_or_else(|_| config.to_string());
             let _ = writeln!(html, "<pre>{}</pre>", escape(&pretty));

@@ -17,8 +17,9 @@
 //!
 //! Units: simulated time in ns ([`SimTime`]); pods are slots of the loop's pod table.
 //!
-//! Simplification: one activator per revision (Knative runs several, each owning a slice of the pods; see
-//! [`crate::request_path::throttler::num_activators`]), and the activator's own proxying latency is zero.
+//! This is one activator pod's view of one revision; [`crate::request_path::activator_fleet`] runs several
+//! of them, each over its own slice of the pods. Simplification: the activator's own proxying latency is
+//! zero.
 
 use crate::engine::SimRng;
 use crate::ids::RequestId;
@@ -69,10 +70,8 @@ impl SlotSet {
     }
 }
 
-/// One revision's activator.
+/// One activator's state for one revision.
 pub(crate) struct Activator {
-    /// Whether the SKS routes new requests through the activator (Proxy mode).
-    pub(crate) in_path: bool,
     container_concurrency: u32,
     queue: VecDeque<RequestId>,
     timer_armed: bool,
@@ -86,7 +85,6 @@ pub(crate) struct Activator {
 impl Activator {
     pub(crate) fn new(container_concurrency: u32) -> Self {
         Self {
-            in_path: false,
             container_concurrency,
             queue: VecDeque::new(),
             timer_armed: false,
@@ -133,6 +131,19 @@ impl Activator {
     /// A pod stopped being a routing target (terminating).
     pub(crate) fn pod_removed(&mut self, pod: u32) {
         self.free.remove(pod);
+    }
+
+    /// The pods this activator routes to changed wholesale (a new slice after the pod list or the
+    /// activator count changed): the free set becomes those of `pods` below containerConcurrency.
+    pub(crate) fn retarget(&mut self, pods: &[u32], in_flight: impl Fn(u32) -> u32) {
+        self.free = SlotSet::default();
+        if self.container_concurrency > 0 {
+            for &pod in pods {
+                if in_flight(pod) < self.container_concurrency {
+                    self.free.insert(pod);
+                }
+            }
+        }
     }
 
     /// Picks a pod per Knative's policy for the containerConcurrency, or `None` when no pod has capacity.

@@ -1,26 +1,27 @@
-//! The activator in the loop: requests join the revision's activator queue (FIFO, no cap), go to pods
-//! with free capacity as the load-balancing policy picks them, and time out with 504 at the revision
-//! timeout (one timer for the queue's head). The first request of an idle activator pokes the scaler
-//! (Knative's scale-from-zero stat). The queue and policies themselves are in
-//! [`super::activator::Activator`].
+//! The activators in the loop: a request goes to one of the revision's published activators (round
+//! robin), joins that activator's queue (FIFO, no cap), goes to a pod of that activator's slice with free
+//! capacity as its load-balancing policy picks it, and times out with 504 at the revision timeout (one
+//! timer for each queue's head). The first request of an idle activator pokes the scaler (Knative's
+//! scale-from-zero stat). The fleet, its slices and the policies are in
+//! [`super::activator_fleet::ActivatorFleet`] and [`super::activator::Activator`].
 //!
-//! Units: time in ns; capacity in requests (containerConcurrency per pod, unlimited when 0).
-//!
-//! Simplification: one activator stands for the revision's activator fleet (same aggregate capacity).
+//! Units: time in ns; capacity in requests (containerConcurrency per pod and per activator, unlimited
+//! when 0).
 
 use crate::ids::{RequestId, RevisionId};
 use crate::sim::world::*;
 use crate::time::SimTime;
-use crate::workload::pods::PodState;
 
 impl Sim {
-    /// A request joins revision `rv`'s activator queue and goes on to a pod at once if one has capacity.
+    /// A request joins one of revision `rv`'s activators and goes on to a pod at once if one of that
+    /// activator's pods has capacity.
     pub(crate) fn enqueue_at_activator(&mut self, now: SimTime, rv: RevisionId, id: RequestId) {
         // No queue cap: Knative's revision breaker holds 10,000 + MaxInt32 waiting requests (and with
         // containerConcurrency 0 there is no breaker at all), which no simulated load reaches before the
         // revision timeout answers the oldest ones.
         let rev = self.rev(rv);
-        if let Some(first) = rev.activator.stats.request_in(now) {
+        let a = rev.activator.route();
+        if let Some(first) = rev.activator.request_in(a, now) {
             // A new activator entry reports at once (the scale-from-zero poke).
             let d = rev
                 .scaler
@@ -29,70 +30,73 @@ impl Sim {
         }
         let r = &mut self.requests[id.index()];
         r.via_activator = true;
+        r.activator = a as u16;
         r.stage = Stage::ActivatorQueue;
-        self.rev(rv).activator.push(id);
-        self.dispatch_from_activator(now, rv);
+        self.rev(rv).activator.push(a, id);
+        self.dispatch_member(now, rv, a);
         let rev = &mut self.revisions[rv.index()];
         let r = &mut self.requests[id.index()];
         if r.stage == Stage::ActivatorQueue {
-            // It could not go to a pod at once. With no pod ready it waits for a cold start (scale from
-            // zero); otherwise it waits for a slot on a busy pod, which is queueing, not a cold start.
-            r.cold = rev.ready.is_empty();
-            if rev.activator.arm_timer() {
-                let head = rev.activator.front().expect("this request is waiting");
+            // It could not go to a pod at once. With no pod to route to it waits for a cold start (scale
+            // from zero); otherwise it waits for a slot on a busy pod, which is queueing, not a cold start.
+            r.cold = rev.activator.routable().is_empty();
+            if rev.activator.arm_timer(a) {
+                let head = rev.activator.front(a).expect("this request is waiting");
                 let deadline = self.requests[head.index()].deadline;
-                self.at(deadline, Event::ActivatorTimeout(rv));
+                self.at(deadline, Event::ActivatorTimeout(rv, a as u16));
             }
         }
     }
 
-    /// Sends queued requests to pods with free capacity, in FIFO order, until none has any.
+    /// Every activator of the revision with waiting requests sends them to its pods with free capacity,
+    /// lowest activator first.
     pub(crate) fn dispatch_from_activator(&mut self, now: SimTime, rv: RevisionId) {
+        for a in 0..self.rev(rv).activator.replicas() {
+            if self.rev(rv).activator.queued_at(a) > 0 {
+                self.dispatch_member(now, rv, a);
+            }
+        }
+    }
+
+    /// Activator `a` sends queued requests to its pods with free capacity, in FIFO order, until none has
+    /// any.
+    fn dispatch_member(&mut self, now: SimTime, rv: RevisionId, a: usize) {
         loop {
             let rev = &mut self.revisions[rv.index()];
-            let Some(front) = rev.activator.front() else {
+            let Some(front) = rev.activator.front(a) else {
                 break;
             };
             debug_assert_eq!(self.requests[front.index()].stage, Stage::ActivatorQueue);
-            let pods = &rev.pods;
-            let Some(pod) = rev.activator.pick(
-                &rev.ready,
-                |p| pods[p as usize].activator_in_flight,
-                &mut self.rng.lb,
-            ) else {
+            let Some(pod) = rev.activator.pick(a, &mut self.rng.lb) else {
                 break;
             };
             // The queue's timer stays: when it fires it finds the new head not yet due and re-arms.
-            rev.activator.pop_front();
-            let p = &mut rev.pods[pod as usize];
-            p.activator_in_flight += 1;
-            rev.activator.dispatched(pod, p.activator_in_flight);
+            rev.activator.pop_front(a);
+            rev.activator.dispatched(a, pod);
             self.admit_to_pod(now, front, rv, pod);
         }
     }
 
-    /// A request the activator sent to `pod` was answered: the pod's activator in-flight count drops.
-    pub(crate) fn activator_release(&mut self, rv: RevisionId, pod: u32) {
-        let rev = self.rev(rv);
-        let p = &mut rev.pods[pod as usize];
-        p.activator_in_flight = p.activator_in_flight.saturating_sub(1);
-        rev.activator
-            .released(pod, p.activator_in_flight, p.state == PodState::Ready);
+    /// A request an activator sent to `pod` was answered: that activator's in-flight count on the pod
+    /// drops.
+    pub(crate) fn activator_release(&mut self, id: RequestId, rv: RevisionId, pod: u32) {
+        let a = self.requests[id.index()].activator as usize;
+        self.rev(rv).activator.released(a, pod);
     }
 
-    /// The activator queue's timer: answers every waiting request whose revision timeout has passed with
+    /// Activator `a`'s queue timer: answers every waiting request whose revision timeout has passed with
     /// the activator's 504, then re-arms for the new head. A FIFO queue with one constant timeout has
     /// non-decreasing deadlines, so one timer per queue replaces one cancelled timer per request.
-    pub(crate) fn activator_timeout(&mut self, now: SimTime, rv: RevisionId) {
-        self.rev(rv).activator.timer_fired();
-        while let Some(front) = self.rev(rv).activator.front() {
+    pub(crate) fn activator_timeout(&mut self, now: SimTime, rv: RevisionId, a: usize) {
+        self.rev(rv).activator.timer_fired(a);
+        while let Some(front) = self.rev(rv).activator.front(a) {
             let deadline = self.requests[front.index()].deadline;
             if deadline > now {
-                self.rev(rv).activator.arm_timer();
-                self.at(deadline, Event::ActivatorTimeout(rv));
+                self.rev(rv).activator.arm_timer(a);
+                self.at(deadline, Event::ActivatorTimeout(rv, a as u16));
                 return;
             }
-            self.rev(rv).activator.pop_front();
+            self.rev(rv).activator.pop_front(a);
             self.counts.timed_out += 1;
             self.revisions[rv.index()].stats.counts.timed_out += 1;
             self.respond(now, front, 504);

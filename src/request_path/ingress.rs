@@ -44,6 +44,7 @@ impl Sim {
             pod: None,
             stage: Stage::ToIngress,
             via_activator: false,
+            activator: 0,
             cold: false,
             status: 0,
             timeout_event: None,
@@ -99,8 +100,7 @@ impl Sim {
         if r.via_activator {
             self.revisions[r.revision.index()]
                 .activator
-                .stats
-                .request_out(now);
+                .request_out(r.activator as usize, now);
         }
         let delay = self.one_way_delay(r.revision);
         let r = &mut self.requests[id.index()];
@@ -120,6 +120,9 @@ impl Sim {
             (now - r.sent).0,
             r.cold,
         );
+        if let Some(slo) = self.slo.as_mut() {
+            slo.record(now, (r.status == 200).then(|| (now - r.sent).0 / 1_000));
+        }
         if r.status == 200 {
             self.counts.completed += 1;
             self.second.completions += 1;

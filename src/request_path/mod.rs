@@ -3,12 +3,15 @@
 //!
 //! * [`activator`]: the activator as the simulation loop runs it (queue, tracked pods, load balancing,
 //!   reported stats, first-request poke).
+//! * [`activator_fleet`]: several activators per revision (each with its slice of the pods, its queue and
+//!   its stats) and when a starting pod becomes a routing target (the probe optimisation).
 //! * [`stats`]: the request-statistics accumulators the queue-proxy and the activator keep (and that the
 //!   KPA and the HPA's concurrency metrics read).
 //! * [`throttler`]: the activator's per-revision throttler as Knative runs it: number of activators, pod
 //!   assignment, load-balancing policies and the revision breaker.
 
 pub mod activator;
+pub mod activator_fleet;
 mod activator_loop;
 mod ingress;
 mod queue_proxy;

@@ -59,7 +59,7 @@ impl Sim {
         } else {
             stats_out(&mut p.stats, now, via_activator);
             if via_activator {
-                self.activator_release(rv, pod);
+                self.activator_release(id, rv, pod);
             }
             self.counts.rejected += 1;
             self.revisions[rv.index()].stats.counts.rejected += 1;
@@ -111,7 +111,7 @@ impl Sim {
         p.executing -= 1;
         stats_out(&mut p.stats, now, r.via_activator);
         if r.via_activator {
-            self.activator_release(rv, pod);
+            self.activator_release(id, rv, pod);
         }
         if r.status == 504 {
             self.counts.timed_out += 1;
@@ -190,7 +190,7 @@ impl Sim {
             p.executing -= 1;
             stats_out(&mut p.stats, now, r.via_activator);
             if r.via_activator {
-                self.activator_release(rv, pod);
+                self.activator_release(id, rv, pod);
             }
             let status = if now > r.deadline {
                 self.counts.timed_out += 1;
@@ -262,7 +262,7 @@ impl Sim {
         p.queued -= 1;
         stats_out(&mut p.stats, now, r.via_activator);
         if r.via_activator {
-            self.activator_release(rv, pod);
+            self.activator_release(id, rv, pod);
         }
         self.counts.timed_out += 1;
         self.revisions[rv.index()].stats.counts.timed_out += 1;

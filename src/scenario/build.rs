@@ -153,6 +153,9 @@ pub fn prepare(
         .or(annotated_class)
         .unwrap_or("kpa");
     let mut settings = BTreeMap::new();
+    let origins = super::effective::Origins::new(loaded);
+    let mut kpa_effective: Option<serde_json::Value> = None;
+    let mut keda_effective: Option<serde_json::Value> = None;
     let autoscaler = match class {
         "fixed" => match spec.autoscaler.replicas {
             Some(n) if n >= 1 => AutoscalerMode::Fixed { replicas: n },
@@ -172,13 +175,14 @@ pub fn prepare(
             }
         },
         "kpa" => {
-            let mut data = BTreeMap::new();
+            let mut configmap = BTreeMap::new();
             if let Some(rel) = &spec.autoscaler.configmap {
                 match super::manifests::read_configmap(&base.join(rel)) {
-                    Ok(d) => data = d,
+                    Ok(d) => configmap = d,
                     Err(message) => errors.push(loaded.error_at("autoscaler.configmap", message)),
                 }
             }
+            let mut data = configmap.clone();
             data.extend(spec.autoscaler.config.clone());
             let config = match kpa::AutoscalerConfig::from_configmap(&data) {
                 Ok(c) => c,
@@ -264,7 +268,7 @@ pub fn prepare(
                             "0s must be a positive duration (config-deployment progress-deadline)".to_string(),
                         ));
                     }
-                    AutoscalerMode::Kpa(Box::new(KpaSetup {
+                    let setup = KpaSetup {
                         scaling,
                         initial_state,
                         warm_pods,
@@ -272,7 +276,17 @@ pub fn prepare(
                         annotations: reconciler_annotations,
                         activator_probe_delay: SimDuration::from_secs(1),
                         reconcile_delay: spec.autoscaler.reconcile_delay,
-                    }))
+                    };
+                    let inputs = super::effective::KpaInputs {
+                        configmap: &configmap,
+                        config: &config,
+                        user_annotations: &annotations,
+                        scenario_annotations: &s.annotations,
+                        revision_annotations: &revision_annotations,
+                        component: &component,
+                    };
+                    kpa_effective = Some(super::effective::kpa_section(&origins, &inputs, &setup));
+                    AutoscalerMode::Kpa(Box::new(setup))
                 }
                 Err(errs) => {
                     for e in errs {
@@ -324,9 +338,12 @@ pub fn prepare(
                 initial_pods: s.initial_pods,
             };
             match super::keda::build_keda(loaded, &view, &mut errors, &mut settings) {
-                Some(setup) => AutoscalerMode::Custom(Box::new(
-                    crate::autoscaler::keda::adapter::KedaAdapter::new(setup),
-                )),
+                Some(setup) => {
+                    keda_effective = Some(super::effective::keda_section(&origins, &setup));
+                    AutoscalerMode::Custom(Box::new(
+                        crate::autoscaler::keda::adapter::KedaAdapter::new(setup),
+                    ))
+                }
                 None => AutoscalerMode::Fixed { replicas: 1 },
             }
         }
@@ -359,6 +376,7 @@ pub fn prepare(
         ));
     }
     let (resources, pod_model) = super::podspec::build(loaded, &mut errors);
+    let activator = super::activator::settings(loaded, pod_model.phases.is_some(), &mut errors);
 
     let seed = seed_override.unwrap_or(spec.seed);
     let traffic = build_traffic(loaded, seed, &mut errors);
@@ -382,7 +400,17 @@ pub fn prepare(
     if let Some(p) = &spec.pod.preset {
         settings.insert("pod_preset".into(), p.clone());
     }
-    let config = SimConfig {
+    let cc_source = if s.container_concurrency.is_some() {
+        Some(origins.scenario(&["service", "containerConcurrency"]))
+    } else {
+        service.container_concurrency.map(|_| "manifest")
+    };
+    let timeout_source = if s.timeout.is_some() {
+        Some(origins.scenario(&["service", "timeout"]))
+    } else {
+        service.timeout_seconds.map(|_| "manifest")
+    };
+    let mut config = SimConfig {
         standalone_cron,
         name: loaded.name(),
         seed,
@@ -396,10 +424,24 @@ pub fn prepare(
         resources,
         pod_model,
         request_path,
+        activator,
         autoscaler,
         settings,
-        effective_config: serde_json::to_value(&loaded.document).unwrap_or(serde_json::Value::Null),
+        effective_config: serde_json::Value::Null,
+        slo: spec.output.slo.clone(),
     };
+    config.effective_config = super::effective::build(
+        &origins,
+        &config,
+        super::effective::RunInputs {
+            class,
+            container_concurrency: cc,
+            cc_source,
+            timeout_source,
+            kpa: kpa_effective,
+            keda: keda_effective,
+        },
+    );
     let oversized = super::limits::check_built(loaded, &config);
     if !oversized.is_empty() {
         return Err(ScenarioErrors(oversized));

@@ -28,7 +28,9 @@
 //! Loading happens in stages so that `validate` can report every problem at once: YAML syntax, then each
 //! top-level section's structure (each with its line), then `--set` overrides, then semantic checks.
 
+pub mod activator;
 mod build;
+pub mod effective;
 mod error;
 pub mod hpa;
 pub mod keda;
@@ -231,7 +233,9 @@ pub struct PodSpec {
     /// Resource use as a function of load.
     #[serde(default)]
     pub usage: podspec::UsageSpec,
-    /// Time from pod creation to Ready (scheduling, image pull, start, model load, readiness probe).
+    /// Time from pod creation to Ready (scheduling, image pull, start, model load, readiness probe). With
+    /// `request_path.activator.kubelet_readiness_delay` set, the time to the user container being ready;
+    /// the kubelet's Ready follows that much later.
     #[serde(default = "default_cold_start")]
     pub cold_start: DistSpec,
     /// Time the container works on one request once it holds a slot.
@@ -281,6 +285,9 @@ pub struct RequestPathSpec {
     /// Network transit.
     #[serde(default = "zero_dist")]
     pub network: DistSpec,
+    /// The activator fleet and its probing of starting pods.
+    #[serde(default)]
+    pub activator: activator::ActivatorSpec,
 }
 
 fn zero_dist() -> DistSpec {
@@ -293,6 +300,7 @@ impl Default for RequestPathSpec {
             client: zero_dist(),
             ingress: zero_dist(),
             network: zero_dist(),
+            activator: activator::ActivatorSpec::default(),
         }
     }
 }
@@ -310,6 +318,9 @@ pub struct OutputSpec {
     /// Several services: one `services.csv` row per service every this long (whole seconds, default 60s).
     #[serde(default = "default_service_interval")]
     pub service_interval: SimDuration,
+    /// SLO attainment in the summary: `{p99_ms: 500, window: 60s}` (see [`crate::observe::slo`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::observe::slo::SloSpec>,
 }
 
 fn default_service_interval() -> SimDuration {
@@ -326,6 +337,7 @@ impl Default for OutputSpec {
             per_request: false,
             plots: true,
             service_interval: default_service_interval(),
+            slo: None,
         }
     }
 }
@@ -395,8 +407,10 @@ pub struct LoadedScenario {
     pub base_dir: PathBuf,
     pub text: String,
     pub spec: ScenarioSpec,
-    /// The document after overrides (echoed into `summary.json` as the effective configuration).
+    /// The document after overrides and presets.
     pub document: Value,
+    /// The `--set KEY=VALUE` overrides applied, as given (the effective configuration names them as sources).
+    pub overrides: Vec<String>,
     /// Structural errors in sections that were set aside (read as their defaults) so that the rest of the
     /// scenario could still be checked; [`prepare`] reports them together with its own.
     pub deferred_errors: Vec<ScenarioError>,
@@ -671,6 +685,7 @@ pub fn load_str(
         text,
         spec,
         document,
+        overrides: overrides.to_vec(),
         deferred_errors,
         scope: None,
     })

@@ -826,6 +826,7 @@ fn service_scenario(
         spec,
         document: doc,
         deferred_errors: Vec::new(),
+        overrides: loaded.overrides.clone(),
         scope,
     })
 }

@@ -59,20 +59,58 @@ pub fn collect(
     let s = &loaded.spec.service;
     let annotations = &s.annotations;
     if class == "kpa" {
+        // The field and the annotation may each come from the scenario or the referenced manifest.
         let fields = [
-            ("target", "scaleTarget", s.scale_target.is_some()),
-            ("metric", "scaleMetric", s.scale_metric.is_some()),
-            ("min-scale", "minReplicas", s.min_replicas.is_some()),
-            ("max-scale", "maxReplicas", s.max_replicas.is_some()),
+            (
+                "target",
+                "scaleTarget",
+                s.scale_target.is_some(),
+                service.scale_target.is_some(),
+            ),
+            (
+                "metric",
+                "scaleMetric",
+                s.scale_metric.is_some(),
+                service.scale_metric.is_some(),
+            ),
+            (
+                "min-scale",
+                "minReplicas",
+                s.min_replicas.is_some(),
+                service.min_replicas.is_some(),
+            ),
+            (
+                "max-scale",
+                "maxReplicas",
+                s.max_replicas.is_some(),
+                service.max_replicas.is_some(),
+            ),
         ];
-        for (annotation, field, field_set) in fields {
+        for (annotation, field, in_scenario, in_manifest) in fields {
             let name = format!("autoscaling.knative.dev/{annotation}");
-            if field_set && annotations.contains_key(&name) {
-                warnings.push(loaded.error_at(
-                    &format!("service.annotations.\"{name}\""),
-                    format!("has no effect: service.{field} is set, and KServe writes it over the annotation; remove one of them"),
-                ));
-            }
+            let where_field = if in_scenario {
+                format!("service.{field}")
+            } else if in_manifest {
+                format!("the manifest's {field}")
+            } else {
+                continue;
+            };
+            let key = if annotations.contains_key(&name) {
+                format!("service.annotations.\"{name}\"")
+            } else if service.annotations.contains_key(&name) {
+                "service.manifest".to_string()
+            } else {
+                continue;
+            };
+            let what = if key == "service.manifest" {
+                format!("the manifest's annotation {name} ")
+            } else {
+                String::new()
+            };
+            warnings.push(loaded.error_at(
+                &key,
+                format!("{what}has no effect: {where_field} is set, and KServe writes it over the annotation; remove one of them"),
+            ));
         }
     }
     for part in &service.ignored {

@@ -38,10 +38,14 @@ pub struct SimConfig {
     pub pod_model: PodModel,
     /// One-way client, ingress and network delays, each sampled on the way in and on the way out.
     pub request_path: [DurationDist; 3],
+    /// The activator fleet and its probing of starting pods (`request_path.activator`).
+    pub activator: crate::request_path::activator_fleet::ActivatorSettings,
     pub autoscaler: AutoscalerMode,
     /// Key settings echoed into the summary (for titles and comparisons).
     pub settings: BTreeMap<String, String>,
     pub effective_config: serde_json::Value,
+    /// SLO attainment to measure (`output.slo`).
+    pub slo: Option<crate::observe::slo::SloSpec>,
 }
 
 /// The pod and cluster models beyond the basic request path.

@@ -82,6 +82,7 @@ impl Simulation {
             output: OutputSpec {
                 per_request: false,
                 plots: false,
+                slo: None,
                 ..OutputSpec::default()
             },
             stepper,

@@ -34,8 +34,8 @@
 //! (lifecycle state and resource use).
 //!
 //! Simplifications (see also the module docs of `request_path::activator` and `cluster`):
-//! * One activator per revision stands for the whole activator fleet: Knative splits pods among several
-//!   activators ("subsetting"); the aggregate capacity is the same.
+//! * The activator fleet is a fixed number of activator pods (`request_path.activator.replicas`, default 1),
+//!   each with its slice of the pods (`request_path::activator_fleet`); the activator HPA is not modelled.
 //! * One revision per run, and the ingress has one route (to it); the row and the summary add revisions
 //!   up, which with one revision is that revision's view.
 //! * In Serve mode the ingress spreads requests round robin over ready pods.

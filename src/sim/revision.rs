@@ -9,7 +9,8 @@
 //!
 //! Units: time in ns ([`SimDuration`]); CPU in millicores and memory in bytes (`PodRequest`).
 //!
-//! Simplification: one activator stands for the revision's activator fleet (see the `sim` module docs).
+//! The revision's activators are a fleet ([`ActivatorFleet`]): `request_path.activator.replicas` activator
+//! pods, each with its slice of the pods (one by default, routing to every pod).
 
 use crate::autoscaler::hpa::adapter::HpaScaler;
 use crate::autoscaler::kpa::adapter::KpaScaler;
@@ -18,7 +19,7 @@ use crate::dist::DurationDist;
 use crate::engine::{EventId, RngStreams, SimRng, Stream};
 use crate::ids::{PodId, RevisionId};
 use crate::observe::services::ServiceStats;
-use crate::request_path::activator::Activator;
+use crate::request_path::activator_fleet::{ActivatorFleet, ActivatorSettings, FleetSizing};
 use crate::sim::config::{AutoscalerMode, SimConfig};
 use crate::sim::world::PodRef;
 use crate::time::SimDuration;
@@ -76,8 +77,10 @@ pub(crate) struct Revision {
     // ---- the request path ----
     /// The ingress's round-robin position over the ready pods (Serve mode).
     pub(crate) ingress_rr: usize,
-    /// The activator fleet of the revision (one activator stands for all, see the `sim` module docs).
-    pub(crate) activator: Activator,
+    /// The activator fleet of the revision.
+    pub(crate) activator: ActivatorFleet,
+    /// Its size and its probing of starting pods.
+    pub(crate) activator_settings: ActivatorSettings,
 
     // ---- the scaler ----
     pub(crate) scaler: Box<dyn Scaler>,
@@ -90,6 +93,15 @@ pub(crate) struct Revision {
 impl Revision {
     /// The scenario's one revision. Takes the autoscaler out of `cfg` (it becomes the revision's scaler).
     pub(crate) fn new(id: RevisionId, cfg: &mut SimConfig, streams: &RngStreams) -> Self {
+        // The KPA sizes the fleet (computeNumActivators); other scalers never put it in the path.
+        let sizing = match &cfg.autoscaler {
+            AutoscalerMode::Kpa(setup) => FleetSizing {
+                total_value: setup.scaling.decider.total_value,
+                target_burst_capacity: setup.scaling.decider.target_burst_capacity,
+                activator_capacity: setup.scaling.activator_capacity,
+            },
+            _ => FleetSizing::default(),
+        };
         let scaler: Box<dyn Scaler> =
             match std::mem::replace(&mut cfg.autoscaler, AutoscalerMode::Fixed { replicas: 0 }) {
                 AutoscalerMode::Fixed { replicas } => {
@@ -139,7 +151,8 @@ impl Revision {
             terminating: 0,
             desired: 0,
             ingress_rr: 0,
-            activator: Activator::new(cc),
+            activator: ActivatorFleet::new(cc, cfg.activator.replicas, sizing),
+            activator_settings: cfg.activator.clone(),
             scaler,
             wake: None,
             reports: Vec::new(),

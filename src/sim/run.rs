@@ -117,6 +117,9 @@ impl Sim {
             Event::ServiceDone(req) => self.service_done(now, req),
             Event::AtClient(req) => self.at_client(now, req),
             Event::PodReady(p) if self.is_live(p) => self.pod_ready(now, p.revision, p.pod.slot()),
+            Event::PodProbed(p) if self.is_live(p) => {
+                self.pod_probed(now, p.revision, p.pod.slot())
+            }
             Event::PodGraceOver(p) if self.is_live(p) => {
                 self.pod_grace_over(now, p.revision, p.pod.slot())
             }
@@ -128,6 +131,7 @@ impl Sim {
             }
             // A lifecycle event of a pod whose slot has been reused since.
             Event::PodReady(_)
+            | Event::PodProbed(_)
             | Event::PodGraceOver(_)
             | Event::PodDrained(_)
             | Event::PodNextDone(_) => {}
@@ -136,7 +140,7 @@ impl Sim {
                 self.place_pending(now);
             }
             Event::QueueTimeout(req) => self.queue_timeout(now, req),
-            Event::ActivatorTimeout(rv) => self.activator_timeout(now, rv),
+            Event::ActivatorTimeout(rv, a) => self.activator_timeout(now, rv, a as usize),
             Event::ScalerWake(rv) => {
                 let rev = self.rev(rv);
                 rev.wake = None;

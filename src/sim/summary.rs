@@ -140,6 +140,7 @@ impl Sim {
             settings: self.cfg.settings.clone(),
             effective_config: self.cfg.effective_config.clone(),
             services: services.map(|(s, _)| s),
+            slo: self.slo.take().map(|s| s.finish()),
         })
     }
 }

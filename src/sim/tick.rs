@@ -78,7 +78,7 @@ impl Sim {
             arrivals,
             in_flight,
             queue_proxies: &rev.reports,
-            activator: rev.activator.stats.report(now),
+            activator: rev.activator.report(now),
             pods: &mut rev.pods,
             resources: &rev.resources,
         };

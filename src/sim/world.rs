@@ -39,6 +39,8 @@ pub(crate) enum Event {
     ServiceDone(RequestId),
     AtClient(RequestId),
     PodReady(PodRef),
+    /// The activators' probe found a starting pod's container ready (probe optimisation).
+    PodProbed(PodRef),
     PodGraceOver(PodRef),
     /// A terminating pod's queue-proxy drain (quiet period) ended.
     PodDrained(PodRef),
@@ -48,9 +50,9 @@ pub(crate) enum Event {
     NodeReady(u32),
     Tick,
     QueueTimeout(RequestId),
-    /// The activator queue's head may have reached its deadline (one timer per queue, see
-    /// [`Sim::activator_timeout`]).
-    ActivatorTimeout(RevisionId),
+    /// An activator queue's head may have reached its deadline (one timer per queue, see
+    /// [`Sim::activator_timeout`]); the revision and the fleet member.
+    ActivatorTimeout(RevisionId, u16),
     /// The wake-up the revision's scaler asked for (a reconciler requeue, a cron job).
     ScalerWake(RevisionId),
     /// The pending arrival of a revision's own traffic source (revisions after the first).
@@ -113,6 +115,8 @@ pub(crate) struct Request {
     pub(crate) pod: Option<PodId>,
     pub(crate) stage: Stage,
     pub(crate) via_activator: bool,
+    /// The fleet member that proxied it (when `via_activator`).
+    pub(crate) activator: u16,
     pub(crate) cold: bool,
     pub(crate) status: u16,
     pub(crate) timeout_event: Option<EventId>,
@@ -168,6 +172,7 @@ pub(crate) struct Sim {
     pub(crate) counts: RequestCounts,
     pub(crate) status_codes: BTreeMap<u16, u64>,
     pub(crate) latency: Histogram<u64>,
+    pub(crate) slo: Option<crate::observe::slo::SloTracker>,
     pub(crate) second: SecondCounters,
     /// Ready pods integrated over time (pod·ns), for the time-weighted `mean_ready`.
     pub(crate) ready_ns: u128,
@@ -218,6 +223,10 @@ impl Sim {
             status_codes: BTreeMap::new(),
             latency: Histogram::new_with_bounds(1, 24 * 3600 * 1_000_000, 3)
                 .expect("static histogram bounds"),
+            slo: cfg
+                .slo
+                .as_ref()
+                .map(|s| crate::observe::slo::SloTracker::new(s, end)),
             second: SecondCounters::default(),
             ready_ns: 0,
             last_row_at: SimTime::ZERO,

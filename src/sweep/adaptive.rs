@@ -123,20 +123,25 @@ fn score(p: &PointStats, objective: &Objective) -> (f64, f64) {
             (excess / c.bound.abs().max(1e-9)).max(0.0)
         })
         .sum();
-    let obj = p.mean_of(&objective.minimize).unwrap_or(f64::NAN);
-    (violation, if obj.is_nan() { f64::INFINITY } else { obj })
+    (violation, super::objective::key(p, objective))
 }
 
 /// Point indices ordered best first.
 pub fn rank(points: &[PointStats], objective: &Objective) -> Vec<u64> {
-    let mut scored: Vec<((f64, f64), u64)> = points
+    let tie = super::objective::tie_metric(points);
+    let mut scored: Vec<((f64, f64, f64), u64)> = points
         .iter()
-        .map(|p| (score(p, objective), p.point))
+        .map(|p| {
+            let (violation, obj) = score(p, objective);
+            let t = p.mean_of(tie).unwrap_or(f64::NAN);
+            ((violation, obj, t), p.point)
+        })
         .collect();
     scored.sort_by(|a, b| {
         a.0 .0
             .total_cmp(&b.0 .0)
             .then(a.0 .1.total_cmp(&b.0 .1))
+            .then(a.0 .2.total_cmp(&b.0 .2))
             .then(a.1.cmp(&b.1))
     });
     scored.into_iter().map(|(_, p)| p).collect()

@@ -12,6 +12,7 @@
 //!   autoscaler.config.max-scale-down-rate: {from: 2, to: 8, step: 2}
 //!   autoscaler.config.container-concurrency-target-percentage: {uniform: [50, 90], n: 3}
 //! objective: {minimize: pod_seconds, constraints: ["latency_p99_ms <= 500"]}
+//! check: [../traces/monday.csv, ../traces/tuesday.csv]   # re-run the chosen point on these days
 //! ```
 //!
 //! Each run is `Simulation::from_path(base, overrides, seed)` run with no time series. Runs are
@@ -24,6 +25,8 @@
 
 pub mod adaptive;
 pub mod apply;
+pub mod check;
+pub mod objective;
 pub mod results;
 pub mod spec;
 pub mod tune;

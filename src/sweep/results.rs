@@ -30,6 +30,8 @@ pub const METRICS: &[&str] = &[
     "panic_seconds",
     "events",
     "cost",
+    "slo_attainment",
+    "error_rate_5xx",
 ];
 
 /// File names in a sweep output directory.
@@ -74,10 +76,27 @@ pub fn metrics_of(s: &RunSummary) -> Vec<f64> {
         s.panic_seconds,
         s.events_processed as f64,
         s.cluster.cost.as_ref().map_or(0.0, |c| c.total),
+        s.slo.as_ref().map_or(0.0, |slo| slo.attainment),
+        error_rate_5xx(s),
     ]
     .into_iter()
     .map(|v| if v.is_finite() { round6(v) } else { 0.0 })
     .collect()
+}
+
+/// Share of the run's requests answered with a 5xx status (timeouts, overload, errors); 0 without requests.
+pub fn error_rate_5xx(s: &RunSummary) -> f64 {
+    let total = s.requests.total;
+    if total == 0 {
+        return 0.0;
+    }
+    let fives: u64 = s
+        .status_codes
+        .iter()
+        .filter(|(code, _)| code.starts_with('5') && code.len() == 3)
+        .map(|(_, n)| n)
+        .sum();
+    fives as f64 / total as f64
 }
 
 /// Header of `results.csv`.

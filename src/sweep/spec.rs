@@ -22,6 +22,7 @@ pub const SWEEP_KEYS: &[&str] = &[
     "axes",
     "sample_seed",
     "objective",
+    "check",
 ];
 
 /// Axis kinds, for error messages.
@@ -43,11 +44,38 @@ pub struct Axis {
     pub labels: Vec<String>,
 }
 
-/// What `tune` minimizes and the constraints a configuration must meet.
+/// What `tune` minimizes (or maximizes) and the constraints a configuration must meet.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Objective {
-    pub minimize: String,
+    /// A column of `results.csv`.
+    pub metric: String,
+    /// Higher is better (`slo_attainment`); otherwise lower is better.
+    pub maximize: bool,
     pub constraints: Vec<Constraint>,
+}
+
+impl Objective {
+    /// `metric` in its natural direction (see [`super::objective::higher_is_better`]), no constraints.
+    pub fn natural(metric: &str) -> Objective {
+        Objective {
+            metric: metric.to_string(),
+            maximize: super::objective::higher_is_better(metric),
+            constraints: Vec::new(),
+        }
+    }
+
+    /// "minimize pod_seconds" / "maximize slo_attainment".
+    pub fn goal(&self) -> String {
+        format!(
+            "{} {}",
+            if self.maximize {
+                "maximize"
+            } else {
+                "minimize"
+            },
+            self.metric
+        )
+    }
 }
 
 /// `metric <= bound`, `metric < bound` (strict), `>=` or `>`, checked on the mean across seeds.
@@ -85,7 +113,7 @@ impl Constraint {
             (m, false, r, true)
         } else {
             return Err(format!(
-                "\"{text}\" is not a constraint; write METRIC <= BOUND or METRIC >= BOUND, e.g. \"latency_p99_ms <= 500\""
+                "\"{text}\" is not a constraint; write METRIC <= BOUND, METRIC < BOUND, METRIC >= BOUND or METRIC > BOUND, e.g. \"latency_p99_ms <= 500\""
             ));
         };
         let metric = metric.trim().to_string();
@@ -143,6 +171,8 @@ pub struct SweepSpec {
     pub axes: Vec<Axis>,
     pub seeds: Vec<u64>,
     pub objective: Option<Objective>,
+    /// Recorded days to check the chosen point on (`check:`).
+    pub check: Vec<super::check::CheckDay>,
 }
 
 impl SweepSpec {
@@ -353,6 +383,10 @@ impl SweepSpec {
             None => None,
             Some(v) => Some(parse_objective(v).map_err(|(k, m)| err(&k, m))?),
         };
+        let check = match map.get("check") {
+            None => Vec::new(),
+            Some(v) => super::check::parse_days(v, dir).map_err(|(k, m)| err(&k, m))?,
+        };
         let spec = SweepSpec {
             path: path.to_path_buf(),
             name,
@@ -361,6 +395,7 @@ impl SweepSpec {
             axes,
             seeds,
             objective,
+            check,
         };
         let runs = spec
             .axes
@@ -384,7 +419,7 @@ fn is_safe_name(s: &str) -> bool {
 }
 
 /// A YAML value as compact text for messages.
-fn yaml_text(v: &Value) -> String {
+pub(super) fn yaml_text(v: &Value) -> String {
     match v {
         Value::String(s) => format!("\"{s}\""),
         Value::Null => "nothing".into(),
@@ -393,7 +428,7 @@ fn yaml_text(v: &Value) -> String {
 }
 
 /// (text for `--set`, label for CSV) of one YAML value.
-fn override_text(v: &Value) -> (String, String) {
+pub(super) fn override_text(v: &Value) -> (String, String) {
     match v {
         Value::String(s) => {
             // A string that YAML would read as something else (a number, `true`, a map) is quoted.
@@ -657,29 +692,45 @@ fn parse_objective(v: &Value) -> Result<Objective, (String, String)> {
     let Value::Mapping(m) = v else {
         return Err((
             "objective".into(),
-            "must be a map: `{minimize: pod_seconds, constraints: [\"latency_p99_ms <= 500\"]}`"
+            "must be a map: `{minimize: pod_seconds, constraints: [\"latency_p99_ms <= 500\"]}` or `{maximize: slo_attainment}`"
                 .into(),
         ));
     };
     for k in m.keys() {
-        if !matches!(k.as_str(), Some("minimize" | "constraints")) {
+        if !matches!(k.as_str(), Some("minimize" | "maximize" | "constraints")) {
             return Err((
                 format!("objective.{}", k.as_str().unwrap_or("?")),
-                "unknown key; allowed: minimize, constraints".into(),
+                "unknown key; allowed: minimize, maximize, constraints".into(),
             ));
         }
     }
-    let minimize = match m.get("minimize") {
-        None => "pod_seconds".to_string(),
-        Some(Value::String(s)) => {
-            check_metric(s).map_err(|e| ("objective.minimize".to_string(), e))?;
-            s.clone()
-        }
-        Some(other) => {
+    let (metric, maximize) = match (m.get("minimize"), m.get("maximize")) {
+        (Some(_), Some(_)) => {
             return Err((
-                "objective.minimize".into(),
-                format!("must be a metric name, got {}", yaml_text(other)),
+                "objective.maximize".into(),
+                "give either `minimize:` or `maximize:`, not both".into(),
             ))
+        }
+        (None, None) => ("pod_seconds".to_string(), false),
+        (Some(v), None) | (None, Some(v)) => {
+            let maximize = m.get("maximize").is_some();
+            let key = if maximize {
+                "objective.maximize"
+            } else {
+                "objective.minimize"
+            };
+            match v {
+                Value::String(s) => {
+                    check_metric(s).map_err(|e| (key.to_string(), e))?;
+                    (s.clone(), maximize)
+                }
+                other => {
+                    return Err((
+                        key.into(),
+                        format!("must be a metric name, got {}", yaml_text(other)),
+                    ))
+                }
+            }
         }
     };
     let mut constraints = Vec::new();
@@ -705,7 +756,8 @@ fn parse_objective(v: &Value) -> Result<Objective, (String, String)> {
         }
     }
     Ok(Objective {
-        minimize,
+        metric,
+        maximize,
         constraints,
     })
 }

@@ -2,7 +2,8 @@
 //! cost (pod-seconds) against tail latency (p99), with the settings printed as Knative takes them.
 //!
 //! Choices: constraints are checked on the mean across seeds (the 95 % interval is printed beside it, so a
-//! reader can see how close a point is to a bound); ties on the objective go to the lower cost (pod-seconds), then the lower point index. The
+//! reader can see how close a point is to a bound); the objective's direction and the tie-break (cost when
+//! the scenario has prices, else pod-seconds, then the lower point index) are in [`super::objective`]. The
 //! frontier is over every point, feasible or not, minimizing both pod-seconds and p99 latency.
 
 use super::results::{PointStats, METRICS};
@@ -29,6 +30,8 @@ pub struct TuneReport {
     pub feasible: Vec<usize>,
     /// Indices into `points` of the Pareto frontier, by increasing cost.
     pub frontier: Vec<usize>,
+    /// The tie-break metric: `cost` when priced, else `pod_seconds`.
+    pub tie: &'static str,
 }
 
 fn metric(p: &PointStats, m: &str) -> f64 {
@@ -50,11 +53,9 @@ pub fn tune(
                 .all(|c| c.holds(metric(&points[i], &c.metric)))
         })
         .collect();
+    let tie = super::objective::tie_metric(&points);
     feasible.sort_by(|&a, &b| {
-        metric(&points[a], &objective.minimize)
-            .total_cmp(&metric(&points[b], &objective.minimize))
-            .then(metric(&points[a], COST).total_cmp(&metric(&points[b], COST)))
-            .then(a.cmp(&b))
+        super::objective::compare(&points[a], &points[b], &objective, tie).then(a.cmp(&b))
     });
     let mut by_cost: Vec<usize> = (0..points.len()).collect();
     by_cost.sort_by(|&a, &b| {
@@ -79,6 +80,7 @@ pub fn tune(
         points,
         feasible,
         frontier,
+        tie,
     }
 }
 
@@ -214,14 +216,15 @@ impl TuneReport {
         let constraints: Vec<String> = o.constraints.iter().map(|c| c.to_string()).collect();
         let _ = writeln!(
             out,
-            "Tuning `{}`: minimize {} subject to {} (means across seeds; ± is the 95% interval)",
+            "Tuning `{}`: {} subject to {} (means across seeds; ± is the 95% interval); {}",
             self.sweep,
-            o.minimize,
+            o.goal(),
             if constraints.is_empty() {
                 "no constraints".to_string()
             } else {
                 constraints.join(", ")
-            }
+            },
+            super::objective::tie_rule(self.tie)
         );
         let _ = writeln!(
             out,
@@ -229,7 +232,7 @@ impl TuneReport {
             self.feasible.len(),
             self.points.len()
         );
-        let mut shown: Vec<&str> = vec![o.minimize.as_str(), TAIL];
+        let mut shown: Vec<&str> = vec![o.metric.as_str(), TAIL];
         for c in &o.constraints {
             if !shown.contains(&c.metric.as_str()) {
                 shown.push(&c.metric);
@@ -237,6 +240,9 @@ impl TuneReport {
         }
         if !shown.contains(&COST) {
             shown.push(COST);
+        }
+        if !shown.contains(&self.tie) {
+            shown.push(self.tie);
         }
         match self.best() {
             None => {

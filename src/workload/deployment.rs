@@ -5,11 +5,16 @@
 //!
 //! Units: time in ns; resources as each pod's shape (CPU millicores, memory bytes, GPUs).
 //!
-//! Assumptions: scale-down removes unscheduled pods first, then pods not ready yet (newest first), then
-//! the most recently ready; a replica count above `scenario::limits::MAX_PODS` stops the run with an error
+//! A starting pod becomes a routing target for the activators before it is Ready when their probe finds
+//! its container ready (the probe optimisation, `request_path::activator_fleet`); the kubelet's Ready
+//! follows at the end of the readiness phase.
+//!
+//! Assumptions: scale-down removes unscheduled pods first, then pods not ready yet (newest first; one the
+//! activators already route to drains like a Ready pod), then the most recently ready; a replica count above `scenario::limits::MAX_PODS` stops the run with an error
 //! (issue 14) instead of creating the pods. The scheduler's queue is read by slot, as before the split.
 
 use crate::ids::{RequestId, RevisionId};
+use crate::request_path::activator_fleet::activator_routes_at;
 use crate::request_path::stats::RequestStats;
 use crate::scenario::limits::MAX_PODS;
 use crate::sim::world::*;
@@ -79,6 +84,7 @@ impl Sim {
             self.unplaced.pop_front();
             let image = self.cluster.nodes[node as usize].image_ready_at;
             let (plan, image) = rev.startup.plan(now, image, &mut self.rng.cold_start);
+            let plan = plan.with_kubelet_delay(rev.activator_settings.kubelet_readiness_delay);
             self.cluster.nodes[node as usize].image_ready_at = image;
             let p = &mut rev.pods[pod as usize];
             p.node = Some(node);
@@ -88,8 +94,34 @@ impl Sim {
             // Time spent Pending waiting for capacity counts as scheduling.
             p.phases.scheduling += now - p.created;
             let id = rev.pod_ref(pod);
+            let routes_at = activator_routes_at(
+                plan.container_ready_at,
+                plan.ready_at,
+                &rev.activator_settings,
+            );
+            let probed = routes_at < plan.ready_at && rev.scaler.has_activator();
             let ev = self.at(plan.ready_at, Event::PodReady(id));
             self.rev(r.revision).pods[pod as usize].lifecycle_event = Some(ev);
+            if probed {
+                // Not cancelled: a pod deleted or reused since is recognised by its state and generation.
+                self.at(routes_at, Event::PodProbed(id));
+            }
+        }
+    }
+
+    /// The activators' probe found the starting pod's container ready before the kubelet marks it Ready:
+    /// they route to it from now on (its queue-proxy counts from now); the KPA still counts it from Ready.
+    pub(crate) fn pod_probed(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
+        let rev = &mut self.revisions[rv.index()];
+        let p = &mut rev.pods[pod as usize];
+        if p.state != PodState::Starting {
+            return; // deleted before the probe
+        }
+        p.stats = RequestStats::new(now);
+        p.last_tick = p.usage(now, &rev.resources);
+        rev.activator.pod_routable(pod);
+        if rev.activator.queued() > 0 {
+            self.dispatch_from_activator(now, rv);
         }
     }
 
@@ -102,7 +134,13 @@ impl Sim {
         p.lifecycle_event = None;
         p.state = PodState::Ready;
         p.ready_at = Some(now);
-        p.stats = RequestStats::new(now);
+        if rev.activator.routable().binary_search(&pod).is_ok() {
+            // Probed earlier: its queue-proxy has been counting the activators' requests; the period
+            // nobody scraped closes now and the first scraped one starts at Ready, as for any pod.
+            p.stats.report(now);
+        } else {
+            p.stats = RequestStats::new(now);
+        }
         p.last_tick = p.usage(now, &rev.resources);
         self.cold_start_phases.push(p.phases);
         rev.starting -= 1;
@@ -192,14 +230,19 @@ impl Sim {
         }
     }
 
-    /// Deletes a pod that is not ready yet (Pending or starting): nothing runs on it, so it goes at once.
+    /// Deletes a pod that is not ready yet (Pending or starting). One the activators already route to
+    /// (probed) has requests and drains like a Ready pod; nothing runs on any other, so it goes at once.
     fn delete_starting(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
         let rev = &mut self.revisions[rv.index()];
         if let Some(ev) = rev.pods[pod as usize].lifecycle_event.take() {
             self.queue.cancel(ev);
         }
-        rev.pods[pod as usize].state = PodState::Gone;
         rev.starting -= 1;
+        if rev.activator.routable().binary_search(&pod).is_ok() {
+            self.terminate(now, rv, pod);
+            return;
+        }
+        rev.pods[pod as usize].state = PodState::Gone;
         self.release_pod_slot(now, rv, pod);
     }
 
@@ -233,12 +276,18 @@ impl Sim {
             rev.ready.remove(pos);
         }
         rev.activator.pod_removed(pod);
+        let republished = rev.activator.set_ready(rev.ready.len() as u32);
         rev.pods[pod as usize].state = PodState::Terminating;
         rev.terminating += 1;
         // Knative's queue-proxy drains on SIGTERM: it keeps serving until no request has come for its quiet
         // period, then waits for the in-flight ones; the kubelet kills it at the end of the grace period. The
         // pod keeps its node (GPUs included) meanwhile. No request reaches it after this point (it left the
         // endpoints at once), so the quiet period runs from now.
+        if republished && rev.activator.queued() > 0 {
+            // Fewer activators published: the ones dropped route to every pod.
+            self.dispatch_from_activator(now, rv);
+        }
+        let rev = &mut self.revisions[rv.index()];
         let grace = rev.termination_grace;
         let drain = QUEUE_PROXY_DRAIN.min(grace);
         let id = rev.pod_ref(pod);
@@ -338,10 +387,12 @@ impl Sim {
 }
 
 impl Revision {
-    /// Adds `pod` to the ready set (kept in slot order) and tells the activator.
+    /// Adds `pod` to the ready set (kept in slot order) and tells the activators (which republish for
+    /// the new ready count).
     pub(crate) fn mark_ready(&mut self, pod: u32) {
         let pos = self.ready.partition_point(|&p| p < pod);
         self.ready.insert(pos, pod);
-        self.activator.pod_ready(pod);
+        self.activator.pod_routable(pod);
+        self.activator.set_ready(self.ready.len() as u32);
     }
 }

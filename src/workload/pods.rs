@@ -98,8 +98,6 @@ pub struct Pod {
     pub queue: VecDeque<crate::ids::RequestId>,
     /// Live entries of `queue` (timed-out ones removed lazily).
     pub queued: u32,
-    /// Requests the activator has sent to this pod and not yet seen answered.
-    pub activator_in_flight: u32,
     /// While terminating: when the queue-proxy's drain (its quiet period) ends; the pod leaves once it is
     /// idle at or after this time, or at the end of the termination grace period.
     pub drain_until: SimTime,
@@ -138,7 +136,6 @@ impl Pod {
             executing: 0,
             queue: VecDeque::new(),
             queued: 0,
-            activator_in_flight: 0,
             drain_until: now,
             stats: RequestStats::new(now),
             usage: PodUsage::default(),

@@ -14,6 +14,11 @@
 //!
 //! All phase durations are in simulated time (integer ns); samples come from the cold-start stream.
 //! With the single-number form the whole cold start is reported as `container_start`.
+//!
+//! A plan also says when the user container is ready (the model loaded; the end of the single-number
+//! cold start), which the activator's probe optimisation uses to route before the kubelet's Ready. With
+//! the single-number form the kubelet can be set to follow `request_path.activator.kubelet_readiness_delay`
+//! later ([`Plan::with_kubelet_delay`]; default 0s).
 
 use crate::dist::DurationDist;
 use crate::engine::SimRng;
@@ -61,9 +66,23 @@ impl PhaseTimes {
 pub struct Plan {
     /// When the binding happens (the pod stops being Pending).
     pub bound_at: SimTime,
+    /// When the user container is ready (what the queue-proxy's probe of it reports): the end of the
+    /// single-number cold start, or the end of the model load with phases.
+    pub container_ready_at: SimTime,
+    /// When the kubelet marks the pod Ready.
     pub ready_at: SimTime,
     /// Phase durations, `scheduling` covering only the scheduler latency (the caller adds the wait).
     pub phases: PhaseTimes,
+}
+
+impl Plan {
+    /// The kubelet marks the pod Ready `delay` after the container is ready (the single-number cold start
+    /// with `request_path.activator.kubelet_readiness_delay`); the delay counts as the readiness phase.
+    pub fn with_kubelet_delay(mut self, delay: SimDuration) -> Self {
+        self.ready_at += delay;
+        self.phases.readiness += delay;
+        self
+    }
 }
 
 impl Startup {
@@ -80,6 +99,7 @@ impl Startup {
                 let total = d.sample(rng);
                 let plan = Plan {
                     bound_at: now,
+                    container_ready_at: now + total,
                     ready_at: now + total,
                     phases: PhaseTimes {
                         container_start: total,
@@ -111,6 +131,7 @@ impl Startup {
                 };
                 let plan = Plan {
                     bound_at: bound,
+                    container_ready_at: loaded,
                     ready_at: ready,
                     phases: PhaseTimes {
                         scheduling,
@@ -151,6 +172,7 @@ mod tests {
         let (plan, image) = startup.plan(SimTime::ZERO, None, &mut rng);
         // bound 1, pulled 61, started 64, loaded 89, probes at 74, 84, 94 -> ready 94.
         assert_eq!(plan.ready_at, SimTime::from_secs(94));
+        assert_eq!(plan.container_ready_at, SimTime::from_secs(89));
         assert_eq!(image, Some(SimTime::from_secs(61)));
         assert_eq!(plan.phases.readiness, SimDuration::from_secs(5));
         assert_eq!(plan.phases.total(), SimDuration::from_secs(94));
