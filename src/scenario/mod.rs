@@ -42,6 +42,7 @@ mod pinpoint;
 pub mod podspec;
 pub mod presets;
 pub mod services;
+pub mod services_trace;
 pub mod warnings;
 
 pub use build::{prepare, Prepared, DEFAULT_REQUEST_TIMEOUT};
