@@ -379,6 +379,29 @@ fn refused<T>(path: &Path, r: Result<T, SimulationError>) -> Result<Result<T, Ex
 }
 
 fn validate(path: &Path, overrides: &[String]) -> Result<ExitCode> {
+    if let Ok(loaded) = scenario::load(path, overrides) {
+        if scenario::services::is_multi(&loaded.document) {
+            return match scenario::prepare_services(&loaded, None) {
+                Ok(prepared) => {
+                    for w in &prepared.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    sayln!(
+                        "{}: ok (scenario `{}`, {} services)",
+                        path.display(),
+                        loaded.name(),
+                        prepared.services.len()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    eprintln!("{} error(s) in {}", errors.0.len(), path.display());
+                    Ok(ExitCode::from(1))
+                }
+            };
+        }
+    }
     let sim = match load_sim(path, overrides, None)? {
         Ok(sim) => sim,
         Err(code) => return Ok(code),
@@ -395,6 +418,11 @@ fn run(
     overrides: &[String],
     quiet: bool,
 ) -> Result<ExitCode> {
+    if let Ok(loaded) = scenario::load(path, overrides) {
+        if scenario::services::is_multi(&loaded.document) {
+            return run_services(loaded, out, seed, quiet);
+        }
+    }
     let sim = match load_sim(path, overrides, seed)? {
         Ok(sim) => sim,
         Err(code) => return Ok(code),
@@ -418,6 +446,65 @@ fn run(
     if !quiet {
         let value = serde_json::to_value(&summary)?;
         say(&report::hey_summary(&value));
+        say(&format!("\nOutputs: {}\n", out_dir.display()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `run` for a scenario of several services sharing one cluster.
+fn run_services(
+    loaded: scenario::LoadedScenario,
+    out: Option<PathBuf>,
+    seed: Option<u64>,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let prepared = match scenario::prepare_services(&loaded, seed) {
+        Ok(p) => p,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    for w in &prepared.warnings {
+        eprintln!("warning: {w}");
+    }
+    let out_dir = out.unwrap_or_else(|| PathBuf::from("output").join(loaded.name()));
+    let staging = Staging::create(&out_dir)?;
+    interrupt::install();
+    let total_secs = (loaded.spec.duration + loaded.spec.cooldown).whole_secs();
+    let progress = Progress::new(total_secs, quiet);
+    let mut on_row = |row: &SecondRow| {
+        interrupt::check()?;
+        progress.set(row.time_s);
+        Ok(())
+    };
+    let hooks = report::DirHooks {
+        on_row: Some(&mut on_row),
+        check: Some(&interrupt::check),
+    };
+    let summary = match report::run_services_to_dir(staging.path(), &loaded, prepared, hooks) {
+        Ok(s) => s,
+        Err(e) => {
+            drop(staging);
+            if interrupt::requested() {
+                eprintln!("interrupted: nothing written to {}", out_dir.display());
+                return Ok(ExitCode::from(130));
+            }
+            return Err(e);
+        }
+    };
+    progress.finish();
+    staging.commit()?;
+    if !quiet {
+        let value = serde_json::to_value(&summary)?;
+        say(&report::hey_summary(&value));
+        if let Some(services) = &summary.services {
+            say(&format!(
+                "\nServices ({}; the 20 busiest):\n{}",
+                services.count,
+                services.table(20)
+            ));
+        }
         say(&format!("\nOutputs: {}\n", out_dir.display()));
     }
     Ok(ExitCode::SUCCESS)

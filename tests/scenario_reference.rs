@@ -131,6 +131,22 @@ fn accepted_keys(section: &str) -> BTreeSet<String> {
             &format!("duration: 10s\ntraffic: {{kind: {kind}, zzprobe: 1}}\n"),
         );
         ("traffic".to_string(), validate(&path, &[]).1)
+    } else if section == "services[]" {
+        let body =
+            "duration: 10s\ntraffic: {kind: poisson, rate: 1}\nservices: [{name: a, zzprobe: 1}]\n";
+        let path = temp_scenario("probe-services", body);
+        (section.to_string(), validate(&path, &[]).1)
+    } else if section == "services_trace" || section == "services_trace.split" {
+        let inner = if section == "services_trace" {
+            "zzprobe: 1"
+        } else {
+            "split: {zzprobe: 1}"
+        };
+        let body = format!(
+            "duration: 10s\nservices_trace: {{path: ../traces/AzureLLMInferenceTrace_code.csv, format: azure_llm, {inner}}}\n"
+        );
+        let path = temp_scenario(&format!("probe-{section}"), &body);
+        (section.to_string(), validate(&path, &[]).1)
     } else if let Some(list) = section.strip_suffix("[]") {
         // A list of maps: probe its first item in a scenario that has one.
         let (parent, field) = list.rsplit_once('.').unwrap();
@@ -267,6 +283,9 @@ fn every_section_and_traffic_kind_has_a_table() {
         "cluster.node_pools[]",
         "cluster.node_autoscaler",
         "output",
+        "services[]",
+        "services_trace",
+        "services_trace.split",
         "dist",
     ]
     .iter()
@@ -339,6 +358,7 @@ fn base_for(section: &str) -> Option<PathBuf> {
             "hpa-gpu-llm.yaml"
         }
         "cluster" | "cluster.node_autoscaler" => "cluster-phases.yaml",
+        "services_trace" => "cluster-forty-models.yaml",
         "pod.phases" | "pod.phases.image_pull" | "pod.phases.readiness" => "preset-small-cpu.yaml",
         "top" | "service" | "autoscaler" | "pod" | "pod.service" | "pod.usage" | "request_path"
         | "output" => "quickstart.yaml",

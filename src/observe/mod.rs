@@ -10,6 +10,7 @@
 pub mod latency;
 pub mod llm;
 pub mod output;
+pub mod services;
 pub mod slo;
 
 pub use output::{RunSummary, SecondRow, TimeseriesSink, TIMESERIES_COLUMNS};

@@ -409,6 +409,9 @@ pub struct RunSummary {
     /// LLM engine signals (pods with a KV cache only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm: Option<super::llm::LlmSummary>,
+    /// Per-service results of a run with several services (absent with one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<super::services::ServicesSummary>,
     /// SLO attainment, when the scenario sets `output.slo`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<super::slo::SloSummary>,

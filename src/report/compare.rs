@@ -1,6 +1,10 @@
 //! What-if comparison of several runs: a side-by-side table of their summaries (returned as text and
 //! written as `compare.csv` and `compare.md`) and overlaid replica and latency charts (PNG and SVG).
 //!
+//! Runs of several services (a `services` block in `summary.json`) add the node cost and, per service
+//! (by name, in the first run's order), its requests, p99 latency, cold-start p99 (the requests that
+//! waited for a cold start), cold starts, GPU-hours and attributed cost.
+//!
 //! Assumptions: each run directory holds `summary.json` and `timeseries.csv`; runs are labelled by their
 //! directory name (made unique with a `#n` suffix when two directories share a name). Missing summary
 //! fields are left empty in the CSV and shown as `-` in the text and Markdown tables.
@@ -19,6 +23,27 @@ enum Field {
     Text(&'static str, &'static str),
     Number(&'static str, &'static str),
     Setting(String),
+    /// A number of one service of the `services` block: (label, service, path inside its entry).
+    Service(String, String, &'static str),
+}
+
+/// Per-service rows: label suffix and path inside the service's entry.
+const SERVICE_ROWS: &[(&str, &str)] = &[
+    ("requests", "requests/total"),
+    ("p99 (ms)", "latency_ms/p99"),
+    ("cold-start p99 (ms)", "cold_start_latency_ms/p99"),
+    ("cold starts", "cold_starts"),
+    ("GPU-hours", "gpu_hours"),
+    ("cost", "cost"),
+];
+
+fn service_entry<'a>(summary: &'a Value, name: &str) -> Option<&'a Value> {
+    summary
+        .get("services")?
+        .get("services")?
+        .as_array()?
+        .iter()
+        .find(|s| s.get("service").and_then(Value::as_str) == Some(name))
 }
 
 const NUMBER_ROWS: &[(&str, &str)] = &[
@@ -72,6 +97,36 @@ fn fields(summaries: &[&Value]) -> Vec<Field> {
                 .map(|&(label, path)| Field::Number(label, path)),
         );
     }
+    if summaries
+        .iter()
+        .any(|s| number_at(s, "cluster/cost/total").is_some())
+    {
+        rows.push(Field::Number("node cost", "cluster/cost/total"));
+        rows.push(Field::Number("node-seconds", "cluster/node_seconds"));
+    }
+    let mut names: Vec<String> = Vec::new();
+    for s in summaries {
+        let list = s
+            .get("services")
+            .and_then(|v| v.get("services"))
+            .and_then(Value::as_array);
+        for entry in list.into_iter().flatten() {
+            if let Some(n) = entry.get("service").and_then(Value::as_str) {
+                if !names.iter().any(|x| x == n) {
+                    names.push(n.to_string());
+                }
+            }
+        }
+    }
+    for name in names {
+        for (label, path) in SERVICE_ROWS {
+            rows.push(Field::Service(
+                format!("{name} {label}"),
+                name.clone(),
+                path,
+            ));
+        }
+    }
     rows
 }
 
@@ -99,6 +154,7 @@ impl Field {
         match self {
             Field::Text(label, _) | Field::Number(label, _) => (*label).to_string(),
             Field::Setting(key) => key.clone(),
+            Field::Service(label, ..) => label.clone(),
         }
     }
 
@@ -110,6 +166,12 @@ impl Field {
                 .into_iter()
                 .find(|(k, _)| k == key)
                 .map(|(_, v)| v),
+            Field::Service(_, name, "gpu_hours") => service_entry(summary, name)
+                .and_then(|e| number_at(e, "gpu_seconds"))
+                .map(|s| format_number(s / 3600.0)),
+            Field::Service(_, name, path) => {
+                service_entry(summary, name).and_then(|e| number_at(e, path).map(format_number))
+            }
         }
     }
 }

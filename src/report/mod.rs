@@ -34,7 +34,7 @@ pub use hey::hey_summary;
 pub use html::write_html;
 pub use plots::{write_pareto_plot, write_plots, ParetoChart, ParetoPoint};
 pub use progress::Progress;
-pub use run_dir::{run_to_dir, DirHooks, RowHook};
+pub use run_dir::{run_services_to_dir, run_to_dir, DirHooks, RowHook};
 
 /// File names inside a run directory.
 pub const TIMESERIES_FILE: &str = "timeseries.csv";

@@ -1,7 +1,8 @@
 //! One run written to a folder: `timeseries.csv`, `requests.csv` (when `output.per_request`), `pods.csv`
-//! (when `output.per_pod` and the pods have a KV cache),
-//! `summary.json` and, when `output.plots`, the plots and `report.html`. The CLI's `run` calls it on its
-//! staging folder (which it moves into place only when the run completed); tests and examples call it
+//! (when `output.per_pod` and the pods have a KV cache), `summary.json` and, when `output.plots`, the plots
+//! and `report.html`. A run of several services ([`run_services_to_dir`]) also writes `services.csv`,
+//! `cluster.csv` and the cluster plot. The CLI's `run` calls it on its staging folder (which it moves into
+//! place only when the run completed); tests and examples call it
 //! directly.
 //!
 //! Every file is written through [`AtomicFile`], so an error or an interrupt leaves no partial file behind.
@@ -130,6 +131,107 @@ pub fn run_to_dir(dir: &Path, sim: Simulation, hooks: DirHooks<'_>) -> Result<Ru
     if output.plots {
         check()?;
         write_plots(dir).context("plotting")?;
+        check()?;
+        write_html(dir).context("writing report.html")?;
+    }
+    check()?;
+    Ok(summary)
+}
+
+/// A file shared between the simulation (which writes it) and the caller (which commits it afterwards).
+struct SharedFile(std::rc::Rc<std::cell::RefCell<Option<BufWriter<AtomicFile>>>>);
+
+impl Write for SharedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.borrow_mut().as_mut() {
+            Some(w) => w.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.borrow_mut().as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Runs every service of a multi-service scenario on one cluster and writes `timeseries.csv` (all services
+/// added up), `services.csv`, `cluster.csv`, `summary.json` (with its `services` block) and, when
+/// `output.plots`, the plots (with `cluster.png`) and `report.html`.
+pub fn run_services_to_dir(
+    dir: &Path,
+    loaded: &crate::scenario::LoadedScenario,
+    prepared: crate::scenario::PreparedServices,
+    hooks: DirHooks<'_>,
+) -> Result<RunSummary> {
+    let DirHooks { on_row, check } = hooks;
+    let check = || check.map_or(Ok(()), |c| c());
+    let create = |name: &str| -> Result<BufWriter<AtomicFile>> {
+        let path = dir.join(name);
+        let file = AtomicFile::create(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(BufWriter::new(file))
+    };
+    let mut sink = HookSink {
+        inner: CsvTimeseries::new(create(TIMESERIES_FILE)?)?,
+        on_row,
+        // Several services with a KV cache would need a service column in pods.csv; not written yet.
+        pods: None,
+    };
+    let services_file = std::rc::Rc::new(std::cell::RefCell::new(Some(create("services.csv")?)));
+    let cluster_file = std::rc::Rc::new(std::cell::RefCell::new(Some(create("cluster.csv")?)));
+    let pools: Vec<String> = prepared
+        .services
+        .first()
+        .map(|s| {
+            s.prepared
+                .config
+                .pod_model
+                .cluster
+                .pools
+                .iter()
+                .map(|p| p.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let outputs = crate::sim::MultiOutputs::new(
+        Box::new(SharedFile(services_file.clone())),
+        Box::new(SharedFile(cluster_file.clone())),
+        loaded.spec.output.service_interval.whole_secs().max(1),
+        &pools,
+    )?;
+    let seed = prepared.seed;
+    let runs: Vec<crate::sim::ServiceRun> = prepared
+        .services
+        .into_iter()
+        .map(|s| crate::sim::ServiceRun {
+            config: s.prepared.config,
+            traffic: s.prepared.traffic,
+        })
+        .collect();
+    let wall = std::time::Instant::now();
+    let mut summary = crate::sim::run_services(&loaded.name(), seed, runs, outputs, &mut sink)
+        .with_context(|| format!("simulating {}", loaded.path.display()))?;
+    summary.wall_time_s = wall.elapsed().as_secs_f64();
+    summary.effective_config =
+        serde_json::to_value(&loaded.document).unwrap_or(serde_json::Value::Null);
+    check()?;
+    for shared in [services_file, cluster_file] {
+        if let Some(mut w) = shared.borrow_mut().take() {
+            w.flush()?;
+            commit(w)?;
+        }
+    }
+    let mut writer = sink.inner.into_inner();
+    writer.flush()?;
+    commit(writer)?;
+    let json = serde_json::to_string_pretty(&summary)? + "\n";
+    write_atomic(&dir.join(SUMMARY_FILE), json.as_bytes())?;
+    if loaded.spec.output.plots {
+        check()?;
+        write_plots(dir).context("plotting")?;
+        super::plots::write_cluster_plot(dir).context("plotting the cluster")?;
         check()?;
         write_html(dir).context("writing report.html")?;
     }

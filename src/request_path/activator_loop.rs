@@ -98,6 +98,7 @@ impl Sim {
             }
             self.rev(rv).activator.pop_front(a);
             self.counts.timed_out += 1;
+            self.revisions[rv.index()].stats.counts.timed_out += 1;
             self.respond(now, front, 504);
         }
     }

@@ -14,21 +14,33 @@ use crate::time::{SimDuration, SimTime};
 use crate::traffic::RequestAttrs;
 
 impl Sim {
-    pub(crate) fn one_way_delay(&mut self) -> SimDuration {
-        let [a, b, c] = &self.cfg.request_path;
+    pub(crate) fn one_way_delay(&mut self, rv: RevisionId) -> SimDuration {
+        let [a, b, c] = &self.revisions[rv.index()].request_path;
         a.sample(&mut self.rng.network)
             + b.sample(&mut self.rng.network)
             + c.sample(&mut self.rng.network)
     }
 
     pub(crate) fn send(&mut self, now: SimTime, client: u32, attrs: RequestAttrs) {
+        let rv = self.route(&attrs);
+        self.send_to(now, rv, client, attrs);
+    }
+
+    /// Sends a request of revision `rv`'s own traffic.
+    pub(crate) fn send_to(
+        &mut self,
+        now: SimTime,
+        rv: RevisionId,
+        client: u32,
+        attrs: RequestAttrs,
+    ) {
         let mut request = Request {
             generation: 0,
             sent: now,
             deadline: SimTime::MAX,
             client,
             attrs,
-            revision: self.route(&attrs),
+            revision: rv,
             pod: None,
             stage: Stage::ToIngress,
             via_activator: false,
@@ -52,7 +64,8 @@ impl Sim {
         self.counts.total += 1;
         self.in_flight += 1;
         self.second.arrivals += 1;
-        let delay = self.one_way_delay();
+        self.revisions[rv.index()].stats.arrival();
+        let delay = self.one_way_delay(rv);
         self.at(now + delay, Event::AtIngress(id));
     }
 
@@ -69,6 +82,7 @@ impl Sim {
         if !rev.scaler.has_activator() && rev.ready.is_empty() {
             // No activator with the HPA: a Service without ready endpoints refuses the request.
             self.counts.rejected += 1;
+            rev.stats.counts.rejected += 1;
             self.respond(now, id, 503);
             return;
         }
@@ -89,7 +103,7 @@ impl Sim {
                 .activator
                 .request_out(r.activator as usize, now);
         }
-        let delay = self.one_way_delay();
+        let delay = self.one_way_delay(r.revision);
         let r = &mut self.requests[id.index()];
         r.stage = Stage::Returning;
         r.status = status;
@@ -104,6 +118,11 @@ impl Sim {
         self.free_requests.push(id.slot());
         self.in_flight -= 1;
         *self.status_codes.entry(r.status).or_insert(0) += 1;
+        self.revisions[r.revision.index()].stats.response(
+            r.status == 200,
+            (now - r.sent).0,
+            r.cold,
+        );
         if let Some(slo) = self.slo.as_mut() {
             slo.record(now, (r.status == 200).then(|| (now - r.sent).0 / 1_000));
         }

@@ -64,6 +64,7 @@ impl Sim {
                 self.activator_release(id, rv, pod);
             }
             self.counts.rejected += 1;
+            self.revisions[rv.index()].stats.counts.rejected += 1;
             self.respond(now, id, 503);
         }
     }
@@ -116,6 +117,7 @@ impl Sim {
         }
         if r.status == 504 {
             self.counts.timed_out += 1;
+            self.revisions[rv.index()].stats.counts.timed_out += 1;
         }
         self.respond(now, id, r.status);
         self.pull_from_pod_queue(now, rv, pod);
@@ -204,6 +206,7 @@ impl Sim {
             }
             let status = if now > r.deadline {
                 self.counts.timed_out += 1;
+                self.revisions[rv.index()].stats.counts.timed_out += 1;
                 504
             } else {
                 200
@@ -292,6 +295,7 @@ impl Sim {
             self.activator_release(id, rv, pod);
         }
         self.counts.timed_out += 1;
+        self.revisions[rv.index()].stats.counts.timed_out += 1;
         self.respond(now, id, 504);
         self.after_pod_freed(now, rv, pod);
     }

@@ -30,6 +30,12 @@ pub fn prepare(
     loaded: &LoadedScenario,
     seed_override: Option<u64>,
 ) -> Result<Prepared, ScenarioErrors> {
+    if super::services::is_multi(&loaded.document) {
+        return Err(ScenarioErrors(vec![loaded.error_at(
+            "services",
+            "lists several services; build them with `scenario::prepare_services`, which runs this per service",
+        )]));
+    }
     let spec = &loaded.spec;
     let mut errors: Vec<ScenarioError> = loaded.deferred_errors.clone();
     // Sizes first: building from an oversized value (a 4-billion-node pool) would exhaust memory.

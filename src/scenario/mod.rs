@@ -41,10 +41,13 @@ pub mod overrides;
 mod pinpoint;
 pub mod podspec;
 pub mod presets;
+pub mod services;
+pub mod services_trace;
 pub mod warnings;
 
 pub use build::{prepare, Prepared, DEFAULT_REQUEST_TIMEOUT};
 pub use error::{edit_distance, suggest, with_suggestion, ScenarioError, ScenarioErrors};
+pub use services::{prepare_services, PreparedService, PreparedServices};
 
 use crate::dist::DistSpec;
 use crate::time::SimDuration;
@@ -86,6 +89,12 @@ pub struct ScenarioSpec {
     pub traffic: crate::traffic::TrafficSpec,
     #[serde(default)]
     pub output: OutputSpec,
+    /// Several services sharing the cluster, as written (read by [`prepare_services`]; see [`services`]).
+    #[serde(default)]
+    pub services: Option<Value>,
+    /// Services generated from a multi-service trace, as written (see [`services::ServicesTraceSpec`]).
+    #[serde(default)]
+    pub services_trace: Option<Value>,
 }
 
 fn default_seed() -> u64 {
@@ -310,9 +319,16 @@ pub struct OutputSpec {
     /// Render plots and the HTML report.
     #[serde(default = "yes")]
     pub plots: bool,
+    /// Several services: one `services.csv` row per service every this long (whole seconds, default 60s).
+    #[serde(default = "default_service_interval")]
+    pub service_interval: SimDuration,
     /// SLO attainment in the summary: `{p99_ms: 500, window: 60s}` (see [`crate::observe::slo`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<crate::observe::slo::SloSpec>,
+}
+
+fn default_service_interval() -> SimDuration {
+    SimDuration::from_secs(60)
 }
 
 fn yes() -> bool {
@@ -325,6 +341,7 @@ impl Default for OutputSpec {
             per_request: false,
             per_pod: false,
             plots: true,
+            service_interval: default_service_interval(),
             slo: None,
         }
     }
@@ -402,6 +419,17 @@ pub struct LoadedScenario {
     /// Structural errors in sections that were set aside (read as their defaults) so that the rest of the
     /// scenario could still be checked; [`prepare`] reports them together with its own.
     pub deferred_errors: Vec<ScenarioError>,
+    /// Set on the single-service scenario of one `services:` entry (see [`services`]).
+    pub(crate) scope: Option<ServiceScope>,
+}
+
+/// Where one service's own sections sit in a multi-service file, so that its errors point there.
+#[derive(Clone, Debug)]
+pub(crate) struct ServiceScope {
+    /// `services[3].`
+    pub prefix: String,
+    /// The sections the entry writes itself; errors in inherited sections point at the top level.
+    pub sections: Vec<String>,
 }
 
 impl LoadedScenario {
@@ -417,6 +445,19 @@ impl LoadedScenario {
 
     /// An error at `key`, located in the file when possible.
     pub fn error_at(&self, key: &str, message: impl Into<String>) -> ScenarioError {
+        let scoped;
+        let key = match &self.scope {
+            Some(scope)
+                if scope
+                    .sections
+                    .iter()
+                    .any(|s| key == s || key.starts_with(&format!("{s}."))) =>
+            {
+                scoped = format!("{}{key}", scope.prefix);
+                scoped.as_str()
+            }
+            _ => key,
+        };
         ScenarioError {
             file: self.path.clone(),
             line: locate::locate_key_or_parent(&self.text, key),
@@ -440,6 +481,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "cluster",
     "traffic",
     "output",
+    "services",
+    "services_trace",
 ];
 
 /// Reads a scenario file and applies `--set` overrides. Returns every structural error found.
@@ -564,7 +607,11 @@ pub fn load_str(
             }
         }
     }
+    let multi = services::is_multi(&document);
     for required in ["duration", "traffic"] {
+        if required == "traffic" && multi {
+            continue;
+        }
         if !map.contains_key(required)
             && !overrides
                 .iter()
@@ -605,36 +652,38 @@ pub fn load_str(
         errors.extend(deferred_errors);
         return Err(ScenarioErrors(errors));
     }
-    let spec: ScenarioSpec = serde_yaml::from_value(document.clone()).map_err(|e| {
-        // A whole-document error has no key path: find the top-level value that caused it.
-        if let Some((key, message)) = scalar_field_error(&document) {
-            let from_set = overrides.iter().any(|o| o.starts_with(&format!("{key}=")));
-            let key = if from_set {
-                format!("--set {key}")
-            } else {
-                key.to_string()
+    let spec: ScenarioSpec =
+        serde_yaml::from_value(services::shared_part(&document)).map_err(|e| {
+            // A whole-document error has no key path: find the top-level value that caused it.
+            if let Some((key, message)) = scalar_field_error(&document) {
+                let from_set = overrides.iter().any(|o| o.starts_with(&format!("{key}=")));
+                let key = if from_set {
+                    format!("--set {key}")
+                } else {
+                    key.to_string()
+                };
+                let line = if from_set {
+                    None
+                } else {
+                    locate::locate_key(&text, &key)
+                };
+                return ScenarioErrors(vec![err(line, &key, message)]);
+            }
+            let msg = with_suggestion(&pinpoint::humanize(&strip_location(&e.to_string())));
+            // Name the override that breaks the scenario on its own, if one does.
+            let culprit = overrides.iter().find(|o| {
+                let mut alone = before_overrides.clone();
+                overrides::apply_override(&mut alone, o).is_ok()
+                    && serde_yaml::from_value::<ScenarioSpec>(services::shared_part(&alone))
+                        .is_err()
+            });
+            let key = match culprit {
+                Some(o) => format!("--set {o}"),
+                None if overrides.is_empty() => String::new(),
+                None => format!("(after --set {})", overrides.join(", ")),
             };
-            let line = if from_set {
-                None
-            } else {
-                locate::locate_key(&text, &key)
-            };
-            return ScenarioErrors(vec![err(line, &key, message)]);
-        }
-        let msg = with_suggestion(&pinpoint::humanize(&strip_location(&e.to_string())));
-        // Name the override that breaks the scenario on its own, if one does.
-        let culprit = overrides.iter().find(|o| {
-            let mut alone = before_overrides.clone();
-            overrides::apply_override(&mut alone, o).is_ok()
-                && serde_yaml::from_value::<ScenarioSpec>(alone).is_err()
-        });
-        let key = match culprit {
-            Some(o) => format!("--set {o}"),
-            None if overrides.is_empty() => String::new(),
-            None => format!("(after --set {})", overrides.join(", ")),
-        };
-        ScenarioErrors(vec![err(e.location().map(|l| l.line()), &key, msg)])
-    })?;
+            ScenarioErrors(vec![err(e.location().map(|l| l.line()), &key, msg)])
+        })?;
     Ok(LoadedScenario {
         path: file,
         base_dir: base_dir.to_path_buf(),
@@ -643,6 +692,7 @@ pub fn load_str(
         document,
         overrides: overrides.to_vec(),
         deferred_errors,
+        scope: None,
     })
 }
 

@@ -79,6 +79,9 @@ pub enum SimError {
     Traffic(#[from] TrafficError),
     #[error("writing the time series: {0}")]
     Output(#[from] std::io::Error),
+    /// A configuration the loop cannot run (the scenario loader refuses these first in normal use).
+    #[error("{0}")]
+    Config(String),
     /// A scaler asked for more pods than the simulator holds (the scenario loader bounds every configured
     /// count; an unbounded KPA can still ask for more at run time).
     #[error(

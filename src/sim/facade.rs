@@ -95,6 +95,7 @@ impl Simulation {
                 per_pod: false,
                 plots: false,
                 slo: None,
+                ..OutputSpec::default()
             },
             llm_engine,
             stepper,

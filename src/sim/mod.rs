@@ -52,6 +52,7 @@ mod facade;
 pub(crate) mod request_log;
 mod revision;
 mod run;
+pub(crate) mod services;
 mod summary;
 mod tick;
 pub(crate) mod world;
@@ -60,4 +61,5 @@ pub use facade::{Simulation, SimulationError};
 
 pub use config::{AutoscalerMode, PodModel, SimConfig, SimError, Traffic};
 pub use request_log::{CsvRequestLog, RequestLog, RequestRecord};
-pub use run::{run, run_with_request_log};
+pub use run::{run, run_services, run_with_request_log};
+pub use services::{MultiOutputs, ServiceRun};

@@ -16,12 +16,14 @@ use crate::autoscaler::hpa::adapter::HpaScaler;
 use crate::autoscaler::kpa::adapter::KpaScaler;
 use crate::autoscaler::scaler::{FixedScaler, PodSecond, Scaler};
 use crate::dist::DurationDist;
-use crate::engine::{EventId, RngStreams, Stream};
+use crate::engine::{EventId, RngStreams, SimRng, Stream};
 use crate::ids::{PodId, RevisionId};
+use crate::observe::services::ServiceStats;
 use crate::request_path::activator_fleet::{ActivatorFleet, ActivatorSettings, FleetSizing};
 use crate::sim::config::{AutoscalerMode, SimConfig};
 use crate::sim::world::PodRef;
 use crate::time::SimDuration;
+use crate::traffic::{Arrival, ArrivalSource};
 use crate::workload::cluster::PodRequest;
 use crate::workload::discipline::ServiceModel;
 use crate::workload::pods::{Pod, ResourceModel};
@@ -33,6 +35,18 @@ const QUEUE_PROXY_DEPTH_FACTOR: u32 = 10;
 /// One revision: its deployment's pods, the request path in front of them and the scaler that sizes it.
 pub(crate) struct Revision {
     pub(crate) id: RevisionId,
+    /// The service's name (the scenario's name for a single-service run).
+    pub(crate) name: String,
+    /// One-way client, ingress and network delays of the service's requests.
+    pub(crate) request_path: [DurationDist; 3],
+    /// What the service records for its own outputs (`services.csv`, the `services` summary block).
+    pub(crate) stats: ServiceStats,
+    /// The service's own open-loop traffic (revisions after the first; the first uses the world's).
+    pub(crate) source: Option<Box<dyn ArrivalSource>>,
+    pub(crate) pending_arrival: Option<Arrival>,
+    pub(crate) traffic_rng: SimRng,
+    /// Scratch: the revision's Pending pods at the last tick.
+    pub(crate) pending_now: u32,
 
     // ---- the revision's settings (from the scenario's service) ----
     /// What each of its pods asks the scheduler for (each pod keeps a copy, see [`Pod::shape`]).
@@ -102,6 +116,13 @@ impl Revision {
         let cc = cfg.container_concurrency;
         Revision {
             id,
+            name: cfg.name.clone(),
+            request_path: cfg.request_path.clone(),
+            stats: ServiceStats::new(cfg.pod_model.cluster.pools.len()),
+            source: None,
+            pending_arrival: None,
+            traffic_rng: streams.stream(Stream::Traffic),
+            pending_now: 0,
             shape: PodRequest {
                 cpu_millis: cfg.resources.cpu_request_millis.max(0.0).ceil() as u64,
                 memory_bytes: cfg.resources.memory_request_bytes.max(0.0).ceil() as u64,

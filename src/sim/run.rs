@@ -39,6 +39,22 @@ pub fn run_with_request_log(
     stepper.finish(sink)
 }
 
+/// Runs several services on one shared cluster (see `sim::services`): `sink` gets the world's per-second
+/// rows (all services added up), `outputs` the per-service and cluster rows; the summary has a `services`
+/// block.
+pub fn run_services(
+    name: &str,
+    seed: u64,
+    services: Vec<crate::sim::services::ServiceRun>,
+    outputs: crate::sim::services::MultiOutputs,
+    sink: &mut dyn TimeseriesSink,
+) -> Result<RunSummary, SimError> {
+    let mut stepper = Stepper::new_services(name, seed, services, outputs)?;
+    let end = stepper.end();
+    stepper.step_until(end, sink, None)?;
+    stepper.finish(sink)
+}
+
 impl Sim {
     pub(crate) fn start(&mut self) -> Result<(), SimError> {
         self.schedule_tick(SimTime::from_secs(1));
@@ -96,6 +112,7 @@ impl Sim {
                 self.fetch_open_arrival()?;
             }
             Event::ClientSend(client) => self.send(now, client, RequestAttrs::default()),
+            Event::ServiceArrival(rv) => self.service_arrival(now, rv)?,
             Event::AtIngress(req) => self.at_ingress(now, req),
             Event::ServiceDone(req) => self.service_done(now, req),
             Event::AtClient(req) => self.at_client(now, req),
@@ -157,6 +174,19 @@ impl Stepper {
     pub(crate) fn new(cfg: SimConfig, traffic: Traffic) -> Result<Self, SimError> {
         let mut sim = Sim::new(cfg, traffic);
         sim.start()?;
+        Ok(Stepper { sim, done: false })
+    }
+
+    /// A run of several services sharing one cluster (see `sim::services`).
+    pub(crate) fn new_services(
+        name: &str,
+        seed: u64,
+        services: Vec<crate::sim::services::ServiceRun>,
+        outputs: crate::sim::services::MultiOutputs,
+    ) -> Result<Self, SimError> {
+        let mut sim = Sim::new_services(name, seed, services, outputs)?;
+        sim.start()?;
+        sim.start_services()?;
         Ok(Stepper { sim, done: false })
     }
 

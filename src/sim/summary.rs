@@ -23,13 +23,34 @@ impl Sim {
             let whole = end - self.last_row_at == SimDuration::from_secs(1);
             self.write_row(end, whole, sink)?;
         }
-        for rev in &self.revisions {
+        for rev in &mut self.revisions {
             for p in rev.pods.iter().filter(|p| p.state != PodState::Gone) {
                 self.pod_ns += u128::from((end - p.created).0);
-                if p.node.is_some() {
-                    self.gpu_ns += u128::from(p.shape.gpus) * u128::from((end - p.placed_at).0);
+                rev.stats.pod_ns += u128::from((end - p.created).0);
+                if let Some(node) = p.node {
+                    let held = (end - p.placed_at).0;
+                    self.gpu_ns += u128::from(p.shape.gpus) * u128::from(held);
+                    rev.stats.gpu_ns += u128::from(p.shape.gpus) * u128::from(held);
+                    let pool = self.cluster.nodes[node as usize].pool;
+                    rev.stats.pod_held(
+                        pool,
+                        p.shape.cpu_millis,
+                        p.shape.memory_bytes,
+                        p.shape.gpus,
+                        held,
+                    );
                 }
             }
+            rev.stats.counts.in_flight_at_end = rev.stats.in_flight;
+        }
+        let services = if self.multi.is_some() {
+            let (services, cost) = self.services_summary(end);
+            Some((services, cost))
+        } else {
+            None
+        };
+        if let Some(m) = self.multi.as_mut() {
+            m.flush()?;
         }
         let cold_start_s = ColdStartSummary::from_phases(&self.cold_start_phases);
         let cluster = ClusterSummary {
@@ -44,7 +65,10 @@ impl Sim {
                 .model
                 .autoscaling
                 .map(|_| self.cluster.stats.clone()),
-            cost: self.cluster.cost(&self.cfg.name, end),
+            cost: match &services {
+                Some((_, cost)) => cost.clone(),
+                None => self.cluster.cost(&self.cfg.name, end),
+            },
             scheduling: if self
                 .cluster
                 .model
@@ -116,6 +140,7 @@ impl Sim {
             settings: self.cfg.settings.clone(),
             effective_config: self.cfg.effective_config.clone(),
             llm: self.llm.as_ref().map(|l| l.summary()),
+            services: services.map(|(s, _)| s),
             slo: self.slo.take().map(|s| s.finish()),
         })
     }

@@ -64,13 +64,19 @@ impl Sim {
                 report: p.stats.report(now),
             });
         }
-        // Arrivals and requests in flight are the world's: with one revision they are the revision's.
+        // With one revision the world's arrivals and requests in flight are the revision's; with several
+        // each scaler sees its own service's.
+        let (arrivals, in_flight) = if self.multi.is_some() {
+            (rev.stats.second_arrivals, rev.stats.in_flight)
+        } else {
+            (self.second.arrivals, self.in_flight)
+        };
         let mut view = SecondView {
             now,
             ready: rev.ready.len() as u32,
             replicas: rev.desired,
-            arrivals: self.second.arrivals,
-            in_flight: self.in_flight,
+            arrivals,
+            in_flight,
             queue_proxies: &rev.reports,
             activator: rev.activator.report(now),
             pods: &mut rev.pods,
@@ -158,6 +164,7 @@ impl Sim {
             rev.scaler.columns(&mut row);
         }
         sink.row(&row)?;
+        self.sample_services(now, span.0, !whole || now >= self.end)?;
         let s = &mut self.second;
         s.arrivals = 0;
         s.completions = 0;
@@ -174,13 +181,17 @@ impl Sim {
         let (mut cpu_sum, mut gpu_sum, mut measured) = (0.0f64, 0.0f64, 0u32);
         let (mut any_cpu_request, mut any_gpu) = (false, false);
         for rev in &mut self.revisions {
+            rev.pending_now = 0;
             let res = &rev.resources;
             any_cpu_request |= res.cpu_request_millis > 0.0;
             any_gpu |= res.gpus > 0;
             for p in rev.pods.iter_mut() {
                 match p.state {
                     PodState::Gone => continue,
-                    PodState::Starting if p.node.is_none() || p.bound_at > now => out.pending += 1,
+                    PodState::Starting if p.node.is_none() || p.bound_at > now => {
+                        out.pending += 1;
+                        rev.pending_now += 1;
+                    }
                     PodState::Ready => {
                         let u = p.usage(now, res);
                         let secs = (now - p.ready_at.unwrap_or(now))

@@ -55,6 +55,8 @@ pub(crate) enum Event {
     ActivatorTimeout(RevisionId, u16),
     /// The wake-up the revision's scaler asked for (a reconciler requeue, a cron job).
     ScalerWake(RevisionId),
+    /// The pending arrival of a revision's own traffic source (revisions after the first).
+    ServiceArrival(RevisionId),
 }
 
 /// A pod of one revision, as events name it: a stale reference (the slot reused since) is recognised by
@@ -189,6 +191,8 @@ pub(crate) struct Sim {
     pub(crate) max_pending: u32,
     /// The LLM engine model (`gpu_batch` with `kv_cache_tokens`): run-wide TTFT/TPOT and preemptions.
     pub(crate) llm: Option<crate::observe::llm::LlmStats>,
+    /// Per-service and cluster outputs of a run with several services (`None`: one service).
+    pub(crate) multi: Option<crate::sim::services::MultiOutputs>,
 }
 
 impl Sim {
@@ -243,6 +247,7 @@ impl Sim {
                 .service
                 .kv_cache_tokens()
                 .map(crate::observe::llm::LlmStats::new),
+            multi: None,
             cfg,
         }
     }

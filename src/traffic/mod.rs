@@ -24,12 +24,14 @@ use crate::time::{SimDuration, SimTime};
 
 pub mod bursty;
 pub mod closed_loop;
+pub mod functions;
 pub mod generators;
 pub mod input;
 pub mod inspect;
 pub mod poisson;
 pub mod prometheus;
 pub mod spec;
+pub mod split;
 pub mod sum;
 pub mod trace;
 

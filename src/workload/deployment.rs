@@ -59,6 +59,7 @@ impl Sim {
             }
         }
         self.cold_starts += 1;
+        rev.stats.cold_starts += 1;
         let r = rev.pod_ref(slot);
         self.unplaced.push_back(r);
         self.place_pending(now);
@@ -367,8 +368,19 @@ impl Sim {
         let rev = &mut self.revisions[rv.index()];
         let p = &mut rev.pods[pod as usize];
         self.pod_ns += u128::from((now - p.created).0);
+        rev.stats.pod_ns += u128::from((now - p.created).0);
         if let Some(node) = p.node.take() {
-            self.gpu_ns += u128::from(p.shape.gpus) * u128::from((now - p.placed_at).0);
+            let held = (now - p.placed_at).0;
+            self.gpu_ns += u128::from(p.shape.gpus) * u128::from(held);
+            rev.stats.gpu_ns += u128::from(p.shape.gpus) * u128::from(held);
+            let pool = self.cluster.nodes[node as usize].pool;
+            rev.stats.pod_held(
+                pool,
+                p.shape.cpu_millis,
+                p.shape.memory_bytes,
+                p.shape.gpus,
+                held,
+            );
             self.cluster.release(node, &p.shape, now);
         }
         rev.free_pods.push(pod);

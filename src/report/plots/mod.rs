@@ -23,6 +23,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::data::{self, latency_histogram, TimeSeries};
 use super::{write_atomic, ReportError, Run};
 
+mod cluster;
 mod compare;
 mod curves;
 mod header;
@@ -31,6 +32,7 @@ mod legend;
 mod pareto;
 mod single;
 mod time_chart;
+pub use cluster::{write_cluster_plot, ClusterChart};
 use compare::*;
 use curves::*;
 pub(crate) use header::settings_line;
@@ -116,6 +118,7 @@ pub(crate) enum Chart<'a> {
     CompareReplicas(&'a [Run], &'a [String]),
     CompareLatency(&'a [Run], &'a [String]),
     Pareto(&'a ParetoChart),
+    Cluster(&'a ClusterChart),
 }
 
 impl Chart<'_> {
@@ -130,6 +133,7 @@ impl Chart<'_> {
             Chart::CompareReplicas(..) => "compare_replicas",
             Chart::CompareLatency(..) => "compare_latency",
             Chart::Pareto(_) => "pareto",
+            Chart::Cluster(_) => "cluster",
         }
     }
 
@@ -144,6 +148,7 @@ impl Chart<'_> {
             Chart::CompareReplicas(..) => "Replicas, all runs",
             Chart::CompareLatency(..) => "Latency, all runs",
             Chart::Pareto(_) => "Cost vs tail latency",
+            Chart::Cluster(_) => "Pods by service, nodes by pool",
         }
     }
 
@@ -160,6 +165,7 @@ impl Chart<'_> {
             Chart::CompareReplicas(runs, labels) => draw_compare_replicas(runs, labels, root),
             Chart::CompareLatency(runs, labels) => draw_compare_latency(runs, labels, root),
             Chart::Pareto(data) => pareto::draw_pareto(data, root),
+            Chart::Cluster(data) => cluster::draw_cluster(data, root),
         }
     }
 

@@ -1,0 +1,261 @@
+//! Several services in one world (issue 16): one revision per service, all sharing the cluster (node
+//! pools, the scheduler's queue, the Cluster Autoscaler), each with its own scaler, activator, request
+//! path and traffic source.
+//!
+//! * Traffic: the first service's traffic is the world's source (as in a single-service run); every other
+//!   service has its own open-loop source, with its own random stream (from its own seed), and one pending
+//!   arrival in the event queue ([`Event::ServiceArrival`]). So the event queue holds one arrival per
+//!   service at a time: the per-event cost is that of the queue (logarithmic in pending events), not a
+//!   scan over services.
+//! * Scalers see their own service's arrivals and requests in flight.
+//! * Outputs: the world's `timeseries.csv` row adds all services up (as with one service); each service
+//!   writes a `services.csv` row every `interval` seconds, and the cluster a `cluster.csv` row every
+//!   second (see [`crate::observe::services`]). The summary gets a `services` block, and the node cost is
+//!   attributed to services by the resources their pods requested on each pool.
+//!
+//! Simplifications: closed-loop clients are not supported with several services (each service is open
+//! loop); the service-time, cold-start, load-balancing and network random streams are the world's and
+//! shared by the services in event order (deterministic, but adding a service changes the draws of the
+//! others); the per-second row's scaler columns are the last service's. The run's `max_desired` is the
+//! largest total of the services' replica counts seen at a tick.
+
+use crate::ids::RevisionId;
+use crate::observe::services::{
+    cluster_columns, write_service_row, ClusterRow, ServiceGauges, ServiceSummary, ServicesSummary,
+    SERVICE_COLUMNS,
+};
+use crate::sim::config::{SimConfig, SimError, Traffic};
+use crate::sim::world::*;
+use crate::time::{SimTime, NANOS_PER_SEC};
+use crate::workload::cluster::NodeState;
+use crate::workload::pods::PodState;
+use std::io::Write;
+
+/// Where the per-service and cluster rows go, and how often service rows are written.
+pub struct MultiOutputs {
+    pub services: Box<dyn Write>,
+    pub cluster: Box<dyn Write>,
+    /// Seconds per `services.csv` row (at least 1).
+    pub interval_s: u64,
+    line: String,
+}
+
+impl MultiOutputs {
+    /// Writes the two CSV headers.
+    pub fn new(
+        mut services: Box<dyn Write>,
+        mut cluster: Box<dyn Write>,
+        interval_s: u64,
+        pools: &[String],
+    ) -> std::io::Result<Self> {
+        writeln!(services, "{}", SERVICE_COLUMNS.join(","))?;
+        writeln!(cluster, "{}", cluster_columns(pools).join(","))?;
+        Ok(MultiOutputs {
+            services,
+            cluster,
+            interval_s: interval_s.max(1),
+            line: String::with_capacity(256),
+        })
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.services.flush()?;
+        self.cluster.flush()
+    }
+}
+
+/// One service ready to join the world.
+pub struct ServiceRun {
+    pub config: SimConfig,
+    pub traffic: Traffic,
+}
+
+impl Sim {
+    /// A world of several services: the first one's configuration sets the run (name, seed, duration,
+    /// cluster); every service becomes a revision.
+    pub(crate) fn new_services(
+        name: &str,
+        seed: u64,
+        services: Vec<ServiceRun>,
+        outputs: MultiOutputs,
+    ) -> Result<Self, SimError> {
+        let mut it = services.into_iter();
+        let first = it
+            .next()
+            .ok_or_else(|| SimError::Config("no services".into()))?;
+        let mut world_cfg = first.config;
+        let service_name = std::mem::replace(&mut world_cfg.name, name.to_string());
+        let first_seed = std::mem::replace(&mut world_cfg.seed, seed);
+        if first.traffic.closed_loop.is_some() {
+            return Err(SimError::Config(
+                "closed_loop traffic is supported only with one service".into(),
+            ));
+        }
+        let mut sim = Sim::new(world_cfg, first.traffic);
+        // The first revision was built from the world's configuration: give it its own name and seed-derived
+        // traffic stream (the world's source is its traffic).
+        sim.revisions[0].name = service_name;
+        sim.rng.traffic =
+            crate::engine::RngStreams::new(first_seed).stream(crate::engine::Stream::Traffic);
+        for (i, mut s) in it.enumerate() {
+            if s.traffic.closed_loop.is_some() {
+                return Err(SimError::Config(
+                    "closed_loop traffic is supported only with one service".into(),
+                ));
+            }
+            let streams = crate::engine::RngStreams::new(s.config.seed);
+            let id = RevisionId::new(i as u32 + 1, 0);
+            let mut rev = Revision::new(id, &mut s.config, &streams);
+            rev.source = s.traffic.open_loop;
+            sim.revisions.push(rev);
+        }
+        sim.multi = Some(outputs);
+        Ok(sim)
+    }
+
+    /// Starts every service's own traffic source (after [`Sim::start`]).
+    pub(crate) fn start_services(&mut self) -> Result<(), SimError> {
+        for i in 1..self.revisions.len() {
+            let rv = self.revisions[i].id;
+            self.fetch_service_arrival(rv)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn fetch_service_arrival(&mut self, rv: RevisionId) -> Result<(), SimError> {
+        let traffic_end = self.traffic_end;
+        let rev = &mut self.revisions[rv.index()];
+        let Some(source) = rev.source.as_mut() else {
+            return Ok(());
+        };
+        match source.next_arrival(&mut rev.traffic_rng)? {
+            Some(arrival) if arrival.at < traffic_end => {
+                let at = arrival.at.max(self.queue.now());
+                rev.pending_arrival = Some(arrival);
+                self.at(at, Event::ServiceArrival(rv));
+            }
+            _ => rev.source = None,
+        }
+        Ok(())
+    }
+
+    pub(crate) fn service_arrival(&mut self, now: SimTime, rv: RevisionId) -> Result<(), SimError> {
+        if let Some(arrival) = self.revisions[rv.index()].pending_arrival.take() {
+            self.send_to(now, rv, OPEN_LOOP, arrival.attrs);
+        }
+        self.fetch_service_arrival(rv)
+    }
+
+    /// Per-tick bookkeeping of every service and the `services.csv` / `cluster.csv` rows. `span_ns` is the
+    /// row's length; `last` is the run's final row (which closes the current service interval too).
+    pub(crate) fn sample_services(
+        &mut self,
+        now: SimTime,
+        span_ns: u64,
+        last: bool,
+    ) -> Result<(), SimError> {
+        let time_s = now.0.div_ceil(NANOS_PER_SEC);
+        let mut desired = 0u32;
+        for rev in &mut self.revisions {
+            desired += rev.desired;
+            let ready = rev.ready.len() as u32;
+            let s = &mut rev.stats;
+            s.max_ready = s.max_ready.max(ready);
+            s.max_desired = s.max_desired.max(rev.desired);
+            s.max_pending = s.max_pending.max(rev.pending_now);
+            s.ready_ns += u128::from(ready) * u128::from(span_ns);
+            s.second_arrivals = 0;
+        }
+        let Some(out) = self.multi.as_mut() else {
+            return Ok(());
+        };
+        // The run's `max_desired` is the largest total over the services, as `max_ready` is.
+        self.max_desired = self.max_desired.max(desired);
+        if time_s.is_multiple_of(out.interval_s) || last {
+            for rev in &mut self.revisions {
+                let g = ServiceGauges {
+                    activator_queue: rev.activator.queued() as u64,
+                    desired: rev.desired,
+                    ready: rev.ready.len() as u32,
+                    pending: rev.pending_now,
+                    starting: rev.starting - rev.pending_now.min(rev.starting),
+                    terminating: rev.terminating,
+                };
+                out.line.clear();
+                write_service_row(&mut out.line, &rev.name, time_s, &mut rev.stats, g);
+                out.services.write_all(out.line.as_bytes())?;
+            }
+        }
+        let mut row = ClusterRow {
+            time_s,
+            nodes_per_pool: vec![0; self.cluster.model.pools.len()],
+            ..ClusterRow::default()
+        };
+        for n in &self.cluster.nodes {
+            if n.state == NodeState::Removed {
+                continue;
+            }
+            row.nodes_per_pool[n.pool] += 1;
+            row.cpu_allocated_cores += n.cpu_used as f64 / 1000.0;
+            row.memory_allocated_gib += n.memory_used as f64 / f64::from(1u32 << 30);
+            row.gpus_allocated += u64::from(n.gpus_used);
+        }
+        let mut pending = 0;
+        for rev in &self.revisions {
+            pending += rev.pending_now;
+            for p in rev.pods.iter().filter(|p| p.state == PodState::Ready) {
+                let busy = p.executing.min(1);
+                row.cpu_used_cores += (rev.resources.cpu_idle_millis
+                    + f64::from(p.executing) * rev.resources.cpu_per_request_millis)
+                    / 1000.0;
+                if rev.shape.gpus > 0 {
+                    row.gpus_busy += f64::from(busy) * f64::from(rev.shape.gpus);
+                }
+            }
+        }
+        row.pending_pods = pending;
+        out.line.clear();
+        row.write_csv(&mut out.line);
+        out.cluster.write_all(out.line.as_bytes())?;
+        Ok(())
+    }
+
+    /// The `services` block of the summary, with each service's share of the node cost.
+    pub(crate) fn services_summary(
+        &self,
+        end: SimTime,
+    ) -> (
+        ServicesSummary,
+        Option<crate::workload::cluster::CostSummary>,
+    ) {
+        let allocations: Vec<_> = self
+            .revisions
+            .iter()
+            .map(|r| r.stats.allocation(&r.name))
+            .collect();
+        let priced = self
+            .cluster
+            .model
+            .pools
+            .iter()
+            .any(|p| p.price_per_hour > 0.0 || p.gpu_price_per_hour > 0.0);
+        let cost = priced.then(|| {
+            crate::workload::cluster::cost::attribute(
+                &self.cluster.model.pools,
+                &self.cluster.pool_node_seconds(end),
+                &allocations,
+            )
+        });
+        let services = self
+            .revisions
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut s = ServiceSummary::from_stats(&r.name, r.scaler.label(), &r.stats, end.0);
+                s.cost = cost.as_ref().map(|c| c.services[i].cost);
+                s
+            })
+            .collect();
+        (ServicesSummary::new(services), cost)
+    }
+}
