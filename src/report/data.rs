@@ -30,14 +30,87 @@ fn numeric_columns() -> impl Iterator<Item = &'static str> {
         .filter(|name| !TEXT_COLUMNS.contains(name))
 }
 
-/// The per-second time series of one run, column-major.
+/// Most rows a [`TimeSeries`] keeps. A longer file is folded into at most this many buckets of
+/// consecutive seconds, so reading it takes memory independent of the run's duration. Above the plots'
+/// pixel width (1200) and above twice their decimation (1500 buckets), so a short run draws exactly as
+/// it would from every row.
+pub const MAX_ROWS: usize = 8192;
+
+/// The per-second time series of one run, column-major, read in one streamed pass.
+///
+/// Up to [`MAX_ROWS`] rows it holds every row of the file as read. Beyond that each kept row is a
+/// bucket of `seconds_per_row()` consecutive seconds (a power of two): when the buckets fill, adjacent
+/// pairs merge. A bucket keeps, per numeric column, the lowest and the highest value of its seconds
+/// (the envelope: [`TimeSeries::column`] is the highest, [`TimeSeries::column_low`] the lowest), so a
+/// one-second spike or dip is never lost; `time_s` of a bucket is its first second; a text column keeps
+/// the first non-empty text of the bucket. Means are not kept: no chart draws one.
 #[derive(Debug, Clone)]
 pub struct TimeSeries {
     /// The file it was read from, for messages.
     pub source: PathBuf,
-    numeric: HashMap<&'static str, Vec<Option<f64>>>,
+    numeric: HashMap<&'static str, Envelope>,
     text: HashMap<&'static str, Vec<String>>,
+    /// Kept rows (buckets).
     rows: usize,
+    /// Seconds (file rows) per kept row; 1 until the first merge.
+    per_row: usize,
+    /// File rows folded into the last kept row.
+    in_last: usize,
+    cap: usize,
+}
+
+/// One numeric column: the highest value per kept row, and the lowest once rows are buckets (until
+/// then `low` is empty and the highest is also the lowest, so a short run costs one vector).
+#[derive(Debug, Clone, Default)]
+struct Envelope {
+    high: Vec<Option<f64>>,
+    low: Vec<Option<f64>>,
+}
+
+fn lower(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) | (None, x) => x,
+    }
+}
+
+fn higher(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) | (None, x) => x,
+    }
+}
+
+impl Envelope {
+    fn low(&self) -> &[Option<f64>] {
+        if self.low.is_empty() {
+            &self.high
+        } else {
+            &self.low
+        }
+    }
+
+    /// Halves the rows: row `i` becomes the envelope of old rows `2i` and `2i + 1`.
+    fn merge_pairs(&mut self) {
+        if self.low.is_empty() {
+            self.low = self.high.clone();
+        }
+        merge_adjacent(&mut self.high, higher);
+        merge_adjacent(&mut self.low, lower);
+    }
+}
+
+/// Row `i` becomes `combine(row 2i, row 2i + 1)`; reads stay ahead of writes, so this works in place.
+fn merge_adjacent(
+    values: &mut Vec<Option<f64>>,
+    combine: fn(Option<f64>, Option<f64>) -> Option<f64>,
+) {
+    let merged = values.len().div_ceil(2);
+    for i in 0..merged {
+        let second = values.get(2 * i + 1).copied().flatten();
+        values[i] = combine(values[2 * i], second);
+    }
+    values.truncate(merged);
 }
 
 impl TimeSeries {
@@ -52,6 +125,15 @@ impl TimeSeries {
 
     /// Parses CSV text from any reader; `source` is only used in error messages.
     pub fn from_reader<R: std::io::Read>(reader: R, source: &Path) -> Result<Self, ReportError> {
+        Self::from_reader_with_cap(reader, source, MAX_ROWS)
+    }
+
+    /// As [`TimeSeries::from_reader`], keeping at most `cap` rows (an even number, at least 2).
+    pub(crate) fn from_reader_with_cap<R: std::io::Read>(
+        reader: R,
+        source: &Path,
+        cap: usize,
+    ) -> Result<Self, ReportError> {
         let malformed = |line: u64, message: String| ReportError::Malformed {
             path: source.to_path_buf(),
             line,
@@ -80,26 +162,35 @@ impl TimeSeries {
             .filter_map(|&name| column_index(name).map(|i| (name, i)))
             .collect();
 
-        let mut numeric: HashMap<&'static str, Vec<Option<f64>>> = numeric_at
-            .iter()
-            .map(|&(name, _)| (name, Vec::new()))
-            .collect();
-        let mut text: HashMap<&'static str, Vec<String>> = text_at
-            .iter()
-            .map(|&(name, _)| (name, Vec::new()))
-            .collect();
-        let mut rows = 0usize;
+        let mut series = Self {
+            source: source.to_path_buf(),
+            numeric: numeric_at
+                .iter()
+                .map(|&(name, _)| (name, Envelope::default()))
+                .collect(),
+            text: text_at
+                .iter()
+                .map(|&(name, _)| (name, Vec::new()))
+                .collect(),
+            rows: 0,
+            per_row: 1,
+            in_last: 0,
+            cap: cap.max(2) & !1,
+        };
+        let mut values: Vec<Option<f64>> = Vec::with_capacity(numeric_at.len());
+        let mut file_rows = 0u64;
         let mut record = csv::StringRecord::new();
         loop {
             match csv_reader.read_record(&mut record) {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) => {
-                    let line = csv_line(&e).unwrap_or(rows as u64 + 2);
+                    let line = csv_line(&e).unwrap_or(file_rows + 2);
                     return Err(malformed(line, csv_message(&e)));
                 }
             }
-            let line = record.position().map_or(rows as u64 + 2, |p| p.line());
+            let line = record.position().map_or(file_rows + 2, |p| p.line());
+            values.clear();
             for &(name, index) in &numeric_at {
                 let raw = record.get(index).unwrap_or("");
                 let value = if raw.is_empty() {
@@ -118,26 +209,87 @@ impl TimeSeries {
                 if name == "time_s" && value.is_none() {
                     return Err(malformed(line, "column `time_s` is empty".into()));
                 }
-                if let Some(column) = numeric.get_mut(name) {
-                    column.push(value);
-                }
+                values.push(value);
             }
-            for &(name, index) in &text_at {
-                if let Some(column) = text.get_mut(name) {
-                    column.push(record.get(index).unwrap_or("").to_string());
-                }
-            }
-            rows += 1;
+            series.push_row(&numeric_at, &values, &text_at, &record);
+            file_rows += 1;
         }
-        Ok(Self {
-            source: source.to_path_buf(),
-            numeric,
-            text,
-            rows,
-        })
+        Ok(series)
     }
 
-    /// Number of data rows (simulated seconds).
+    /// Appends one file row: a new kept row, or folded into the last bucket while it has room.
+    fn push_row(
+        &mut self,
+        numeric_at: &[(&'static str, usize)],
+        values: &[Option<f64>],
+        text_at: &[(&'static str, usize)],
+        record: &csv::StringRecord,
+    ) {
+        if self.rows > 0 && self.in_last < self.per_row {
+            for (&(name, _), &value) in numeric_at.iter().zip(values) {
+                if let Some(column) = self.numeric.get_mut(name) {
+                    let last = self.rows - 1;
+                    column.high[last] = higher(column.high[last], value);
+                    column.low[last] = lower(column.low[last], value);
+                }
+            }
+            for &(name, index) in text_at {
+                if let Some(column) = self.text.get_mut(name) {
+                    let last = &mut column[self.rows - 1];
+                    if last.is_empty() {
+                        record.get(index).unwrap_or("").clone_into(last);
+                    }
+                }
+            }
+            self.in_last += 1;
+            return;
+        }
+        if self.rows == self.cap {
+            self.merge_pairs();
+        }
+        for (&(name, _), &value) in numeric_at.iter().zip(values) {
+            if let Some(column) = self.numeric.get_mut(name) {
+                column.high.push(value);
+                if self.per_row > 1 {
+                    column.low.push(value);
+                }
+            }
+        }
+        for &(name, index) in text_at {
+            if let Some(column) = self.text.get_mut(name) {
+                column.push(record.get(index).unwrap_or("").to_string());
+            }
+        }
+        self.rows += 1;
+        self.in_last = 1;
+    }
+
+    /// Halves the kept rows by merging adjacent pairs; every bucket is full when this runs, so buckets
+    /// stay aligned on multiples of the doubled width.
+    fn merge_pairs(&mut self) {
+        for column in self.numeric.values_mut() {
+            column.merge_pairs();
+        }
+        for column in self.text.values_mut() {
+            let merged = column.len().div_ceil(2);
+            for i in 0..merged {
+                let first = std::mem::take(&mut column[2 * i]);
+                let second = column.get_mut(2 * i + 1).map(std::mem::take);
+                column[i] = if first.is_empty() {
+                    second.unwrap_or_default()
+                } else {
+                    first
+                };
+            }
+            column.truncate(merged);
+        }
+        self.rows = self.rows.div_ceil(2);
+        self.per_row *= 2;
+        self.in_last = self.per_row;
+    }
+
+    /// Number of kept rows: the file's data rows (simulated seconds) when it has at most [`MAX_ROWS`],
+    /// else the number of buckets.
     pub fn len(&self) -> usize {
         self.rows
     }
@@ -147,9 +299,20 @@ impl TimeSeries {
         self.rows == 0
     }
 
-    /// A numeric column, or `None` when the file does not have it.
+    /// File rows (seconds) per kept row: 1 for a run of at most [`MAX_ROWS`] seconds, else a power of two.
+    pub fn seconds_per_row(&self) -> usize {
+        self.per_row
+    }
+
+    /// A numeric column (per kept row, the highest value of its seconds), or `None` when the file does
+    /// not have it.
     pub fn column(&self, name: &str) -> Option<&[Option<f64>]> {
-        self.numeric.get(name).map(Vec::as_slice)
+        self.numeric.get(name).map(|c| c.high.as_slice())
+    }
+
+    /// The lowest value of each kept row's seconds; the same as [`TimeSeries::column`] for a short run.
+    pub fn column_low(&self, name: &str) -> Option<&[Option<f64>]> {
+        self.numeric.get(name).map(Envelope::low)
     }
 
     /// True when the column exists and holds at least one value.
@@ -163,16 +326,18 @@ impl TimeSeries {
         self.text.get(name).map(Vec::as_slice)
     }
 
-    /// Simulated seconds of each row (always present).
+    /// Simulated second of each kept row (its first second; always present).
     pub fn times(&self) -> Vec<f64> {
-        self.column("time_s")
+        self.column_low("time_s")
             .map(|c| c.iter().map(|v| v.unwrap_or(0.0)).collect())
             .unwrap_or_default()
     }
 
     /// Last simulated second in the file, 0 when empty.
     pub fn end_time(&self) -> f64 {
-        self.times().last().copied().unwrap_or(0.0)
+        self.column("time_s")
+            .and_then(|c| c.last().copied().flatten())
+            .unwrap_or(0.0)
     }
 }
 
@@ -386,5 +551,78 @@ mod tests {
         .unwrap();
         assert_eq!(latency_cdf(&summary), [(10.0, 0.5), (30.0, 1.0)]);
         assert!(latency_cdf(&Value::Null).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod bucket_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn csv_of(values: &[Option<i32>]) -> String {
+        let mut out = String::from("time_s,ready_pods,cron_fire\n");
+        for (t, v) in values.iter().enumerate() {
+            let value = v.map(|v| v.to_string()).unwrap_or_default();
+            let fire = if t % 7 == 3 { "job" } else { "" };
+            out += &format!("{t},{value},{fire}\n");
+        }
+        out
+    }
+
+    proptest! {
+        /// Every kept row is the exact envelope of the seconds it covers, buckets are aligned and
+        /// never more than the cap; a file within the cap is kept row for row.
+        #[test]
+        fn buckets_hold_the_exact_envelope_of_their_seconds(
+            values in proptest::collection::vec(proptest::option::weighted(0.8, -50i32..50), 0..700),
+            cap in prop_oneof![Just(2usize), Just(4), Just(6), Just(16), Just(64)],
+        ) {
+            let series = TimeSeries::from_reader_with_cap(csv_of(&values).as_bytes(), Path::new("t.csv"), cap).unwrap();
+            let k = series.seconds_per_row();
+            prop_assert!(series.len() <= cap);
+            prop_assert!(k.is_power_of_two());
+            prop_assert_eq!(series.len(), values.len().div_ceil(k));
+            // The width is the smallest power of two that fits the file.
+            prop_assert!(k == 1 || values.len() > cap * k / 2);
+            let high = series.column("ready_pods").unwrap();
+            let low = series.column_low("ready_pods").unwrap();
+            let times = series.times();
+            let fires = series.text_column("cron_fire").unwrap();
+            for (row, chunk) in values.chunks(k).enumerate() {
+                let present: Vec<f64> = chunk.iter().flatten().map(|&v| f64::from(v)).collect();
+                let max = present.iter().copied().reduce(f64::max);
+                let min = present.iter().copied().reduce(f64::min);
+                prop_assert_eq!(high[row], max, "row {}", row);
+                prop_assert_eq!(low[row], min, "row {}", row);
+                prop_assert_eq!(times[row], (row * k) as f64);
+                let fired = (row * k..row * k + chunk.len()).any(|t| t % 7 == 3);
+                prop_assert_eq!(fires[row].as_str(), if fired { "job" } else { "" });
+            }
+            if values.len() <= cap {
+                prop_assert_eq!(k, 1);
+                let raw: Vec<Option<f64>> = values.iter().map(|v| v.map(f64::from)).collect();
+                prop_assert_eq!(high, raw.as_slice());
+                prop_assert_eq!(low, raw.as_slice());
+            }
+            let end = values.len().checked_sub(1).map_or(0.0, |t| t as f64);
+            prop_assert_eq!(series.end_time(), end);
+        }
+    }
+
+    #[test]
+    fn a_day_keeps_a_one_second_spike_and_dip_in_bounded_rows() {
+        let mut values = vec![Some(10); 86_400];
+        values[51_237] = Some(49);
+        values[70_001] = Some(-3);
+        let series =
+            TimeSeries::from_reader(csv_of(&values).as_bytes(), Path::new("t.csv")).unwrap();
+        assert!(series.len() <= MAX_ROWS && series.len() > MAX_ROWS / 2);
+        assert_eq!(series.seconds_per_row(), 16);
+        let high = series.column("ready_pods").unwrap();
+        let low = series.column_low("ready_pods").unwrap();
+        assert_eq!(high.iter().flatten().filter(|&&v| v == 49.0).count(), 1);
+        assert_eq!(high[51_237 / 16], Some(49.0));
+        assert_eq!(low[70_001 / 16], Some(-3.0));
+        assert_eq!(series.end_time(), 86_399.0);
     }
 }
