@@ -17,6 +17,7 @@
 mod atomic;
 mod compare;
 mod data;
+mod envelope;
 mod hey;
 mod html;
 pub use crate::observe::latency;
