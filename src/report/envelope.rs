@@ -61,8 +61,8 @@ fn merge_adjacent(
 #[cfg(test)]
 mod tests {
     use crate::report::data::{TimeSeries, MAX_ROWS};
-    use std::path::Path;
     use proptest::prelude::*;
+    use std::path::Path;
 
     fn csv_of(values: &[Option<i32>]) -> String {
         let mut out = String::from("time_s,ready_pods,cron_fire\n");
