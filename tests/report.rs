@@ -243,6 +243,10 @@ fn plots_are_written_as_valid_png_and_svg() {
             svg.contains("plots: "),
             "{stem}.svg lacks the scenario title"
         );
+        assert!(
+            !svg.contains("envelope"),
+            "{stem}.svg: a short run is drawn per second"
+        );
     }
     let replicas = fs::read_to_string(dir.join("replicas.svg")).unwrap();
     for label in [
@@ -269,6 +273,23 @@ fn plots_are_written_as_valid_png_and_svg() {
 }
 
 #[test]
+fn a_run_up_to_max_rows_is_kept_second_by_second() {
+    use podscale::report::{TimeSeries, MAX_ROWS};
+    let seconds = MAX_ROWS as u32;
+    let at_cap = write_run("at-cap", seconds, 1.0, "60s");
+    let series = TimeSeries::read(&at_cap.join("timeseries.csv")).unwrap();
+    assert_eq!((series.len(), series.seconds_per_row()), (MAX_ROWS, 1));
+    assert_eq!(series.column("ready_pods"), series.column_low("ready_pods"));
+    let above = write_run("above-cap", seconds + 1, 1.0, "60s");
+    let series = TimeSeries::read(&above.join("timeseries.csv")).unwrap();
+    assert_eq!(
+        (series.len(), series.seconds_per_row()),
+        (MAX_ROWS / 2 + 1, 2)
+    );
+    assert_eq!(series.end_time(), f64::from(seconds));
+}
+
+#[test]
 fn plots_are_deterministic() {
     let dir = write_run("determinism", 600, 1.0, "60s");
     write_plots(&dir).unwrap();
@@ -287,6 +308,11 @@ fn a_day_long_run_plots_quickly() {
     let elapsed = started.elapsed();
     assert_eq!(written.len(), 10);
     assert!(fs::metadata(dir.join("replicas.svg")).unwrap().len() < 2_000_000);
+    // 86,400 seconds do not fit in MAX_ROWS kept rows: the charts draw 16-second envelopes and say so.
+    for stem in ["replicas", "autoscaler_metric", "latency", "queues"] {
+        let svg = fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
+        assert!(svg.contains("min-max envelope of each 16 s"), "{stem}.svg");
+    }
     // Debug build on a shared 2-core machine; the point is "seconds, not minutes".
     assert!(elapsed.as_secs() < 60, "took {elapsed:?}");
 }

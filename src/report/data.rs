@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::envelope::{higher, lower, Envelope};
 use super::ReportError;
 use crate::observe::output::TIMESERIES_COLUMNS;
 
@@ -30,14 +31,33 @@ fn numeric_columns() -> impl Iterator<Item = &'static str> {
         .filter(|name| !TEXT_COLUMNS.contains(name))
 }
 
-/// The per-second time series of one run, column-major.
+/// Most rows a [`TimeSeries`] keeps. A longer file is folded into at most this many buckets of
+/// consecutive seconds, so reading it takes memory independent of the run's duration. Above the plots'
+/// pixel width (1200) and above twice their decimation (1500 buckets), so a short run draws exactly as
+/// it would from every row.
+pub const MAX_ROWS: usize = 8192;
+
+/// The per-second time series of one run, column-major, read in one streamed pass.
+///
+/// Up to [`MAX_ROWS`] rows it holds every row of the file as read. Beyond that each kept row is a
+/// bucket of `seconds_per_row()` consecutive seconds (a power of two): when the buckets fill, adjacent
+/// pairs merge. A bucket keeps, per numeric column, the lowest and the highest value of its seconds
+/// (the envelope: [`TimeSeries::column`] is the highest, [`TimeSeries::column_low`] the lowest), so a
+/// one-second spike or dip is never lost; `time_s` of a bucket is its first second; a text column keeps
+/// the first non-empty text of the bucket. Means are not kept: no chart draws one.
 #[derive(Debug, Clone)]
 pub struct TimeSeries {
     /// The file it was read from, for messages.
     pub source: PathBuf,
-    numeric: HashMap<&'static str, Vec<Option<f64>>>,
+    numeric: HashMap<&'static str, Envelope>,
     text: HashMap<&'static str, Vec<String>>,
+    /// Kept rows (buckets).
     rows: usize,
+    /// Seconds (file rows) per kept row; 1 until the first merge.
+    per_row: usize,
+    /// File rows folded into the last kept row.
+    in_last: usize,
+    cap: usize,
 }
 
 impl TimeSeries {
@@ -52,6 +72,15 @@ impl TimeSeries {
 
     /// Parses CSV text from any reader; `source` is only used in error messages.
     pub fn from_reader<R: std::io::Read>(reader: R, source: &Path) -> Result<Self, ReportError> {
+        Self::from_reader_with_cap(reader, source, MAX_ROWS)
+    }
+
+    /// As [`TimeSeries::from_reader`], keeping at most `cap` rows (an even number, at least 2).
+    pub(crate) fn from_reader_with_cap<R: std::io::Read>(
+        reader: R,
+        source: &Path,
+        cap: usize,
+    ) -> Result<Self, ReportError> {
         let malformed = |line: u64, message: String| ReportError::Malformed {
             path: source.to_path_buf(),
             line,
@@ -80,26 +109,35 @@ impl TimeSeries {
             .filter_map(|&name| column_index(name).map(|i| (name, i)))
             .collect();
 
-        let mut numeric: HashMap<&'static str, Vec<Option<f64>>> = numeric_at
-            .iter()
-            .map(|&(name, _)| (name, Vec::new()))
-            .collect();
-        let mut text: HashMap<&'static str, Vec<String>> = text_at
-            .iter()
-            .map(|&(name, _)| (name, Vec::new()))
-            .collect();
-        let mut rows = 0usize;
+        let mut series = Self {
+            source: source.to_path_buf(),
+            numeric: numeric_at
+                .iter()
+                .map(|&(name, _)| (name, Envelope::default()))
+                .collect(),
+            text: text_at
+                .iter()
+                .map(|&(name, _)| (name, Vec::new()))
+                .collect(),
+            rows: 0,
+            per_row: 1,
+            in_last: 0,
+            cap: cap.max(2) & !1,
+        };
+        let mut values: Vec<Option<f64>> = Vec::with_capacity(numeric_at.len());
+        let mut file_rows = 0u64;
         let mut record = csv::StringRecord::new();
         loop {
             match csv_reader.read_record(&mut record) {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) => {
-                    let line = csv_line(&e).unwrap_or(rows as u64 + 2);
+                    let line = csv_line(&e).unwrap_or(file_rows + 2);
                     return Err(malformed(line, csv_message(&e)));
                 }
             }
-            let line = record.position().map_or(rows as u64 + 2, |p| p.line());
+            let line = record.position().map_or(file_rows + 2, |p| p.line());
+            values.clear();
             for &(name, index) in &numeric_at {
                 let raw = record.get(index).unwrap_or("");
                 let value = if raw.is_empty() {
@@ -118,26 +156,87 @@ impl TimeSeries {
                 if name == "time_s" && value.is_none() {
                     return Err(malformed(line, "column `time_s` is empty".into()));
                 }
-                if let Some(column) = numeric.get_mut(name) {
-                    column.push(value);
-                }
+                values.push(value);
             }
-            for &(name, index) in &text_at {
-                if let Some(column) = text.get_mut(name) {
-                    column.push(record.get(index).unwrap_or("").to_string());
-                }
-            }
-            rows += 1;
+            series.push_row(&numeric_at, &values, &text_at, &record);
+            file_rows += 1;
         }
-        Ok(Self {
-            source: source.to_path_buf(),
-            numeric,
-            text,
-            rows,
-        })
+        Ok(series)
     }
 
-    /// Number of data rows (simulated seconds).
+    /// Appends one file row: a new kept row, or folded into the last bucket while it has room.
+    fn push_row(
+        &mut self,
+        numeric_at: &[(&'static str, usize)],
+        values: &[Option<f64>],
+        text_at: &[(&'static str, usize)],
+        record: &csv::StringRecord,
+    ) {
+        if self.rows > 0 && self.in_last < self.per_row {
+            for (&(name, _), &value) in numeric_at.iter().zip(values) {
+                if let Some(column) = self.numeric.get_mut(name) {
+                    let last = self.rows - 1;
+                    column.high[last] = higher(column.high[last], value);
+                    column.low[last] = lower(column.low[last], value);
+                }
+            }
+            for &(name, index) in text_at {
+                if let Some(column) = self.text.get_mut(name) {
+                    let last = &mut column[self.rows - 1];
+                    if last.is_empty() {
+                        record.get(index).unwrap_or("").clone_into(last);
+                    }
+                }
+            }
+            self.in_last += 1;
+            return;
+        }
+        if self.rows == self.cap {
+            self.merge_pairs();
+        }
+        for (&(name, _), &value) in numeric_at.iter().zip(values) {
+            if let Some(column) = self.numeric.get_mut(name) {
+                column.high.push(value);
+                if self.per_row > 1 {
+                    column.low.push(value);
+                }
+            }
+        }
+        for &(name, index) in text_at {
+            if let Some(column) = self.text.get_mut(name) {
+                column.push(record.get(index).unwrap_or("").to_string());
+            }
+        }
+        self.rows += 1;
+        self.in_last = 1;
+    }
+
+    /// Halves the kept rows by merging adjacent pairs; every bucket is full when this runs, so buckets
+    /// stay aligned on multiples of the doubled width.
+    fn merge_pairs(&mut self) {
+        for column in self.numeric.values_mut() {
+            column.merge_pairs();
+        }
+        for column in self.text.values_mut() {
+            let merged = column.len().div_ceil(2);
+            for i in 0..merged {
+                let first = std::mem::take(&mut column[2 * i]);
+                let second = column.get_mut(2 * i + 1).map(std::mem::take);
+                column[i] = if first.is_empty() {
+                    second.unwrap_or_default()
+                } else {
+                    first
+                };
+            }
+            column.truncate(merged);
+        }
+        self.rows = self.rows.div_ceil(2);
+        self.per_row *= 2;
+        self.in_last = self.per_row;
+    }
+
+    /// Number of kept rows: the file's data rows (simulated seconds) when it has at most [`MAX_ROWS`],
+    /// else the number of buckets.
     pub fn len(&self) -> usize {
         self.rows
     }
@@ -147,9 +246,20 @@ impl TimeSeries {
         self.rows == 0
     }
 
-    /// A numeric column, or `None` when the file does not have it.
+    /// File rows (seconds) per kept row: 1 for a run of at most [`MAX_ROWS`] seconds, else a power of two.
+    pub fn seconds_per_row(&self) -> usize {
+        self.per_row
+    }
+
+    /// A numeric column (per kept row, the highest value of its seconds), or `None` when the file does
+    /// not have it.
     pub fn column(&self, name: &str) -> Option<&[Option<f64>]> {
-        self.numeric.get(name).map(Vec::as_slice)
+        self.numeric.get(name).map(|c| c.high.as_slice())
+    }
+
+    /// The lowest value of each kept row's seconds; the same as [`TimeSeries::column`] for a short run.
+    pub fn column_low(&self, name: &str) -> Option<&[Option<f64>]> {
+        self.numeric.get(name).map(Envelope::low)
     }
 
     /// True when the column exists and holds at least one value.
@@ -163,16 +273,18 @@ impl TimeSeries {
         self.text.get(name).map(Vec::as_slice)
     }
 
-    /// Simulated seconds of each row (always present).
+    /// Simulated second of each kept row (its first second; always present).
     pub fn times(&self) -> Vec<f64> {
-        self.column("time_s")
+        self.column_low("time_s")
             .map(|c| c.iter().map(|v| v.unwrap_or(0.0)).collect())
             .unwrap_or_default()
     }
 
     /// Last simulated second in the file, 0 when empty.
     pub fn end_time(&self) -> f64 {
-        self.times().last().copied().unwrap_or(0.0)
+        self.column("time_s")
+            .and_then(|c| c.last().copied().flatten())
+            .unwrap_or(0.0)
     }
 }
 

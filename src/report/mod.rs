@@ -17,6 +17,7 @@
 mod atomic;
 mod compare;
 mod data;
+mod envelope;
 mod hey;
 mod html;
 pub use crate::observe::latency;
@@ -29,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 pub use atomic::{write_atomic, AtomicFile};
 pub use compare::compare;
-pub use data::{read_summary, TimeSeries};
+pub use data::{read_summary, TimeSeries, MAX_ROWS};
 pub use hey::hey_summary;
 pub use html::write_html;
 pub use plots::{write_pareto_plot, write_plots, ParetoChart, ParetoPoint};

@@ -16,7 +16,11 @@ where
         .iter()
         .map(|r| r.series.end_time() + 1.0)
         .fold(1.0, f64::max);
-    TimeFrame::new(root, title, &labels.join("  |  "), span)
+    let mut subtitle = labels.join("  |  ");
+    if let Some(note) = envelope_note(runs.iter().map(|r| &r.series)) {
+        subtitle = format!("{subtitle}  |  {note}");
+    }
+    TimeFrame::new(root, title, &subtitle, span)
 }
 
 pub(super) fn draw_compare_replicas<DB: DrawingBackend>(

@@ -1,45 +1,57 @@
 //! Curves from `timeseries.csv` columns: decimation for drawing (min and max kept per bucket of seconds,
 //! so spikes survive; the worst value per bucket for latency), flagged intervals (panic, cold starts,
 //! activator in path) and the stroke each curve is drawn with.
+//!
+//! A run longer than [`crate::report::data::MAX_ROWS`] seconds arrives already folded into buckets of
+//! seconds with a lowest and a highest value each (see [`TimeSeries`]); curves then draw that envelope,
+//! so a one-second spike still reaches the chart, and the charts' subtitle says how many seconds a point
+//! covers.
 
 use super::*;
 
-/// Decimated curve as continuous segments in axis units; empty fields split segments.
+/// Decimated curve as continuous segments in axis units; empty fields split segments. `low` and `high`
+/// are the lowest and highest value of each row (the same slice for per-second rows).
 pub(super) fn segments(
     times: &[f64],
-    values: &[Option<f64>],
+    low: &[Option<f64>],
+    high: &[Option<f64>],
     axis: TimeAxis,
 ) -> Vec<Vec<(f64, f64)>> {
-    let rows = times.len().min(values.len());
+    let rows = times.len().min(low.len()).min(high.len());
     let bucket = rows.div_ceil(MAX_BUCKETS).max(1);
     let mut result = Vec::new();
     let mut current: Vec<(f64, f64)> = Vec::new();
     for start in (0..rows).step_by(bucket) {
         let end = (start + bucket).min(rows);
-        let present: Vec<usize> = (start..end).filter(|&i| values[i].is_some()).collect();
+        let present: Vec<usize> = (start..end).filter(|&i| high[i].is_some()).collect();
         if present.is_empty() {
             if !current.is_empty() {
                 result.push(std::mem::take(&mut current));
             }
             continue;
         }
-        let value = |i: usize| values[i].unwrap_or(0.0);
+        let low_at = |i: usize| low[i].or(high[i]).unwrap_or(0.0);
+        let high_at = |i: usize| high[i].unwrap_or(0.0);
         let lowest = *present
             .iter()
-            .min_by(|&&a, &&b| value(a).total_cmp(&value(b)))
+            .min_by(|&&a, &&b| low_at(a).total_cmp(&low_at(b)))
             .unwrap_or(&present[0]);
         let highest = *present
             .iter()
-            .max_by(|&&a, &&b| value(a).total_cmp(&value(b)))
+            .max_by(|&&a, &&b| high_at(a).total_cmp(&high_at(b)))
             .unwrap_or(&present[0]);
+        let (low_point, high_point) = (
+            (times[lowest] / axis.seconds_per_unit, low_at(lowest)),
+            (times[highest] / axis.seconds_per_unit, high_at(highest)),
+        );
         let (first, second) = if lowest <= highest {
-            (lowest, highest)
+            (low_point, high_point)
         } else {
-            (highest, lowest)
+            (high_point, low_point)
         };
-        current.push((times[first] / axis.seconds_per_unit, value(first)));
+        current.push(first);
         if second != first {
-            current.push((times[second] / axis.seconds_per_unit, value(second)));
+            current.push(second);
         }
     }
     if !current.is_empty() {
@@ -98,8 +110,13 @@ pub(super) fn split_at_reversals(points: &[(i32, i32)]) -> Vec<Vec<(i32, i32)>> 
     runs
 }
 
-/// Intervals `[start, end)` in seconds where `flag(row)` holds, merged across short gaps.
-pub(super) fn intervals(times: &[f64], flag: impl Fn(usize) -> bool) -> Vec<(f64, f64)> {
+/// Intervals `[start, end)` in seconds where `flag(row)` holds, merged across short gaps; each row
+/// covers `row_seconds` from its time.
+pub(super) fn intervals(
+    times: &[f64],
+    row_seconds: f64,
+    flag: impl Fn(usize) -> bool,
+) -> Vec<(f64, f64)> {
     let span = times.last().copied().unwrap_or(0.0) + 1.0;
     let merge_gap = span / MAX_INTERVALS;
     let mut result: Vec<(f64, f64)> = Vec::new();
@@ -108,8 +125,8 @@ pub(super) fn intervals(times: &[f64], flag: impl Fn(usize) -> bool) -> Vec<(f64
             continue;
         }
         match result.last_mut() {
-            Some(last) if t - last.1 <= merge_gap => last.1 = t + 1.0,
-            _ => result.push((t, t + 1.0)),
+            Some(last) if t - last.1 <= merge_gap => last.1 = t + row_seconds,
+            _ => result.push((t, t + row_seconds)),
         }
     }
     result
@@ -121,7 +138,7 @@ pub(super) fn flagged_intervals(series: &TimeSeries, times: &[f64], name: &str) 
         .column(name)
         .map(|c| c.iter().map(|v| v.is_some_and(|x| x > 0.0)).collect())
         .unwrap_or_else(|| vec![false; series.len()]);
-    intervals(times, |row| flags[row])
+    intervals(times, series.seconds_per_row() as f64, |row| flags[row])
 }
 
 pub(super) fn column_max(series: &TimeSeries, names: &[&str]) -> f64 {

@@ -283,17 +283,29 @@ mod tests {
         let times: Vec<f64> = (0..86_400).map(f64::from).collect();
         let mut values: Vec<Option<f64>> = vec![Some(1.0); times.len()];
         values[40_000] = Some(500.0);
-        let curve = segments(&times, &values, TimeAxis::for_span(86_400.0));
+        let curve = segments(&times, &values, &values, TimeAxis::for_span(86_400.0));
         let points: usize = curve.iter().map(Vec::len).sum();
         assert!(points <= 2 * MAX_BUCKETS, "{points}");
         assert!(curve.iter().flatten().any(|&(_, y)| y == 500.0));
     }
 
     #[test]
+    fn bucketed_rows_draw_their_envelope() {
+        let times = [0.0, 32.0, 64.0];
+        let low = [Some(1.0), Some(0.0), Some(1.0)];
+        let high = [Some(1.0), Some(9.0), Some(1.0)];
+        let curve = segments(&times, &low, &high, TimeAxis::for_span(96.0));
+        let seconds = TimeAxis::for_span(96.0).seconds_per_unit;
+        let ys: Vec<f64> = curve.iter().flatten().map(|p| p.1).collect();
+        assert_eq!(ys, [1.0, 0.0, 9.0, 1.0]);
+        assert_eq!(curve[0][1].0, 32.0 / seconds);
+    }
+
+    #[test]
     fn empty_fields_split_segments() {
         let times = [0.0, 1.0, 2.0, 3.0];
         let values = [Some(1.0), None, Some(2.0), Some(3.0)];
-        let curve = segments(&times, &values, TimeAxis::for_span(4.0));
+        let curve = segments(&times, &values, &values, TimeAxis::for_span(4.0));
         assert_eq!(curve, vec![vec![(0.0, 1.0)], vec![(2.0, 2.0), (3.0, 3.0)]]);
     }
 
@@ -349,7 +361,7 @@ mod tests {
     #[test]
     fn intervals_cover_flagged_seconds() {
         let times: Vec<f64> = (0..1000).map(f64::from).collect();
-        let bands = intervals(&times, |row| (100..160).contains(&row));
+        let bands = intervals(&times, 1.0, |row| (100..160).contains(&row));
         assert_eq!(bands, vec![(100.0, 160.0)]);
     }
 

@@ -17,7 +17,9 @@ where
     // Offered load above the replica curve on the same time axis, so cause and response read together.
     let load_area = frame.split_top(HEIGHT / 4);
     let load_colour = PALETTE[4];
-    if let Some(arrivals) = series.column("arrivals") {
+    if let (Some(arrivals_low), Some(arrivals)) =
+        (series.column_low("arrivals"), series.column("arrivals"))
+    {
         let load_max = padded_max(column_max(series, &["arrivals"]));
         let mut load = build_time_chart(
             &load_area,
@@ -27,7 +29,7 @@ where
             "arrivals/s",
             4,
         )?;
-        for segment in segments(&times, arrivals, axis) {
+        for segment in segments(&times, arrivals_low, arrivals, axis) {
             load.draw_series(LineSeries::new(segment, load_colour.stroke_width(2)))?;
         }
     }
@@ -63,11 +65,16 @@ where
         plot.column(series, &times, column, label, Stroke::solid(colour, width))?;
     }
 
-    // Scale events: every second in which the desired count changed.
-    if let Some(desired) = series.column("desired_pods") {
+    // Scale events: every second (bucket, in a long run) in which the desired count changed.
+    if let (Some(desired_low), Some(desired)) = (
+        series.column_low("desired_pods"),
+        series.column("desired_pods"),
+    ) {
         let events: Vec<(f64, f64)> = (1..desired.len())
             .filter_map(|row| match (desired[row - 1], desired[row]) {
-                (Some(before), Some(after)) if before != after => {
+                (Some(before), Some(after))
+                    if before != after || desired_low[row] != Some(after) =>
+                {
                     Some((times[row] / axis.seconds_per_unit, after))
                 }
                 _ => None,
@@ -133,19 +140,26 @@ where
     let times = series.times();
 
     // The revision-level target is the per-pod target times the ready pods (at least one), matching how
-    // the observed metric is reported as a revision total.
+    // the observed metric is reported as a revision total. Both factors are non-negative, so in a long
+    // run the product of the bucket's lows and of its highs bound the target's envelope.
+    let target_from = |per_pod: Option<&[Option<f64>]>, ready: Option<&[Option<f64>]>| match per_pod
+    {
+        Some(per_pod) => per_pod
+            .iter()
+            .enumerate()
+            .map(|(row, t)| {
+                let pods = ready.and_then(|r| r[row]).unwrap_or(0.0).max(1.0);
+                t.map(|t| t * pods)
+            })
+            .collect(),
+        None => vec![None; series.len()],
+    };
     let target: Vec<Option<f64>> =
-        match (series.column("target_per_pod"), series.column("ready_pods")) {
-            (Some(per_pod), ready) => per_pod
-                .iter()
-                .enumerate()
-                .map(|(row, t)| {
-                    let pods = ready.and_then(|r| r[row]).unwrap_or(0.0).max(1.0);
-                    t.map(|t| t * pods)
-                })
-                .collect(),
-            (None, _) => vec![None; series.len()],
-        };
+        target_from(series.column("target_per_pod"), series.column("ready_pods"));
+    let target_low: Vec<Option<f64>> = target_from(
+        series.column_low("target_per_pod"),
+        series.column_low("ready_pods"),
+    );
     let target_max = target.iter().flatten().copied().fold(0.0, f64::max);
     let y_max =
         padded_max(column_max(series, &["observed_stable", "observed_panic"]).max(target_max));
@@ -177,7 +191,7 @@ where
     )?;
     // An all-empty target draws nothing and adds no legend entry.
     plot.curve(
-        &segments(&times, &target, frame.axis),
+        &segments(&times, &target_low, &target, frame.axis),
         "target x max(ready, 1)",
         Stroke::dashed(BLACK, 2),
     )?;

@@ -40,12 +40,11 @@ where
         what: &str,
     ) -> DrawResult<Self> {
         let span = run.series.end_time() + 1.0;
-        Self::new(
-            root,
-            &run_title(run, what),
-            &settings_line(&run.summary),
-            span,
-        )
+        let mut subtitle = settings_line(&run.summary);
+        if let Some(note) = envelope_note(std::iter::once(&run.series)) {
+            subtitle = format!("{subtitle}  |  {note}");
+        }
+        Self::new(root, &run_title(run, what), &subtitle, span)
     }
 
     /// A plot with a linear y axis from 0 to `y_max`.
@@ -194,9 +193,11 @@ where
         label: &str,
         stroke: Stroke,
     ) -> DrawResult {
-        match series.column(column).filter(|_| series.has_values(column)) {
-            Some(values) => self.curve(&segments(times, values, self.axis), label, stroke),
-            None => Ok(()),
+        match (series.column_low(column), series.column(column)) {
+            (Some(low), Some(high)) if series.has_values(column) => {
+                self.curve(&segments(times, low, high, self.axis), label, stroke)
+            }
+            _ => Ok(()),
         }
     }
 
@@ -236,6 +237,13 @@ where
     pub(super) fn finish(self) -> DrawResult {
         draw_legend(self.legend_area, &self.legend)
     }
+}
+
+/// Says how many seconds one drawn point covers when any of `series` was folded into buckets (a run
+/// longer than [`crate::report::data::MAX_ROWS`] seconds); `None` when every row is one second.
+pub(super) fn envelope_note<'a>(series: impl Iterator<Item = &'a TimeSeries>) -> Option<String> {
+    let widest = series.map(TimeSeries::seconds_per_row).max()?;
+    (widest > 1).then(|| format!("long run: curves show the min-max envelope of each {widest} s"))
 }
 
 /// A chart with the shared margins and mesh style; `y_range` is a plain or log-scale range.
