@@ -168,10 +168,7 @@ impl Revision {
     /// The event-side reference to the pod now in `slot`.
     #[inline]
     pub(crate) fn pod_ref(&self, slot: u32) -> PodRef {
-        PodRef {
-            revision: self.id,
-            pod: self.pod_id(slot),
-        }
+        PodRef::new(self.id, self.pod_id(slot))
     }
 
     /// Ready plus starting (Pending included): what the deployment counts against its replica count.

@@ -116,18 +116,20 @@ impl Sim {
             Event::AtIngress(req) => self.at_ingress(now, req),
             Event::ServiceDone(req) => self.service_done(now, req),
             Event::AtClient(req) => self.at_client(now, req),
-            Event::PodReady(p) if self.is_live(p) => self.pod_ready(now, p.revision, p.pod.slot()),
+            Event::PodReady(p) if self.is_live(p) => {
+                self.pod_ready(now, p.revision(), p.pod().slot())
+            }
             Event::PodProbed(p) if self.is_live(p) => {
-                self.pod_probed(now, p.revision, p.pod.slot())
+                self.pod_probed(now, p.revision(), p.pod().slot())
             }
             Event::PodGraceOver(p) if self.is_live(p) => {
-                self.pod_grace_over(now, p.revision, p.pod.slot())
+                self.pod_grace_over(now, p.revision(), p.pod().slot())
             }
             Event::PodDrained(p) if self.is_live(p) => {
-                self.pod_drained(now, p.revision, p.pod.slot())
+                self.pod_drained(now, p.revision(), p.pod().slot())
             }
             Event::PodNextDone(p) if self.is_live(p) => {
-                self.shared_done(now, p.revision, p.pod.slot())
+                self.shared_done(now, p.revision(), p.pod().slot())
             }
             // A lifecycle event of a pod whose slot has been reused since.
             Event::PodReady(_)

@@ -224,7 +224,7 @@ impl Sim {
     fn step_cluster_autoscaler(&mut self, now: SimTime) {
         let (mut unplaced, mut oldest) = (0u32, None::<(SimTime, PodRequest)>);
         for r in &self.unplaced {
-            let p = &self.revisions[r.revision.index()].pods[r.pod.index()];
+            let p = &self.revisions[r.revision().index()].pods[r.pod().index()];
             // By slot, as the scheduler's queue is read (see `place_pending`).
             if p.state == PodState::Starting && p.node.is_none() {
                 unplaced += 1;

@@ -72,8 +72,8 @@ impl Sim {
         while let Some(&r) = self.unplaced.front() {
             // Entries are read by slot: one whose pod was deleted while Pending is dropped here, but one
             // whose slot already holds a newer Pending pod stands for that pod (in the older position).
-            let rev = &mut self.revisions[r.revision.index()];
-            let pod = r.pod.slot();
+            let rev = &mut self.revisions[r.revision().index()];
+            let pod = r.pod().slot();
             let p = &rev.pods[pod as usize];
             if p.state != PodState::Starting || p.node.is_some() {
                 self.unplaced.pop_front(); // deleted while Pending
@@ -102,7 +102,7 @@ impl Sim {
             );
             let probed = routes_at < plan.ready_at && rev.scaler.has_activator();
             let ev = self.at(plan.ready_at, Event::PodReady(id));
-            self.rev(r.revision).pods[pod as usize].lifecycle_event = Some(ev);
+            self.rev(r.revision()).pods[pod as usize].lifecycle_event = Some(ev);
             if probed {
                 // Not cancelled: a pod deleted or reused since is recognised by its state and generation.
                 self.at(routes_at, Event::PodProbed(id));
