@@ -64,7 +64,11 @@ impl Sim {
         self.counts.total += 1;
         self.in_flight += 1;
         self.second.arrivals += 1;
-        self.revisions[rv.index()].stats.arrival();
+        // Per-service figures only matter with several services; with one they would repeat the run's
+        // own counters at the cost of two log-histogram records per response.
+        if self.multi.is_some() {
+            self.revisions[rv.index()].stats.arrival();
+        }
         let delay = self.one_way_delay(rv);
         self.at(now + delay, Event::AtIngress(id));
     }
@@ -118,11 +122,13 @@ impl Sim {
         self.free_requests.push(id.slot());
         self.in_flight -= 1;
         *self.status_codes.entry(r.status).or_insert(0) += 1;
-        self.revisions[r.revision.index()].stats.response(
-            r.status == 200,
-            (now - r.sent).0,
-            r.cold,
-        );
+        if self.multi.is_some() {
+            self.revisions[r.revision.index()].stats.response(
+                r.status == 200,
+                (now - r.sent).0,
+                r.cold,
+            );
+        }
         if let Some(slo) = self.slo.as_mut() {
             slo.record(now, (r.status == 200).then(|| (now - r.sent).0 / 1_000));
         }
