@@ -205,3 +205,27 @@ fn runs_are_deterministic() {
     std::fs::remove_dir_all(&a_dir).ok();
     std::fs::remove_dir_all(&b_dir).ok();
 }
+
+/// The bundled forty-model cluster cut to 30 s: the last (partial) row is written after the queue has
+/// popped the first event past the end, and the Cluster Autoscaler may add a node then; that used to
+/// schedule its readiness into the queue's past and panic.
+#[test]
+fn a_short_cut_of_the_forty_model_cluster_finishes() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/cluster-forty-models.yaml");
+    let sets = ["duration=20s".to_string(), "cooldown=10s".to_string()];
+    let loaded = podscale::scenario::load(&path, &sets).unwrap();
+    let prepared = prepare_services(&loaded, None).unwrap();
+    let dir = std::env::temp_dir().join(format!("podscale-forty-short-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    run_services_to_dir(&dir, &loaded, prepared, DirHooks::default()).unwrap();
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["duration_s"].as_f64(),
+        Some(30.0),
+        "{}",
+        summary["duration_s"]
+    );
+}

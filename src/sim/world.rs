@@ -298,7 +298,15 @@ impl Sim {
     }
 
     pub(crate) fn at(&mut self, time: SimTime, event: Event) -> EventId {
-        // The loop only ever schedules at or after the current time, so this cannot fail.
+        // While the run is live the loop only schedules at or after the current time. After it, the queue
+        // has already popped the first event past the end, and the last (partial) row, written at the end,
+        // may still schedule (a node the Cluster Autoscaler adds, a pod's readiness) at a time the queue has
+        // passed; such events are never handled, so they go in at the queue's time.
+        let time = if self.queue.now() > self.end {
+            time.max(self.queue.now())
+        } else {
+            time
+        };
         self.queue
             .schedule(time, event)
             .expect("events are never scheduled into the past")
