@@ -34,7 +34,8 @@ impl Sim {
         client: u32,
         attrs: RequestAttrs,
     ) {
-        let mut request = Request {
+        let rv = self.entry_revision(rv);
+        let request = Request {
             generation: 0,
             sent: now,
             deadline: SimTime::MAX,
@@ -49,18 +50,9 @@ impl Sim {
             status: 0,
             timeout_event: None,
             tokens: Default::default(),
+            link: Default::default(),
         };
-        let id = match self.free_requests.pop() {
-            Some(slot) => {
-                request.generation = self.requests[slot as usize].generation.wrapping_add(1);
-                self.requests[slot as usize] = request;
-                RequestId::new(slot, request.generation)
-            }
-            None => {
-                self.requests.push(request);
-                RequestId::new((self.requests.len() - 1) as u32, 0)
-            }
-        };
+        let id = self.alloc_request(request);
         self.counts.total += 1;
         self.in_flight += 1;
         self.second.arrivals += 1;
@@ -71,6 +63,21 @@ impl Sim {
         }
         let delay = self.one_way_delay(rv);
         self.at(now + delay, Event::AtIngress(id));
+    }
+
+    /// Puts `request` in a free slot of the request slab (bumping the slot's generation).
+    pub(crate) fn alloc_request(&mut self, mut request: Request) -> RequestId {
+        match self.free_requests.pop() {
+            Some(slot) => {
+                request.generation = self.requests[slot as usize].generation.wrapping_add(1);
+                self.requests[slot as usize] = request;
+                RequestId::new(slot, request.generation)
+            }
+            None => {
+                self.requests.push(request);
+                RequestId::new((self.requests.len() - 1) as u32, 0)
+            }
+        }
     }
 
     /// The revision a request goes to: the ingress has one route today, to the scenario's one revision
@@ -118,6 +125,10 @@ impl Sim {
 
     pub(crate) fn at_client(&mut self, now: SimTime, id: RequestId) {
         let r = self.requests[id.index()];
+        if r.link.parent.is_some() {
+            self.child_answered(now, id);
+            return;
+        }
         self.requests[id.index()].stage = Stage::Free;
         self.free_requests.push(id.slot());
         self.in_flight -= 1;

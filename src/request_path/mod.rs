@@ -13,6 +13,7 @@
 pub mod activator;
 pub mod activator_fleet;
 mod activator_loop;
+pub mod calls;
 mod ingress;
 mod queue_proxy;
 pub mod stats;

@@ -106,6 +106,9 @@ impl Sim {
         let Some(pod) = r.pod.map(|p| p.slot()) else {
             return;
         };
+        if r.status == 200 && self.calls.is_some() && self.advance_call(now, id) {
+            return;
+        }
         let rv = r.revision;
         let rev = &mut self.revisions[rv.index()];
         let p = &mut rev.pods[pod as usize];
@@ -280,6 +283,10 @@ impl Sim {
             return;
         }
         self.requests[id.index()].timeout_event = None;
+        if r.stage == Stage::Waiting {
+            self.call_timeout(now, id);
+            return;
+        }
         // Only a request in a pod's queue has its own timer (the activator queue has one for its head).
         if r.stage != Stage::PodQueue {
             return;

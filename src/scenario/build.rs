@@ -450,6 +450,7 @@ pub fn prepare(
         settings,
         effective_config: serde_json::Value::Null,
         slo: spec.output.slo.clone(),
+        calls: None,
     };
     config.effective_config = super::effective::build(
         &origins,

@@ -46,6 +46,8 @@ pub struct SimConfig {
     pub effective_config: serde_json::Value,
     /// SLO attainment to measure (`output.slo`).
     pub slo: Option<crate::observe::slo::SloSpec>,
+    /// The revisions this service calls while serving (KServe components, graph routers); `None`: none.
+    pub calls: Option<Box<crate::request_path::calls::CallSpec>>,
 }
 
 /// The pod and cluster models beyond the basic request path.

@@ -84,6 +84,7 @@ impl Sim {
             .next()
             .ok_or_else(|| SimError::Config("no services".into()))?;
         let mut world_cfg = first.config;
+        let mut calls = vec![world_cfg.calls.take()];
         let service_name = std::mem::replace(&mut world_cfg.name, name.to_string());
         let first_seed = std::mem::replace(&mut world_cfg.seed, seed);
         if first.traffic.closed_loop.is_some() {
@@ -105,11 +106,13 @@ impl Sim {
             }
             let streams = crate::engine::RngStreams::new(s.config.seed);
             let id = RevisionId::new(i as u32 + 1, 0);
+            calls.push(s.config.calls.take());
             let mut rev = Revision::new(id, &mut s.config, &streams);
             rev.source = s.traffic.open_loop;
             sim.revisions.push(rev);
         }
         sim.multi = Some(outputs);
+        sim.install_calls(calls, seed)?;
         Ok(sim)
     }
 

@@ -107,6 +107,8 @@ pub(crate) enum Stage {
     ActivatorQueue,
     PodQueue,
     Executing,
+    /// On its pod, waiting for the requests it sent to other revisions (`request_path::calls`).
+    Waiting,
     Returning,
 }
 
@@ -155,6 +157,8 @@ pub(crate) struct Request {
     pub(crate) timeout_event: Option<EventId>,
     /// Token timeline on a KV cache pod (first token, tokens kept across preemption, TTFT/TPOT).
     pub(crate) tokens: crate::workload::engine::TokenState,
+    /// Its caller and its progress through its revision's call plan (`request_path::calls`).
+    pub(crate) link: crate::request_path::calls::CallLink,
 }
 
 pub(crate) struct Rngs {
@@ -226,6 +230,8 @@ pub(crate) struct Sim {
     pub(crate) llm: Option<crate::observe::llm::LlmStats>,
     /// Per-service and cluster outputs of a run with several services (`None`: one service).
     pub(crate) multi: Option<crate::sim::services::MultiOutputs>,
+    /// Calls between revisions (transformer -> predictor, graph routers); `None`: no revision calls.
+    pub(crate) calls: Option<Box<crate::request_path::calls::Calls>>,
 }
 
 impl Sim {
@@ -281,6 +287,7 @@ impl Sim {
                 .kv_cache_tokens()
                 .map(crate::observe::llm::LlmStats::new),
             multi: None,
+            calls: None,
             cfg,
         }
     }

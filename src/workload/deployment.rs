@@ -332,7 +332,11 @@ impl Sim {
         let this = Some(self.revisions[rv.index()].pod_id(pod));
         for slot in 0..self.requests.len() as u32 {
             let r = self.requests[slot as usize];
-            if r.stage == Stage::Executing && r.revision == rv && r.pod == this {
+            let on_pod = matches!(r.stage, Stage::Executing | Stage::Waiting);
+            if on_pod && r.revision == rv && r.pod == this {
+                if let Some(ev) = self.requests[slot as usize].timeout_event.take() {
+                    self.queue.cancel(ev);
+                }
                 self.respond(now, RequestId::new(slot, r.generation), 502);
             }
         }
