@@ -91,9 +91,10 @@ pub fn prepare(
     // The service: a referenced manifest first, then the scenario's own fields on top.
     let mut service = super::manifests::ServiceManifest::default();
     if let Some(rel) = &spec.service.manifest {
-        match super::manifests::read_service_manifest_named(
+        match super::manifests::read_service_component(
             &base.join(rel),
             spec.service.name.as_deref(),
+            spec.service.component.as_deref(),
         ) {
             Ok(m) => service = m,
             Err(message) => errors.push(loaded.error_at("service.manifest", message)),

@@ -93,6 +93,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "output",
     "services",
     "services_trace",
+    "kserve",
 ];
 
 /// Reads a scenario file and applies `--set` overrides. Returns every structural error found.

@@ -13,6 +13,10 @@
 
 mod docs;
 mod kserve;
+mod topology;
+pub use topology::{
+    parse_condition, read_kserve_shape, GraphShape, GraphStep, IsvcShape, KserveShape,
+};
 
 use super::scalar_to_string;
 use crate::time::SimDuration;
@@ -86,6 +90,17 @@ pub fn read_service_manifest_named(
     path: &Path,
     name: Option<&str>,
 ) -> Result<ServiceManifest, String> {
+    read_service_component(path, name, None)
+}
+
+/// [`read_service_manifest_named`] for one component of an InferenceService (`predictor`,
+/// `transformer` or `explainer`; `None`: the predictor, warning about the others). With a component,
+/// the file's other InferenceServices and InferenceGraph are part of the topology, not warned about.
+pub fn read_service_component(
+    path: &Path,
+    name: Option<&str>,
+    component: Option<&str>,
+) -> Result<ServiceManifest, String> {
     let docs = read_docs(path)?;
     let serving: Vec<&Doc> = docs.iter().filter(|d| is_serving(d)).collect();
     let names = || {
@@ -137,10 +152,12 @@ pub fn read_service_manifest_named(
     if chosen.kind() == "Service" {
         knative_service(chosen, &mut m)?;
     } else {
-        kserve::read_inference_service(chosen, &mut m)?;
+        kserve::read_inference_service(chosen, &mut m, component)?;
     }
     for doc in &docs {
-        if std::ptr::eq(doc, chosen) {
+        if std::ptr::eq(doc, chosen)
+            || (component.is_some() && (is_serving(doc) || doc.kind() == "InferenceGraph"))
+        {
             continue;
         }
         match (doc.kind(), doc.name()) {

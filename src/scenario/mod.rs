@@ -34,6 +34,7 @@ pub mod effective;
 mod error;
 pub mod hpa;
 pub mod keda;
+pub mod kserve_topology;
 pub mod limits;
 pub mod locate;
 pub mod manifests;

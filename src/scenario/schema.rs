@@ -48,6 +48,10 @@ pub struct ScenarioSpec {
     /// Services generated from a multi-service trace, as written (see [`services::ServicesTraceSpec`](super::services::ServicesTraceSpec)).
     #[serde(default)]
     pub services_trace: Option<Value>,
+    /// KServe InferenceServices with their components and an InferenceGraph, as written (read by
+    /// [`prepare_services`](super::prepare_services); see [`kserve_topology`](super::kserve_topology)).
+    #[serde(default)]
+    pub kserve: Option<Value>,
 }
 
 fn default_seed() -> u64 {
@@ -63,6 +67,10 @@ pub struct ServiceSpec {
     pub manifest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The InferenceService component the manifest's fields come from (`predictor`, the default,
+    /// `transformer` or `explainer`); set by the `kserve:` section for each component's revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
     #[serde(
         rename = "containerConcurrency",
         default,

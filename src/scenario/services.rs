@@ -36,7 +36,10 @@
 //! ([`crate::traffic::split`]). A `services:` entry named like a generated service adds its own fields to
 //! it (but not `traffic`, which comes from the trace).
 //!
-//! A file without `services:` or `services_trace:` is one service, exactly as before.
+//! A `kserve:` section ([`super::kserve_topology`]) makes one service per InferenceService component
+//! and InferenceGraph router, written out as `services:` entries and prepared here.
+//!
+//! A file without `services:`, `services_trace:` or `kserve:` is one service, exactly as before.
 
 use super::services_trace::{generate, read_trace_spec, Generated};
 pub use super::services_trace::{ServicesTraceSpec, SplitSpec};
@@ -75,7 +78,9 @@ pub struct PreparedServices {
 
 /// Whether the document describes several services.
 pub fn is_multi(document: &Value) -> bool {
-    document.get("services").is_some() || document.get("services_trace").is_some()
+    document.get("services").is_some()
+        || document.get("services_trace").is_some()
+        || document.get("kserve").is_some()
 }
 
 /// The document with a placeholder traffic if it is a multi-service file without a top-level one (the
@@ -118,6 +123,9 @@ pub fn prepare_services(
     loaded: &LoadedScenario,
     seed_override: Option<u64>,
 ) -> Result<PreparedServices, ScenarioErrors> {
+    if loaded.document.get("kserve").is_some() {
+        return super::kserve_topology::prepare(loaded, seed_override);
+    }
     if !is_multi(&loaded.document) {
         let prepared = super::prepare(loaded, seed_override)?;
         let warnings = prepared.warnings.clone();
@@ -431,7 +439,7 @@ fn section_problem(section: &str, v: &Value) -> Option<String> {
 }
 
 /// Deep merge: maps key by key, anything else replaced.
-fn merge(base: &mut Value, over: &Value) {
+pub(super) fn merge(base: &mut Value, over: &Value) {
     match (base, over) {
         (Value::Mapping(b), Value::Mapping(o)) => {
             for (k, v) in o {

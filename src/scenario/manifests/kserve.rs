@@ -10,8 +10,12 @@
 //! - KFServing `serving.kubeflow.org/v1alpha1` (`kind: KFService`): the framework directly under
 //!   `spec.default`.
 //!
-//! Only the predictor of the default endpoint is simulated: a transformer, an explainer, a canary
-//! endpoint and a canary traffic split are reported as ignored (warnings naming file, line and key).
+//! Read through `service.manifest`, only the predictor of the default endpoint is simulated: a
+//! transformer, an explainer, a canary endpoint and a canary traffic split are reported as ignored
+//! (warnings naming file, line and key). Read through a scenario's `kserve:` section
+//! (`scenario::kserve_topology`), each v1beta1 component (`spec.predictor`, `spec.transformer`,
+//! `spec.explainer`) is read with the same fields (autoscaling fields, annotations, container resources)
+//! and becomes a revision of its own.
 
 use super::docs::Doc;
 use super::{Ignored, ManifestResources, ServiceManifest};
@@ -44,11 +48,29 @@ const V1ALPHA2_FRAMEWORKS: &[&str] = &[
 /// Resources the pod model uses; others in a manifest (ephemeral-storage, ...) are reported as ignored.
 const RESOURCE_KEYS: &[&str] = &["cpu", "memory", "nvidia.com/gpu"];
 
-pub(super) fn read_inference_service(doc: &Doc, m: &mut ServiceManifest) -> Result<(), String> {
+pub(super) fn read_inference_service(
+    doc: &Doc,
+    m: &mut ServiceManifest,
+    component: Option<&str>,
+) -> Result<(), String> {
     let api = doc.api_version();
+    if let Some(c) = component {
+        if !["predictor", "transformer", "explainer"].contains(&c) {
+            return Err(doc.error(
+                "spec",
+                format!("{c:?} is not an InferenceService component; allowed: predictor, transformer, explainer"),
+            ));
+        }
+        if c != "predictor" && !api.ends_with("/v1beta1") {
+            return Err(doc.error(
+                "apiVersion",
+                format!("the {c} of a {api} InferenceService is not simulated; write it as serving.kserve.io/v1beta1"),
+            ));
+        }
+    }
     match (api, doc.kind()) {
         ("serving.kserve.io/v1beta1" | "serving.kubeflow.org/v1beta1", "InferenceService") => {
-            v1beta1(doc, m)
+            v1beta1(doc, m, component)
         }
         ("serving.kubeflow.org/v1alpha2", "InferenceService") => v1alpha(doc, m, true),
         ("serving.kubeflow.org/v1alpha1", "KFService") => v1alpha(doc, m, false),
@@ -63,8 +85,15 @@ pub(super) fn read_inference_service(doc: &Doc, m: &mut ServiceManifest) -> Resu
     }
 }
 
-fn v1beta1(doc: &Doc, m: &mut ServiceManifest) -> Result<(), String> {
-    let p = "spec.predictor";
+/// Explainer model blocks (v1beta1); a transformer is `containers` only.
+const EXPLAINERS: &[&str] = &["alibi", "art"];
+
+fn v1beta1(doc: &Doc, m: &mut ServiceManifest, component: Option<&str>) -> Result<(), String> {
+    let c = component.unwrap_or("predictor");
+    let p = &format!("spec.{c}");
+    if c != "predictor" && doc.get(p).is_none() {
+        return Err(doc.error("spec", format!("the InferenceService has no `spec.{c}`")));
+    }
     if doc.get(p).is_none() {
         return Err(doc.error(
             "spec",
@@ -114,14 +143,22 @@ fn v1beta1(doc: &Doc, m: &mut ServiceManifest) -> Result<(), String> {
             );
         }
     }
-    container(doc, m, p, V1BETA1_FRAMEWORKS, true)?;
+    let frameworks = match c {
+        "predictor" => V1BETA1_FRAMEWORKS,
+        "explainer" => EXPLAINERS,
+        _ => &[],
+    };
+    container(doc, m, p, frameworks, true)?;
+    if component.is_some() {
+        return Ok(());
+    }
     for c in ["transformer", "explainer"] {
         if doc.get(&format!("spec.{c}")).is_some() {
             ignore(
                 doc,
                 m,
                 &format!("spec.{c}"),
-                format!("the {c} component is not simulated (only the predictor is); requests go straight to the predictor"),
+                format!("the {c} component is not simulated by `service.manifest` (only the predictor is; requests go straight to it); name the file in a top-level `kserve: {{manifest: ...}}` to simulate every component"),
             );
         }
     }
