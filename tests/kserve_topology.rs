@@ -367,3 +367,71 @@ fn bundled_topologies_run() {
         }
     }
 }
+
+#[test]
+fn same_seed_same_outputs() {
+    let text = scenario(
+        "  manifest: manifest.yaml
+  explain_share: 0.3
+  components:
+    income-transformer: {pod: {service_time: {dist: exponential, mean: 10ms}}, post_time: 2ms}
+    income-predictor: {pod: {service_time: {dist: exponential, mean: 80ms}}}
+",
+    );
+    let a = run("det-a", &text, ISVC_T);
+    let b = run("det-b", &text, ISVC_T);
+    let strip = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("wall_time_s");
+        v
+    };
+    assert_eq!(strip(a.summary), strip(b.summary));
+    assert_eq!(a.services_csv, b.services_csv);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(8))]
+
+    /// Whatever the times, the load and the explained share: every external request is one transformer
+    /// or one explainer request, each of which is one predictor request; nothing is lost or doubled.
+    #[test]
+    fn every_request_is_accounted_for(
+        rate in 1u32..40,
+        pre_ms in 0u64..30,
+        predictor_ms in 1u64..300,
+        share_pct in 0u32..=100,
+        replicas in 1u32..6,
+    ) {
+        let text = format!(
+            "name: prop
+duration: 30s
+cooldown: 60s
+seed: 4
+output: {{plots: false, service_interval: 5s}}
+autoscaler: {{class: fixed, replicas: {replicas}}}
+traffic: {{kind: poisson, rate: {rate}}}
+kserve:
+  manifest: manifest.yaml
+  explain_share: {}
+  components:
+    income-transformer: {{pod: {{service_time: {pre_ms}ms}}}}
+    income-predictor: {{pod: {{service_time: {{dist: exponential, mean: {predictor_ms}ms}}}}}}
+",
+            f64::from(share_pct) / 100.0
+        );
+        let r = run("prop", &text, ISVC_T);
+        let s = &r.summary;
+        let n = s["requests"]["total"].as_u64().unwrap();
+        let (t, e, p) = (total(s, "income-transformer"), total(s, "income-explainer"), total(s, "income-predictor"));
+        proptest::prop_assert_eq!(t + e, n);
+        // A caller rejected before it called (a full queue) sends no predictor request.
+        proptest::prop_assert!(p <= n);
+        let rejected_callers = service(s, "income-transformer")["requests"]["rejected"].as_u64().unwrap()
+            + service(s, "income-explainer")["requests"]["rejected"].as_u64().unwrap();
+        proptest::prop_assert!(p + rejected_callers >= n, "{} + {} < {}", p, rejected_callers, n);
+        proptest::prop_assert_eq!(s["requests"]["in_flight_at_end"].as_u64().unwrap(), 0);
+        proptest::prop_assert_eq!(
+            s["requests"]["completed"].as_u64().unwrap() + s["requests"]["failed"].as_u64().unwrap(),
+            n
+        );
+    }
+}
