@@ -35,6 +35,7 @@ fn front_calls_back(p: &mut PreparedServices) {
         post_time: ms(5),
         external: true,
         divert: None,
+        describe: Default::default(),
     }));
     p.services[1].prepared.config.calls = Some(Box::new(CallSpec::callee()));
 }

@@ -360,6 +360,16 @@ fn bundled_topologies_run() {
         let n = s["requests"]["total"].as_u64().unwrap();
         assert!(n > 3000, "{name}: {n}");
         assert_eq!(s["requests"]["failed"], 0, "{name}");
+        if name == "kserve-transformer-predictor" {
+            // Each component is scaled by its own manifest fields (KPA target = scaleTarget x 0.7).
+            let c = |svc: &str, key: &str| service(&s, svc)["component"][key].clone();
+            assert_eq!(c("income-transformer", "metric"), "rps");
+            assert_eq!(c("income-transformer", "target"), "5.6");
+            assert_eq!(c("income-transformer", "calls"), "income-predictor");
+            assert_eq!(c("income-predictor", "metric"), "concurrency");
+            assert_eq!(c("income-predictor", "target"), "1.4");
+            assert_eq!(c("income-predictor", "max-scale"), "6");
+        }
         // Each component autoscaled on its own: all of them went above one pod under the burst.
         for x in s["services"]["services"].as_array().unwrap() {
             assert_eq!(x["requests"]["total"].as_u64().unwrap(), n, "{name}");

@@ -354,6 +354,10 @@ pub struct ServiceSummary {
     /// The service's share of the node cost, by requested resources (absent without prices).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<f64>,
+    /// How a KServe component or graph router is scaled (its resolved `metric`, `target`, `min-scale`,
+    /// `max-scale`, ...) and what it calls; present in runs with a `kserve:` section only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl ServiceSummary {
@@ -375,6 +379,7 @@ impl ServiceSummary {
             pod_seconds: round6(s.pod_ns as f64 / 1e9),
             gpu_seconds: round6(s.gpu_ns as f64 / 1e9),
             cost: None,
+            component: None,
         }
     }
 }

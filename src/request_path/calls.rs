@@ -124,6 +124,8 @@ pub struct CallSpec {
     pub external: bool,
     /// A share of the service's external arrivals sent to another service instead (explain requests).
     pub divert: Option<(String, f64)>,
+    /// What the summary's `services` block shows for the service (its scaling settings, its calls).
+    pub describe: std::collections::BTreeMap<String, String>,
 }
 
 impl CallSpec {
@@ -134,6 +136,7 @@ impl CallSpec {
             post_time: DurationDist::constant(SimDuration::ZERO),
             external: false,
             divert: None,
+            describe: Default::default(),
         }
     }
 }
@@ -152,8 +155,16 @@ struct Plan {
 /// The world's call plans, per revision, and the stream that draws picks and diverted shares.
 pub(crate) struct Calls {
     plans: Vec<Option<Plan>>,
+    describe: Vec<Option<std::collections::BTreeMap<String, String>>>,
     divert: Vec<Option<(RevisionId, f64)>>,
     rng: SimRng,
+}
+
+impl Calls {
+    /// The summary's description of revision `i`, if it has one.
+    pub(crate) fn describe(&self, i: usize) -> Option<std::collections::BTreeMap<String, String>> {
+        self.describe.get(i).cloned().flatten()
+    }
 }
 
 impl Step {
@@ -196,6 +207,10 @@ impl Sim {
                 .map(|r| r.id)
                 .ok_or_else(|| SimError::Config(format!("a call names no service `{name}`")))
         };
+        let describe = specs
+            .iter()
+            .map(|s| s.as_ref().map(|s| s.describe.clone()))
+            .collect();
         let mut plans = Vec::with_capacity(specs.len());
         let mut divert = Vec::with_capacity(specs.len());
         let mut external = Vec::with_capacity(specs.len());
@@ -278,6 +293,7 @@ impl Sim {
         }
         self.calls = Some(Box::new(Calls {
             plans,
+            describe,
             divert,
             rng: RngStreams::new(seed).stream(Stream::LoadBalancing),
         }));

@@ -56,7 +56,23 @@ pub fn prepare(
     let mut prepared = super::services::prepare_services(&expanded, seed_override)
         .map_err(|e| ScenarioErrors(e.0.into_iter().map(|e| remap(loaded, &names, e)).collect()))?;
     for s in &mut prepared.services {
-        s.prepared.config.calls = calls.remove(&s.name).map(Box::new);
+        let settings = &s.prepared.config.settings;
+        let mut c = calls.remove(&s.name);
+        if let Some(c) = c.as_mut() {
+            for key in [
+                "autoscaler",
+                "metric",
+                "target",
+                "min-scale",
+                "max-scale",
+                "containerConcurrency",
+            ] {
+                if let Some(v) = settings.get(key) {
+                    c.describe.insert(key.into(), v.clone());
+                }
+            }
+        }
+        s.prepared.config.calls = c.map(Box::new);
     }
     Ok(prepared)
 }
@@ -222,7 +238,13 @@ fn expand(loaded: &LoadedScenario) -> Result<Expanded, Vec<ScenarioError>> {
             *service = base;
         }
         services.push(Value::Mapping(entry));
-        calls.insert(c.name, c.calls);
+        let mut spec = c.calls;
+        spec.describe.insert("component".into(), c.component.into());
+        if !spec.steps.is_empty() {
+            spec.describe
+                .insert("calls".into(), steps_text(&spec.steps));
+        }
+        calls.insert(c.name, spec);
     }
     out.insert("services".into(), Value::Sequence(services));
     let expanded = LoadedScenario {
@@ -231,6 +253,27 @@ fn expand(loaded: &LoadedScenario) -> Result<Expanded, Vec<ScenarioError>> {
         ..loaded.clone()
     };
     Ok((expanded, calls, names))
+}
+
+/// The steps as the summary shows them: `a -> b` (a sequence), `all(a, b)`, `pick(a 80, b 20)`,
+/// `switch(a, b)`.
+fn steps_text(steps: &[StepSpec]) -> String {
+    let text: Vec<String> = steps
+        .iter()
+        .map(|s| match s {
+            StepSpec::All(t) if t.len() == 1 => t[0].clone(),
+            StepSpec::All(t) => format!("all({})", t.join(", ")),
+            StepSpec::Pick(t) => {
+                let parts: Vec<String> = t.iter().map(|(n, w)| format!("{n} {w}")).collect();
+                format!("pick({})", parts.join(", "))
+            }
+            StepSpec::Switch(t) => {
+                let parts: Vec<&str> = t.iter().map(|(_, n)| n.as_str()).collect();
+                format!("switch({})", parts.join(", "))
+            }
+        })
+        .collect();
+    text.join(" -> ")
 }
 
 /// One revision of the topology before the scenario's sections are added.
@@ -322,6 +365,7 @@ fn plan(shape: &KserveShape, explain_share: f64) -> Result<Vec<Component>, Strin
                 post_time: DurationDist::constant(SimDuration::ZERO),
                 external: true,
                 divert: None,
+                describe: BTreeMap::new(),
             },
         });
     } else if shape.services.len() > 1 {

@@ -115,12 +115,17 @@ pub fn collect(
         }
     }
     // Located in the manifest itself: its file, line and key.
+    let via = if loaded.spec.service.component.is_some() {
+        "kserve.manifest"
+    } else {
+        "service.manifest"
+    };
     for part in &service.ignored {
         warnings.push(ScenarioError {
             file: part.file.clone(),
             line: part.line,
             key: part.key.clone(),
-            message: format!("{} (read through service.manifest)", part.message),
+            message: format!("{} (read through {via})", part.message),
         });
     }
     let written: Vec<String> = loaded

@@ -256,6 +256,7 @@ impl Sim {
             .map(|(i, r)| {
                 let mut s = ServiceSummary::from_stats(&r.name, r.scaler.label(), &r.stats, end.0);
                 s.cost = cost.as_ref().map(|c| c.services[i].cost);
+                s.component = self.calls.as_ref().and_then(|c| c.describe(i));
                 s
             })
             .collect();
