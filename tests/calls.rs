@@ -118,3 +118,26 @@ fn the_callers_deadline_cuts_the_wait() {
     let front = service(&s, "front");
     assert_eq!(front["requests"]["timed_out"].as_u64().unwrap(), total);
 }
+
+#[test]
+fn requests_in_flight_at_the_end_count_external_requests_only() {
+    // Cut while many calls are out: the run's counters still add up to its external requests.
+    let text = pair("2s", "60s", "60s").replace("cooldown: 10s", "cooldown: 0s");
+    let s = run("cut", &text, front_calls_back);
+    let r = &s["requests"];
+    let at_end = r["in_flight_at_end"].as_u64().unwrap();
+    assert!(at_end > 0);
+    assert_eq!(
+        r["total"].as_u64().unwrap(),
+        r["completed"].as_u64().unwrap() + r["failed"].as_u64().unwrap() + at_end
+    );
+    // Every external request in flight is at the front; some of them wait for the back.
+    let front = service(&s, "front")["requests"]["in_flight_at_end"]
+        .as_u64()
+        .unwrap();
+    let back = service(&s, "back")["requests"]["in_flight_at_end"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(front, at_end);
+    assert!(back > 0 && back <= front, "{back} {front}");
+}

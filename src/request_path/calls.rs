@@ -389,7 +389,7 @@ impl Sim {
             },
         };
         let id = self.alloc_request(request);
-        self.in_flight += 1;
+        // The run's `in_flight` counts external requests; the callee's own count is in its stats.
         self.revisions[rv.index()].stats.arrival();
         let delay = self.one_way_delay(rv);
         self.at(now + delay, Event::AtIngress(id));
@@ -401,7 +401,6 @@ impl Sim {
         let r = self.requests[id.index()];
         self.requests[id.index()].stage = Stage::Free;
         self.free_requests.push(id.slot());
-        self.in_flight -= 1;
         self.revisions[r.revision.index()].stats.response(
             r.status == 200,
             (now - r.sent).0,
