@@ -103,6 +103,15 @@ fn a_callee_timeout_fails_the_caller_with_504() {
     assert!(total > 200);
     assert_eq!(s["status_codes"]["504"].as_u64().unwrap(), total);
     assert_eq!(s["requests"]["completed"], 0);
+    // The timeout happened at the back, and is counted there once.
+    assert_eq!(
+        service(&s, "back")["requests"]["timed_out"]
+            .as_u64()
+            .unwrap(),
+        total
+    );
+    assert_eq!(service(&s, "front")["requests"]["timed_out"], 0);
+    assert_eq!(s["requests"]["timed_out"].as_u64().unwrap(), total);
 }
 
 #[test]

@@ -53,6 +53,15 @@ pub(crate) struct CallLink {
     failed: u16,
 }
 
+impl CallLink {
+    /// Whether the request fails with a status a callee answered (the timeout or refusal is counted
+    /// where it happened, not again here).
+    #[inline]
+    pub(crate) fn propagated(&self) -> bool {
+        self.failed != 0
+    }
+}
+
 /// `next_step` once post-processing was scheduled: the next `ServiceDone` answers.
 const POST_DONE: u8 = u8::MAX;
 /// Steps of one plan (`next_step` is a `u8` and [`POST_DONE`] is reserved).
@@ -442,6 +451,7 @@ impl Sim {
         r.stage = Stage::Executing;
         r.status = 504;
         r.link.next_step = POST_DONE;
+        r.link.failed = 0;
         self.service_done(now, id);
     }
 }

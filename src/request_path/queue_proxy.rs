@@ -118,7 +118,7 @@ impl Sim {
         if r.via_activator {
             self.activator_release(id, rv, pod);
         }
-        if r.status == 504 {
+        if r.status == 504 && !r.link.propagated() {
             self.counts.timed_out += 1;
             self.revisions[rv.index()].stats.counts.timed_out += 1;
         }
