@@ -93,6 +93,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "output",
     "services",
     "services_trace",
+    "revisions",
+    "route",
 ];
 
 /// Reads a scenario file and applies `--set` overrides. Returns every structural error found.

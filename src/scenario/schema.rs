@@ -48,6 +48,12 @@ pub struct ScenarioSpec {
     /// Services generated from a multi-service trace, as written (see [`services::ServicesTraceSpec`](super::services::ServicesTraceSpec)).
     #[serde(default)]
     pub services_trace: Option<Value>,
+    /// The revisions of the service behind a route, as written (see [`routes`](super::routes)).
+    #[serde(default)]
+    pub revisions: Option<Value>,
+    /// The route over the revisions, as written (see [`routes`](super::routes)).
+    #[serde(default)]
+    pub route: Option<Value>,
 }
 
 fn default_seed() -> u64 {

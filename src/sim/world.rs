@@ -57,6 +57,10 @@ pub(crate) enum Event {
     ScalerWake(RevisionId),
     /// The pending arrival of a revision's own traffic source (revisions after the first).
     ServiceArrival(RevisionId),
+    /// A revision of a routed service is created (its template applied; see `request_path::routes`).
+    RevisionCreated(RevisionId),
+    /// The route's next gradual-rollout step is due.
+    RouteStep,
 }
 
 /// A pod of one revision, as events name it: a stale reference (the slot reused since) is recognised by
@@ -226,6 +230,9 @@ pub(crate) struct Sim {
     pub(crate) llm: Option<crate::observe::llm::LlmStats>,
     /// Per-service and cluster outputs of a run with several services (`None`: one service).
     pub(crate) multi: Option<crate::sim::services::MultiOutputs>,
+    /// The route over the revisions of one service (`None`: each request goes to revision 0, or to its
+    /// own service's revision).
+    pub(crate) route: Option<crate::request_path::route_loop::RouteState>,
 }
 
 impl Sim {
@@ -281,6 +288,7 @@ impl Sim {
                 .kv_cache_tokens()
                 .map(crate::observe::llm::LlmStats::new),
             multi: None,
+            route: None,
             cfg,
         }
     }

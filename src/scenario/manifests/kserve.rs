@@ -10,8 +10,11 @@
 //! - KFServing `serving.kubeflow.org/v1alpha1` (`kind: KFService`): the framework directly under
 //!   `spec.default`.
 //!
-//! Only the predictor of the default endpoint is simulated: a transformer, an explainer, a canary
-//! endpoint and a canary traffic split are reported as ignored (warnings naming file, line and key).
+//! Only the predictor of the default endpoint is read: a transformer and an explainer are reported as
+//! ignored (warnings naming file, line and key). The canary split (`canaryTrafficPercent`, v1alpha2's
+//! `spec.canary`) is read into [`super::Canary`]; it is simulated when the scenario lists the service's
+//! `revisions:` (else it is a warning too). v1alpha2's canary predictor fields are not read: the canary
+//! revision's template is the scenario's last `revisions:` entry.
 
 use super::docs::Doc;
 use super::{Ignored, ManifestResources, ServiceManifest};
@@ -102,13 +105,15 @@ fn v1beta1(doc: &Doc, m: &mut ServiceManifest) -> Result<(), String> {
         .extend(super::string_map(doc.get(&format!("{p}.annotations"))));
     if let Some(pct) = percent(doc, &format!("{p}.canaryTrafficPercent"))? {
         if pct < 100 {
+            m.canary = Some(super::Canary::Latest(pct));
             ignore(
                 doc,
                 m,
                 &format!("{p}.canaryTrafficPercent"),
                 format!(
-                    "the canary split ({pct} % to this revision, {} % to the previous one) is not simulated; \
-                     every request goes to the revision this manifest describes",
+                    "the canary split ({pct} % to this revision, {} % to the previous one) is simulated only when \
+                     the scenario lists the service's `revisions:`; every request goes to the revision this \
+                     manifest describes",
                     100 - pct
                 ),
             );
@@ -178,13 +183,15 @@ fn v1alpha(doc: &Doc, m: &mut ServiceManifest, v1alpha2: bool) -> Result<(), Str
     let pct = percent(doc, "spec.canaryTrafficPercent")?;
     if doc.get("spec.canary").is_some() {
         let pct = pct.unwrap_or(0);
+        m.canary = Some(super::Canary::Endpoint(pct));
         ignore(
             doc,
             m,
             "spec.canary",
             format!(
-                "the canary endpoint ({pct} % of traffic by canaryTrafficPercent) is not simulated; every request \
-                 goes to spec.default"
+                "the canary endpoint ({pct} % of traffic by canaryTrafficPercent) is simulated only when the \
+                 scenario lists the service's `revisions:` (the canary as the last one); every request goes to \
+                 spec.default"
             ),
         );
     } else if pct.is_some_and(|p| p > 0) {
