@@ -235,7 +235,7 @@ fn knative_service(doc: &Doc, m: &mut ServiceManifest) -> Result<(), String> {
     kserve::knative_container(doc, m)?;
     traffic::read(doc, m)?;
     if doc.get("spec.traffic").is_some() {
-        kserve::ignore(doc, m, "spec.traffic", "the traffic split between revisions is simulated only when the scenario lists the service's `revisions:`; every request goes to the revision of spec.template");
+        kserve::ignore(doc, m, "spec.traffic", "the traffic split between revisions is not simulated unless the scenario lists the service's `revisions:`; every request goes to the revision of spec.template");
     }
     Ok(())
 }

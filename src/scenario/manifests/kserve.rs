@@ -111,9 +111,9 @@ fn v1beta1(doc: &Doc, m: &mut ServiceManifest) -> Result<(), String> {
                 m,
                 &format!("{p}.canaryTrafficPercent"),
                 format!(
-                    "the canary split ({pct} % to this revision, {} % to the previous one) is simulated only when \
-                     the scenario lists the service's `revisions:`; every request goes to the revision this \
-                     manifest describes",
+                    "the canary split ({pct} % to this revision, {} % to the previous one) is not simulated \
+                     unless the scenario lists the service's `revisions:`; every request goes to the revision \
+                     this manifest describes",
                     100 - pct
                 ),
             );
@@ -189,8 +189,8 @@ fn v1alpha(doc: &Doc, m: &mut ServiceManifest, v1alpha2: bool) -> Result<(), Str
             m,
             "spec.canary",
             format!(
-                "the canary endpoint ({pct} % of traffic by canaryTrafficPercent) is simulated only when the \
-                 scenario lists the service's `revisions:` (the canary as the last one); every request goes to \
+                "the canary endpoint ({pct} % of traffic by canaryTrafficPercent) is not simulated unless \
+                 the scenario lists the service's `revisions:` (the canary as the last one); every request goes to \
                  spec.default"
             ),
         );
