@@ -346,6 +346,29 @@ pub struct RevisionShare {
     pub final_percent: u32,
 }
 
+impl RouteSummary {
+    /// The route block as the CLI prints it: one line per revision.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "  {:<28} {:>9} {:>9} {:>10} {:>7} {:>8}\n",
+            "revision", "created s", "ready s", "requests", "share", "final %"
+        );
+        for r in &self.revisions {
+            let ready = r.ready_s.map_or("-".to_string(), |s| format!("{s:.1}"));
+            out.push_str(&format!(
+                "  {:<28} {:>9.1} {:>9} {:>10} {:>6.1}% {:>8}\n",
+                r.name,
+                r.created_s,
+                ready,
+                r.requests,
+                r.share * 100.0,
+                r.final_percent
+            ));
+        }
+        out
+    }
+}
+
 impl Route {
     pub fn summary(&self) -> RouteSummary {
         let total: u64 = self.routed.iter().sum();
