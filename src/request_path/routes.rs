@@ -512,6 +512,82 @@ mod tests {
         assert_eq!(seen, vec![1, 26, 51, 76, 100]);
     }
 
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the split, rollout duration and readiness order: the percentages always sum to 100, a
+        /// revision that is not Ready never has a share, and a rollout only ever grows the newest revision.
+        #[test]
+        fn percentages_stay_whole_and_never_reach_an_unready_revision(
+            latest_p in 0u32..=100,
+            named_to in 0usize..3,
+            rollout_s in 0u64..400,
+            ready in proptest::collection::vec((1u64..600, 0u32..3), 2),
+        ) {
+            let mut targets = vec![latest(latest_p)];
+            if latest_p < 100 {
+                targets.push(TrafficTarget {
+                    target: TargetRef::Revision(named_to),
+                    percent: 100 - latest_p,
+                    tag: None,
+                });
+            }
+            let mut sp = spec(targets, rollout_s);
+            sp.revisions.push(RevisionPlan { name: "c".into(), created_at: SimTime::from_secs(20) });
+            let mut r = Route::new(sp, rng());
+            r.created(SimTime::from_secs(10), 1, ready[0].1);
+            r.created(SimTime::from_secs(20), 2, ready[1].1);
+            // Readiness events (revision, time) in time order, interleaved with the rollout's steps.
+            let mut events: Vec<(SimTime, usize)> = vec![
+                (SimTime::from_secs(20 + ready[0].0), 1),
+                (SimTime::from_secs(20 + ready[1].0), 2),
+            ];
+            events.sort();
+            let check = |r: &Route| -> Result<(), TestCaseError> {
+                prop_assert_eq!(r.percents().iter().sum::<u32>(), 100);
+                for (i, &p) in r.percents().iter().enumerate() {
+                    prop_assert!(p == 0 || r.ready_at(i).is_some(), "{:?}", r.percents());
+                }
+                Ok(())
+            };
+            check(&r)?;
+            let mut newest_share = 0;
+            let mut newest = 0;
+            let mut guard = 0;
+            loop {
+                guard += 1;
+                prop_assert!(guard < 10_000);
+                let next_ready = events.first().map(|e| e.0);
+                let step = r.next_change();
+                match (step, next_ready) {
+                    (Some(at), t) if t.is_none_or(|t| at < t) => {
+                        r.step(at);
+                    }
+                    (_, Some(t)) => {
+                        let (_, rev) = events.remove(0);
+                        r.pod_ready(t, rev, 1000);
+                    }
+                    _ => break,
+                }
+                check(&r)?;
+                let n = r.spec().revisions.iter().enumerate()
+                    .filter(|(i, _)| r.ready_at(*i).is_some()).map(|(i, _)| i).max().unwrap_or(0);
+                if n != newest {
+                    newest = n;
+                    newest_share = 0;
+                }
+                // The newest revision's share of the latest targets (the named share it holds aside).
+                let named_here = named_to == newest || r.ready_at(named_to).is_none();
+                let own = r.percents()[newest] - if named_here { 100 - latest_p } else { 0 };
+                prop_assert!(own >= newest_share, "the newest revision lost traffic: {:?}", r.changes);
+                newest_share = own;
+            }
+            // At the end the latest targets all sit on the newest ready revision.
+            let named = if named_to == newest { 100 - latest_p } else { 0 };
+            prop_assert_eq!(r.percents()[newest], latest_p + named);
+        }
+    }
+
     #[test]
     fn picks_follow_the_percentages() {
         let targets = vec![
