@@ -86,6 +86,15 @@ pub trait Scaler {
     fn label(&self) -> &'static str;
     /// The state at time 0; `horizon` is the end of the run (wake-ups after it are never delivered).
     fn start(&mut self, horizon: SimTime) -> StartPlan;
+    /// The state when the revision is created at `now` (a revision rolled out during the run); the
+    /// default is [`Scaler::start`], for scalers whose start does not depend on the time.
+    fn start_at(&mut self, now: SimTime, horizon: SimTime) -> StartPlan {
+        let _ = now;
+        self.start(horizon)
+    }
+    /// Whether a route references the revision (Knative's PodAutoscaler reachability); scalers without
+    /// the notion ignore it.
+    fn set_reachable(&mut self, _reachable: bool) {}
     /// Whether requests can wait in an activator when no pod is ready. Without one (the HPA), the ingress
     /// refuses requests (503) while the revision has no ready endpoint.
     fn has_activator(&self) -> bool {

@@ -105,6 +105,14 @@ pub(crate) fn run_services(
                 services.table(20)
             ));
         }
+        if let Some(route) = &summary.route {
+            say(&format!(
+                "\nRoute (rollout duration {} s, {} split changes):\n{}",
+                route.rollout_duration_s,
+                route.changes.len(),
+                route.table()
+            ));
+        }
         say(&format!("\nOutputs: {}\n", out_dir.display()));
     }
     Ok(ExitCode::SUCCESS)

@@ -412,6 +412,10 @@ pub struct RunSummary {
     /// Per-service results of a run with several services (absent with one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub services: Option<super::services::ServicesSummary>,
+    /// The route over several revisions of one service: traffic share per revision and the split's
+    /// changes (absent without `revisions:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<crate::request_path::routes::RouteSummary>,
     /// SLO attainment, when the scenario sets `output.slo`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<super::slo::SloSummary>,

@@ -202,6 +202,7 @@ pub fn run_services_to_dir(
         &pools,
     )?;
     let seed = prepared.seed;
+    let route = prepared.route;
     let runs: Vec<crate::sim::ServiceRun> = prepared
         .services
         .into_iter()
@@ -211,7 +212,7 @@ pub fn run_services_to_dir(
         })
         .collect();
     let wall = std::time::Instant::now();
-    let mut summary = crate::sim::run_services(&loaded.name(), seed, runs, outputs, &mut sink)
+    let mut summary = crate::sim::run_routed(&loaded.name(), seed, runs, route, outputs, &mut sink)
         .with_context(|| format!("simulating {}", loaded.path.display()))?;
     summary.wall_time_s = wall.elapsed().as_secs_f64();
     summary.effective_config =

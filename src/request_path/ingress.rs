@@ -5,7 +5,8 @@
 //!
 //! Units: delays in ns; latency is measured at the client, from send to response.
 //!
-//! Assumptions: one route today (every request goes to the one revision); without an activator (the
+//! Assumptions: without a route (`super::routes`) every request of the world's source goes to revision 0;
+//! without an activator (the
 //! HPA) a revision with no ready pod refuses requests with 503, as a Service without endpoints does.
 
 use crate::ids::{RequestId, RevisionId};
@@ -80,10 +81,13 @@ impl Sim {
         }
     }
 
-    /// The revision a request goes to: the ingress has one route today, to the scenario's one revision
-    /// (traffic splits across revisions and several services come with issues 16 and 17).
-    fn route(&self, _attrs: &RequestAttrs) -> RevisionId {
-        self.revisions[0].id
+    /// The revision a request goes to: revision 0, or with a route over several revisions of the service
+    /// the one the route picks for this request (see [`super::routes`]).
+    fn route(&mut self, _attrs: &RequestAttrs) -> RevisionId {
+        match self.route.as_mut() {
+            Some(state) => self.revisions[state.route.pick()].id,
+            None => self.revisions[0].id,
+        }
     }
 
     pub(crate) fn at_ingress(&mut self, now: SimTime, id: RequestId) {

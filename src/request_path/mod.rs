@@ -5,6 +5,8 @@
 //!   reported stats, first-request poke).
 //! * [`activator_fleet`]: several activators per revision (each with its slice of the pods, its queue and
 //!   its stats) and when a starting pod becomes a routing target (the probe optimisation).
+//! * [`routes`]: a Knative route over several revisions of one service (traffic split, gradual rollout,
+//!   reachability); `route_loop` runs it in the event loop.
 //! * [`stats`]: the request-statistics accumulators the queue-proxy and the activator keep (and that the
 //!   KPA and the HPA's concurrency metrics read).
 //! * [`throttler`]: the activator's per-revision throttler as Knative runs it: number of activators, pod
@@ -16,5 +18,7 @@ mod activator_loop;
 pub mod calls;
 mod ingress;
 mod queue_proxy;
+pub(crate) mod route_loop;
+pub mod routes;
 pub mod stats;
 pub mod throttler;

@@ -94,6 +94,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "services",
     "services_trace",
     "kserve",
+    "revisions",
+    "route",
 ];
 
 /// Reads a scenario file and applies `--set` overrides. Returns every structural error found.

@@ -8,8 +8,10 @@
 //! ConfigMap gives `progress-deadline`. The InferenceService versions are in [`kserve`]. Only the
 //! fields that matter for autoscaling are read; everything else is ignored, so a manifest copied from a
 //! cluster (`kubectl get isvc -o yaml`) works as is. What the manifest asks for and podscale does not
-//! simulate (a transformer, an explainer, a canary split, a traffic split between revisions, other
-//! objects in the file) is listed in [`ServiceManifest::ignored`] and reported as warnings.
+//! simulate (a transformer, an explainer, other objects in the file) is listed in
+//! [`ServiceManifest::ignored`] and reported as warnings. A Knative `spec.traffic` and KServe's canary
+//! split are read ([`ServiceManifest::traffic`], [`ServiceManifest::canary`]) and simulated when the
+//! scenario lists the service's `revisions:` (`scenario::routes`); without it they are warnings too.
 
 mod docs;
 mod kserve;
@@ -17,6 +19,7 @@ mod topology;
 pub use topology::{
     parse_condition, read_kserve_shape, GraphShape, GraphStep, IsvcShape, KserveShape,
 };
+mod traffic;
 
 use super::scalar_to_string;
 use crate::time::SimDuration;
@@ -44,6 +47,33 @@ pub struct ServiceManifest {
     pub progress_deadline: Option<SimDuration>,
     /// Parts of the manifest that podscale does not simulate; reported as warnings.
     pub ignored: Vec<Ignored>,
+    /// A Knative Service's `spec.traffic` (simulated with the scenario's `revisions:`).
+    pub traffic: Option<Vec<ManifestTraffic>>,
+    /// An InferenceService's canary split (simulated with the scenario's `revisions:`).
+    pub canary: Option<Canary>,
+}
+
+/// One target of a Knative Service's `spec.traffic`, with where it is written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManifestTraffic {
+    /// `None`: `latestRevision: true`.
+    pub revision_name: Option<String>,
+    pub percent: u32,
+    pub tag: Option<String>,
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub key: String,
+}
+
+/// KServe's canary split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Canary {
+    /// v1beta1 `canaryTrafficPercent`: this percent to the latest ready revision, the rest to the
+    /// previous one.
+    Latest(u32),
+    /// v1alpha2 `spec.canary` with `canaryTrafficPercent`: this percent to the canary endpoint (the last
+    /// revision), the rest to `spec.default` (the first), both existing from the start.
+    Endpoint(u32),
 }
 
 /// `resources` of the manifest's model container.
@@ -220,8 +250,9 @@ fn knative_service(doc: &Doc, m: &mut ServiceManifest) -> Result<(), String> {
     m.container_concurrency = as_u32("spec.template.spec.containerConcurrency")?;
     m.timeout_seconds = as_u32("spec.template.spec.timeoutSeconds")?.map(u64::from);
     kserve::knative_container(doc, m)?;
+    traffic::read(doc, m)?;
     if doc.get("spec.traffic").is_some() {
-        kserve::ignore(doc, m, "spec.traffic", "the traffic split between revisions is not simulated; every request goes to the revision of spec.template");
+        kserve::ignore(doc, m, "spec.traffic", "the traffic split between revisions is not simulated unless the scenario lists the service's `revisions:`; every request goes to the revision of spec.template");
     }
     Ok(())
 }

@@ -42,6 +42,7 @@ pub mod overrides;
 mod pinpoint;
 pub mod podspec;
 pub mod presets;
+pub mod routes;
 pub mod services;
 pub mod services_trace;
 pub mod warnings;

@@ -52,6 +52,12 @@ pub struct ScenarioSpec {
     /// [`prepare_services`](super::prepare_services); see [`kserve_topology`](super::kserve_topology)).
     #[serde(default)]
     pub kserve: Option<Value>,
+    /// The revisions of the service behind a route, as written (see [`routes`](super::routes)).
+    #[serde(default)]
+    pub revisions: Option<Value>,
+    /// The route over the revisions, as written (see [`routes`](super::routes)).
+    #[serde(default)]
+    pub route: Option<Value>,
 }
 
 fn default_seed() -> u64 {

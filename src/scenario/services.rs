@@ -74,6 +74,9 @@ pub struct PreparedServices {
     pub services: Vec<PreparedService>,
     /// Warnings of all services, each once.
     pub warnings: Vec<ScenarioError>,
+    /// With `revisions:`, the services are the revisions of one service and this routes between them
+    /// (see [`super::routes`]).
+    pub route: Option<crate::request_path::routes::RouteSpec>,
 }
 
 /// Whether the document describes several services.
@@ -81,6 +84,7 @@ pub fn is_multi(document: &Value) -> bool {
     document.get("services").is_some()
         || document.get("services_trace").is_some()
         || document.get("kserve").is_some()
+        || super::routes::has_revisions(document)
 }
 
 /// The document with a placeholder traffic if it is a multi-service file without a top-level one (the
@@ -126,6 +130,9 @@ pub fn prepare_services(
     if loaded.document.get("kserve").is_some() {
         return super::kserve_topology::prepare(loaded, seed_override);
     }
+    if super::routes::has_revisions(&loaded.document) {
+        return super::routes::prepare_revisions(loaded, seed_override);
+    }
     if !is_multi(&loaded.document) {
         let prepared = super::prepare(loaded, seed_override)?;
         let warnings = prepared.warnings.clone();
@@ -136,6 +143,7 @@ pub fn prepare_services(
                 prepared,
             }],
             warnings,
+            route: None,
         });
     }
     let mut errors: Vec<ScenarioError> = loaded.deferred_errors.clone();
@@ -252,6 +260,7 @@ pub fn prepare_services(
         seed: base_seed,
         services,
         warnings: dedup(warnings),
+        route: None,
     })
 }
 

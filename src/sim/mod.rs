@@ -61,5 +61,5 @@ pub use facade::{Simulation, SimulationError};
 
 pub use config::{AutoscalerMode, PodModel, SimConfig, SimError, Traffic};
 pub use request_log::{CsvRequestLog, RequestLog, RequestRecord};
-pub use run::{run, run_services, run_with_request_log};
+pub use run::{run, run_routed, run_services, run_with_request_log};
 pub use services::{MultiOutputs, ServiceRun};

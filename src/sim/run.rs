@@ -49,7 +49,21 @@ pub fn run_services(
     outputs: crate::sim::services::MultiOutputs,
     sink: &mut dyn TimeseriesSink,
 ) -> Result<RunSummary, SimError> {
-    let mut stepper = Stepper::new_services(name, seed, services, outputs)?;
+    run_routed(name, seed, services, None, outputs, sink)
+}
+
+/// [`run_services`] where, with a `route`, the services are the revisions of one service: the first
+/// one's traffic is the only source and the route picks a revision per request (see
+/// `request_path::routes`); the summary then has a `route` block.
+pub fn run_routed(
+    name: &str,
+    seed: u64,
+    services: Vec<crate::sim::services::ServiceRun>,
+    route: Option<crate::request_path::routes::RouteSpec>,
+    outputs: crate::sim::services::MultiOutputs,
+    sink: &mut dyn TimeseriesSink,
+) -> Result<RunSummary, SimError> {
+    let mut stepper = Stepper::new_services(name, seed, services, route, outputs)?;
     let end = stepper.end();
     stepper.step_until(end, sink, None)?;
     stepper.finish(sink)
@@ -58,7 +72,7 @@ pub fn run_services(
 impl Sim {
     pub(crate) fn start(&mut self) -> Result<(), SimError> {
         self.schedule_tick(SimTime::from_secs(1));
-        for i in 0..self.revisions.len() {
+        for i in self.schedule_revisions() {
             let rv = self.revisions[i].id;
             let plan = self.revisions[i].scaler.start(self.end);
             self.check_replicas(SimTime::ZERO, rv, plan.replicas)?;
@@ -70,7 +84,9 @@ impl Sim {
             rev.activator.in_path = plan.activator_in_path;
             self.max_desired = self.max_desired.max(plan.replicas);
             self.schedule_wake(rv, plan.wake_at);
+            self.revision_started(i, if plan.ready_now { 0 } else { plan.replicas });
         }
+        self.update_reachability();
         self.fetch_open_arrival()?;
         if let Some(driver) = self.closed_loop.as_mut() {
             for (client, at) in driver.initial_sends() {
@@ -117,8 +133,11 @@ impl Sim {
             Event::ServiceDone(req) => self.service_done(now, req),
             Event::AtClient(req) => self.at_client(now, req),
             Event::PodReady(p) if self.is_live(p) => {
-                self.pod_ready(now, p.revision(), p.pod().slot())
+                self.pod_ready(now, p.revision(), p.pod().slot());
+                self.route_pod_ready(now, p.revision());
             }
+            Event::RevisionCreated(rv) => self.create_revision(now, rv)?,
+            Event::RouteStep => self.route_step(now),
             Event::PodProbed(p) if self.is_live(p) => {
                 self.pod_probed(now, p.revision(), p.pod().slot())
             }
@@ -184,9 +203,24 @@ impl Stepper {
         name: &str,
         seed: u64,
         services: Vec<crate::sim::services::ServiceRun>,
+        route: Option<crate::request_path::routes::RouteSpec>,
         outputs: crate::sim::services::MultiOutputs,
     ) -> Result<Self, SimError> {
         let mut sim = Sim::new_services(name, seed, services, outputs)?;
+        if let Some(spec) = route {
+            if spec.revisions.len() != sim.revisions.len() {
+                return Err(SimError::Config(format!(
+                    "the route names {} revisions but {} were built",
+                    spec.revisions.len(),
+                    sim.revisions.len()
+                )));
+            }
+            // One traffic source feeds the route: the revisions after the first have none of their own.
+            for rev in &mut sim.revisions[1..] {
+                rev.source = None;
+            }
+            sim.route = Some(crate::request_path::route_loop::RouteState::new(spec, seed));
+        }
         sim.start()?;
         sim.start_services()?;
         Ok(Stepper { sim, done: false })

@@ -141,6 +141,7 @@ impl Sim {
             effective_config: self.cfg.effective_config.clone(),
             llm: self.llm.as_ref().map(|l| l.summary()),
             services: services.map(|(s, _)| s),
+            route: self.route.as_ref().map(|r| r.route.summary()),
             slo: self.slo.take().map(|s| s.finish()),
         })
     }

@@ -45,6 +45,9 @@ impl Sim {
         let span_s = span.as_secs_f64();
         if whole {
             for i in 0..self.revisions.len() {
+                if !self.revision_exists(i) {
+                    continue; // a routed revision not created yet has no autoscaler running
+                }
                 let rv = self.revisions[i].id;
                 self.step_scaler(now, rv);
             }

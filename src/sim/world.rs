@@ -57,6 +57,10 @@ pub(crate) enum Event {
     ScalerWake(RevisionId),
     /// The pending arrival of a revision's own traffic source (revisions after the first).
     ServiceArrival(RevisionId),
+    /// A revision of a routed service is created (its template applied; see `request_path::routes`).
+    RevisionCreated(RevisionId),
+    /// The route's next gradual-rollout step is due.
+    RouteStep,
 }
 
 /// A pod of one revision, as events name it: a stale reference (the slot reused since) is recognised by
@@ -232,6 +236,9 @@ pub(crate) struct Sim {
     pub(crate) multi: Option<crate::sim::services::MultiOutputs>,
     /// Calls between revisions (transformer -> predictor, graph routers); `None`: no revision calls.
     pub(crate) calls: Option<Box<crate::request_path::calls::Calls>>,
+    /// The route over the revisions of one service (`None`: each request goes to revision 0, or to its
+    /// own service's revision).
+    pub(crate) route: Option<crate::request_path::route_loop::RouteState>,
 }
 
 impl Sim {
@@ -288,6 +295,7 @@ impl Sim {
                 .map(crate::observe::llm::LlmStats::new),
             multi: None,
             calls: None,
+            route: None,
             cfg,
         }
     }

@@ -256,7 +256,12 @@ impl Scaler for KpaScaler {
     }
 
     /// The PodAutoscaler is reconciled at its creation, time 0: bounds and the SKS apply from the start.
-    fn start(&mut self, _horizon: SimTime) -> StartPlan {
+    fn start(&mut self, horizon: SimTime) -> StartPlan {
+        self.start_at(SimTime::ZERO, horizon)
+    }
+
+    /// A revision created during the run: its PodAutoscaler's first reconcile is at its creation.
+    fn start_at(&mut self, now: SimTime, _horizon: SimTime) -> StartPlan {
         let setup = self.setup.take().expect("start is called once");
         let (replicas, ready_now) = match setup.initial_state {
             InitialState::Deployed => (self.scaling.initial_scale, false),
@@ -264,7 +269,7 @@ impl Scaler for KpaScaler {
             InitialState::ScaledToZero => (0, false),
         };
         let ready = if ready_now { replicas } else { 0 };
-        let first = self.reconcile(SimTime::ZERO, ready);
+        let first = self.reconcile(now, ready);
         StartPlan {
             replicas: first.replicas.unwrap_or(replicas),
             ready_now,
@@ -309,6 +314,17 @@ impl Scaler for KpaScaler {
 
     fn on_pod_ready(&mut self, now: SimTime, ready: u32) -> Decision {
         self.reconcile(now, ready)
+    }
+
+    /// Unreachable: the decider scales down without the rate limit, the reconciler ignores min-scale,
+    /// initial scale and last-pod retention (Knative's ScaleBounds and lastPodRetention).
+    fn set_reachable(&mut self, reachable: bool) {
+        let mut spec = self.decider.spec().clone();
+        if spec.reachable != reachable {
+            spec.reachable = reachable;
+            self.decider.update(spec);
+            self.reconciler.set_reachable(reachable);
+        }
     }
 
     /// A requeue, or a replica patch reaching the Deployment after `reconcile_delay`.

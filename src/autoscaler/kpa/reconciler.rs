@@ -195,6 +195,11 @@ impl KpaReconciler {
         }
     }
 
+    /// Whether a route references the revision (the PodAutoscaler's reachability).
+    pub fn set_reachable(&mut self, reachable: bool) {
+        self.settings.reachable = reachable;
+    }
+
     pub fn sks_mode(&self) -> SksMode {
         self.sks.as_ref().map_or(SksMode::Proxy, |s| s.mode)
     }

@@ -11,11 +11,13 @@
 //!   `spec.default`.
 //!
 //! Read through `service.manifest`, only the predictor of the default endpoint is simulated: a
-//! transformer, an explainer, a canary endpoint and a canary traffic split are reported as ignored
-//! (warnings naming file, line and key). Read through a scenario's `kserve:` section
-//! (`scenario::kserve_topology`), each v1beta1 component (`spec.predictor`, `spec.transformer`,
-//! `spec.explainer`) is read with the same fields (autoscaling fields, annotations, container resources)
-//! and becomes a revision of its own.
+//! transformer and an explainer are reported as ignored (warnings naming file, line and key). Read
+//! through a scenario's `kserve:` section (`scenario::kserve_topology`), each v1beta1 component
+//! (`spec.predictor`, `spec.transformer`, `spec.explainer`) is read with the same fields (autoscaling
+//! fields, annotations, container resources) and becomes a revision of its own. The canary split
+//! (`canaryTrafficPercent`, v1alpha2's `spec.canary`) is read into [`super::Canary`]; it is simulated when
+//! the scenario lists the service's `revisions:` (else it is a warning too). v1alpha2's canary predictor
+//! fields are not read: the canary revision's template is the scenario's last `revisions:` entry.
 
 use super::docs::Doc;
 use super::{Ignored, ManifestResources, ServiceManifest};
@@ -131,13 +133,15 @@ fn v1beta1(doc: &Doc, m: &mut ServiceManifest, component: Option<&str>) -> Resul
         .extend(super::string_map(doc.get(&format!("{p}.annotations"))));
     if let Some(pct) = percent(doc, &format!("{p}.canaryTrafficPercent"))? {
         if pct < 100 {
+            m.canary = Some(super::Canary::Latest(pct));
             ignore(
                 doc,
                 m,
                 &format!("{p}.canaryTrafficPercent"),
                 format!(
-                    "the canary split ({pct} % to this revision, {} % to the previous one) is not simulated; \
-                     every request goes to the revision this manifest describes",
+                    "the canary split ({pct} % to this revision, {} % to the previous one) is not simulated \
+                     unless the scenario lists the service's `revisions:`; every request goes to the revision \
+                     this manifest describes",
                     100 - pct
                 ),
             );
@@ -215,13 +219,15 @@ fn v1alpha(doc: &Doc, m: &mut ServiceManifest, v1alpha2: bool) -> Result<(), Str
     let pct = percent(doc, "spec.canaryTrafficPercent")?;
     if doc.get("spec.canary").is_some() {
         let pct = pct.unwrap_or(0);
+        m.canary = Some(super::Canary::Endpoint(pct));
         ignore(
             doc,
             m,
             "spec.canary",
             format!(
-                "the canary endpoint ({pct} % of traffic by canaryTrafficPercent) is not simulated; every request \
-                 goes to spec.default"
+                "the canary endpoint ({pct} % of traffic by canaryTrafficPercent) is not simulated unless \
+                 the scenario lists the service's `revisions:` (the canary as the last one); every request goes to \
+                 spec.default"
             ),
         );
     } else if pct.is_some_and(|p| p > 0) {
