@@ -120,6 +120,8 @@ enum Command {
   podscale tune sweeps/kpa-bursty.yaml
   podscale tune sweeps/kpa-bursty.yaml --constraint 'latency_p99_ms <= 800' --constraint 'cold_start_affected_pct <= 1'
   podscale tune sweeps/kpa-bursty.yaml --results /tmp/sweep      # reuse a finished (merged) sweep
+  podscale tune sweeps/kpa-bursty.yaml --adaptive --eta 2 --rungs 3   # race the points (successive halving)
+  podscale tune sweeps/kpa-bursty.yaml --budget 80                # the fewest rungs whose plan fits 80 full runs
   podscale tune sweeps/azure-llm-slo.yaml --objective slo_attainment --constraint 'error_rate_5xx < 0.01'
   podscale tune sweeps/azure-llm-slo.yaml --check-days traces/AzureLLMInferenceTrace_code.csv")]
     Tune {
@@ -151,15 +153,24 @@ enum Command {
         #[arg(long = "manifest", value_name = "FILE")]
         manifests: Vec<PathBuf>,
         /// Successive halving: run every point briefly with few seeds, and only the best 1/eta of each rung
-        /// longer, so that only the last rung runs the full duration with every seed.
-        #[arg(long, conflicts_with = "results")]
+        /// longer, so that only the last rung runs the full duration with every seed (default when the
+        /// sweep file's `tune:` block asks for it).
+        #[arg(long, conflicts_with_all = ["results", "grid"])]
         adaptive: bool,
-        /// With --adaptive: reduction factor between rungs (>= 2).
-        #[arg(long, default_value_t = 2, requires = "adaptive")]
-        eta: u32,
-        /// With --adaptive: number of rungs (the last is full length; 1 is the full grid).
-        #[arg(long, default_value_t = 3, requires = "adaptive")]
-        rungs: u32,
+        /// Run every point with every seed for the full duration, whatever the sweep file's `tune:` says.
+        #[arg(long, conflicts_with_all = ["eta", "rungs", "budget"])]
+        grid: bool,
+        /// Reduction factor between rungs (>= 2; implies --adaptive) [default: the file's tune.eta, else 2].
+        #[arg(long, conflicts_with = "results")]
+        eta: Option<u32>,
+        /// Number of rungs (the last is full length; 1 is the full grid; implies --adaptive) [default: the
+        /// file's tune.rungs, else the fewest that fit the budget, else 3].
+        #[arg(long, conflicts_with = "results")]
+        rungs: Option<u32>,
+        /// Most simulated time to spend, in full-length runs (the grid costs points x seeds); without
+        /// --rungs, picks the fewest rungs that fit (implies --adaptive).
+        #[arg(long, conflicts_with = "results")]
+        budget: Option<f64>,
         /// Re-run the chosen point and the baseline on each of these trace files (comma-separated; sets
         /// traffic.path; replaces the sweep file's `check:` list) and print a per-day table.
         #[arg(long, value_delimiter = ',', value_name = "FILES")]
@@ -295,8 +306,10 @@ fn main() -> ExitCode {
             quiet,
             manifests,
             adaptive,
+            grid,
             eta,
             rungs,
+            budget,
             check_days,
         } => tune_cmd(
             &sweep,
@@ -310,11 +323,18 @@ fn main() -> ExitCode {
                 quiet,
                 manifests,
                 check_days,
-                ladder: adaptive.then_some(sweep::Ladder {
+                ladder: sweep::LadderFlags {
+                    search: if adaptive {
+                        Some(sweep::Search::Adaptive)
+                    } else if grid {
+                        Some(sweep::Search::Grid)
+                    } else {
+                        None
+                    },
                     eta,
                     rungs,
-                    ..sweep::Ladder::default()
-                }),
+                    budget,
+                },
             },
         ),
         Command::Backtest {

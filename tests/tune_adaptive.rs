@@ -2,6 +2,7 @@
 //! far fewer full-length runs, common random numbers hold across points, and mixed axes (annotations,
 //! minReplicas, initial-scale, scale-down-delay) race like any other.
 
+use podscale::sim::{RequestLog, RequestRecord, Simulation};
 use podscale::sweep::{self, Ladder, Objective, SweepOptions, SweepSpec};
 use std::path::{Path, PathBuf};
 
@@ -127,6 +128,7 @@ objective: {minimize: pod_seconds, constraints: ["latency_p99_ms <= 2000"]}
         eta: 2,
         rungs: 3,
         min_survivors: 2,
+        budget: None,
     };
     let outcome = sweep::race(&spec, &objective, ladder, &SweepOptions::default()).unwrap();
     let sizes: Vec<usize> = outcome.rungs.iter().map(|r| r.points).collect();
@@ -181,4 +183,56 @@ fn a_one_rung_ladder_is_the_full_grid_and_bad_ladders_are_refused() {
     };
     let err = sweep::race(&spec, &objective, bad, &options).unwrap_err();
     assert!(err.to_string().contains("eta >= 2"), "{err}");
+}
+
+/// Keeps every finished request.
+#[derive(Default)]
+struct Keep(Vec<RequestRecord>);
+
+impl RequestLog for Keep {
+    fn record(&mut self, r: &RequestRecord) -> std::io::Result<()> {
+        self.0.push(*r);
+        Ok(())
+    }
+}
+
+#[test]
+fn configurations_differing_only_in_autoscaler_knobs_see_identical_arrival_times() {
+    // Two points of one sweep that differ only in the KPA's stable window and scale-down delay, at the
+    // same seed: every request must be sent at the same nanosecond in both, while what happens to the
+    // requests (latency, the pod that serves them) differs.
+    let dir = std::env::temp_dir().join(format!("podscale-crn-times-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = write(
+        &dir,
+        "crn-times.yaml",
+        "seeds: [5]\nset: {duration: 4m, cooldown: 2m}\naxes:\n  autoscaler.config.stable-window: [6s, 90s]\n  autoscaler.config.scale-down-delay: [0s, 2m]\n",
+    );
+    let spec = SweepSpec::load(&path).unwrap();
+    let run = |point: u64| {
+        let sim = Simulation::from_path(&spec.base, &spec.point_overrides(point), Some(5)).unwrap();
+        let mut log = Keep::default();
+        sim.run_with_log(&mut podscale::observe::output::NoTimeseries, &mut log)
+            .unwrap();
+        let mut sent: Vec<u64> = log.0.iter().map(|r| r.sent.as_nanos()).collect();
+        sent.sort_unstable();
+        let latency: u64 = log
+            .0
+            .iter()
+            .map(|r| r.finished.as_nanos() - r.sent.as_nanos())
+            .sum();
+        (sent, latency)
+    };
+    let (a_sent, a_latency) = run(0); // stable-window 6s, scale-down-delay 0s
+    let (b_sent, b_latency) = run(3); // stable-window 90s, scale-down-delay 2m
+    assert!(a_sent.len() > 5_000, "{} requests", a_sent.len());
+    assert_eq!(a_sent.len(), b_sent.len());
+    assert!(
+        a_sent == b_sent,
+        "arrival times differ between configurations"
+    );
+    assert_ne!(
+        a_latency, b_latency,
+        "the configurations should behave differently"
+    );
 }

@@ -19,8 +19,9 @@ pub(crate) struct TuneArgs {
     pub(crate) manifests: Vec<PathBuf>,
     /// Trace files to check the chosen point on (replace the sweep's `check:`).
     pub(crate) check_days: Vec<PathBuf>,
-    /// Successive halving instead of the full grid.
-    pub(crate) ladder: Option<sweep::Ladder>,
+    /// Search flags (`--adaptive`, `--grid`, `--eta`, `--rungs`, `--budget`); they override the sweep
+    /// file's `tune:` block.
+    pub(crate) ladder: sweep::LadderFlags,
 }
 
 pub(crate) fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
@@ -60,8 +61,20 @@ pub(crate) fn tune_cmd(path: &Path, args: TuneArgs) -> Result<ExitCode> {
             .collect()
     };
     let out = args.out.unwrap_or_else(|| default_sweep_out(path));
+    // A finished sweep given with --results is read as it is, whatever the file's `tune:` asks for.
+    let ladder = if args.results.is_some() {
+        None
+    } else {
+        match sweep::ladder::choose(&spec, &args.ladder) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    };
     let mut adaptive_text = String::new();
-    let (axes, points) = match (args.results, args.ladder) {
+    let (axes, points) = match (args.results, ladder) {
         (_, Some(ladder)) => {
             let options = sweep::SweepOptions {
                 threads: args.threads,

@@ -18,6 +18,7 @@
 //! - A point can be pruned by noise at a low rung. Survivors are `ceil(n / eta)`, never fewer than
 //!   `min_survivors`, which bounds how aggressive the pruning is.
 
+pub use super::ladder::Ladder;
 use super::results::{self, PointStats, RunRow};
 use super::spec::{Objective, SweepSpec};
 use super::{SweepError, SweepOptions};
@@ -27,27 +28,6 @@ use crate::sim::Simulation;
 use crate::time::SimDuration;
 use rayon::prelude::*;
 use std::time::Instant;
-
-/// The fidelity ladder of a successive-halving search.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ladder {
-    /// Reduction factor between rungs (horizon and seed count grow by it, survivors shrink by it); >= 2.
-    pub eta: u32,
-    /// Number of rungs; the last runs full duration with all seeds. 1 means the full grid.
-    pub rungs: u32,
-    /// Points kept after a rung are never fewer than this.
-    pub min_survivors: usize,
-}
-
-impl Default for Ladder {
-    fn default() -> Self {
-        Ladder {
-            eta: 2,
-            rungs: 3,
-            min_survivors: 3,
-        }
-    }
-}
 
 /// What one rung ran.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,6 +52,8 @@ pub struct AdaptiveOutcome {
     pub run_equivalents: f64,
     pub duration: SimDuration,
     pub wall_s: f64,
+    /// The ladder that ran.
+    pub ladder: Ladder,
 }
 
 impl AdaptiveOutcome {
@@ -82,8 +64,16 @@ impl AdaptiveOutcome {
 
     /// One paragraph for the tune output.
     pub fn text(&self) -> String {
+        let budget = self
+            .ladder
+            .budget
+            .map(|b| format!(", budget {b} full runs"))
+            .unwrap_or_default();
         let mut out = format!(
-            "Adaptive search (successive halving) over {} points, {:.1} s simulated per full run:\n",
+            "Adaptive search (successive halving, eta {}, {} rung(s), at least {} survivor(s){budget}) over {} points, {:.1} s simulated per full run:\n",
+            self.ladder.eta,
+            self.ladder.rungs,
+            self.ladder.min_survivors,
             self.rungs.first().map_or(0, |r| r.points),
             self.duration.as_secs_f64()
         );
@@ -204,23 +194,31 @@ pub fn race(
             ladder.eta, ladder.rungs
         )));
     }
+    let plan = ladder.plan(spec.point_count(), spec.seeds.len());
+    if let Some(b) = ladder.budget {
+        let cost: f64 = plan.iter().map(|r| r.cost()).sum();
+        if cost > b {
+            return Err(SweepError::Usage(format!(
+                "the ladder (eta {}, {} rungs) costs {cost:.1} full-length runs, over the budget of {b}",
+                ladder.eta, ladder.rungs
+            )));
+        }
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .build()
         .map_err(|e| SweepError::Usage(format!("cannot start {} threads: {e}", options.threads)))?;
     pool.install(|| super::validate(spec))?;
     let duration = base_duration(spec)?;
-    let n_seeds = spec.seeds.len();
     let start = Instant::now();
     let mut alive: Vec<u64> = (0..spec.point_count()).collect();
     let mut rungs = Vec::new();
     let mut equivalents = 0.0;
     let mut last = Vec::new();
-    for k in 0..ladder.rungs {
-        let shrink = u64::from(ladder.eta).saturating_pow(ladder.rungs - 1 - k);
-        let full = shrink == 1;
-        let horizon = SimDuration(duration.as_nanos() / shrink);
-        let seeds = n_seeds.div_ceil(shrink as usize).max(1);
+    for (k, step) in plan.iter().enumerate() {
+        let full = step.shrink == 1;
+        let horizon = SimDuration(duration.as_nanos() / step.shrink);
+        let seeds = step.seeds;
         let jobs: Vec<(u64, usize)> = alive
             .iter()
             .flat_map(|&p| (0..seeds).map(move |s| (p, s)))
@@ -231,7 +229,7 @@ pub fn race(
                 .collect()
         });
         let rows = rows?;
-        equivalents += jobs.len() as f64 / shrink as f64;
+        equivalents += step.cost();
         rungs.push(Rung {
             horizon,
             seeds,
@@ -243,11 +241,7 @@ pub fn race(
             last = stats;
             break;
         }
-        let keep = alive
-            .len()
-            .div_ceil(ladder.eta as usize)
-            .max(ladder.min_survivors)
-            .min(alive.len());
+        let keep = plan.get(k + 1).map_or(alive.len(), |next| next.points);
         let mut ranked = rank(&stats, objective);
         ranked.truncate(keep);
         ranked.sort_unstable();
@@ -261,5 +255,6 @@ pub fn race(
         run_equivalents: equivalents,
         duration,
         wall_s: start.elapsed().as_secs_f64(),
+        ladder,
     })
 }

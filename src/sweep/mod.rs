@@ -13,6 +13,7 @@
 //!   autoscaler.config.container-concurrency-target-percentage: {uniform: [50, 90], n: 3}
 //! objective: {minimize: pod_seconds, constraints: ["latency_p99_ms <= 500"]}
 //! check: [../traces/monday.csv, ../traces/tuesday.csv]   # re-run the chosen point on these days
+//! tune: {search: adaptive, eta: 3, rungs: 4}             # how `podscale tune` searches (or `budget: 200`)
 //! ```
 //!
 //! Each run is `Simulation::from_path(base, overrides, seed)` run with no time series. Runs are
@@ -26,14 +27,16 @@
 pub mod adaptive;
 pub mod apply;
 pub mod check;
+pub mod ladder;
 pub mod objective;
 pub mod results;
 pub mod spec;
 pub mod tune;
 
-pub use adaptive::{race, AdaptiveOutcome, Ladder};
+pub use adaptive::{race, AdaptiveOutcome};
+pub use ladder::{Ladder, LadderFlags};
 pub use results::{PointStats, RunRow, METRICS, POINTS_FILE, RESULTS_FILE};
-pub use spec::{Axis, Constraint, Objective, SweepSpec};
+pub use spec::{Axis, Constraint, Objective, Search, SweepSpec, TuneSettings};
 pub use tune::{tune, TuneReport};
 
 use crate::observe::output::NoTimeseries;

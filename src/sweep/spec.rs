@@ -12,7 +12,9 @@ use rand::{RngExt, SeedableRng};
 use serde_yaml::{Mapping, Value};
 use std::path::{Path, PathBuf};
 
+mod tune_block;
 mod values;
+pub use tune_block::{Search, TuneSettings, MAX_ETA, MAX_RUNGS, TUNE_KEYS};
 use values::{parse_axis, parse_objective, parse_seeds};
 
 /// Keys allowed at the top of a sweep file.
@@ -26,6 +28,7 @@ pub const SWEEP_KEYS: &[&str] = &[
     "sample_seed",
     "objective",
     "check",
+    "tune",
 ];
 
 /// Axis kinds, for error messages.
@@ -176,6 +179,8 @@ pub struct SweepSpec {
     pub objective: Option<Objective>,
     /// Recorded days to check the chosen point on (`check:`).
     pub check: Vec<super::check::CheckDay>,
+    /// How `tune` searches (`tune:`); all defaults when the file has no such block.
+    pub tune: TuneSettings,
 }
 
 impl SweepSpec {
@@ -382,9 +387,26 @@ impl SweepSpec {
                 ))
             }
         }
-        let objective = match map.get("objective") {
+        let mut objective = match map.get("objective") {
             None => None,
             Some(v) => Some(parse_objective(v).map_err(|(k, m)| err(&k, m))?),
+        };
+        let tune = match map.get("tune") {
+            None => TuneSettings::default(),
+            Some(v) => {
+                let (settings, inner) = tune_block::parse_tune(v).map_err(|(k, m)| err(&k, m))?;
+                if inner.is_some() {
+                    if objective.is_some() {
+                        return Err(err(
+                            "tune.objective",
+                            "the file already has a top-level `objective:`; give the objective in one place"
+                                .into(),
+                        ));
+                    }
+                    objective = inner;
+                }
+                settings
+            }
         };
         let check = match map.get("check") {
             None => Vec::new(),
@@ -399,6 +421,7 @@ impl SweepSpec {
             seeds,
             objective,
             check,
+            tune,
         };
         let runs = spec
             .axes
