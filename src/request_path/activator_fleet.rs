@@ -42,7 +42,7 @@
 
 use crate::engine::SimRng;
 use crate::ids::RequestId;
-use crate::request_path::activator::Activator;
+use crate::request_path::activator::{Activator, SlotSet};
 use crate::request_path::stats::Stat;
 use crate::request_path::throttler::{assigned_pods, num_activators};
 use crate::time::{SimDuration, SimTime};
@@ -147,6 +147,12 @@ pub(crate) struct ActivatorFleet {
     members: Vec<Member>,
     /// Pods the activators may route to, ascending (kubelet-Ready, plus probed ones).
     routable: Vec<u32>,
+    /// The same pods as a set: whether a pod is routable is asked on every response, and a bit test is
+    /// cheaper there than a binary search.
+    routable_set: SlotSet,
+    /// Requests waiting at every member (kept so the loop's "anything queued?" after each response
+    /// does not walk the members).
+    waiting: usize,
     /// Activators in the public endpoints (`min(num_activators, replicas)`).
     published: usize,
     ingress_next: usize,
@@ -167,6 +173,8 @@ impl ActivatorFleet {
                 })
                 .collect(),
             routable: Vec::new(),
+            routable_set: SlotSet::default(),
+            waiting: 0,
             published: 0,
             ingress_next: 0,
         };
@@ -224,6 +232,7 @@ impl ActivatorFleet {
             return;
         };
         self.routable.insert(pos, pod);
+        self.routable_set.insert(pod);
         if self.all_route_everywhere() {
             for m in &mut self.members {
                 if m.in_flight(pod) < self.container_concurrency {
@@ -241,6 +250,7 @@ impl ActivatorFleet {
             return;
         };
         self.routable.remove(pos);
+        self.routable_set.remove(pod);
         if self.all_route_everywhere() {
             for m in &mut self.members {
                 m.activator.pod_removed(pod);
@@ -278,6 +288,10 @@ impl ActivatorFleet {
 
     /// The published activator the ingress sends a new request to (round robin).
     pub(crate) fn route(&mut self) -> usize {
+        if self.members.len() == 1 {
+            // One activator pod (the default): always it, and the round-robin position is never read.
+            return 0;
+        }
         let n = self.published.max(1);
         let a = self.ingress_next % n;
         self.ingress_next = self.ingress_next.wrapping_add(1);
@@ -310,7 +324,14 @@ impl ActivatorFleet {
 
     /// Requests waiting at every member.
     pub(crate) fn queued(&self) -> usize {
-        self.members.iter().map(|m| m.activator.queued()).sum()
+        debug_assert_eq!(
+            self.waiting,
+            self.members
+                .iter()
+                .map(|m| m.activator.queued())
+                .sum::<usize>()
+        );
+        self.waiting
     }
 
     /// Requests waiting at member `a`.
@@ -320,6 +341,7 @@ impl ActivatorFleet {
 
     pub(crate) fn push(&mut self, a: usize, id: RequestId) {
         self.members[a].activator.push(id);
+        self.waiting += 1;
     }
 
     pub(crate) fn front(&self, a: usize) -> Option<RequestId> {
@@ -327,7 +349,9 @@ impl ActivatorFleet {
     }
 
     pub(crate) fn pop_front(&mut self, a: usize) -> Option<RequestId> {
-        self.members[a].activator.pop_front()
+        let id = self.members[a].activator.pop_front();
+        self.waiting -= usize::from(id.is_some());
+        id
     }
 
     /// See [`Activator::arm_timer`].
@@ -351,6 +375,17 @@ impl ActivatorFleet {
         )
     }
 
+    /// Member `a`'s next dispatch: its oldest waiting request and a pod of its slice with a free slot per
+    /// its policy, both taken (the request leaves the queue, the pod's in-flight count rises). `None`, with
+    /// nothing changed, when the queue is empty or no pod has a free slot.
+    pub(crate) fn dispatch_next(&mut self, a: usize, rng: &mut SimRng) -> Option<(RequestId, u32)> {
+        self.members[a].activator.front()?;
+        let pod = self.pick(a, rng)?;
+        let id = self.pop_front(a)?;
+        self.dispatched(a, pod);
+        Some((id, pod))
+    }
+
     /// Member `a` sent a request to `pod`.
     pub(crate) fn dispatched(&mut self, a: usize, pod: u32) {
         let m = &mut self.members[a];
@@ -371,8 +406,10 @@ impl ActivatorFleet {
         };
         *count = count.saturating_sub(1);
         let n = *count;
-        let target = m.assigned.as_deref().unwrap_or(&self.routable);
-        let routable = target.binary_search(&pod).is_ok();
+        let routable = match m.assigned.as_deref() {
+            None => self.routable_set.contains(pod),
+            Some(slice) => slice.binary_search(&pod).is_ok(),
+        };
         m.activator.released(pod, n, routable);
     }
 
