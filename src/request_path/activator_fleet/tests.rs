@@ -120,7 +120,8 @@ fn dispatch_next_takes_the_head_and_a_free_pod_or_changes_nothing() {
     let mut r = rng();
     assert_eq!(f.dispatch_next(0, &mut r), None, "empty queue");
     for n in 0..3 {
-        f.push(f.route(), id(n));
+        let a = f.route();
+        f.push(a, id(n));
     }
     assert_eq!(f.dispatch_next(0, &mut r), None, "no pod yet");
     assert_eq!(f.queued(), 3);
