@@ -49,6 +49,13 @@ impl SlotSet {
         }
     }
 
+    #[inline]
+    pub(crate) fn contains(&self, slot: u32) -> bool {
+        self.words
+            .get((slot / 64) as usize)
+            .is_some_and(|w| w & (1 << (slot % 64)) != 0)
+    }
+
     /// The smallest slot at or above `from`.
     pub(crate) fn first_from(&self, from: u32) -> Option<u32> {
         let mut w = (from / 64) as usize;
@@ -148,6 +155,7 @@ impl Activator {
 
     /// Picks a pod per Knative's policy for the containerConcurrency, or `None` when no pod has capacity.
     /// `ready` is the routing targets in slot order and `in_flight(pod)` the activator's requests on a pod.
+    #[inline]
     pub(crate) fn pick(
         &mut self,
         ready: &[u32],

@@ -9,6 +9,7 @@
 //! when 0).
 
 use crate::ids::{RequestId, RevisionId};
+use crate::request_path::stats::Stat;
 use crate::sim::world::*;
 use crate::time::SimTime;
 
@@ -22,11 +23,7 @@ impl Sim {
         let rev = self.rev(rv);
         let a = rev.activator.route();
         if let Some(first) = rev.activator.request_in(a, now) {
-            // A new activator entry reports at once (the scale-from-zero poke).
-            let d = rev
-                .scaler
-                .on_activator_stat(now, &first, rev.ready.len() as u32);
-            self.apply(now, rv, d);
+            self.poke_scaler(now, rv, &first);
         }
         let r = &mut self.requests[id.index()];
         r.via_activator = true;
@@ -41,17 +38,51 @@ impl Sim {
             // from zero); otherwise it waits for a slot on a busy pod, which is queueing, not a cold start.
             r.cold = rev.activator.routable().is_empty();
             if rev.activator.arm_timer(a) {
-                let head = rev.activator.front(a).expect("this request is waiting");
-                let deadline = self.requests[head.index()].deadline;
-                self.at(deadline, Event::ActivatorTimeout(rv, a as u16));
+                self.arm_activator_timer(rv, a);
             }
         }
+    }
+
+    /// A new activator entry reports at once (Knative's scale-from-zero poke). Rare (once per idle spell
+    /// of an activator), so kept out of line: the per-request path it sits on is the hottest in a KPA run.
+    #[cold]
+    #[inline(never)]
+    fn poke_scaler(&mut self, now: SimTime, rv: RevisionId, first: &Stat) {
+        let rev = self.rev(rv);
+        let d = rev
+            .scaler
+            .on_activator_stat(now, first, rev.ready.len() as u32);
+        self.apply(now, rv, d);
+    }
+
+    /// Schedules activator `a`'s queue timer for its head (the queue was empty or its timer had fired).
+    #[inline(never)]
+    fn arm_activator_timer(&mut self, rv: RevisionId, a: usize) {
+        let head = self
+            .rev(rv)
+            .activator
+            .front(a)
+            .expect("this request is waiting");
+        let deadline = self.requests[head.index()].deadline;
+        self.at(deadline, Event::ActivatorTimeout(rv, a as u16));
     }
 
     /// Every activator of the revision with waiting requests sends them to its pods with free capacity,
     /// lowest activator first.
     pub(crate) fn dispatch_from_activator(&mut self, now: SimTime, rv: RevisionId) {
-        for a in 0..self.rev(rv).activator.replicas() {
+        let replicas = self.rev(rv).activator.replicas();
+        if replicas == 1 {
+            // One activator pod (the default): its queue is the only one.
+            self.dispatch_member(now, rv, 0);
+            return;
+        }
+        self.dispatch_each_member(now, rv, replicas);
+    }
+
+    /// Several activator pods: each with waiting requests dispatches in turn, lowest first.
+    #[inline(never)]
+    fn dispatch_each_member(&mut self, now: SimTime, rv: RevisionId, replicas: usize) {
+        for a in 0..replicas {
             if self.rev(rv).activator.queued_at(a) > 0 {
                 self.dispatch_member(now, rv, a);
             }
@@ -61,24 +92,19 @@ impl Sim {
     /// Activator `a` sends queued requests to its pods with free capacity, in FIFO order, until none has
     /// any.
     fn dispatch_member(&mut self, now: SimTime, rv: RevisionId, a: usize) {
-        loop {
-            let rev = &mut self.revisions[rv.index()];
-            let Some(front) = rev.activator.front(a) else {
-                break;
-            };
+        // The queue's timer stays: when it fires it finds the new head not yet due and re-arms.
+        while let Some((front, pod)) = self.revisions[rv.index()]
+            .activator
+            .dispatch_next(a, &mut self.rng.lb)
+        {
             debug_assert_eq!(self.requests[front.index()].stage, Stage::ActivatorQueue);
-            let Some(pod) = rev.activator.pick(a, &mut self.rng.lb) else {
-                break;
-            };
-            // The queue's timer stays: when it fires it finds the new head not yet due and re-arms.
-            rev.activator.pop_front(a);
-            rev.activator.dispatched(a, pod);
             self.admit_to_pod(now, front, rv, pod);
         }
     }
 
     /// A request an activator sent to `pod` was answered: that activator's in-flight count on the pod
     /// drops.
+    #[inline]
     pub(crate) fn activator_release(&mut self, id: RequestId, rv: RevisionId, pod: u32) {
         let a = self.requests[id.index()].activator as usize;
         self.rev(rv).activator.released(a, pod);
