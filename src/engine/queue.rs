@@ -48,21 +48,29 @@ const D: usize = 4;
 const COMPACT_MIN_DEAD: usize = 1024;
 
 struct Entry<E> {
-    time: SimTime,
-    /// `priority << 56 | seq`: compares as `(priority, seq)` in one integer comparison.
-    rank: u64,
+    /// `time << 64 | priority << 56 | seq`: compares as `(time, priority, seq)` in one branch-free
+    /// integer comparison (the heap's inner loop is mostly key comparisons).
+    key: u128,
     slot: u32,
     event: E,
 }
 
 impl<E> Entry<E> {
     #[inline]
-    fn key(&self) -> (SimTime, u64) {
-        (self.time, self.rank)
+    fn key(&self) -> u128 {
+        self.key
+    }
+    #[inline]
+    fn time(&self) -> SimTime {
+        SimTime((self.key >> 64) as u64)
+    }
+    #[inline]
+    fn priority(&self) -> u64 {
+        (self.key as u64) >> SEQ_BITS
     }
     #[inline]
     fn seq(&self) -> u64 {
-        self.rank & SEQ_MASK
+        (self.key as u64) & SEQ_MASK
     }
 }
 
@@ -167,8 +175,8 @@ impl<E> EventQueue<E> {
         };
         self.live += 1;
         let entry = Entry {
-            time,
-            rank: (u64::from(priority) << SEQ_BITS) | seq,
+            key: (u128::from(time.as_nanos()) << 64)
+                | u128::from((u64::from(priority) << SEQ_BITS) | seq),
             slot,
             event,
         };
@@ -176,7 +184,7 @@ impl<E> EventQueue<E> {
             && self
                 .lane
                 .back()
-                .is_none_or(|b| b.rank >> SEQ_BITS <= u64::from(priority));
+                .is_none_or(|b| b.priority() <= u64::from(priority));
         if lane_ok {
             self.lane.push_back(entry);
         } else {
@@ -202,12 +210,13 @@ impl<E> EventQueue<E> {
     }
 
     /// Time of the next live event without removing it.
+    #[inline]
     pub fn peek_time(&mut self) -> Option<SimTime> {
         self.drop_dead_fronts();
         match (self.lane.front(), self.heap.first()) {
-            (Some(l), Some(h)) => Some(l.time.min(h.time)),
-            (Some(l), None) => Some(l.time),
-            (None, Some(h)) => Some(h.time),
+            (Some(l), Some(h)) => Some(l.time().min(h.time())),
+            (Some(l), None) => Some(l.time()),
+            (None, Some(h)) => Some(h.time()),
             (None, None) => None,
         }
     }
@@ -229,9 +238,10 @@ impl<E> EventQueue<E> {
         self.slots[entry.slot as usize] = VACANT;
         self.free.push(entry.slot);
         self.live -= 1;
-        self.now = entry.time;
+        let time = entry.time();
+        self.now = time;
         self.popped += 1;
-        Some((entry.time, entry.event))
+        Some((time, entry.event))
     }
 
     /// Number of live (scheduled, not yet popped, not cancelled) events.
@@ -248,10 +258,16 @@ impl<E> EventQueue<E> {
         self.slots[e.slot as usize] == e.seq()
     }
 
+    #[inline]
     fn drop_dead_fronts(&mut self) {
         if self.dead == 0 {
             return;
         }
+        self.drop_dead_fronts_slow();
+    }
+
+    #[cold]
+    fn drop_dead_fronts_slow(&mut self) {
         while let Some(l) = self.lane.front() {
             if self.is_live(l) {
                 break;
@@ -293,9 +309,10 @@ impl<E> EventQueue<E> {
     }
 
     fn sift_up(&mut self, mut i: usize) {
+        let key = self.heap[i].key();
         while i > 0 {
             let parent = (i - 1) / D;
-            if self.heap[i].key() < self.heap[parent].key() {
+            if key < self.heap[parent].key() {
                 self.heap.swap(i, parent);
                 i = parent;
             } else {
@@ -306,6 +323,7 @@ impl<E> EventQueue<E> {
 
     fn sift_down(&mut self, mut i: usize) {
         let n = self.heap.len();
+        let key = self.heap[i].key();
         loop {
             let first = i * D + 1;
             if first >= n {
@@ -321,7 +339,7 @@ impl<E> EventQueue<E> {
                     best_key = k;
                 }
             }
-            if best_key < self.heap[i].key() {
+            if best_key < key {
                 self.heap.swap(i, best);
                 i = best;
             } else {

@@ -47,7 +47,6 @@ impl Sim {
             activator: 0,
             cold: false,
             status: 0,
-            timeout_event: None,
             tokens: Default::default(),
         };
         let id = match self.free_requests.pop() {
