@@ -42,11 +42,10 @@ struct Counts {
     rejected: u64,
 }
 
-/// The reference's counts, and how many of its 504s left the queue (rather than finishing late).
-
 /// One server, FIFO queue, every request timing out at arrival + TIMEOUT: in the queue it leaves with 504
 /// at its deadline; a request served past it is answered 504 when its service ends. The constants avoid
-/// exact ties between completions, deadlines and arrivals, so no tie rule matters.
+/// exact ties between completions, deadlines and arrivals, so no tie rule matters. Returns the counts and
+/// how many of the 504s left the queue (rather than finishing late).
 fn reference(arrivals: u64) -> (Counts, u64) {
     let mut c = Counts::default();
     let mut from_queue = 0;

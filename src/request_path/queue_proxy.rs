@@ -297,7 +297,18 @@ impl Sim {
             None => {}
         }
         let id = rev.pod_ref(pod);
-        let ev = self.at(deadline, Event::PodQueueTimeout(id));
+        // As in `Sim::at`: after the end (the last partial row) nothing runs, so the time only must not
+        // be in the queue's past.
+        let at = if self.queue.now() > self.end {
+            deadline.max(self.queue.now())
+        } else {
+            deadline
+        };
+        // The timer heap: most of these timers are cancelled when the queue empties.
+        let ev = self
+            .queue
+            .schedule_timer(at, Event::PodQueueTimeout(id))
+            .expect("queue timers are never scheduled into the past");
         self.rev(rv).pods[pod as usize].queue_timer = Some((deadline, ev));
     }
 
