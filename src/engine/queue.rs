@@ -1,6 +1,6 @@
 //! The event queue: events ordered by `(time, priority, sequence)`.
 //!
-//! Three mechanisms keep the per-event cost low and flat in the number of pending events:
+//! Four mechanisms keep the per-event cost low and flat in the number of pending events:
 //!
 //! * **Same-instant lane.** An event scheduled at the current clock whose priority is not lower than the
 //!   last one in the lane is appended to a FIFO (`VecDeque`) instead of the heap. Every lane entry has the
@@ -8,6 +8,11 @@
 //!   popping is one comparison against the heap top. Zero-delay hops (ingress, client) cost no heap work.
 //! * **4-ary min-heap** for the rest: half the depth of a binary heap, and its four children share a cache
 //!   line or two, so sifting touches fewer lines.
+//! * **A second heap for timers** ([`EventQueue::schedule_timer`]): timeouts that are usually cancelled
+//!   (one per pod queue, re-armed as the queue drains) live apart from the events that always run, so
+//!   their cancelled entries never deepen the heap every other event goes through. `pop` takes the
+//!   smallest of the lane's front and the two heap tops; keys are unique, so the order is exactly that of
+//!   one queue.
 //! * **Generation-tagged cancellation.** Every entry owns a slot in a slab holding the sequence number of its
 //!   current occupant. Cancelling writes a tombstone into the slot (O(1), no hashing); a popped entry whose
 //!   slot holds a different sequence is dead and skipped. Slots are recycled through a free list. When dead
@@ -48,21 +53,29 @@ const D: usize = 4;
 const COMPACT_MIN_DEAD: usize = 1024;
 
 struct Entry<E> {
-    time: SimTime,
-    /// `priority << 56 | seq`: compares as `(priority, seq)` in one integer comparison.
-    rank: u64,
+    /// `time << 64 | priority << 56 | seq`: compares as `(time, priority, seq)` in one branch-free
+    /// integer comparison (the heap's inner loop is mostly key comparisons).
+    key: u128,
     slot: u32,
     event: E,
 }
 
 impl<E> Entry<E> {
     #[inline]
-    fn key(&self) -> (SimTime, u64) {
-        (self.time, self.rank)
+    fn key(&self) -> u128 {
+        self.key
+    }
+    #[inline]
+    fn time(&self) -> SimTime {
+        SimTime((self.key >> 64) as u64)
+    }
+    #[inline]
+    fn priority(&self) -> u64 {
+        (self.key as u64) >> SEQ_BITS
     }
     #[inline]
     fn seq(&self) -> u64 {
-        self.rank & SEQ_MASK
+        (self.key as u64) & SEQ_MASK
     }
 }
 
@@ -84,6 +97,8 @@ impl<E> Entry<E> {
 /// ```
 pub struct EventQueue<E> {
     heap: Vec<Entry<E>>,
+    /// Entries scheduled with [`EventQueue::schedule_timer`], a heap of its own.
+    timers: Vec<Entry<E>>,
     /// Entries at the current time, sorted (see the module docs).
     lane: VecDeque<Entry<E>>,
     /// Sequence number of each slot's live occupant, or [`VACANT`].
@@ -110,6 +125,7 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             heap: Vec::with_capacity(1024),
+            timers: Vec::with_capacity(64),
             lane: VecDeque::with_capacity(64),
             slots: Vec::with_capacity(1024),
             free: Vec::with_capacity(1024),
@@ -137,6 +153,17 @@ impl<E> EventQueue<E> {
         self.schedule_with_priority(time, Self::DEFAULT_PRIORITY, event)
     }
 
+    /// Schedules `event` at `time` like [`EventQueue::schedule`] (same priority, same order), but keeps it
+    /// in the timer heap: for events that are mostly cancelled before their time (timeouts), so that
+    /// their dead entries stay out of the heap the other events go through.
+    pub fn schedule_timer(&mut self, time: SimTime, event: E) -> Result<EventId, ScheduleError> {
+        let (entry, id) = self.entry(time, Self::DEFAULT_PRIORITY, event)?;
+        self.timers.push(entry);
+        let last = self.timers.len() - 1;
+        sift_up(&mut self.timers, last);
+        Ok(id)
+    }
+
     /// Schedules `event` at `time`; among events at the same time, lower `priority` pops first, and equal
     /// priorities pop in scheduling order.
     pub fn schedule_with_priority(
@@ -145,6 +172,30 @@ impl<E> EventQueue<E> {
         priority: u8,
         event: E,
     ) -> Result<EventId, ScheduleError> {
+        let (entry, id) = self.entry(time, priority, event)?;
+        let lane_ok = time == self.now
+            && self
+                .lane
+                .back()
+                .is_none_or(|b| b.priority() <= u64::from(priority));
+        if lane_ok {
+            self.lane.push_back(entry);
+        } else {
+            self.heap.push(entry);
+            let last = self.heap.len() - 1;
+            sift_up(&mut self.heap, last);
+        }
+        Ok(id)
+    }
+
+    /// A new entry (its sequence number and slot taken) for an event at `time`.
+    #[inline]
+    fn entry(
+        &mut self,
+        time: SimTime,
+        priority: u8,
+        event: E,
+    ) -> Result<(Entry<E>, EventId), ScheduleError> {
         if time < self.now {
             return Err(ScheduleError::InThePast {
                 at: time,
@@ -167,23 +218,12 @@ impl<E> EventQueue<E> {
         };
         self.live += 1;
         let entry = Entry {
-            time,
-            rank: (u64::from(priority) << SEQ_BITS) | seq,
+            key: (u128::from(time.as_nanos()) << 64)
+                | u128::from((u64::from(priority) << SEQ_BITS) | seq),
             slot,
             event,
         };
-        let lane_ok = time == self.now
-            && self
-                .lane
-                .back()
-                .is_none_or(|b| b.rank >> SEQ_BITS <= u64::from(priority));
-        if lane_ok {
-            self.lane.push_back(entry);
-        } else {
-            self.heap.push(entry);
-            self.sift_up(self.heap.len() - 1);
-        }
-        Ok(EventId { seq, slot })
+        Ok((entry, EventId { seq, slot }))
     }
 
     /// Cancels a pending event. Cancelling an event that already ran or was cancelled is a no-op.
@@ -202,36 +242,41 @@ impl<E> EventQueue<E> {
     }
 
     /// Time of the next live event without removing it.
+    #[inline]
     pub fn peek_time(&mut self) -> Option<SimTime> {
         self.drop_dead_fronts();
-        match (self.lane.front(), self.heap.first()) {
-            (Some(l), Some(h)) => Some(l.time.min(h.time)),
-            (Some(l), None) => Some(l.time),
-            (None, Some(h)) => Some(h.time),
-            (None, None) => None,
-        }
+        let first = |e: Option<&Entry<E>>| e.map_or(u128::MAX, |e| e.key());
+        let key = first(self.lane.front())
+            .min(first(self.heap.first()))
+            .min(first(self.timers.first()));
+        (key != u128::MAX).then_some(SimTime((key >> 64) as u64))
     }
 
     /// Removes and returns the next live event, advancing the clock to its time.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         self.drop_dead_fronts();
-        let from_lane = match (self.lane.front(), self.heap.first()) {
-            (Some(l), Some(h)) => l.key() < h.key(),
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => return None,
-        };
-        let entry = if from_lane {
+        let first = |e: Option<&Entry<E>>| e.map_or(u128::MAX, |e| e.key());
+        let (lane, heap, timer) = (
+            first(self.lane.front()),
+            first(self.heap.first()),
+            first(self.timers.first()),
+        );
+        // Keys are unique, so exactly one source holds the smallest (u128::MAX: all three are empty; a
+        // real key never reaches it since times stay below u64::MAX).
+        let entry = if timer < lane && timer < heap {
+            pop_heap(&mut self.timers)?
+        } else if lane < heap {
             self.lane.pop_front()?
         } else {
-            self.pop_heap()?
+            pop_heap(&mut self.heap)?
         };
         self.slots[entry.slot as usize] = VACANT;
         self.free.push(entry.slot);
         self.live -= 1;
-        self.now = entry.time;
+        let time = entry.time();
+        self.now = time;
         self.popped += 1;
-        Some((entry.time, entry.event))
+        Some((time, entry.event))
     }
 
     /// Number of live (scheduled, not yet popped, not cancelled) events.
@@ -248,10 +293,16 @@ impl<E> EventQueue<E> {
         self.slots[e.slot as usize] == e.seq()
     }
 
+    #[inline]
     fn drop_dead_fronts(&mut self) {
         if self.dead == 0 {
             return;
         }
+        self.drop_dead_fronts_slow();
+    }
+
+    #[cold]
+    fn drop_dead_fronts_slow(&mut self) {
         while let Some(l) = self.lane.front() {
             if self.is_live(l) {
                 break;
@@ -263,7 +314,14 @@ impl<E> EventQueue<E> {
             if self.is_live(h) {
                 break;
             }
-            self.pop_heap();
+            pop_heap(&mut self.heap);
+            self.dead -= 1;
+        }
+        while let Some(h) = self.timers.first() {
+            if self.is_live(h) {
+                break;
+            }
+            pop_heap(&mut self.timers);
             self.dead -= 1;
         }
     }
@@ -273,67 +331,76 @@ impl<E> EventQueue<E> {
         let slots = &self.slots;
         self.lane.retain(|e| slots[e.slot as usize] == e.seq());
         self.heap.retain(|e| slots[e.slot as usize] == e.seq());
+        self.timers.retain(|e| slots[e.slot as usize] == e.seq());
         self.dead = 0;
-        let n = self.heap.len();
-        if n > 1 {
-            for i in (0..=(n - 2) / D).rev() {
-                self.sift_down(i);
-            }
-        }
-    }
-
-    fn pop_heap(&mut self) -> Option<Entry<E>> {
-        let last = self.heap.pop()?;
-        if self.heap.is_empty() {
-            return Some(last);
-        }
-        let top = std::mem::replace(&mut self.heap[0], last);
-        self.sift_down(0);
-        Some(top)
-    }
-
-    fn sift_up(&mut self, mut i: usize) {
-        while i > 0 {
-            let parent = (i - 1) / D;
-            if self.heap[i].key() < self.heap[parent].key() {
-                self.heap.swap(i, parent);
-                i = parent;
-            } else {
-                break;
-            }
-        }
-    }
-
-    fn sift_down(&mut self, mut i: usize) {
-        let n = self.heap.len();
-        loop {
-            let first = i * D + 1;
-            if first >= n {
-                break;
-            }
-            let end = (first + D).min(n);
-            let mut best = first;
-            let mut best_key = self.heap[first].key();
-            for c in first + 1..end {
-                let k = self.heap[c].key();
-                if k < best_key {
-                    best = c;
-                    best_key = k;
-                }
-            }
-            if best_key < self.heap[i].key() {
-                self.heap.swap(i, best);
-                i = best;
-            } else {
-                break;
-            }
-        }
+        heapify(&mut self.heap);
+        heapify(&mut self.timers);
     }
 
     /// Entries physically held (live and dead), for tests of the compaction bound.
     #[cfg(test)]
     fn held(&self) -> usize {
-        self.heap.len() + self.lane.len()
+        self.heap.len() + self.lane.len() + self.timers.len()
+    }
+}
+
+/// Restores the heap order bottom-up (O(n)).
+fn heapify<E>(h: &mut [Entry<E>]) {
+    let n = h.len();
+    if n > 1 {
+        for i in (0..=(n - 2) / D).rev() {
+            sift_down(h, i);
+        }
+    }
+}
+
+fn pop_heap<E>(h: &mut Vec<Entry<E>>) -> Option<Entry<E>> {
+    let last = h.pop()?;
+    if h.is_empty() {
+        return Some(last);
+    }
+    let top = std::mem::replace(&mut h[0], last);
+    sift_down(h, 0);
+    Some(top)
+}
+
+fn sift_up<E>(h: &mut [Entry<E>], mut i: usize) {
+    let key = h[i].key();
+    while i > 0 {
+        let parent = (i - 1) / D;
+        if key < h[parent].key() {
+            h.swap(i, parent);
+            i = parent;
+        } else {
+            break;
+        }
+    }
+}
+
+fn sift_down<E>(h: &mut [Entry<E>], mut i: usize) {
+    let n = h.len();
+    let key = h[i].key();
+    loop {
+        let first = i * D + 1;
+        if first >= n {
+            break;
+        }
+        let end = (first + D).min(n);
+        let mut best = first;
+        let mut best_key = h[first].key();
+        for (c, e) in h.iter().enumerate().take(end).skip(first + 1) {
+            let k = e.key();
+            if k < best_key {
+                best = c;
+                best_key = k;
+            }
+        }
+        if best_key < key {
+            h.swap(i, best);
+            i = best;
+        } else {
+            break;
+        }
     }
 }
 

@@ -32,7 +32,7 @@
 //! its parent counts as failed).
 
 use crate::dist::DurationDist;
-use crate::engine::{RngStreams, SimRng, Stream};
+use crate::engine::{EventId, RngStreams, SimRng, Stream};
 use crate::ids::{RequestId, RevisionId};
 use crate::sim::config::SimError;
 use crate::sim::world::*;
@@ -51,6 +51,8 @@ pub(crate) struct CallLink {
     waiting: u16,
     /// The first non-200 status a child of the current step answered (0: none).
     failed: u16,
+    /// The caller's own deadline while it waits for its children (cancelled when they answer).
+    pub(crate) timer: Option<EventId>,
 }
 
 impl CallLink {
@@ -341,13 +343,13 @@ impl Sim {
         }
         if !targets.is_empty() {
             let timer =
-                (r.deadline < SimTime::MAX).then(|| self.at(r.deadline, Event::QueueTimeout(id)));
+                (r.deadline < SimTime::MAX).then(|| self.at(r.deadline, Event::CallTimeout(id)));
             let p = &mut self.requests[id.index()];
             p.link.next_step = step as u8;
             p.link.waiting = targets.len() as u16;
             p.link.failed = 0;
             p.stage = Stage::Waiting;
-            p.timeout_event = timer;
+            p.link.timer = timer;
             for rv in targets {
                 self.send_child(now, id, rv);
             }
@@ -390,7 +392,6 @@ impl Sim {
             activator: 0,
             cold: false,
             status: 0,
-            timeout_event: None,
             tokens: Default::default(),
             link: CallLink {
                 parent: Some(parent),
@@ -431,7 +432,7 @@ impl Sim {
         if p.link.waiting > 0 {
             return;
         }
-        if let Some(ev) = p.timeout_event.take() {
+        if let Some(ev) = p.link.timer.take() {
             self.queue.cancel(ev);
         }
         let p = &mut self.requests[parent.index()];
@@ -443,6 +444,17 @@ impl Sim {
         } else if !self.advance_call(now, parent) {
             self.service_done(now, parent);
         }
+    }
+
+    /// A waiting caller's timer fired: unless the slot was reused or the caller stopped waiting since,
+    /// its deadline passed.
+    pub(crate) fn call_deadline(&mut self, now: SimTime, id: RequestId) {
+        let r = &mut self.requests[id.index()];
+        if r.generation != id.generation() || r.stage != Stage::Waiting {
+            return;
+        }
+        r.link.timer = None;
+        self.call_timeout(now, id);
     }
 
     /// A waiting parent's deadline passed: it answers 504 and frees its slot.

@@ -49,7 +49,6 @@ impl Sim {
             activator: 0,
             cold: false,
             status: 0,
-            timeout_event: None,
             tokens: Default::default(),
             link: Default::default(),
         };

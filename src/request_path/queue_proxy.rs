@@ -4,6 +4,15 @@
 //! or a shared rate: processor sharing and GPU batching with virtual-time finish tags), and timeouts of
 //! queued requests (504 at the revision timeout).
 //!
+//! Timeouts use one timer per pod queue, armed at the earliest deadline among its waiting requests, not
+//! one event per queued request: nearly every queued request leaves the queue long before its 300 s
+//! timeout, and a cancelled timer per request filled the event heap with dead entries (its depth, hence
+//! every event's cost, and memory grew with the request rate). The deadlines of one queue are not always
+//! in queue order (a request routed through the activator, or preempted back to the front, may have an
+//! earlier one than requests ahead of it), so the timer looks for the earliest one; the queue holds at
+//! most 10 x containerConcurrency requests. The timer is cancelled when the queue empties, so it fires
+//! only when a deadline passes or the queue has stayed non-empty past the deadline it was armed for.
+//!
 //! Units: time in ns; shared-rate work in seconds of single-request service at full speed.
 //!
 //! Assumption: a request whose sampled service would end after its deadline is answered 504 at the
@@ -56,8 +65,7 @@ impl Sim {
             let r = &mut self.requests[id.index()];
             r.stage = Stage::PodQueue;
             let deadline = r.deadline;
-            let ev = self.at(deadline, Event::QueueTimeout(id));
-            self.requests[id.index()].timeout_event = Some(ev);
+            self.arm_queue_timer(rv, pod, deadline);
         } else {
             stats_out(&mut p.stats, now, via_activator);
             if via_activator {
@@ -255,8 +263,13 @@ impl Sim {
                 continue;
             }
             p.queued -= 1;
-            if let Some(ev) = self.requests[next.index()].timeout_event.take() {
-                self.queue.cancel(ev);
+            // While requests wait the queue's timer stays (when it fires it finds this one gone and
+            // re-arms); once none does it goes, so a queue that keeps emptying costs one cancelled timer
+            // per busy spell, not one per request.
+            if p.queued == 0 {
+                if let Some((_, ev)) = p.queue_timer.take() {
+                    self.queue.cancel(ev);
+                }
             }
             self.start_service(now, next, rv, pod);
         }
@@ -276,25 +289,75 @@ impl Sim {
         }
     }
 
-    /// A request's revision timeout passed while it waited in a pod's breaker queue: 504.
-    pub(crate) fn queue_timeout(&mut self, now: SimTime, id: RequestId) {
-        let r = self.requests[id.index()];
-        if r.generation != id.generation() {
-            return;
+    /// Makes sure pod `pod`'s queue timer fires no later than `deadline` (a request with that deadline
+    /// joined its queue). A timer armed later is cancelled and replaced.
+    pub(crate) fn arm_queue_timer(&mut self, rv: RevisionId, pod: u32, deadline: SimTime) {
+        let rev = &mut self.revisions[rv.index()];
+        let p = &mut rev.pods[pod as usize];
+        match p.queue_timer {
+            Some((at, _)) if at <= deadline => return,
+            Some((_, ev)) => self.queue.cancel(ev),
+            None => {}
         }
-        self.requests[id.index()].timeout_event = None;
-        if r.stage == Stage::Waiting {
-            self.call_timeout(now, id);
-            return;
-        }
-        // Only a request in a pod's queue has its own timer (the activator queue has one for its head).
-        if r.stage != Stage::PodQueue {
-            return;
-        }
-        let Some(pod) = r.pod.map(|p| p.slot()) else {
-            return;
+        let id = rev.pod_ref(pod);
+        // As in `Sim::at`: after the end (the last partial row) nothing runs, so the time only must not
+        // be in the queue's past.
+        let at = if self.queue.now() > self.end {
+            deadline.max(self.queue.now())
+        } else {
+            deadline
         };
-        let rv = r.revision;
+        // The timer heap: most of these timers are cancelled when the queue empties.
+        let ev = self
+            .queue
+            .schedule_timer(at, Event::PodQueueTimeout(id))
+            .expect("queue timers are never scheduled into the past");
+        self.rev(rv).pods[pod as usize].queue_timer = Some((deadline, ev));
+    }
+
+    /// Pod `pod`'s queue timer: every waiting request whose revision timeout has passed is answered 504,
+    /// one at a time in queue order (each may make room the activator fills at once), then the timer is
+    /// re-armed at the earliest deadline still waiting.
+    pub(crate) fn pod_queue_timeout(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
+        self.rev(rv).pods[pod as usize].queue_timer = None;
+        while let Some(id) = self.take_due(now, rv, pod) {
+            self.queue_timeout(now, id, rv, pod);
+        }
+        let p = &self.revisions[rv.index()].pods[pod as usize];
+        let next = p
+            .queue
+            .iter()
+            .filter(|id| self.is_waiting(**id))
+            .map(|id| self.requests[id.index()].deadline)
+            .min();
+        if let Some(deadline) = next {
+            self.arm_queue_timer(rv, pod, deadline);
+        }
+    }
+
+    /// Whether queue entry `id` is a request still waiting in a pod's queue (not a timed-out, killed or
+    /// reused slot).
+    #[inline]
+    fn is_waiting(&self, id: RequestId) -> bool {
+        let r = &self.requests[id.index()];
+        r.generation == id.generation() && r.stage == Stage::PodQueue
+    }
+
+    /// Removes and returns the first waiting request of the pod's queue whose deadline has passed.
+    fn take_due(&mut self, now: SimTime, rv: RevisionId, pod: u32) -> Option<RequestId> {
+        let p = &self.revisions[rv.index()].pods[pod as usize];
+        let i = p
+            .queue
+            .iter()
+            .position(|id| self.is_waiting(*id) && self.requests[id.index()].deadline <= now)?;
+        self.revisions[rv.index()].pods[pod as usize]
+            .queue
+            .remove(i)
+    }
+
+    /// A request's revision timeout passed while it waited in `pod`'s breaker queue: 504.
+    fn queue_timeout(&mut self, now: SimTime, id: RequestId, rv: RevisionId, pod: u32) {
+        let r = self.requests[id.index()];
         let p = &mut self.rev(rv).pods[pod as usize];
         p.queued -= 1;
         stats_out(&mut p.stats, now, r.via_activator);

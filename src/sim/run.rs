@@ -150,17 +150,21 @@ impl Sim {
             Event::PodNextDone(p) if self.is_live(p) => {
                 self.shared_done(now, p.revision(), p.pod().slot())
             }
+            Event::CallTimeout(req) => self.call_deadline(now, req),
+            Event::PodQueueTimeout(p) if self.is_live(p) => {
+                self.pod_queue_timeout(now, p.revision(), p.pod().slot())
+            }
             // A lifecycle event of a pod whose slot has been reused since.
             Event::PodReady(_)
             | Event::PodProbed(_)
             | Event::PodGraceOver(_)
             | Event::PodDrained(_)
-            | Event::PodNextDone(_) => {}
+            | Event::PodNextDone(_)
+            | Event::PodQueueTimeout(_) => {}
             Event::NodeReady(node) => {
                 self.cluster.node_ready(node, now);
                 self.place_pending(now);
             }
-            Event::QueueTimeout(req) => self.queue_timeout(now, req),
             Event::ActivatorTimeout(rv, a) => self.activator_timeout(now, rv, a as usize),
             Event::ScalerWake(rv) => {
                 let rev = self.rev(rv);

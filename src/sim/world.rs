@@ -49,7 +49,11 @@ pub(crate) enum Event {
     /// A node finished provisioning.
     NodeReady(u32),
     Tick,
-    QueueTimeout(RequestId),
+    /// A pod queue's earliest deadline may have passed (one timer per queue, see
+    /// [`Sim::pod_queue_timeout`]).
+    PodQueueTimeout(PodRef),
+    /// A caller waiting for its callees reached its own deadline (see [`Sim::call_deadline`]).
+    CallTimeout(RequestId),
     /// An activator queue's head may have reached its deadline (one timer per queue, see
     /// [`Sim::activator_timeout`]); the revision and the fleet member.
     ActivatorTimeout(RevisionId, u16),
@@ -158,7 +162,6 @@ pub(crate) struct Request {
     pub(crate) activator: u16,
     pub(crate) cold: bool,
     pub(crate) status: u16,
-    pub(crate) timeout_event: Option<EventId>,
     /// Token timeline on a KV cache pod (first token, tokens kept across preemption, TTFT/TPOT).
     pub(crate) tokens: crate::workload::engine::TokenState,
     /// Its caller and its progress through its revision's call plan (`request_path::calls`).

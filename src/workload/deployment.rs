@@ -319,13 +319,14 @@ impl Sim {
         }
         rev.pods[pod as usize].lifecycle_event = None;
         // SIGKILL: whatever is still queued or executing fails.
+        if let Some((_, ev)) = rev.pods[pod as usize].queue_timer.take() {
+            self.queue.cancel(ev);
+        }
+        let rev = &mut self.revisions[rv.index()];
         let queued: Vec<RequestId> = rev.pods[pod as usize].queue.drain(..).collect();
         for id in queued {
             let r = &self.requests[id.index()];
             if r.generation == id.generation() && r.stage == Stage::PodQueue {
-                if let Some(ev) = self.requests[id.index()].timeout_event.take() {
-                    self.queue.cancel(ev);
-                }
                 self.respond(now, id, 502);
             }
         }
@@ -334,7 +335,7 @@ impl Sim {
             let r = self.requests[slot as usize];
             let on_pod = matches!(r.stage, Stage::Executing | Stage::Waiting);
             if on_pod && r.revision == rv && r.pod == this {
-                if let Some(ev) = self.requests[slot as usize].timeout_event.take() {
+                if let Some(ev) = self.requests[slot as usize].link.timer.take() {
                     self.queue.cancel(ev);
                 }
                 self.respond(now, RequestId::new(slot, r.generation), 502);

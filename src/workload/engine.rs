@@ -17,7 +17,7 @@ use super::kv_cache::KvCache;
 use crate::ids::{RequestId, RevisionId};
 use crate::observe::llm::{EngineRow, PodEngineSample};
 use crate::observe::output::TimeseriesSink;
-use crate::sim::world::{Event, Sim, Stage};
+use crate::sim::world::{Sim, Stage};
 use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
 use crate::traffic::RequestAttrs;
 use std::cmp::Reverse;
@@ -202,8 +202,7 @@ impl Sim {
             r.stage = Stage::PodQueue;
             r.tokens.tokens_done = pre.tokens_done;
             let deadline = r.deadline.max(now);
-            let ev = self.at(deadline, Event::QueueTimeout(id));
-            self.requests[id.index()].timeout_event = Some(ev);
+            self.arm_queue_timer(rv, pod, deadline);
         }
     }
 

@@ -96,8 +96,10 @@ pub struct Pod {
     pub executing: u32,
     /// Requests waiting in the queue-proxy breaker (timed-out entries are skipped).
     pub queue: VecDeque<crate::ids::RequestId>,
-    /// Live entries of `queue` (timed-out ones removed lazily).
+    /// Live entries of `queue` (entries of requests killed with the pod are removed lazily).
     pub queued: u32,
+    /// The queue's timeout timer (its time and event), armed at the earliest deadline in the queue.
+    pub queue_timer: Option<(SimTime, EventId)>,
     /// While terminating: when the queue-proxy's drain (its quiet period) ends; the pod leaves once it is
     /// idle at or after this time, or at the end of the termination grace period.
     pub drain_until: SimTime,
@@ -136,6 +138,7 @@ impl Pod {
             executing: 0,
             queue: VecDeque::new(),
             queued: 0,
+            queue_timer: None,
             drain_until: now,
             stats: RequestStats::new(now),
             usage: PodUsage::default(),

@@ -90,6 +90,8 @@ fn cancelled_timeouts_do_not_accumulate() {
 enum Op {
     /// Schedule at now + delay (ns) with a priority.
     Schedule(u64, u8),
+    /// Schedule a timer (the timer heap, default priority) at now + delay (ns).
+    Timer(u64),
     /// Cancel the k-th id handed out so far (modulo their count), possibly already popped or cancelled.
     Cancel(usize),
     Pop,
@@ -100,6 +102,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (prop_oneof![Just(0u64), 0..5u64, 0..1_000u64], 0..3u8)
             .prop_map(|(d, p)| Op::Schedule(d, p)),
+        2 => prop_oneof![Just(0u64), 0..5u64, 0..1_000u64].prop_map(Op::Timer),
         2 => any::<usize>().prop_map(Op::Cancel),
         3 => Just(Op::Pop),
         1 => Just(Op::Peek),
@@ -109,8 +112,9 @@ fn op() -> impl Strategy<Value = Op> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
-    /// The queue pops exactly what a sorted map keyed by (time, priority, seq) pops, and compaction (forced
-    /// often by the many cancels) never changes the order.
+    /// The queue pops exactly what a sorted map keyed by (time, priority, seq) pops, whichever of the
+    /// lane, the heap and the timer heap holds each event, and compaction (forced often by the many
+    /// cancels) never changes the order.
     #[test]
     fn matches_a_btreemap_model(ops in prop::collection::vec(op(), 1..1_500)) {
         let mut q = EventQueue::new();
@@ -125,6 +129,13 @@ proptest! {
                 Op::Schedule(d, p) => {
                     let key = (now + d, p, seq);
                     let id = q.schedule_with_priority(SimTime(now + d), p, seq).unwrap();
+                    model.insert(key, seq);
+                    ids.push((id, key));
+                    seq += 1;
+                }
+                Op::Timer(d) => {
+                    let key = (now + d, EventQueue::<u64>::DEFAULT_PRIORITY, seq);
+                    let id = q.schedule_timer(SimTime(now + d), seq).unwrap();
                     model.insert(key, seq);
                     ids.push((id, key));
                     seq += 1;
