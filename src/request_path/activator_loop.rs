@@ -67,7 +67,7 @@ impl Sim {
                 break;
             };
             debug_assert_eq!(self.requests[front.index()].stage, Stage::ActivatorQueue);
-            let Some(pod) = rev.activator.pick(a, &mut self.rng.lb) else {
+            let Some(pod) = rev.activator.pick(a, &mut rev.rng.lb) else {
                 break;
             };
             // The queue's timer stays: when it fires it finds the new head not yet due and re-arms.
