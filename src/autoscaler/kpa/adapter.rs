@@ -10,6 +10,12 @@
 //! `reconcile_delay` is the lag between a reconcile pass patching the Deployment's replicas and the
 //! Deployment (the pods the loop creates or removes) following; the SKS mode changes at once.
 //!
+//! At rest ([`Scaler::quiescent`]): at zero, with the stable window empty (so every decision is `NoData`
+//! and leaves the decider alone), no Ready pod, no activator entry, not panicking, no replica patch on its
+//! way and the reconciler at rest ([`KpaReconciler::at_rest_at_zero`]), a tick changes nothing until a
+//! request reaches the activator (`on_activator_stat`), a pod turns Ready or a wake-up fires; a
+//! many-service run then leaves the KPA out of its ticks.
+//!
 //! Simplifications: `initial_state: warm` creates the decider with 0 ready pods, as if the autoscaler had
 //! been running quietly (Knative creates it with the live count only when the autoscaler restarts); every
 //! pod scrape succeeds (no scrape failures, no service mesh), so the scraper's Service fallback is never
