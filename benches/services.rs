@@ -20,7 +20,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(3);
-    let text = scale::scenario_text(1000, "2h", 3000.0);
+    let text = scale::scenario_text(1000, "2h", 3000.0, 0.8);
     let mut best = f64::MAX;
     let mut requests = 0;
     for _ in 0..rounds {

@@ -1,11 +1,17 @@
 //! Scale of a many-service run (issue 16 item 6): N services (default 1,000), each a KPA-scaled revision
-//! with its own diurnal Poisson traffic (popularity Zipf-like, exponent 0.8; the total rate is `--rate`,
+//! with its own diurnal Poisson traffic (popularity Zipf-like, exponent 0.8 unless given; the total rate is `--rate`,
 //! default 3,000 req/s), on one cluster, for a simulated duration. Prints simulated requests per CPU
 //! second of the run (one thread, so per core; wall time is printed too) and the peak resident set (VmHWM from /proc/self/status, Linux only) of a fresh
 //! process per configuration, so memory can be compared across durations and service counts.
 //!
-//!     cargo run --release --example services_scale                    # the table: 1,000 x 1 h, 1,000 x 24 h, 100 x 24 h
+//!     cargo run --release --example services_scale                    # the table: 1,000 x 1 h, 1,000 x 24 h (twice), 100 x 24 h
 //!     cargo run --release --example services_scale -- 1000 24h 3000   # one run: services, duration, total rate
+//!     cargo run --release --example services_scale -- 1000 1h 3000 1.6   # ... and the popularity exponent
+//!     PODSCALE_EVERY_SECOND=1 cargo run ...   # step every scaler every second (no skipping at rest)
+//!
+//! With the default exponent (0.8) even the least popular service gets a request every second or two, so
+//! no KPA ever rests; with a steeper one (1.6, closer to a Functions day where most functions are rare)
+//! most services sit at zero most of the time and their scalers are left out of the tick.
 //!
 //! The per-second rows go to no sink and the per-service rows to `io::sink()` (one per service per hour),
 //! so the figure is the simulation's, not the disk's.
@@ -34,10 +40,11 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The scenario text: `services` services sharing one pool, total mean rate `rate` req/s.
-pub fn scenario_text(services: usize, duration: &str, rate: f64) -> String {
+/// The scenario text: `services` services sharing one pool, total mean rate `rate` req/s, the `i`-th
+/// busiest service's share proportional to `1 / i^zipf`.
+pub fn scenario_text(services: usize, duration: &str, rate: f64, zipf: f64) -> String {
     let weights: Vec<f64> = (0..services)
-        .map(|i| 1.0 / ((i + 1) as f64).powf(0.8))
+        .map(|i| 1.0 / ((i + 1) as f64).powf(zipf))
         .collect();
     let sum: f64 = weights.iter().sum();
     let mut text = format!(
@@ -61,19 +68,21 @@ pub fn scenario_text(services: usize, duration: &str, rate: f64) -> String {
     text
 }
 
-fn run(services: usize, duration: &str, rate: f64) -> Result<(), String> {
-    let text = scenario_text(services, duration, rate);
+fn run(services: usize, duration: &str, rate: f64, zipf: f64) -> Result<(), String> {
+    let text = scenario_text(services, duration, rate, zipf);
     let loaded = scenario::load_str(&text, Path::new("scale.yaml"), Path::new("."), &[])
         .map_err(|e| e.to_string())?;
     let prepared = prepare_services(&loaded, None).map_err(|e| e.to_string())?;
     let pools = vec!["cpu".to_string()];
-    let outputs = MultiOutputs::new(
+    let mut outputs = MultiOutputs::new(
         Box::new(std::io::sink()),
         Box::new(std::io::sink()),
         3600,
         &pools,
     )
     .map_err(|e| e.to_string())?;
+    outputs.every_second = std::env::var_os("PODSCALE_EVERY_SECOND").is_some();
+    let skipped = outputs.skipped_ticks.clone();
     let runs: Vec<ServiceRun> = prepared
         .services
         .into_iter()
@@ -91,12 +100,14 @@ fn run(services: usize, duration: &str, rate: f64) -> Result<(), String> {
     let cpu = cpu_seconds() - cpu_before;
     let after = peak_rss_kib();
     let mib = |k: Option<u64>| k.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0));
+    let ticks = services as f64 * summary.duration_s;
     println!(
-        "{services:>6} services {duration:>5}  requests {:>11}  events {:>11}  wall {wall:>7.1} s  CPU {cpu:>7.1} s  {:>5.2} M req per CPU-s  max ready pods {:>5}  peak RSS before run {} MiB, after {} MiB",
+        "{services:>6} services {duration:>5} zipf {zipf}  requests {:>11}  events {:>11}  wall {wall:>7.1} s  CPU {cpu:>7.1} s  {:>5.2} M req per CPU-s  max ready pods {:>5}  scaler ticks skipped {:.0} %  peak RSS before run {} MiB, after {} MiB",
         summary.requests.total,
         summary.events_processed,
         summary.requests.total as f64 / cpu / 1e6,
         summary.replicas.max_ready,
+        100.0 * skipped.get() as f64 / ticks.max(1.0),
         mib(before),
         mib(after),
     );
@@ -111,16 +122,21 @@ fn main() -> Result<(), String> {
             .get(2)
             .map_or(Ok(3000.0), |r| r.parse())
             .map_err(|_| "rate: a number")?;
-        return run(services, &args[1], rate);
+        let zipf: f64 = args
+            .get(3)
+            .map_or(Ok(0.8), |r| r.parse())
+            .map_err(|_| "zipf: a number")?;
+        return run(services, &args[1], rate, zipf);
     }
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
-    for (services, duration, rate) in [
-        (1000, "1h", "3000"),
-        (1000, "24h", "3000"),
-        (100, "24h", "3000"),
+    for (services, duration, rate, zipf) in [
+        (1000, "1h", "3000", "0.8"),
+        (1000, "24h", "3000", "0.8"),
+        (1000, "24h", "3000", "1.6"),
+        (100, "24h", "3000", "0.8"),
     ] {
         let status = Command::new(&me)
-            .args([services.to_string().as_str(), duration, rate])
+            .args([services.to_string().as_str(), duration, rate, zipf])
             .status()
             .map_err(|e| e.to_string())?;
         if !status.success() {

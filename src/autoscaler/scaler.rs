@@ -15,6 +15,8 @@
 //! * [`Scaler::on_wake`] at the time the scaler last asked for in [`Decision::wake_at`] (a reconciler
 //!   requeue, a cron job).
 //! * [`Scaler::columns`] when the second's row is written: the scaler fills its own columns.
+//! * [`Scaler::quiescent`] after each `on_second`: `true` lets a many-service run skip the scaler's ticks
+//!   until one of its other callbacks is called (the KPA at rest at zero; see the method).
 //!
 //! Implementations: `fixed` (with an optional standalone CronHPA) here, the KPA in
 //! [`crate::autoscaler::kpa::adapter`], the HPA with CronHPA / KEDA cron in
@@ -121,6 +123,15 @@ pub trait Scaler {
     fn panic_seconds(&self) -> u64 {
         0
     }
+    /// Whether the scaler is at rest: until one of its other callbacks ([`Scaler::on_activator_stat`],
+    /// [`Scaler::on_pod_ready`], [`Scaler::on_wake`]) is called, every [`Scaler::on_second`] would change
+    /// nothing (no state, no column of [`Scaler::columns`]) and decide nothing the loop has not already
+    /// applied, whatever the time. Asked after each `on_second`; while it holds, a many-service run leaves
+    /// the scaler out of the 1 s ticks (an idle service costs nothing per second). The default, `false`,
+    /// keeps the scaler on every tick.
+    fn quiescent(&self) -> bool {
+        false
+    }
 }
 
 /// A fixed replica count, optionally changed by a standalone CronHPA (no HPA: each job writes the
@@ -165,6 +176,10 @@ impl Scaler for FixedScaler {
     }
     fn on_second(&mut self, _view: &mut SecondView<'_>) -> Decision {
         Decision::default()
+    }
+    /// A fixed count never acts on the tick (its cron jobs are wake-ups).
+    fn quiescent(&self) -> bool {
+        true
     }
     fn on_wake(&mut self, now: SimTime, _ready: u32) -> Decision {
         let Some(cron) = self.cron.as_mut() else {

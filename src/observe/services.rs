@@ -5,8 +5,13 @@
 //!   of its pods integrated per node pool (for cost attribution), plus counters of the current interval.
 //! * `services.csv` ([`SERVICE_COLUMNS`]): one row per service per `output.service_interval` (default
 //!   60 s), covering `[time_s - interval, time_s)`: counters summed over the interval, gauges (pods,
-//!   queues) sampled at its end, latency percentiles of the interval from a [`LogHistogram`]. A row per service per second would be 86 million rows for 1,000 services
-//!   over a day; the interval keeps the file proportional to services × duration / interval.
+//!   queues) sampled at its end, latency percentiles of the interval from a [`LogHistogram`], and the
+//!   service's own scaler columns at its end (`observed_stable` / `observed_panic` / `target_per_pod` /
+//!   `panic` / `excess_burst_capacity` / `scale_reason` as the KPA or HPA fills them, whether its activator
+//!   is in the path, and the cron jobs fired during the interval). A row per service per second would be
+//!   86 million rows for 1,000 services over a day; the interval keeps the file proportional to
+//!   services × duration / interval. (`timeseries.csv` adds the services up and leaves its scaler
+//!   columns empty with several services: one row cannot hold every scaler's.)
 //! * `cluster.csv` ([`cluster_columns`]): one row per second: nodes per pool, requested
 //!   ("allocated") CPU, memory and GPUs on the nodes, CPU and GPU in use by Ready pods, and Pending pods.
 //! * [`ServicesSummary`]: the `services` block of `summary.json`: one [`ServiceSummary`] per service and
@@ -19,7 +24,7 @@
 //! 8 KB for latencies up to 10 minutes), the interval counters are reset at each row.
 
 use super::latency::LatencySummary;
-use super::output::{push_f6, push_u64, RequestCounts};
+use super::output::{push_f6, push_i64, push_u64, RequestCounts, SecondRow};
 use serde::Serialize;
 
 /// Bucket growth of [`LogHistogram`]: each bucket is 1 % wider than the previous one.
@@ -225,6 +230,14 @@ pub const SERVICE_COLUMNS: &[&str] = &[
     "latency_p50_ms",
     "latency_p99_ms",
     "cold_start_completions",
+    "observed_stable",
+    "observed_panic",
+    "target_per_pod",
+    "panic",
+    "excess_burst_capacity",
+    "activator_in_path",
+    "scale_reason",
+    "cron_fire",
 ];
 
 /// The gauges of one service at a row's end.
@@ -239,12 +252,15 @@ pub struct ServiceGauges {
 }
 
 /// Appends the service's row for the interval ending at `time_s` and resets the interval counters.
+/// `scaler` holds the service's scaler columns (as [`crate::autoscaler::scaler::Scaler::columns`] fills
+/// them) and whether its activator is in the path.
 pub fn write_service_row(
     out: &mut String,
     name: &str,
     time_s: u64,
     stats: &mut ServiceStats,
     g: ServiceGauges,
+    scaler: &SecondRow,
 ) {
     out.push_str(name);
     out.push(',');
@@ -272,6 +288,30 @@ pub fn write_service_row(
         out.push(',');
     }
     push_u64(out, stats.interval_cold);
+    for v in [
+        scaler.observed_stable,
+        scaler.observed_panic,
+        scaler.target_per_pod,
+    ] {
+        out.push(',');
+        if let Some(v) = v {
+            push_f6(out, v);
+        }
+    }
+    out.push(',');
+    push_u64(out, u64::from(scaler.panic));
+    out.push(',');
+    if let Some(v) = scaler.excess_burst_capacity {
+        push_i64(out, v);
+    }
+    out.push(',');
+    push_u64(out, u64::from(scaler.activator_in_path));
+    out.push(',');
+    out.push_str(scaler.scale_reason);
+    out.push(',');
+    if let Some(c) = &scaler.cron_fire {
+        out.push_str(c);
+    }
     out.push('\n');
     stats.interval_arrivals = 0;
     stats.interval_completions = 0;
@@ -544,11 +584,28 @@ mod tests {
         a.cold_starts = 1;
         a.pod_ns = 3_000_000_000;
         let mut line = String::new();
-        write_service_row(&mut line, "a", 60, &mut a, ServiceGauges::default());
-        assert_eq!(line, "a,60,2,1,1,0,0,0,0,0,0,0,5,5,1\n");
+        let kpa = SecondRow {
+            observed_stable: Some(1.5),
+            target_per_pod: Some(70.0),
+            panic: true,
+            excess_burst_capacity: Some(-3),
+            activator_in_path: true,
+            scale_reason: "panic",
+            ..SecondRow::default()
+        };
+        write_service_row(&mut line, "a", 60, &mut a, ServiceGauges::default(), &kpa);
+        assert_eq!(
+            line,
+            "a,60,2,1,1,0,0,0,0,0,0,0,5,5,1,1.5,,70,1,-3,1,panic,\n"
+        );
         line.clear();
-        write_service_row(&mut line, "a", 120, &mut a, ServiceGauges::default());
-        assert_eq!(line, "a,120,0,0,0,0,0,0,0,0,0,0,,,0\n");
+        let cron = SecondRow {
+            cron_fire: Some("up=3".into()),
+            ..SecondRow::default()
+        };
+        write_service_row(&mut line, "a", 120, &mut a, ServiceGauges::default(), &cron);
+        assert_eq!(line, "a,120,0,0,0,0,0,0,0,0,0,0,,,0,,,,0,,0,,up=3\n");
+        assert_eq!(line.split(',').count(), SERVICE_COLUMNS.len());
         let mut b = ServiceStats::new(1);
         b.arrival();
         b.response(true, 1_000_000, false);

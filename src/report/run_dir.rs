@@ -1,7 +1,7 @@
 //! One run written to a folder: `timeseries.csv`, `requests.csv` (when `output.per_request`), `pods.csv`
 //! (when `output.per_pod` and the pods have a KV cache), `summary.json` and, when `output.plots`, the plots
 //! and `report.html`. A run of several services ([`run_services_to_dir`]) also writes `services.csv`,
-//! `cluster.csv` and the cluster plot. The CLI's `run` calls it on its staging folder (which it moves into
+//! `cluster.csv` and the cluster plot, and its `pods.csv` has a `service` column. The CLI's `run` calls it on its staging folder (which it moves into
 //! place only when the run completed); tests and examples call it
 //! directly.
 //!
@@ -176,7 +176,7 @@ pub fn run_services_to_dir(
     let mut sink = HookSink {
         inner: CsvTimeseries::new(create(TIMESERIES_FILE)?)?,
         on_row,
-        // Several services with a KV cache would need a service column in pods.csv; not written yet.
+        // The services' `pods.csv` (with a `service` column) is written through `MultiOutputs`.
         pods: None,
     };
     let services_file = std::rc::Rc::new(std::cell::RefCell::new(Some(create("services.csv")?)));
@@ -195,12 +195,26 @@ pub fn run_services_to_dir(
                 .collect()
         })
         .unwrap_or_default();
-    let outputs = crate::sim::MultiOutputs::new(
+    let mut outputs = crate::sim::MultiOutputs::new(
         Box::new(SharedFile(services_file.clone())),
         Box::new(SharedFile(cluster_file.clone())),
         loaded.spec.output.service_interval.whole_secs().max(1),
         &pools,
     )?;
+    // `pods.csv` (with a `service` column) when asked for and some service's pods have a KV cache.
+    let any_engine = prepared.services.iter().any(|s| {
+        s.prepared
+            .config
+            .pod_model
+            .service
+            .kv_cache_tokens()
+            .is_some()
+    });
+    let pods_file = std::rc::Rc::new(std::cell::RefCell::new(None));
+    if loaded.spec.output.per_pod && any_engine {
+        *pods_file.borrow_mut() = Some(create("pods.csv")?);
+        outputs = outputs.with_pods(Box::new(SharedFile(pods_file.clone())))?;
+    }
     let seed = prepared.seed;
     let route = prepared.route;
     let runs: Vec<crate::sim::ServiceRun> = prepared
@@ -218,7 +232,7 @@ pub fn run_services_to_dir(
     summary.effective_config =
         serde_json::to_value(&loaded.document).unwrap_or(serde_json::Value::Null);
     check()?;
-    for shared in [services_file, cluster_file] {
+    for shared in [services_file, cluster_file, pods_file] {
         if let Some(mut w) = shared.borrow_mut().take() {
             w.flush()?;
             commit(w)?;

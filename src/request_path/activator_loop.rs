@@ -93,10 +93,11 @@ impl Sim {
     /// any.
     fn dispatch_member(&mut self, now: SimTime, rv: RevisionId, a: usize) {
         // The queue's timer stays: when it fires it finds the new head not yet due and re-arms.
-        while let Some((front, pod)) = self.revisions[rv.index()]
-            .activator
-            .dispatch_next(a, &mut self.rng.lb)
-        {
+        loop {
+            let rev = &mut self.revisions[rv.index()];
+            let Some((front, pod)) = rev.activator.dispatch_next(a, &mut rev.rng.lb) else {
+                break;
+            };
             debug_assert_eq!(self.requests[front.index()].stage, Stage::ActivatorQueue);
             self.admit_to_pod(now, front, rv, pod);
         }

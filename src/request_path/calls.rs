@@ -355,7 +355,9 @@ impl Sim {
             }
             return true;
         }
-        let post = plan.post.sample(&mut self.rng.service);
+        let post = plan
+            .post
+            .sample(&mut self.revisions[r.revision.index()].rng.service);
         let r = &mut self.requests[id.index()];
         r.link.next_step = POST_DONE;
         if post == SimDuration::ZERO {

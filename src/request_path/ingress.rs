@@ -16,10 +16,10 @@ use crate::traffic::RequestAttrs;
 
 impl Sim {
     pub(crate) fn one_way_delay(&mut self, rv: RevisionId) -> SimDuration {
-        let [a, b, c] = &self.revisions[rv.index()].request_path;
-        a.sample(&mut self.rng.network)
-            + b.sample(&mut self.rng.network)
-            + c.sample(&mut self.rng.network)
+        let rev = &mut self.revisions[rv.index()];
+        let [a, b, c] = &rev.request_path;
+        let rng = &mut rev.rng.network;
+        a.sample(rng) + b.sample(rng) + c.sample(rng)
     }
 
     pub(crate) fn send(&mut self, now: SimTime, client: u32, attrs: RequestAttrs) {

@@ -91,7 +91,7 @@ impl Sim {
         r.stage = Stage::Executing;
         let service = match r.attrs.service_time {
             Some(s) => s,
-            None => rev.service_time.sample(&mut self.rng.service),
+            None => rev.service_time.sample(&mut rev.rng.service),
         };
         let r = &mut self.requests[id.index()];
         let done = now + service;
@@ -148,7 +148,7 @@ impl Sim {
         let work = {
             let r = &self.requests[id.index()];
             rev.service
-                .work_secs(&r.attrs, &rev.service_time, &mut self.rng.service)
+                .work_secs(&r.attrs, &rev.service_time, &mut rev.rng.service)
         };
         let r = &mut self.requests[id.index()];
         r.stage = Stage::Executing;

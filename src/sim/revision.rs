@@ -3,9 +3,10 @@
 //! It owns its pods (a slab with generational ids), the ready set in slot order, the activator that
 //! buffers its requests, the queue-proxy settings of its pods (containerConcurrency slots, queue depth,
 //! service discipline), its deployment (replica count, ReplicaSet removal order, termination grace; the
-//! code is in `workload::deployment`) and the [`Scaler`] that sizes it. The cluster its pods run on, the
-//! random streams and the event queue belong to the world (`sim::world`), so several revisions can share
-//! one cluster; each pod carries its own resource shape for that reason.
+//! code is in `workload::deployment`) and the [`Scaler`] that sizes it. The cluster its pods run on and
+//! the event queue belong to the world (`sim::world`), so several revisions can share
+//! one cluster; each pod carries its own resource shape for that reason. Its random streams are its own (from its
+//! service's seed), so one service's draws never depend on another's.
 //!
 //! Units: time in ns ([`SimDuration`]); CPU in millicores and memory in bytes (`PodRequest`).
 //!
@@ -32,6 +33,25 @@ use crate::workload::startup::Startup;
 /// Knative's queue-proxy queue is this many times containerConcurrency.
 const QUEUE_PROXY_DEPTH_FACTOR: u32 = 10;
 
+/// A revision's random streams besides its traffic (see [`Revision::rng`]).
+pub(crate) struct ServiceRngs {
+    pub(crate) service: SimRng,
+    pub(crate) cold_start: SimRng,
+    pub(crate) lb: SimRng,
+    pub(crate) network: SimRng,
+}
+
+impl ServiceRngs {
+    pub(crate) fn new(streams: &RngStreams) -> Self {
+        ServiceRngs {
+            service: streams.stream(Stream::Service),
+            cold_start: streams.stream(Stream::ColdStart),
+            lb: streams.stream(Stream::LoadBalancing),
+            network: streams.stream(Stream::Network),
+        }
+    }
+}
+
 /// One revision: its deployment's pods, the request path in front of them and the scaler that sizes it.
 pub(crate) struct Revision {
     pub(crate) id: RevisionId,
@@ -45,6 +65,9 @@ pub(crate) struct Revision {
     pub(crate) source: Option<Box<dyn ArrivalSource>>,
     pub(crate) pending_arrival: Option<Arrival>,
     pub(crate) traffic_rng: SimRng,
+    /// The service's own service-time, cold-start, load-balancing and network streams (from its own seed),
+    /// so adding a service never changes another's draws.
+    pub(crate) rng: ServiceRngs,
     /// Scratch: the revision's Pending pods at the last tick.
     pub(crate) pending_now: u32,
 
@@ -122,6 +145,7 @@ impl Revision {
             source: None,
             pending_arrival: None,
             traffic_rng: streams.stream(Stream::Traffic),
+            rng: ServiceRngs::new(streams),
             pending_now: 0,
             shape: PodRequest {
                 cpu_millis: cfg.resources.cpu_request_millis.max(0.0).ceil() as u64,

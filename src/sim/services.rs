@@ -10,16 +10,26 @@
 //! * Scalers see their own service's arrivals and requests in flight.
 //! * Outputs: the world's `timeseries.csv` row adds all services up (as with one service); each service
 //!   writes a `services.csv` row every `interval` seconds, and the cluster a `cluster.csv` row every
-//!   second (see [`crate::observe::services`]). The summary gets a `services` block, and the node cost is
+//!   second (see [`crate::observe::services`]), and, with `output.per_pod`, `pods.csv` gets each Ready
+//!   KV-cache pod's engine gauges every second with a `service` column. The summary gets a `services` block, and the node cost is
 //!   attributed to services by the resources their pods requested on each pool.
 //!
+//! * Random streams: every service draws its traffic, service times, cold starts, load balancing, network
+//!   delays and its KPA's scrape sampling from its own streams, seeded from its own seed (derived from the
+//!   scenario seed and its name), so adding a service never changes another's draws; services still
+//!   interact through the cluster (capacity, node timing), whose stream is the run's.
+//!
+//! * A scaler at rest ([`crate::autoscaler::scaler::Scaler::quiescent`]) is left out of the 1 s tick until
+//!   something reaches it; [`MultiOutputs::every_second`] steps every scaler every second instead (the
+//!   outputs are the same, which a test checks).
+//!
 //! Simplifications: closed-loop clients are not supported with several services (each service is open
-//! loop); the service-time, cold-start, load-balancing and network random streams are the world's and
-//! shared by the services in event order (deterministic, but adding a service changes the draws of the
-//! others); the per-second row's scaler columns are the last service's. The run's `max_desired` is the
+//! loop); the per-second row's scaler columns are empty (each service's are in its `services.csv` rows). The run's `max_desired` is the
 //! largest total of the services' replica counts seen at a tick.
 
 use crate::ids::RevisionId;
+use crate::observe::llm::PodEngineSample;
+use crate::observe::output::SecondRow;
 use crate::observe::services::{
     cluster_columns, write_service_row, ClusterRow, ServiceGauges, ServiceSummary, ServicesSummary,
     SERVICE_COLUMNS,
@@ -37,6 +47,13 @@ pub struct MultiOutputs {
     pub cluster: Box<dyn Write>,
     /// Seconds per `services.csv` row (at least 1).
     pub interval_s: u64,
+    /// Step every scaler on every tick, even one at rest (a check: the outputs must be the same).
+    pub every_second: bool,
+    /// Scaler ticks left out because the scaler was at rest (shared, so the caller can read it after the
+    /// run).
+    pub skipped_ticks: std::rc::Rc<std::cell::Cell<u64>>,
+    /// `pods.csv`, when asked for ([`MultiOutputs::with_pods`]).
+    pods: Option<Box<dyn Write>>,
     line: String,
 }
 
@@ -54,12 +71,30 @@ impl MultiOutputs {
             services,
             cluster,
             interval_s: interval_s.max(1),
+            every_second: false,
+            skipped_ticks: Default::default(),
+            pods: None,
             line: String::with_capacity(256),
         })
     }
 
+    /// Also writes `pods.csv` rows: each Ready pod of every service whose pods have a KV cache, every
+    /// second (the single-service file's columns after a `service` column).
+    pub fn with_pods(mut self, mut pods: Box<dyn Write>) -> std::io::Result<Self> {
+        writeln!(
+            pods,
+            "service,{}",
+            crate::observe::llm::POD_COLUMNS.join(",")
+        )?;
+        self.pods = Some(pods);
+        Ok(self)
+    }
+
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.services.flush()?;
+        if let Some(p) = self.pods.as_mut() {
+            p.flush()?;
+        }
         self.cluster.flush()
     }
 }
@@ -86,18 +121,19 @@ impl Sim {
         let mut world_cfg = first.config;
         let mut calls = vec![world_cfg.calls.take()];
         let service_name = std::mem::replace(&mut world_cfg.name, name.to_string());
-        let first_seed = std::mem::replace(&mut world_cfg.seed, seed);
         if first.traffic.closed_loop.is_some() {
             return Err(SimError::Config(
                 "closed_loop traffic is supported only with one service".into(),
             ));
         }
+        // The world is built with the first service's seed, so its revision, scaler and traffic (the world's
+        // source) draw from that service's own streams; then the run takes the scenario's seed, and the
+        // cluster is seeded from it (it belongs to no service).
         let mut sim = Sim::new(world_cfg, first.traffic);
-        // The first revision was built from the world's configuration: give it its own name and seed-derived
-        // traffic stream (the world's source is its traffic).
         sim.revisions[0].name = service_name;
-        sim.rng.traffic =
-            crate::engine::RngStreams::new(first_seed).stream(crate::engine::Stream::Traffic);
+        sim.cfg.seed = seed;
+        sim.cluster =
+            crate::workload::cluster::Cluster::new(sim.cfg.pod_model.cluster.clone()).seeded(seed);
         for (i, mut s) in it.enumerate() {
             if s.traffic.closed_loop.is_some() {
                 return Err(SimError::Config(
@@ -185,8 +221,36 @@ impl Sim {
                     terminating: rev.terminating,
                 };
                 out.line.clear();
-                write_service_row(&mut out.line, &rev.name, time_s, &mut rev.stats, g);
+                let mut scaler = SecondRow {
+                    activator_in_path: rev.activator.in_path,
+                    ..SecondRow::default()
+                };
+                rev.scaler.columns(&mut scaler);
+                write_service_row(&mut out.line, &rev.name, time_s, &mut rev.stats, g, &scaler);
                 out.services.write_all(out.line.as_bytes())?;
+            }
+        }
+        if let Some(pods) = out.pods.as_mut() {
+            for rev in self
+                .revisions
+                .iter()
+                .filter(|r| r.service.kv_cache_tokens().is_some())
+            {
+                for &pod in &rev.ready {
+                    let p = &rev.pods[pod as usize];
+                    out.line.clear();
+                    out.line.push_str(&rev.name);
+                    out.line.push(',');
+                    PodEngineSample {
+                        time_s,
+                        pod,
+                        running: p.executing,
+                        waiting: p.queued,
+                        kv_usage: p.rate.kv_usage(now),
+                    }
+                    .write_csv(&mut out.line);
+                    pods.write_all(out.line.as_bytes())?;
+                }
             }
         }
         let mut row = ClusterRow {

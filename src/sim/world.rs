@@ -10,8 +10,9 @@
 //! events need only its id.
 //!
 //! What is shared and what is per revision: the cluster (nodes, scheduling queue, node autoscaler), the
-//! random streams and the recorders are the world's; pods, the ready set, the activator, the
-//! queue-proxies' settings, the deployment and the scaler are the revision's ([`Revision`]). The per-second
+//! world's traffic stream and the recorders are the world's; pods, the ready set, the activator, the
+//! queue-proxies' settings, the deployment, the scaler and the service-time, cold-start, load-balancing
+//! and network streams are the revision's ([`Revision`]). The per-second
 //! row and the summary add the revisions up (with one revision they are that revision's).
 
 use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
@@ -168,12 +169,10 @@ pub(crate) struct Request {
     pub(crate) link: crate::request_path::calls::CallLink,
 }
 
+/// The world's own streams; the service-time, cold-start, load-balancing and network streams are each
+/// revision's ([`Revision::rng`]).
 pub(crate) struct Rngs {
     pub(crate) traffic: SimRng,
-    pub(crate) service: SimRng,
-    pub(crate) cold_start: SimRng,
-    pub(crate) lb: SimRng,
-    pub(crate) network: SimRng,
 }
 
 /// Per-second counters, reset after each row.
@@ -254,10 +253,6 @@ impl Sim {
             queue: EventQueue::new(),
             rng: Rngs {
                 traffic: streams.stream(Stream::Traffic),
-                service: streams.stream(Stream::Service),
-                cold_start: streams.stream(Stream::ColdStart),
-                lb: streams.stream(Stream::LoadBalancing),
-                network: streams.stream(Stream::Network),
             },
             end,
             traffic_end,

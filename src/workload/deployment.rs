@@ -84,7 +84,7 @@ impl Sim {
             };
             self.unplaced.pop_front();
             let image = self.cluster.nodes[node as usize].image_ready_at;
-            let (plan, image) = rev.startup.plan(now, image, &mut self.rng.cold_start);
+            let (plan, image) = rev.startup.plan(now, image, &mut rev.rng.cold_start);
             let plan = plan.with_kubelet_delay(rev.activator_settings.kubelet_readiness_delay);
             self.cluster.nodes[node as usize].image_ready_at = image;
             let p = &mut rev.pods[pod as usize];

@@ -10,6 +10,12 @@
 //! `reconcile_delay` is the lag between a reconcile pass patching the Deployment's replicas and the
 //! Deployment (the pods the loop creates or removes) following; the SKS mode changes at once.
 //!
+//! At rest ([`Scaler::quiescent`]): at zero, with the stable window empty (so every decision is `NoData`
+//! and leaves the decider alone), no Ready pod, no activator entry, not panicking, no replica patch on its
+//! way and the reconciler at rest ([`KpaReconciler::at_rest_at_zero`]), a tick changes nothing until a
+//! request reaches the activator (`on_activator_stat`), a pod turns Ready or a wake-up fires; a
+//! many-service run then leaves the KPA out of its ticks.
+//!
 //! Simplifications: `initial_state: warm` creates the decider with 0 ready pods, as if the autoscaler had
 //! been running quietly (Knative creates it with the live count only when the autoscaler restarts); every
 //! pod scrape succeeds (no scrape failures, no service mesh), so the scraper's Service fallback is never
@@ -77,6 +83,10 @@ pub struct KpaScaler {
     pending: VecDeque<(SimTime, u32)>,
     /// Scratch buffer for the scraper's view of the pods, reused every second.
     scrape_pods: Vec<ScrapePod>,
+    /// At rest at zero (see [`Scaler::quiescent`]): set by a decision tick that found the stable window
+    /// empty, nothing recorded, no Ready pod, no panic, no patch on its way and the reconciler at rest;
+    /// cleared by any other callback.
+    quiet: bool,
 }
 
 impl KpaScaler {
@@ -160,6 +170,7 @@ impl KpaScaler {
             panic_seconds: 0,
             pending: VecDeque::new(),
             scrape_pods: Vec::new(),
+            quiet: false,
         }
     }
 
@@ -283,27 +294,54 @@ impl Scaler for KpaScaler {
     /// decider.
     fn on_second(&mut self, view: &mut SecondView<'_>) -> Decision {
         let now = view.now;
+        let mut recorded = false;
         if self.scaling.scrape_target_set {
             if let Some(total) = self.scrape(view) {
                 self.collector.record(now, &total);
+                recorded = true;
             }
         }
         if let Some(stat) = view.activator {
             self.collector.record(now, &stat);
+            recorded = true;
         }
         if self.decider.in_panic() {
             self.panic_seconds += 1;
         }
+        // Quiet needs every later second to be this one again: nothing to record, no Ready pod (a pod
+        // turning Ready calls `on_pod_ready`), no panic second to count.
+        let idle = !recorded && view.ready == 0 && !self.decider.in_panic();
         if now.whole_secs().is_multiple_of(2) {
-            self.decide(now, view.ready)
+            let d = self.decide(now, view.ready);
+            // The stable window stays empty once it is (nothing is recorded), so every later decision is
+            // `NoData` too, leaves the decider as it is and hands the reconciler the same inputs; at rest,
+            // the reconciler then answers the same (the activator in the path, no patch, no requeue),
+            // which the loop has just applied.
+            self.quiet = idle
+                && self.scaling.scrape_target_set
+                && self.collector.stable_and_panic(now).is_err()
+                && self.pending.is_empty()
+                && self.reconciler.at_rest_at_zero()
+                && d == Decision {
+                    replicas: None,
+                    activator_in_path: Some(true),
+                    wake_at: None,
+                };
+            d
         } else {
+            self.quiet &= idle;
             Decision::default()
         }
+    }
+
+    fn quiescent(&self) -> bool {
+        self.quiet
     }
 
     /// A new activator entry reports "1" at once, and the autoscaler pokes the decider if the revision is
     /// at zero: the scale-from-zero trigger.
     fn on_activator_stat(&mut self, now: SimTime, stat: &Stat, ready: u32) -> Decision {
+        self.quiet = false;
         self.collector.record(now, stat);
         if self.desired_scale == 0 && stat.average_concurrency != 0.0 {
             self.decide(now, ready)
@@ -313,6 +351,7 @@ impl Scaler for KpaScaler {
     }
 
     fn on_pod_ready(&mut self, now: SimTime, ready: u32) -> Decision {
+        self.quiet = false;
         self.reconcile(now, ready)
     }
 
@@ -321,6 +360,8 @@ impl Scaler for KpaScaler {
     fn set_reachable(&mut self, reachable: bool) {
         let mut spec = self.decider.spec().clone();
         if spec.reachable != reachable {
+            // Reachability changes the bounds the next tick decides within.
+            self.quiet = false;
             spec.reachable = reachable;
             self.decider.update(spec);
             self.reconciler.set_reachable(reachable);
@@ -329,6 +370,7 @@ impl Scaler for KpaScaler {
 
     /// A requeue, or a replica patch reaching the Deployment after `reconcile_delay`.
     fn on_wake(&mut self, now: SimTime, ready: u32) -> Decision {
+        self.quiet = false;
         let mut due = None;
         while let Some(&(t, n)) = self.pending.front() {
             if t > now {

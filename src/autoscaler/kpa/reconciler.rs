@@ -221,6 +221,33 @@ impl KpaReconciler {
     pub fn last_pass(&self) -> Option<&PassOutput> {
         self.last_pass.as_ref()
     }
+    /// Whether the PodAutoscaler is at rest at zero: Inactive (`NoTraffic`) since before the last pass, the
+    /// Deployment at 0, the SKS in Proxy mode with the activator probed in the path, and the last pass
+    /// neither patched, requeued, probed nor updated anything. A pass depends on time only through the
+    /// condition ages it compares with the grace period, the pod retention and the probe delay; those
+    /// comparisons are already past, so a later pass with no Ready pod and the same decider inputs gives
+    /// the same output and leaves this state as it is (what lets the loop stop calling an idle KPA every
+    /// second, see `Scaler::quiescent`).
+    pub fn at_rest_at_zero(&self) -> bool {
+        let Some(out) = &self.last_pass else {
+            return false;
+        };
+        self.requeue_at.is_none()
+            && self.replicas == 0
+            && out.scale_want == Some(0)
+            && out.deployment_patch.is_none()
+            && out.requeue_after.is_empty()
+            && !out.async_probe_offered
+            && out.sks_action == SksAction::None
+            && out.sks_mode == SksMode::Proxy
+            && out.actual_scale == 0
+            && out.desired_scale == Some(0)
+            && out.active.status == CondStatus::False
+            && out.active.reason == "NoTraffic"
+            // Age 0: the condition changed in this very pass (or one at the same instant).
+            && out.active.age > SimDuration::ZERO
+    }
+
     /// The earliest pending requeue.
     pub fn requeue_at(&self) -> Option<SimTime> {
         self.requeue_at
