@@ -29,8 +29,9 @@ pub(crate) fn run(
     };
     print_warnings(&sim);
     let out_dir = out.unwrap_or_else(|| PathBuf::from("output").join(sim.name()));
-    let staging = Staging::create(&out_dir)?;
+    // Before the staging folder exists, so a signal can never find it without the handler to remove it.
     interrupt::install();
+    let staging = Staging::create(&out_dir)?;
     let summary = match simulate_into(staging.path(), sim, quiet) {
         Ok(summary) => summary,
         Err(e) => {
@@ -69,8 +70,9 @@ pub(crate) fn run_services(
         eprintln!("warning: {w}");
     }
     let out_dir = out.unwrap_or_else(|| PathBuf::from("output").join(loaded.name()));
-    let staging = Staging::create(&out_dir)?;
+    // Before the staging folder exists, so a signal can never find it without the handler to remove it.
     interrupt::install();
+    let staging = Staging::create(&out_dir)?;
     let total_secs = (loaded.spec.duration + loaded.spec.cooldown).whole_secs();
     let progress = Progress::new(total_secs, quiet);
     let mut on_row = |row: &SecondRow| {
