@@ -15,6 +15,7 @@ mod interrupt;
 pub(crate) mod run;
 mod staging;
 pub(crate) mod sweep;
+mod tables;
 pub(crate) mod trace;
 pub(crate) mod tune;
 pub(crate) mod validate;

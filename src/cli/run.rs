@@ -100,21 +100,7 @@ pub(crate) fn run_services(
     if !quiet {
         let value = serde_json::to_value(&summary)?;
         say(&report::hey_summary(&value));
-        if let Some(services) = &summary.services {
-            say(&format!(
-                "\nServices ({}; the 20 busiest):\n{}",
-                services.count,
-                services.table(20)
-            ));
-        }
-        if let Some(route) = &summary.route {
-            say(&format!(
-                "\nRoute (rollout duration {} s, {} split changes):\n{}",
-                route.rollout_duration_s,
-                route.changes.len(),
-                route.table()
-            ));
-        }
+        say(&super::tables::services_tables(&summary));
         say(&format!("\nOutputs: {}\n", out_dir.display()));
     }
     Ok(ExitCode::SUCCESS)

@@ -32,7 +32,7 @@ mod legend;
 mod pareto;
 mod single;
 mod time_chart;
-pub use cluster::{write_cluster_plot, ClusterChart};
+pub use cluster::{cluster_chart, write_cluster_plot, ClusterChart};
 use compare::*;
 use curves::*;
 pub(crate) use header::settings_line;
