@@ -288,6 +288,18 @@ pub fn run(
     observed: &[Observed],
     origin_ms: Option<i64>,
 ) -> Result<Backtest, BacktestError> {
+    // Observed series describe one deployment; a run of several services has only per-service rows every
+    // `service_interval` and per-second rows that add every service up, so nothing here would match.
+    if let Some(info) = sim.services() {
+        return Err(BacktestError::Usage(format!(
+            "{}: backtest compares one service's observed series with the simulated ones, and this \
+             scenario has {} services (services:, services_trace:, kserve: or revisions:) whose \
+             per-second rows add them all up; backtest one service at a time (a scenario with that \
+             service's sections at the top level and its own traffic)",
+            loaded.path.display(),
+            info.names.len()
+        )));
+    }
     let origin_ms = match origin_ms {
         Some(o) => o,
         None => traffic_origin_ms(loaded).ok_or_else(|| {

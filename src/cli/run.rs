@@ -6,7 +6,6 @@ use super::{interrupt, load_sim, print_warnings, say};
 use anyhow::Result;
 use podscale::observe::output::{RunSummary, SecondRow};
 use podscale::report::{self, Progress};
-use podscale::scenario;
 use podscale::Simulation;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,11 +17,6 @@ pub(crate) fn run(
     overrides: &[String],
     quiet: bool,
 ) -> Result<ExitCode> {
-    if let Ok(loaded) = scenario::load(path, overrides) {
-        if scenario::services::is_multi(&loaded.document) {
-            return run_services(loaded, out, seed, quiet);
-        }
-    }
     let sim = match load_sim(path, overrides, seed)? {
         Ok(sim) => sim,
         Err(code) => return Ok(code),
@@ -43,59 +37,6 @@ pub(crate) fn run(
             return Err(e);
         }
     };
-    staging.commit()?;
-    if !quiet {
-        let value = serde_json::to_value(&summary)?;
-        say(&report::hey_summary(&value));
-        say(&format!("\nOutputs: {}\n", out_dir.display()));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `run` for a scenario of several services sharing one cluster.
-pub(crate) fn run_services(
-    loaded: scenario::LoadedScenario,
-    out: Option<PathBuf>,
-    seed: Option<u64>,
-    quiet: bool,
-) -> Result<ExitCode> {
-    let prepared = match scenario::prepare_services(&loaded, seed) {
-        Ok(p) => p,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::from(1));
-        }
-    };
-    for w in &prepared.warnings {
-        eprintln!("warning: {w}");
-    }
-    let out_dir = out.unwrap_or_else(|| PathBuf::from("output").join(loaded.name()));
-    // Before the staging folder exists, so a signal can never find it without the handler to remove it.
-    interrupt::install();
-    let staging = Staging::create(&out_dir)?;
-    let total_secs = (loaded.spec.duration + loaded.spec.cooldown).whole_secs();
-    let progress = Progress::new(total_secs, quiet);
-    let mut on_row = |row: &SecondRow| {
-        interrupt::check()?;
-        progress.set(row.time_s);
-        Ok(())
-    };
-    let hooks = report::DirHooks {
-        on_row: Some(&mut on_row),
-        check: Some(&interrupt::check),
-    };
-    let summary = match report::run_services_to_dir(staging.path(), &loaded, prepared, hooks) {
-        Ok(s) => s,
-        Err(e) => {
-            drop(staging);
-            if interrupt::requested() {
-                eprintln!("interrupted: nothing written to {}", out_dir.display());
-                return Ok(ExitCode::from(130));
-            }
-            return Err(e);
-        }
-    };
-    progress.finish();
     staging.commit()?;
     if !quiet {
         let value = serde_json::to_value(&summary)?;

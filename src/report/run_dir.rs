@@ -1,9 +1,9 @@
 //! One run written to a folder: `timeseries.csv`, `requests.csv` (when `output.per_request`), `pods.csv`
 //! (when `output.per_pod` and the pods have a KV cache), `summary.json` and, when `output.plots`, the plots
-//! and `report.html`. A run of several services ([`run_services_to_dir`]) also writes `services.csv`,
-//! `cluster.csv` and the cluster plot, and its `pods.csv` has a `service` column. The CLI's `run` calls it on its staging folder (which it moves into
-//! place only when the run completed); tests and examples call it
-//! directly.
+//! and `report.html`. A run of several services (any file [`crate::scenario::prepare_services`] takes)
+//! also writes `services.csv`, `cluster.csv` and the cluster plot, and its `pods.csv` has a `service`
+//! column. [`run_to_dir`] is the one path for both; the CLI's `run` calls it on its staging folder (which
+//! it moves into place only when the run completed); tests and examples call it directly.
 //!
 //! Every file is written through [`AtomicFile`], so an error or an interrupt leaves no partial file behind.
 //! `summary.json` carries the wall time measured around the simulation here (the core reads no clock).
@@ -78,6 +78,7 @@ pub fn run_to_dir(dir: &Path, sim: Simulation, hooks: DirHooks<'_>) -> Result<Ru
     let DirHooks { on_row, check } = hooks;
     let check = || check.map_or(Ok(()), |c| c());
     let output = sim.output().clone();
+    let (sim, service_files) = with_service_files(dir, sim, output.per_pod)?;
     let ts_path = dir.join(TIMESERIES_FILE);
     let file = AtomicFile::create(&ts_path)
         .with_context(|| format!("cannot write {}", ts_path.display()))?;
@@ -113,6 +114,12 @@ pub fn run_to_dir(dir: &Path, sim: Simulation, hooks: DirHooks<'_>) -> Result<Ru
     let mut summary = result.with_context(|| format!("simulating {name}"))?;
     summary.wall_time_s = wall.elapsed().as_secs_f64();
     check()?;
+    for shared in service_files.iter() {
+        if let Some(mut w) = shared.borrow_mut().take() {
+            w.flush()?;
+            commit(w)?;
+        }
+    }
     if let Some(log) = log {
         let mut writer = log.into_inner();
         writer.flush()?;
@@ -131,6 +138,9 @@ pub fn run_to_dir(dir: &Path, sim: Simulation, hooks: DirHooks<'_>) -> Result<Ru
     if output.plots {
         check()?;
         write_plots(dir).context("plotting")?;
+        if !service_files.is_empty() {
+            super::plots::write_cluster_plot(dir).context("plotting the cluster")?;
+        }
         check()?;
         write_html(dir).context("writing report.html")?;
     }
@@ -138,8 +148,10 @@ pub fn run_to_dir(dir: &Path, sim: Simulation, hooks: DirHooks<'_>) -> Result<Ru
     Ok(summary)
 }
 
+type Shared = std::rc::Rc<std::cell::RefCell<Option<BufWriter<AtomicFile>>>>;
+
 /// A file shared between the simulation (which writes it) and the caller (which commits it afterwards).
-struct SharedFile(std::rc::Rc<std::cell::RefCell<Option<BufWriter<AtomicFile>>>>);
+struct SharedFile(Shared);
 
 impl Write for SharedFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -156,100 +168,52 @@ impl Write for SharedFile {
     }
 }
 
-/// Runs every service of a multi-service scenario on one cluster and writes `timeseries.csv` (all services
-/// added up), `services.csv`, `cluster.csv`, `summary.json` (with its `services` block) and, when
-/// `output.plots`, the plots (with `cluster.png`) and `report.html`.
+/// With several services, points their rows at `services.csv`, `cluster.csv` and (with `per_pod` and some
+/// service's pods having a KV cache) `pods.csv` in `dir`; returns the files to commit after the run (none
+/// with one service).
+fn with_service_files(
+    dir: &Path,
+    sim: Simulation,
+    per_pod: bool,
+) -> Result<(Simulation, Vec<Shared>)> {
+    let Some(info) = sim.services() else {
+        return Ok((sim, Vec::new()));
+    };
+    let create = |name: &str| -> Result<Shared> {
+        let path = dir.join(name);
+        let file = AtomicFile::create(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(std::rc::Rc::new(std::cell::RefCell::new(Some(
+            BufWriter::new(file),
+        ))))
+    };
+    let mut files = vec![create("services.csv")?, create("cluster.csv")?];
+    if per_pod && info.any_llm_engine {
+        files.push(create("pods.csv")?);
+    }
+    let writer = |f: &Shared| Box::new(SharedFile(f.clone())) as Box<dyn Write>;
+    let sim = sim.with_service_outputs(
+        writer(&files[0]),
+        writer(&files[1]),
+        files.get(2).map(writer),
+    )?;
+    Ok((sim, files))
+}
+
+/// Runs every service of a multi-service scenario on one cluster into `dir`: [`run_to_dir`] of the
+/// scenario's [`Simulation`] (kept for callers that prepared the services themselves).
 pub fn run_services_to_dir(
     dir: &Path,
     loaded: &crate::scenario::LoadedScenario,
     prepared: crate::scenario::PreparedServices,
     hooks: DirHooks<'_>,
 ) -> Result<RunSummary> {
-    let DirHooks { on_row, check } = hooks;
-    let check = || check.map_or(Ok(()), |c| c());
-    let create = |name: &str| -> Result<BufWriter<AtomicFile>> {
-        let path = dir.join(name);
-        let file = AtomicFile::create(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(BufWriter::new(file))
-    };
-    let mut sink = HookSink {
-        inner: CsvTimeseries::new(create(TIMESERIES_FILE)?)?,
-        on_row,
-        // The services' `pods.csv` (with a `service` column) is written through `MultiOutputs`.
-        pods: None,
-    };
-    let services_file = std::rc::Rc::new(std::cell::RefCell::new(Some(create("services.csv")?)));
-    let cluster_file = std::rc::Rc::new(std::cell::RefCell::new(Some(create("cluster.csv")?)));
-    let pools: Vec<String> = prepared
-        .services
-        .first()
-        .map(|s| {
-            s.prepared
-                .config
-                .pod_model
-                .cluster
-                .pools
-                .iter()
-                .map(|p| p.name.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut outputs = crate::sim::MultiOutputs::new(
-        Box::new(SharedFile(services_file.clone())),
-        Box::new(SharedFile(cluster_file.clone())),
-        loaded.spec.output.service_interval.whole_secs().max(1),
-        &pools,
-    )?;
-    // `pods.csv` (with a `service` column) when asked for and some service's pods have a KV cache.
-    let any_engine = prepared.services.iter().any(|s| {
-        s.prepared
-            .config
-            .pod_model
-            .service
-            .kv_cache_tokens()
-            .is_some()
-    });
-    let pods_file = std::rc::Rc::new(std::cell::RefCell::new(None));
-    if loaded.spec.output.per_pod && any_engine {
-        *pods_file.borrow_mut() = Some(create("pods.csv")?);
-        outputs = outputs.with_pods(Box::new(SharedFile(pods_file.clone())))?;
-    }
-    let seed = prepared.seed;
-    let route = prepared.route;
-    let runs: Vec<crate::sim::ServiceRun> = prepared
-        .services
-        .into_iter()
-        .map(|s| crate::sim::ServiceRun {
-            config: s.prepared.config,
-            traffic: s.prepared.traffic,
-        })
-        .collect();
-    let wall = std::time::Instant::now();
-    let mut summary = crate::sim::run_routed(&loaded.name(), seed, runs, route, outputs, &mut sink)
-        .with_context(|| format!("simulating {}", loaded.path.display()))?;
-    summary.wall_time_s = wall.elapsed().as_secs_f64();
-    summary.effective_config =
-        serde_json::to_value(&loaded.document).unwrap_or(serde_json::Value::Null);
-    check()?;
-    for shared in [services_file, cluster_file, pods_file] {
-        if let Some(mut w) = shared.borrow_mut().take() {
-            w.flush()?;
-            commit(w)?;
-        }
-    }
-    let mut writer = sink.inner.into_inner();
-    writer.flush()?;
-    commit(writer)?;
-    let json = serde_json::to_string_pretty(&summary)? + "\n";
-    write_atomic(&dir.join(SUMMARY_FILE), json.as_bytes())?;
-    if loaded.spec.output.plots {
-        check()?;
-        write_plots(dir).context("plotting")?;
-        super::plots::write_cluster_plot(dir).context("plotting the cluster")?;
-        check()?;
-        write_html(dir).context("writing report.html")?;
-    }
-    check()?;
-    Ok(summary)
+    let interval_s = loaded.spec.output.service_interval.whole_secs();
+    let sim = Simulation::new_services(&loaded.name(), prepared, interval_s)
+        .with_context(|| format!("building {}", loaded.path.display()))?
+        .with_output(loaded.spec.output.clone())
+        .with_effective_config(
+            serde_json::to_value(&loaded.document).unwrap_or(serde_json::Value::Null),
+        );
+    run_to_dir(dir, sim, hooks)
 }

@@ -2,6 +2,12 @@
 //! [`Simulation::run`] or advanced piecewise with [`Simulation::step_until`], its per-second rows streamed
 //! to a [`TimeseriesSink`] the caller provides.
 //!
+//! Any scenario file builds one: a single service, or several sharing a cluster (`services:`,
+//! `services_trace:`, `kserve:`, `revisions:`; everything [`scenario::prepare_services`] takes). With
+//! several services the rows the sink gets add all services up, the summary has a `services` block, and
+//! the per-service (`services.csv`) and cluster (`cluster.csv`) rows go where
+//! [`Simulation::with_service_outputs`] says (by default nowhere: a sweep needs only the summary).
+//!
 //! Time is simulated time ([`SimTime`], integer nanoseconds); nothing here reads a clock, so callers that
 //! report wall time measure it around the calls. Stepping changes nothing in the result: any sequence of
 //! `step_until` calls followed by `run` handles the same events in the same order as one `run`, so rows and
@@ -12,6 +18,7 @@
 //! second), not the loop's internal structures, which are free to change.
 
 use super::run::Stepper;
+use super::services::MultiOutputs;
 use super::{RequestLog, SimError};
 use crate::observe::output::{RunSummary, SecondRow, TimeseriesSink};
 use crate::scenario::{self, LoadedScenario, OutputSpec, Prepared, ScenarioError, ScenarioErrors};
@@ -53,6 +60,23 @@ pub struct Simulation {
     request_log: Option<Box<dyn RequestLog>>,
     last_row: Option<SecondRow>,
     now: SimTime,
+    /// With several services: what their output files need (`None`: one service).
+    services: Option<ServicesInfo>,
+    /// Replaces the summary's `effective_config` (see [`Simulation::with_effective_config`]).
+    effective_config: Option<serde_json::Value>,
+}
+
+/// What a run of several services needs to write its own files.
+#[derive(Clone, Debug)]
+pub struct ServicesInfo {
+    /// The services, in their order in `services.csv`.
+    pub names: Vec<String>,
+    /// The node pools (the columns of `cluster.csv`).
+    pub pools: Vec<String>,
+    /// Seconds per `services.csv` row (`output.service_interval`).
+    pub interval_s: u64,
+    /// Some service's pods have a KV cache (so `output.per_pod` writes `pods.csv`).
+    pub any_llm_engine: bool,
 }
 
 /// Forwards rows to the caller's sink and keeps the last one for [`Simulation::last_row`].
@@ -102,7 +126,111 @@ impl Simulation {
             request_log: None,
             last_row: None,
             now: SimTime::ZERO,
+            services: None,
+            effective_config: None,
         })
+    }
+
+    /// Builds the run of several services sharing one cluster (see [`scenario::prepare_services`]) named
+    /// `name`; the per-service and cluster rows go nowhere until [`Simulation::with_service_outputs`].
+    pub fn new_services(
+        name: &str,
+        prepared: scenario::PreparedServices,
+        interval_s: u64,
+    ) -> Result<Self, SimulationError> {
+        let first = prepared.services.first().map(|s| &s.prepared.config);
+        let pools: Vec<String> = first
+            .map(|c| {
+                c.pod_model
+                    .cluster
+                    .pools
+                    .iter()
+                    .map(|p| p.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let any_llm_engine = prepared.services.iter().any(|s| {
+            let service = &s.prepared.config.pod_model.service;
+            service.kv_cache_tokens().is_some()
+        });
+        let names = prepared.services.iter().map(|s| s.name.clone()).collect();
+        let info = ServicesInfo {
+            names,
+            pools,
+            interval_s: interval_s.max(1),
+            any_llm_engine,
+        };
+        let runs: Vec<super::ServiceRun> = prepared
+            .services
+            .into_iter()
+            .map(|s| super::ServiceRun {
+                config: s.prepared.config,
+                traffic: s.prepared.traffic,
+            })
+            .collect();
+        let outputs = discarded_outputs(&info)?;
+        let stepper = Stepper::new_services(name, prepared.seed, runs, prepared.route, outputs)?;
+        Ok(Simulation {
+            name: name.to_string(),
+            warnings: prepared.warnings,
+            output: OutputSpec {
+                per_request: false,
+                per_pod: false,
+                plots: false,
+                slo: None,
+                ..OutputSpec::default()
+            },
+            // The world's rows add the services up and carry no engine columns; each service's engine
+            // gauges go to its `pods.csv` rows.
+            llm_engine: false,
+            stepper,
+            request_log: None,
+            last_row: None,
+            now: SimTime::ZERO,
+            services: Some(info),
+            effective_config: None,
+        })
+    }
+
+    /// With several services, sends the `services.csv` and `cluster.csv` rows (headers first) and, if
+    /// `pods` is given, the per-pod engine rows (`pods.csv`, with a `service` column) to these writers.
+    /// Call it before the first step; a run of one service refuses it.
+    pub fn with_service_outputs(
+        mut self,
+        services: Box<dyn std::io::Write>,
+        cluster: Box<dyn std::io::Write>,
+        pods: Option<Box<dyn std::io::Write>>,
+    ) -> Result<Self, SimulationError> {
+        let Some(info) = &self.services else {
+            return Err(SimError::Config(
+                "per-service outputs need a scenario with several services".into(),
+            )
+            .into());
+        };
+        if self.now > SimTime::ZERO || self.last_row.is_some() {
+            return Err(SimError::Config(
+                "per-service outputs must be set before the run starts".into(),
+            )
+            .into());
+        }
+        let mut outputs = MultiOutputs::new(services, cluster, info.interval_s, &info.pools)
+            .map_err(SimError::from)?;
+        if let Some(pods) = pods {
+            outputs = outputs.with_pods(pods).map_err(SimError::from)?;
+        }
+        self.stepper.set_service_outputs(outputs);
+        Ok(self)
+    }
+
+    /// Puts `value` in the summary's `effective_config` instead of what the run resolved.
+    pub fn with_effective_config(mut self, value: serde_json::Value) -> Self {
+        self.effective_config = Some(value);
+        self
+    }
+
+    /// With several services, what their output files need (`None` with one service).
+    pub fn services(&self) -> Option<&ServicesInfo> {
+        self.services.as_ref()
     }
 
     /// Prepares a loaded scenario (with `seed` replacing the scenario's seed if given) and builds its run.
@@ -110,10 +238,21 @@ impl Simulation {
         loaded: &LoadedScenario,
         seed: Option<u64>,
     ) -> Result<Self, SimulationError> {
+        if scenario::services::is_multi(&loaded.document) {
+            let prepared = scenario::prepare_services(loaded, seed)?;
+            let interval_s = loaded.spec.output.service_interval.whole_secs();
+            // The services' resolved values are not gathered into one block: the summary keeps the
+            // document as written.
+            let document = serde_json::to_value(&loaded.document).unwrap_or_default();
+            return Ok(Self::new_services(&loaded.name(), prepared, interval_s)?
+                .with_output(loaded.spec.output.clone())
+                .with_effective_config(document));
+        }
         Ok(Self::new(scenario::prepare(loaded, seed)?)?.with_output(loaded.spec.output.clone()))
     }
 
-    /// Loads the scenario file at `path` with `key=value` overrides (as `--set` takes them).
+    /// Loads the scenario file at `path` with `key=value` overrides (as `--set` takes them); a file of
+    /// several services builds their shared-cluster run.
     pub fn from_path(
         path: &Path,
         overrides: &[String],
@@ -213,7 +352,8 @@ impl Simulation {
             inner: sink,
             last: &mut self.last_row,
         };
-        Ok(self.stepper.finish(&mut tee)?)
+        let summary = self.stepper.finish(&mut tee)?;
+        Ok(finish_summary(self.effective_config, summary))
     }
 
     /// [`Simulation::run`], also handing every finished request to `log`, which the caller keeps (for a
@@ -230,7 +370,8 @@ impl Simulation {
             last: &mut self.last_row,
         };
         self.stepper.step_until(end, &mut tee, Some(log))?;
-        Ok(self.stepper.finish(&mut tee)?)
+        let summary = self.stepper.finish(&mut tee)?;
+        Ok(finish_summary(self.effective_config, summary))
     }
 
     /// [`Simulation::run`], also returning the request log given to [`Simulation::with_request_log`].
@@ -243,8 +384,32 @@ impl Simulation {
             inner: sink,
             last: &mut self.last_row,
         };
-        Ok((self.stepper.finish(&mut tee)?, self.request_log))
+        let summary = self.stepper.finish(&mut tee)?;
+        Ok((
+            finish_summary(self.effective_config, summary),
+            self.request_log,
+        ))
     }
+}
+
+fn finish_summary(
+    effective_config: Option<serde_json::Value>,
+    mut summary: RunSummary,
+) -> RunSummary {
+    if let Some(value) = effective_config {
+        summary.effective_config = value;
+    }
+    summary
+}
+
+/// Per-service and cluster rows that go nowhere (a run that needs only the summary).
+fn discarded_outputs(info: &ServicesInfo) -> Result<MultiOutputs, SimError> {
+    Ok(MultiOutputs::new(
+        Box::new(std::io::sink()),
+        Box::new(std::io::sink()),
+        info.interval_s,
+        &info.pools,
+    )?)
 }
 
 #[cfg(test)]

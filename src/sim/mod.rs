@@ -57,7 +57,7 @@ mod summary;
 mod tick;
 pub(crate) mod world;
 
-pub use facade::{Simulation, SimulationError};
+pub use facade::{ServicesInfo, Simulation, SimulationError};
 
 pub use config::{AutoscalerMode, PodModel, SimConfig, SimError, Traffic};
 pub use request_log::{CsvRequestLog, RequestLog, RequestRecord};

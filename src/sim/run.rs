@@ -230,6 +230,12 @@ impl Stepper {
         Ok(Stepper { sim, done: false })
     }
 
+    /// Replaces where a run of several services writes its per-service and cluster rows (before the first
+    /// tick, which writes the first rows).
+    pub(crate) fn set_service_outputs(&mut self, outputs: crate::sim::services::MultiOutputs) {
+        self.sim.multi = Some(outputs);
+    }
+
     /// The end of the run (traffic plus cooldown).
     pub(crate) fn end(&self) -> SimTime {
         self.sim.end

@@ -16,6 +16,10 @@
 //! tune: {search: adaptive, eta: 3, rungs: 4}             # how `podscale tune` searches (or `budget: 200`)
 //! ```
 //!
+//! The base may list several services (any file `Simulation::from_path` takes): axes and `set:` are
+//! top-level paths, so they change the defaults every service inherits (a service's own value for the same
+//! key wins), and each results row holds the run's totals over all services (with the node cost).
+//!
 //! Each run is `Simulation::from_path(base, overrides, seed)` run with no time series. Runs are
 //! independent, so they go to a rayon pool; results are put back in run-index order, so the outputs never
 //! depend on the thread count. `--shard I/N` keeps the runs with `run % N == I`;

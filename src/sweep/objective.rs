@@ -75,15 +75,20 @@ pub fn require_inputs(spec: &SweepSpec, objective: &Objective) -> Result<(), Swe
     }
     let overrides = spec.point_overrides(0);
     // The prepared configuration (not a runnable simulation) is what holds the prices and the SLO.
+    // With several services the cluster (and so its prices) and `output.slo` are shared: the first
+    // service's configuration holds them.
     let prepared = crate::scenario::load(&spec.base, &overrides)
-        .and_then(|loaded| crate::scenario::prepare(&loaded, None))
+        .and_then(|loaded| crate::scenario::prepare_services(&loaded, None))
         .map_err(|e| SweepError::Scenario {
             file: spec.path.clone(),
             key: "base".into(),
             what: "its own settings".into(),
             errors: e,
         })?;
-    let cfg = &prepared.config;
+    let Some(first) = prepared.services.first() else {
+        return Ok(());
+    };
+    let cfg = &first.prepared.config;
     let priced = cfg
         .pod_model
         .cluster
