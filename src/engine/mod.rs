@@ -13,5 +13,5 @@
 mod queue;
 mod rng;
 
-pub use queue::{EventId, EventQueue, ScheduleError};
+pub use queue::{EventId, EventQueue, Next, ScheduleError};
 pub use rng::{RngStreams, SimRng, Stream};

@@ -7,6 +7,7 @@
 //! scaler asking for more pods than the simulator holds (`SimError::TooManyPods`, raised inside an event
 //! and returned by the stepper right after it).
 
+use crate::engine::Next;
 use crate::observe::output::{RunSummary, TimeseriesSink};
 use crate::sim::config::{SimConfig, SimError, Traffic};
 use crate::sim::request_log::{RequestLog, RequestRecord};
@@ -257,13 +258,14 @@ impl Stepper {
         }
         let sim = &mut self.sim;
         loop {
-            match sim.queue.peek_time() {
-                Some(t) if t <= sim.end && t > until => return Ok(false),
-                _ => {}
-            }
-            let Some((now, event)) = sim.queue.pop() else {
-                self.done = true;
-                return Ok(true);
+            let end = sim.end;
+            let (now, event) = match sim.queue.pop_if(|t| t > end || t <= until) {
+                Next::Event(now, event) => (now, event),
+                Next::Declined(_) => return Ok(false),
+                Next::Empty => {
+                    self.done = true;
+                    return Ok(true);
+                }
             };
             // Like `run_with_request_log`, the first event past the end is popped (and counted) unhandled.
             if now > sim.end {

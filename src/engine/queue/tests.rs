@@ -96,6 +96,8 @@ enum Op {
     Cancel(usize),
     Pop,
     Peek,
+    /// `pop_if` taking the next event only if it is at most this many ns after the clock.
+    PopIf(u64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -106,6 +108,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<usize>().prop_map(Op::Cancel),
         3 => Just(Op::Pop),
         1 => Just(Op::Peek),
+        2 => prop_oneof![Just(0u64), 0..5u64, 0..1_000u64].prop_map(Op::PopIf),
     ]
 }
 
@@ -152,6 +155,20 @@ proptest! {
                     let got = q.pop();
                     prop_assert_eq!(got.map(|(t, e)| (t.as_nanos(), e)), expect.map(|((t, _, _), e)| (t, e)));
                     if let Some((t, _)) = got { now = t.as_nanos(); }
+                }
+                Op::PopIf(within) => {
+                    let limit = now + within;
+                    let got = q.pop_if(|t| t.as_nanos() <= limit);
+                    let expect = match model.first_key_value() {
+                        None => Next::Empty,
+                        Some((&(t, _, _), _)) if t > limit => Next::Declined(SimTime(t)),
+                        Some(_) => {
+                            let ((t, _, _), e) = model.pop_first().unwrap();
+                            Next::Event(SimTime(t), e)
+                        }
+                    };
+                    prop_assert_eq!(got, expect);
+                    if let Next::Event(t, _) = got { now = t.as_nanos(); }
                 }
                 Op::Peek => {
                     prop_assert_eq!(q.peek_time().map(|t| t.as_nanos()), model.first_key_value().map(|(k, _)| k.0));
