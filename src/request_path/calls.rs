@@ -381,25 +381,11 @@ impl Sim {
             service_time: None,
             ..p.attrs
         };
-        let request = Request {
-            generation: 0,
-            sent: now,
-            deadline: SimTime::MAX,
-            client: OPEN_LOOP,
-            attrs,
-            revision: rv,
-            pod: None,
-            stage: Stage::ToIngress,
-            via_activator: false,
-            activator: 0,
-            cold: false,
-            status: 0,
-            tokens: Default::default(),
-            link: CallLink {
-                parent: Some(parent),
-                ..CallLink::default()
-            },
+        let link = CallLink {
+            parent: Some(parent),
+            ..CallLink::default()
         };
+        let request = Request::sent_at(now, rv, OPEN_LOOP, attrs, link);
         let id = self.alloc_request(request);
         // The run's `in_flight` counts external requests; the callee's own count is in its stats.
         self.revisions[rv.index()].stats.arrival();

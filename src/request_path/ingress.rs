@@ -36,22 +36,7 @@ impl Sim {
         attrs: RequestAttrs,
     ) {
         let rv = self.entry_revision(rv);
-        let request = Request {
-            generation: 0,
-            sent: now,
-            deadline: SimTime::MAX,
-            client,
-            attrs,
-            revision: rv,
-            pod: None,
-            stage: Stage::ToIngress,
-            via_activator: false,
-            activator: 0,
-            cold: false,
-            status: 0,
-            tokens: Default::default(),
-            link: Default::default(),
-        };
+        let request = Request::sent_at(now, rv, client, attrs, Default::default());
         let id = self.alloc_request(request);
         self.counts.total += 1;
         self.in_flight += 1;

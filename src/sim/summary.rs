@@ -12,6 +12,7 @@ use crate::observe::output::{
 use crate::sim::config::SimError;
 use crate::sim::world::*;
 use crate::time::{SimDuration, NANOS_PER_SEC};
+use crate::workload::deployment::account_pod_time;
 use crate::workload::pods::PodState;
 
 impl Sim {
@@ -25,21 +26,10 @@ impl Sim {
         }
         for rev in &mut self.revisions {
             for p in rev.pods.iter().filter(|p| p.state != PodState::Gone) {
-                self.pod_ns += u128::from((end - p.created).0);
-                rev.stats.pod_ns += u128::from((end - p.created).0);
-                if let Some(node) = p.node {
-                    let held = (end - p.placed_at).0;
-                    self.gpu_ns += u128::from(p.shape.gpus) * u128::from(held);
-                    rev.stats.gpu_ns += u128::from(p.shape.gpus) * u128::from(held);
-                    let pool = self.cluster.nodes[node as usize].pool;
-                    rev.stats.pod_held(
-                        pool,
-                        p.shape.cpu_millis,
-                        p.shape.memory_bytes,
-                        p.shape.gpus,
-                        held,
-                    );
-                }
+                let pool = p.node.map(|n| self.cluster.nodes[n as usize].pool);
+                let (pod_ns, gpu_ns) = account_pod_time(&mut rev.stats, p, pool, end);
+                self.pod_ns += pod_ns;
+                self.gpu_ns += gpu_ns;
             }
             rev.stats.counts.in_flight_at_end = rev.stats.in_flight;
         }

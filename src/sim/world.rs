@@ -169,6 +169,35 @@ pub(crate) struct Request {
     pub(crate) link: crate::request_path::calls::CallLink,
 }
 
+impl Request {
+    /// A request `client` sends at `now` to revision `rv`, on its way to the ingress (the slab sets its
+    /// generation and the ingress its deadline).
+    pub(crate) fn sent_at(
+        now: SimTime,
+        rv: RevisionId,
+        client: u32,
+        attrs: RequestAttrs,
+        link: crate::request_path::calls::CallLink,
+    ) -> Self {
+        Request {
+            generation: 0,
+            sent: now,
+            deadline: SimTime::MAX,
+            client,
+            attrs,
+            revision: rv,
+            pod: None,
+            stage: Stage::ToIngress,
+            via_activator: false,
+            activator: 0,
+            cold: false,
+            status: 0,
+            tokens: Default::default(),
+            link,
+        }
+    }
+}
+
 /// The world's own streams; the service-time, cold-start, load-balancing and network streams are each
 /// revision's ([`Revision::rng`]).
 pub(crate) struct Rngs {

@@ -372,20 +372,11 @@ impl Sim {
     pub(crate) fn release_pod_slot(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
         let rev = &mut self.revisions[rv.index()];
         let p = &mut rev.pods[pod as usize];
-        self.pod_ns += u128::from((now - p.created).0);
-        rev.stats.pod_ns += u128::from((now - p.created).0);
+        let pool = p.node.map(|n| self.cluster.nodes[n as usize].pool);
+        let (pod_ns, gpu_ns) = account_pod_time(&mut rev.stats, p, pool, now);
+        self.pod_ns += pod_ns;
+        self.gpu_ns += gpu_ns;
         if let Some(node) = p.node.take() {
-            let held = (now - p.placed_at).0;
-            self.gpu_ns += u128::from(p.shape.gpus) * u128::from(held);
-            rev.stats.gpu_ns += u128::from(p.shape.gpus) * u128::from(held);
-            let pool = self.cluster.nodes[node as usize].pool;
-            rev.stats.pod_held(
-                pool,
-                p.shape.cpu_millis,
-                p.shape.memory_bytes,
-                p.shape.gpus,
-                held,
-            );
             self.cluster.release(node, &p.shape, now);
         }
         rev.free_pods.push(pod);
@@ -404,4 +395,31 @@ impl Revision {
         self.activator.pod_routable(pod);
         self.activator.set_ready(self.ready.len() as u32);
     }
+}
+
+/// Adds pod `p`'s life up to `until` to its service's pod-seconds and, while it held a node of `pool`,
+/// its GPU-seconds and per-pool requested resources; returns the pod and GPU nanoseconds for the run's
+/// own totals (so the run's figures and the services' add up by construction).
+pub(crate) fn account_pod_time(
+    stats: &mut crate::observe::services::ServiceStats,
+    p: &Pod,
+    pool: Option<usize>,
+    until: SimTime,
+) -> (u128, u128) {
+    let pod_ns = u128::from((until - p.created).0);
+    stats.pod_ns += pod_ns;
+    let Some(pool) = pool else {
+        return (pod_ns, 0);
+    };
+    let held = (until - p.placed_at).0;
+    let gpu_ns = u128::from(p.shape.gpus) * u128::from(held);
+    stats.gpu_ns += gpu_ns;
+    stats.pod_held(
+        pool,
+        p.shape.cpu_millis,
+        p.shape.memory_bytes,
+        p.shape.gpus,
+        held,
+    );
+    (pod_ns, gpu_ns)
 }

@@ -12,7 +12,7 @@
 //! Units: time is [`crate::time::SimTime`] (integer ns); CPU in millicores, memory in bytes.
 
 pub mod cluster;
-mod deployment;
+pub(crate) mod deployment;
 pub mod discipline;
 pub(crate) mod engine;
 pub mod kv_cache;
