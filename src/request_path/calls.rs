@@ -342,8 +342,8 @@ impl Sim {
             step += 1;
         }
         if !targets.is_empty() {
-            let timer =
-                (r.deadline < SimTime::MAX).then(|| self.at(r.deadline, Event::CallTimeout(id)));
+            let timer = (r.deadline < SimTime::MAX)
+                .then(|| self.at_cancellable(r.deadline, Event::CallTimeout(id)));
             let p = &mut self.requests[id.index()];
             p.link.next_step = step as u8;
             p.link.waiting = targets.len() as u16;

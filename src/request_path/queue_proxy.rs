@@ -175,7 +175,7 @@ impl Sim {
             // Round up so the virtual clock has reached the tag when the event fires.
             let at = now + SimDuration((secs * 1e9).ceil() as u64);
             let id = rev.pod_ref(pod);
-            let ev = self.at(at, Event::PodNextDone(id));
+            let ev = self.at_cancellable(at, Event::PodNextDone(id));
             self.rev(rv).pods[pod as usize].rate.next = Some(ev);
         }
     }

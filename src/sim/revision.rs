@@ -59,6 +59,8 @@ pub(crate) struct Revision {
     pub(crate) name: String,
     /// One-way client, ingress and network delays of the service's requests.
     pub(crate) request_path: [DurationDist; 3],
+    /// Their sum when all three are constant (no draw to make; the usual case of a zero path).
+    pub(crate) request_path_fixed: Option<SimDuration>,
     /// What the service records for its own outputs (`services.csv`, the `services` summary block).
     pub(crate) stats: ServiceStats,
     /// The service's own open-loop traffic (revisions after the first; the first uses the world's).
@@ -141,6 +143,13 @@ impl Revision {
             id,
             name: cfg.name.clone(),
             request_path: cfg.request_path.clone(),
+            request_path_fixed: cfg.request_path.iter().try_fold(
+                SimDuration::ZERO,
+                |sum, d| match d {
+                    DurationDist::Constant(c) => Some(sum + *c),
+                    _ => None,
+                },
+            ),
             stats: ServiceStats::new(cfg.pod_model.cluster.pools.len()),
             source: None,
             pending_arrival: None,

@@ -97,7 +97,7 @@ impl Sim {
             status_codes: self
                 .status_codes
                 .iter()
-                .map(|(k, v)| (k.to_string(), *v))
+                .map(|(k, v)| (k.to_string(), v))
                 .collect(),
             // Over the traffic period: a cooldown adds time but no offered load.
             throughput_rps: if traffic_duration_s > 0.0 {

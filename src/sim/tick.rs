@@ -287,7 +287,7 @@ impl Sim {
     pub(crate) fn schedule_wake(&mut self, rv: RevisionId, at: Option<SimTime>) {
         if let Some(at) = at {
             let at = at.max(self.queue.now());
-            let ev = self.at(at, Event::ScalerWake(rv));
+            let ev = self.at_cancellable(at, Event::ScalerWake(rv));
             self.rev(rv).wake = Some(ev);
         }
     }

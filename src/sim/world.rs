@@ -27,7 +27,7 @@ use crate::traffic::{Arrival, ArrivalSource, RequestAttrs};
 use crate::workload::cluster::Cluster;
 use crate::workload::startup::PhaseTimes;
 use hdrhistogram::Histogram;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 /// What happens next. Events of one revision carry its [`RevisionId`]; requests carry theirs in their
 /// record (set when the ingress routes them), so request events need only the [`RequestId`].
@@ -216,6 +216,26 @@ pub(crate) struct SecondCounters {
     pub(crate) preemptions: u64,
 }
 
+/// Responses per HTTP status. A run sees a handful of statuses, 200 most of all, so a short list scanned
+/// from the front costs less per response than a map.
+#[derive(Default)]
+pub(crate) struct StatusCounts(Vec<(u16, u64)>);
+
+impl StatusCounts {
+    #[inline]
+    pub(crate) fn count(&mut self, status: u16) {
+        match self.0.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((status, 1)),
+        }
+    }
+
+    /// Every status seen and its count, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.0.iter().copied()
+    }
+}
+
 /// The world: the revisions, the cluster they share, the requests in flight, the event queue, the random
 /// streams, the traffic source and the run's recorders.
 pub(crate) struct Sim {
@@ -246,7 +266,7 @@ pub(crate) struct Sim {
     pub(crate) pod_ns: u128,
 
     pub(crate) counts: RequestCounts,
-    pub(crate) status_codes: BTreeMap<u16, u64>,
+    pub(crate) status_codes: StatusCounts,
     pub(crate) latency: Histogram<u64>,
     pub(crate) slo: Option<crate::observe::slo::SloTracker>,
     pub(crate) second: SecondCounters,
@@ -299,7 +319,7 @@ impl Sim {
             cold_starts: 0,
             pod_ns: 0,
             counts: RequestCounts::default(),
-            status_codes: BTreeMap::new(),
+            status_codes: StatusCounts::default(),
             latency: Histogram::new_with_bounds(1, 24 * 3600 * 1_000_000, 3)
                 .expect("static histogram bounds"),
             slo: cfg
@@ -339,26 +359,41 @@ impl Sim {
             == pod.pod().generation()
     }
 
-    pub(crate) fn at(&mut self, time: SimTime, event: Event) -> EventId {
+    /// Schedules `event` at `time`; it cannot be cancelled (see [`Sim::at_cancellable`]).
+    #[inline]
+    pub(crate) fn at(&mut self, time: SimTime, event: Event) {
+        let time = self.schedulable(time);
+        self.queue
+            .schedule_uncancellable(time, event)
+            .expect("events are never scheduled into the past")
+    }
+
+    /// Schedules `event` at `time` and returns the id that cancels it.
+    pub(crate) fn at_cancellable(&mut self, time: SimTime, event: Event) -> EventId {
+        let time = self.schedulable(time);
+        self.queue
+            .schedule(time, event)
+            .expect("events are never scheduled into the past")
+    }
+
+    #[inline]
+    fn schedulable(&self, time: SimTime) -> SimTime {
         // While the run is live the loop only schedules at or after the current time. After it, the queue
         // has already popped the first event past the end, and the last (partial) row, written at the end,
         // may still schedule (a node the Cluster Autoscaler adds, a pod's readiness) at a time the queue has
         // passed; such events are never handled, so they go in at the queue's time.
-        let time = if self.queue.now() > self.end {
+        if self.queue.now() > self.end {
             time.max(self.queue.now())
         } else {
             time
-        };
-        self.queue
-            .schedule(time, event)
-            .expect("events are never scheduled into the past")
+        }
     }
 
     /// The tick has its own priority class, so the tick at `t` runs before every other event at `t` whenever
     /// that was scheduled, and row `t` covers exactly `[t - 1 s, t)`.
     pub(crate) fn schedule_tick(&mut self, at: SimTime) {
         self.queue
-            .schedule_with_priority(at, TICK_PRIORITY, Event::Tick)
+            .schedule_uncancellable_with_priority(at, TICK_PRIORITY, Event::Tick)
             .expect("ticks are scheduled in the future");
     }
 }

@@ -101,7 +101,7 @@ impl Sim {
                 &rev.activator_settings,
             );
             let probed = routes_at < plan.ready_at && rev.scaler.has_activator();
-            let ev = self.at(plan.ready_at, Event::PodReady(id));
+            let ev = self.at_cancellable(plan.ready_at, Event::PodReady(id));
             self.rev(r.revision()).pods[pod as usize].lifecycle_event = Some(ev);
             if probed {
                 // Not cancelled: a pod deleted or reused since is recognised by its state and generation.
@@ -297,7 +297,7 @@ impl Sim {
             self.pod_gone(now, rv, pod);
             return;
         }
-        let ev = self.at(now + grace, Event::PodGraceOver(id));
+        let ev = self.at_cancellable(now + grace, Event::PodGraceOver(id));
         self.rev(rv).pods[pod as usize].lifecycle_event = Some(ev);
         if drain < grace {
             // Not cancelled: a pod gone earlier by the grace period is recognised by its generation.
