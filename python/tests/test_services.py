@@ -97,6 +97,10 @@ def test_same_seed_same_frames_other_seed_other_frames():
     assert a.summary["services"] == b.summary["services"]
     c = podscale.run(TWO, seed=5)
     assert not c.services.equals(a.services)
+    # The per-request log holds every service's requests (no service column, as the CLI's requests.csv).
+    d = podscale.run(TWO, per_request=True)
+    assert len(d.requests) == d.summary["services"]["totals"]["requests"]["total"]
+    pd.testing.assert_frame_equal(d.services, a.services)
     # Rows every output.service_interval (10 s here), one per service.
     assert list(a.services["time_s"].unique()) == list(range(10, 241, 10))
     assert list(a.services["service"].unique()) == ["busy", "rare"]
@@ -159,15 +163,26 @@ def test_a_policy_scales_one_named_service():
     class Three:
         period = 5
 
+        def __init__(self):
+            self.arrivals = 0
+
+        def observe(self, now, view):
+            self.arrivals += view.arrivals
+
         def decide(self, now, view):
             return 3
 
-    r = podscale.run(TWO, policy=Three(), policy_service="rare")
+    policy = Three()
+    r = podscale.run(TWO, policy=policy, policy_service="rare")
     per = {s["service"]: s for s in r.summary["services"]["services"]}
     assert per["rare"]["autoscaler"] == "policy"
     assert per["busy"]["autoscaler"] == "kpa"
     rare = r.services[r.services["service"] == "rare"]
     assert (rare["desired_pods"].iloc[1:] == 3).all()
+    # The policy sees its own service's traffic, not the cluster's (the busy service has 100 times more).
+    assert policy.arrivals == per["rare"]["requests"]["total"] > 0
+    # The busy service keeps the KPA and its pods.
+    assert per["busy"]["max_ready"] > 3
     # Without a name, or with a name that is not a service, the call is refused naming the services.
     with pytest.raises(ValueError, match="policy_service=.*busy, rare"):
         podscale.run(TWO, policy=Three())
