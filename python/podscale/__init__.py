@@ -7,6 +7,14 @@
 A scenario is a path (``str`` or ``os.PathLike``), YAML text, or a dict shaped like the YAML. Overrides
 use the CLI's ``--set`` paths: ``{"autoscaler.config.stable-window": "30s", "traffic.rate": 50}``.
 Invalid input raises :class:`ScenarioError` with the same located messages as the CLI.
+
+A scenario of several services sharing a cluster (``services:``, ``services_trace:``, ``kserve:``, or
+``revisions:`` with ``route:``) runs as ``podscale run`` runs it; its result also has the per-service and
+cluster tables:
+
+>>> r = podscale.run("scenarios/cluster-forty-models.yaml", overrides={"duration": "1h"})  # doctest: +SKIP
+>>> r.services.groupby("service")["arrivals"].sum(), r.cluster.filter(like="nodes_")  # doctest: +SKIP
+>>> r.services_summary["totals"]["pod_seconds"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -42,11 +50,33 @@ __all__ = [
 class Result:
     """One run: ``summary`` (the CLI's summary.json as a dict), ``timeseries`` (one row per simulated
     second, the columns of timeseries.csv) and ``requests`` (one row per request, only with
-    ``per_request=True``)."""
+    ``per_request=True``).
+
+    A scenario of several services sharing a cluster also fills ``services`` (the CLI's services.csv: one
+    row per service per ``output.service_interval``, default 60 s, counters summed over the interval and
+    gauges sampled at its end) and ``cluster`` (cluster.csv: one row per second, nodes per pool, CPU,
+    memory and GPUs allocated and used, Pending pods); both are ``None`` for a single service. There
+    ``timeseries`` adds every service up, and ``summary`` has the ``services`` block (per service and
+    totals; :attr:`services_summary`) and, with ``revisions:``, the ``route`` block (:attr:`route`).
+    """
 
     summary: dict
     timeseries: pd.DataFrame
     requests: pd.DataFrame | None
+    services: pd.DataFrame | None = None
+    cluster: pd.DataFrame | None = None
+
+    @property
+    def services_summary(self) -> dict | None:
+        """The summary's ``services`` block (``count``, ``totals`` and one dict per service in
+        ``services``), or ``None`` for a single service."""
+        return self.summary.get("services")
+
+    @property
+    def route(self) -> dict | None:
+        """The summary's ``route`` block (traffic share per revision, the split's changes), or ``None``
+        without ``revisions:``."""
+        return self.summary.get("route")
 
 
 def _source(scenario: Any, base_dir: str | os.PathLike | None) -> dict:
@@ -90,30 +120,38 @@ def run(
     overrides: Mapping[str, Any] | None = None,
     per_request: bool = False,
     policy: Any | None = None,
+    policy_service: str | None = None,
     base_dir: str | os.PathLike | None = None,
 ) -> Result:
-    """Runs one scenario.
+    """Runs one scenario: one service, or several sharing a cluster (then ``Result.services`` and
+    ``Result.cluster`` are set).
 
     ``seed`` overrides the scenario's seed; ``overrides`` maps ``--set`` paths to values; ``per_request``
     also returns the per-request log; ``policy`` replaces the scenario's autoscaler by a custom policy
-    (see :mod:`podscale.policies`); ``base_dir`` is where relative paths in a text or dict scenario
-    resolve (default: the current folder).
+    (see :mod:`podscale.policies`); with several services it replaces the autoscaler of the one named by
+    ``policy_service`` (a service's or revision's name) and the others keep theirs; ``base_dir`` is where
+    relative paths in a text or dict scenario resolve (default: the current folder).
     """
+    if policy is None and policy_service is not None:
+        raise ValueError("policy_service names the service a policy scales; give policy= too")
     src = _source(scenario, base_dir)
     args = dict(overrides=_overrides(overrides), seed=seed, per_request=per_request, **src)
     if policy is None:
-        summary, ts, req = _podscale.run(**args)
+        summary, ts, req, svc, cluster = _podscale.run(**args)
     else:
-        summary, ts, req = _podscale.run_policy(
+        summary, ts, req, svc, cluster = _podscale.run_policy(
             _adapter(policy),
             period_s=_period(policy),
             initial_replicas=_initial(policy),
+            policy_service=policy_service,
             **args,
         )
     return Result(
         summary=json.loads(summary),
         timeseries=_frame(ts),
         requests=_frame(req) if req is not None else None,
+        services=_frame(svc) if svc is not None else None,
+        cluster=_frame(cluster) if cluster is not None else None,
     )
 
 
@@ -185,7 +223,9 @@ def sweep(
 ) -> pd.DataFrame:
     """Runs a sweep (a path, YAML text or dict, as ``podscale sweep`` reads) and returns ``results.csv``
     as a DataFrame (one row per run), or ``points.csv`` (one row per grid point, aggregated over
-    seeds) with ``points=True``."""
+    seeds) with ``points=True``. A base scenario of several services works as in the CLI: an axis is a
+    top-level path (the default every service inherits) and a row holds the run's totals over all
+    services, with the node cost in ``cost``."""
     src = _source(spec, base_dir)
     results, pts = _podscale.sweep(threads=threads, **src)
     return _frame(pts if points else results)

@@ -3,7 +3,9 @@
 import os
 from typing import Callable
 
-RunTuple = tuple[str, bytes, bytes | None]
+# (summary_json, timeseries_csv, requests_csv, services_csv, cluster_csv): requests only with
+# per_request=True; services.csv and cluster.csv only for a scenario of several services.
+RunTuple = tuple[str, bytes, bytes | None, bytes | None, bytes | None]
 
 def run(
     *,
@@ -25,6 +27,7 @@ def run_policy(
     seed: int | None = None,
     per_request: bool = False,
     base_dir: str | os.PathLike | None = None,
+    policy_service: str | None = None,
 ) -> RunTuple: ...
 def sweep(
     *,

@@ -1,23 +1,29 @@
 //! Every call from the Python bindings into the podscale library, in one place.
 //!
 //! Calls used: `scenario::load` (a path), `scenario::load_str` (text; relative trace paths resolve
-//! against the caller's folder; a sweep is still staged in a temporary file), `scenario::prepare` (the
-//! bindings may replace the autoscaler before the run), `Simulation::new` and `run` / `run_with_log`
-//! with `observe::output::CsvTimeseries` and `sim::CsvRequestLog` over in-memory buffers,
-//! `scenario::overrides::apply_override`, `sweep::SweepSpec::parse`, `sweep::execute` and
-//! `sweep::write_outputs`.
+//! against the caller's folder; a sweep is still staged in a temporary file), `Simulation::from_loaded`
+//! (any scenario file, as the CLI's `run` builds it: one service, or several sharing a cluster:
+//! `services:`, `services_trace:`, `kserve:`, `revisions:` + `route:`), `Simulation::with_service_outputs`
+//! (the per-service `services.csv` and cluster `cluster.csv` rows, into in-memory buffers as
+//! `report::run_to_dir` puts them in files), `run` / `run_with_log` with `observe::output::CsvTimeseries`
+//! and `sim::CsvRequestLog` over in-memory buffers (with the LLM engine columns when the pods have a KV
+//! cache, as the CLI writes them), `scenario::overrides::apply_override`, `sweep::SweepSpec::parse`,
+//! `sweep::execute` and `sweep::write_outputs`.
 //!
-//! Custom policies ([`run_with_policy`]) replace the scenario's autoscaler with
-//! `sim::AutoscalerMode::Custom` holding a [`crate::policy::PolicyScaler`]; the row sink ends the run when
-//! the policy fails.
+//! Custom policies ([`run_with_policy`]) replace one autoscaler with `sim::AutoscalerMode::Custom`
+//! holding a [`crate::policy::PolicyScaler`]: the scenario's (`scenario::prepare`, then
+//! `Simulation::new`), or, in a scenario of several services, the one named service's
+//! (`scenario::prepare_services`, then `Simulation::new_services`, the facade's own path for such files);
+//! the other services keep theirs. The row sink ends the run when the policy fails.
 
 use crate::policy::{PolicyScaler, ReplicaPolicy};
-use podscale::scenario::{self, overrides::apply_override, LoadedScenario, ScenarioErrors};
 use podscale::observe::output::{CsvTimeseries, SecondRow, TimeseriesSink};
-use podscale::sim::{AutoscalerMode, CsvRequestLog};
-use podscale::Simulation;
+use podscale::scenario::{self, overrides::apply_override, LoadedScenario, ScenarioErrors};
+use podscale::sim::{AutoscalerMode, CsvRequestLog, SimulationError};
 use podscale::sweep;
-use std::cell::Cell;
+use podscale::Simulation;
+use std::cell::{Cell, RefCell};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +46,8 @@ pub enum Failure {
     Scenario(String, Vec<Located>),
     /// The policy raised; its implementation holds the reason.
     Policy,
+    /// An argument of the call does not fit the scenario (raised as `ValueError`).
+    Argument(String),
     Other(String),
 }
 
@@ -48,6 +56,14 @@ pub struct Outputs {
     pub summary_json: String,
     pub timeseries_csv: Vec<u8>,
     pub requests_csv: Option<Vec<u8>>,
+    /// With several services: `services.csv` and `cluster.csv`, as the CLI writes them.
+    pub service_tables: Option<ServiceTables>,
+}
+
+/// The per-service and cluster tables of a run of several services.
+pub struct ServiceTables {
+    pub services_csv: Vec<u8>,
+    pub cluster_csv: Vec<u8>,
 }
 
 const STRING_NAME: &str = "<string>";
@@ -98,30 +114,27 @@ fn scenario_failure(errors: ScenarioErrors, staged: Option<&Path>) -> Failure {
     Failure::Scenario(errors.to_string(), items)
 }
 
-/// Loads and prepares a scenario (text through `scenario::load_str`, errors naming the file `<string>`).
-fn prepare(
-    source: &Source,
-    overrides: &[String],
-    seed: Option<u64>,
-) -> Result<(LoadedScenario, scenario::Prepared), Failure> {
+/// Loads a scenario (text through `scenario::load_str`, errors naming the file `<string>`).
+fn load(source: &Source, overrides: &[String]) -> Result<LoadedScenario, Failure> {
     match source {
         Source::Path(path) => {
-            let loaded = scenario::load(path, overrides).map_err(|e| scenario_failure(e, None))?;
-            let prepared =
-                scenario::prepare(&loaded, seed).map_err(|e| scenario_failure(e, None))?;
-            Ok((loaded, prepared))
+            scenario::load(path, overrides).map_err(|e| scenario_failure(e, None))
         }
         Source::Text { text, base_dir } => {
-            let mut loaded =
-                scenario::load_str(text, Path::new(STRING_NAME), base_dir, overrides)
-                    .map_err(|e| scenario_failure(e, None))?;
+            let mut loaded = scenario::load_str(text, Path::new(STRING_NAME), base_dir, overrides)
+                .map_err(|e| scenario_failure(e, None))?;
             if loaded.spec.name.is_none() {
                 loaded.spec.name = Some("scenario".into());
             }
-            let prepared =
-                scenario::prepare(&loaded, seed).map_err(|e| scenario_failure(e, None))?;
-            Ok((loaded, prepared))
+            Ok(loaded)
         }
+    }
+}
+
+fn sim_failure(e: SimulationError) -> Failure {
+    match e {
+        SimulationError::Scenario(errors) => scenario_failure(errors, None),
+        SimulationError::Sim(e) => Failure::Other(format!("simulation failed: {e}")),
     }
 }
 
@@ -143,56 +156,92 @@ impl TimeseriesSink for Watch {
     }
 }
 
-/// One run.
+/// An in-memory file the simulation writes (it owns a boxed writer) and the caller reads after the run.
+#[derive(Clone, Default)]
+struct Buffer(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Buffer {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.borrow_mut())
+    }
+}
+
+/// Runs `sim` to the end. The rows (and the per-request log) are written as the CLI writes
+/// `timeseries.csv` (and `requests.csv`); with several services, `services.csv` and `cluster.csv` too.
 fn simulate(
-    prepared: scenario::Prepared,
+    sim: Simulation,
     per_request: bool,
-    watch: &mut Watch,
-) -> Result<(String, Option<Vec<u8>>), Failure> {
+    policy_failed: Option<Rc<Cell<bool>>>,
+) -> Result<Outputs, Failure> {
+    let io = |e: std::io::Error| Failure::Other(e.to_string());
+    let engine = sim.has_llm_engine();
+    let (services, cluster) = (Buffer::default(), Buffer::default());
+    let multi = sim.services().is_some();
+    let sim = if multi {
+        sim.with_service_outputs(Box::new(services.clone()), Box::new(cluster.clone()), None)
+            .map_err(sim_failure)?
+    } else {
+        sim
+    };
+    let mut watch = Watch {
+        csv: CsvTimeseries::with_engine_columns(Vec::new(), engine).map_err(io)?,
+        policy_failed,
+    };
     let mut log = if per_request {
-        Some(CsvRequestLog::new(Vec::new()).map_err(|e| Failure::Other(e.to_string()))?)
+        Some(CsvRequestLog::with_llm_columns(Vec::new(), engine).map_err(io)?)
     } else {
         None
     };
-    let result = Simulation::new(prepared).and_then(|sim| match log.as_mut() {
-        Some(log) => sim.run_with_log(watch, log),
-        None => sim.run(watch),
-    });
+    let result = match log.as_mut() {
+        Some(log) => sim.run_with_log(&mut watch, log),
+        None => sim.run(&mut watch),
+    };
     if watch.policy_failed.as_ref().is_some_and(|f| f.get()) {
         return Err(Failure::Policy);
     }
-    let summary = result.map_err(|e| Failure::Other(format!("simulation failed: {e}")))?;
-    let json = serde_json::to_string(&summary).map_err(|e| Failure::Other(e.to_string()))?;
-    Ok((json, log.map(|l| l.into_inner())))
+    let summary = result.map_err(sim_failure)?;
+    let summary_json =
+        serde_json::to_string(&summary).map_err(|e| Failure::Other(e.to_string()))?;
+    Ok(Outputs {
+        summary_json,
+        timeseries_csv: watch.csv.into_inner(),
+        requests_csv: log.map(|l| l.into_inner()),
+        service_tables: multi.then(|| ServiceTables {
+            services_csv: services.take(),
+            cluster_csv: cluster.take(),
+        }),
+    })
 }
 
-fn new_csv() -> Result<CsvTimeseries<Vec<u8>>, Failure> {
-    CsvTimeseries::new(Vec::new()).map_err(|e| Failure::Other(e.to_string()))
-}
-
-/// Runs a scenario with `--set` style overrides.
+/// Runs a scenario (one service or several) with `--set` style overrides, as `podscale run` does.
 pub fn run(
     source: &Source,
     overrides: &[String],
     seed: Option<u64>,
     per_request: bool,
 ) -> Result<Outputs, Failure> {
-    let (_, prepared) = prepare(source, overrides, seed)?;
-    let mut watch = Watch {
-        csv: new_csv()?,
-        policy_failed: None,
-    };
-    let (summary_json, requests_csv) = simulate(prepared, per_request, &mut watch)?;
-    Ok(Outputs {
-        summary_json,
-        timeseries_csv: watch.csv.into_inner(),
-        requests_csv,
-    })
+    let loaded = load(source, overrides)?;
+    let sim = Simulation::from_loaded(&loaded, seed).map_err(sim_failure)?;
+    simulate(sim, per_request, None)
 }
 
-/// Runs a scenario with `policy` in place of its autoscaler, through the simulator's public scaler
+/// Runs a scenario with `policy` in place of an autoscaler, through the simulator's public scaler
 /// interface (`AutoscalerMode::Custom`, see [`crate::policy`]): one simulation, on the traffic and seed the
 /// scenario's own autoscaler would get, so a comparison with it uses common random numbers.
+///
+/// In a scenario of several services (they share a cluster, and with `revisions:` a route), the policy
+/// scales the service (or revision) named `service` and every other keeps its own autoscaler; a
+/// single-service scenario takes no `service`.
 pub fn run_with_policy<P: ReplicaPolicy + 'static>(
     source: &Source,
     overrides: &[String],
@@ -200,25 +249,59 @@ pub fn run_with_policy<P: ReplicaPolicy + 'static>(
     per_request: bool,
     policy: P,
     initial_replicas: u32,
+    service: Option<&str>,
 ) -> Result<Outputs, Failure> {
-    let (_, mut prepared) = prepare(source, overrides, seed)?;
+    let loaded = load(source, overrides)?;
     let failed = Rc::new(Cell::new(false));
-    prepared.config.standalone_cron = None;
-    prepared.config.autoscaler = AutoscalerMode::Custom(Box::new(PolicyScaler::new(
+    let scaler = AutoscalerMode::Custom(Box::new(PolicyScaler::new(
         policy,
         initial_replicas,
         failed.clone(),
     )));
-    let mut watch = Watch {
-        csv: new_csv()?,
-        policy_failed: Some(failed),
+    let scenario_err = |e| scenario_failure(e, None);
+    let sim = if scenario::services::is_multi(&loaded.document) {
+        let mut prepared = scenario::prepare_services(&loaded, seed).map_err(scenario_err)?;
+        let names: Vec<&str> = prepared.services.iter().map(|s| s.name.as_str()).collect();
+        let listed = names.join(", ");
+        let Some(name) = service else {
+            return Err(Failure::Argument(format!(
+                "{} runs {} services sharing a cluster; a policy replaces one service's autoscaler: \
+                 name it with policy_service= (one of: {listed})",
+                loaded.path.display(),
+                names.len()
+            )));
+        };
+        let Some(target) = prepared.services.iter_mut().find(|s| s.name == name) else {
+            return Err(Failure::Argument(format!(
+                "policy_service={name:?} is not a service of {}; allowed: {listed}",
+                loaded.path.display()
+            )));
+        };
+        target.prepared.config.standalone_cron = None;
+        target.prepared.config.autoscaler = scaler;
+        // As `Simulation::from_loaded` builds a file of several services.
+        let interval_s = loaded.spec.output.service_interval.whole_secs();
+        let document = serde_json::to_value(&loaded.document).unwrap_or_default();
+        Simulation::new_services(&loaded.name(), prepared, interval_s)
+            .map_err(sim_failure)?
+            .with_output(loaded.spec.output.clone())
+            .with_effective_config(document)
+    } else {
+        if let Some(name) = service {
+            return Err(Failure::Argument(format!(
+                "policy_service={name:?} names a service of a scenario of several services; {} has one \
+                 (leave policy_service out)",
+                loaded.path.display()
+            )));
+        }
+        let mut prepared = scenario::prepare(&loaded, seed).map_err(scenario_err)?;
+        prepared.config.standalone_cron = None;
+        prepared.config.autoscaler = scaler;
+        Simulation::new(prepared)
+            .map_err(sim_failure)?
+            .with_output(loaded.spec.output.clone())
     };
-    let (summary_json, requests_csv) = simulate(prepared, per_request, &mut watch)?;
-    Ok(Outputs {
-        summary_json,
-        timeseries_csv: watch.csv.into_inner(),
-        requests_csv,
-    })
+    simulate(sim, per_request, Some(failed))
 }
 
 /// JSON (a Python dict) to block YAML, so errors in a dict scenario get useful line numbers.

@@ -54,6 +54,7 @@ fn to_pyerr(py: Python<'_>, failure: Failure, policy_error: Option<PyErr>) -> Py
             }
             Failure::Policy => Ok(policy_error
                 .unwrap_or_else(|| PyRuntimeError::new_err("the policy failed without a reason"))),
+            Failure::Argument(message) => Ok(pyo3::exceptions::PyValueError::new_err(message)),
             Failure::Other(message) => {
                 let exc = errors.getattr("PodscaleError")?.call1((message,))?;
                 Ok(PyErr::from_value(exc))
@@ -63,17 +64,27 @@ fn to_pyerr(py: Python<'_>, failure: Failure, policy_error: Option<PyErr>) -> Py
     build().unwrap_or_else(|e| e)
 }
 
-type RunTuple = (String, Py<PyBytes>, Option<Py<PyBytes>>);
+type Csv = Py<PyBytes>;
+type RunTuple = (String, Csv, Option<Csv>, Option<Csv>, Option<Csv>);
 
 fn to_tuple(py: Python<'_>, out: Outputs) -> RunTuple {
+    let bytes = |b: &[u8]| PyBytes::new(py, b).unbind();
+    let (services, cluster) = match &out.service_tables {
+        Some(t) => (Some(bytes(&t.services_csv)), Some(bytes(&t.cluster_csv))),
+        None => (None, None),
+    };
     (
         out.summary_json,
-        PyBytes::new(py, &out.timeseries_csv).unbind(),
-        out.requests_csv.map(|r| PyBytes::new(py, &r).unbind()),
+        bytes(&out.timeseries_csv),
+        out.requests_csv.as_deref().map(bytes),
+        services,
+        cluster,
     )
 }
 
-/// Runs one scenario: `(summary_json, timeseries_csv, requests_csv | None)`.
+/// Runs one scenario (one service, or several sharing a cluster):
+/// `(summary_json, timeseries_csv, requests_csv | None, services_csv | None, cluster_csv | None)`; the last
+/// two only with several services.
 #[pyfunction]
 #[pyo3(signature = (*, path=None, text=None, overrides=Vec::new(), seed=None, per_request=false, base_dir=None))]
 fn run(
@@ -92,10 +103,11 @@ fn run(
     }
 }
 
-/// Runs one scenario with `step(now_s, view_dict, decide) -> int | None` in place of its autoscaler: called
-/// every simulated second, returning the replicas at multiples of `period_s`.
+/// Runs one scenario with `step(now_s, view_dict, decide) -> int | None` in place of its autoscaler (with
+/// several services, in place of the autoscaler of the one named `policy_service`): called every simulated
+/// second, returning the replicas at multiples of `period_s`. Returns what [`run`] returns.
 #[pyfunction]
-#[pyo3(signature = (step, *, period_s, initial_replicas, path=None, text=None, overrides=Vec::new(), seed=None, per_request=false, base_dir=None))]
+#[pyo3(signature = (step, *, period_s, initial_replicas, path=None, text=None, overrides=Vec::new(), seed=None, per_request=false, base_dir=None, policy_service=None))]
 #[allow(clippy::too_many_arguments)]
 fn run_policy(
     py: Python<'_>,
@@ -108,6 +120,7 @@ fn run_policy(
     seed: Option<u64>,
     per_request: bool,
     base_dir: Option<PathBuf>,
+    policy_service: Option<String>,
 ) -> PyResult<RunTuple> {
     if period_s == 0 {
         return Err(pyo3::exceptions::PyValueError::new_err(
@@ -128,6 +141,7 @@ fn run_policy(
         per_request,
         policy,
         initial_replicas,
+        policy_service.as_deref(),
     );
     let raised = error.borrow_mut().take();
     match result {

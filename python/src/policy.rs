@@ -16,6 +16,10 @@
 //! spare capacity is below that), and no scale-from-zero poke: the first request to a revision at zero
 //! waits for the policy's next decision, which sees it in `activator_requests`.
 //!
+//! In a run of several services the policy scales one of them (the caller names it): its view is that
+//! service's own (its pods, its arrivals and requests in flight, its activator), as each service's KPA or
+//! HPA sees its own; the other services keep their autoscalers.
+//!
 //! A failure of the policy (an exception, or a value that is not a replica count) is kept with the
 //! simulated time; the scaler then stops deciding and raises the shared `failed` flag, which the caller's
 //! row sink turns into the end of the run.

@@ -96,3 +96,22 @@ seeds: 2
     assert "latency_p99_ms" in df.columns
     points = podscale.sweep(spec, threads=1, points=True)
     assert len(points) == 2
+
+
+def test_llm_engine_columns_match_the_cli(repo: Path, tmp_path: Path):
+    import subprocess
+
+    # Pods with a KV cache: timeseries.csv has the vLLM engine columns and requests.csv ttft_ms / tpot_ms.
+    args = dict(seed=2, overrides={"duration": "90s", "cooldown": "30s"})
+    r = podscale.run(repo / "scenarios/llm-azure-kpa.yaml", per_request=True, **args)
+    assert r.timeseries.columns[-1] == "vllm_preemptions"
+    assert r.timeseries["vllm_num_requests_running"].max() > 0
+    assert list(r.requests.columns[-2:]) == ["ttft_ms", "tpot_ms"]
+    assert len(r.requests) == r.summary["requests"]["total"]
+    cli = repo / "target/release/podscale"
+    if not cli.exists():
+        pytest.skip("the CLI is not built (cargo build --release)")
+    subprocess.run([cli, "run", repo / "scenarios/llm-azure-kpa.yaml", "--quiet", "--seed", "2", "--set", "duration=90s",
+                    "--set", "cooldown=30s", "--set", "output.per_request=true", "--out", tmp_path], check=True)
+    pd.testing.assert_frame_equal(r.timeseries, pd.read_csv(tmp_path / "timeseries.csv"))
+    pd.testing.assert_frame_equal(r.requests, pd.read_csv(tmp_path / "requests.csv"))
