@@ -332,10 +332,11 @@ impl Sim {
         let Some(plan) = calls.plans[r.revision.index()].as_ref() else {
             return false;
         };
-        if r.link.next_step == POST_DONE {
+        let link = self.links.get(id);
+        if link.next_step == POST_DONE {
             return false;
         }
-        let mut step = usize::from(r.link.next_step);
+        let mut step = usize::from(link.next_step);
         let mut targets = Vec::new();
         while step < plan.steps.len() && targets.is_empty() {
             plan.steps[step].targets(&r.attrs, &mut calls.rng, &mut targets);
@@ -344,12 +345,12 @@ impl Sim {
         if !targets.is_empty() {
             let timer = (r.deadline < SimTime::MAX)
                 .then(|| self.at_cancellable(r.deadline, Event::CallTimeout(id)));
-            let p = &mut self.requests[id.index()];
-            p.link.next_step = step as u8;
-            p.link.waiting = targets.len() as u16;
-            p.link.failed = 0;
-            p.stage = Stage::Waiting;
-            p.link.timer = timer;
+            self.requests[id.index()].stage = Stage::Waiting;
+            let link = self.links.get_mut(id);
+            link.next_step = step as u8;
+            link.waiting = targets.len() as u16;
+            link.failed = 0;
+            link.timer = timer;
             for rv in targets {
                 self.send_child(now, id, rv);
             }
@@ -358,8 +359,8 @@ impl Sim {
         let post = plan
             .post
             .sample(&mut self.revisions[r.revision.index()].rng.service);
+        self.links.get_mut(id).next_step = POST_DONE;
         let r = &mut self.requests[id.index()];
-        r.link.next_step = POST_DONE;
         if post == SimDuration::ZERO {
             return false;
         }
@@ -385,8 +386,9 @@ impl Sim {
             parent: Some(parent),
             ..CallLink::default()
         };
-        let request = Request::sent_at(now, rv, OPEN_LOOP, attrs, link);
+        let request = Request::sent_at(now, rv, OPEN_LOOP, attrs);
         let id = self.alloc_request(request);
+        *self.links.get_mut(id) = link;
         // The run's `in_flight` counts external requests; the callee's own count is in its stats.
         self.revisions[rv.index()].stats.arrival();
         let delay = self.one_way_delay(rv);
@@ -404,7 +406,7 @@ impl Sim {
             (now - r.sent).0,
             r.cold,
         );
-        let Some(parent) = r.link.parent else {
+        let Some(parent) = self.links.get(id).parent else {
             return;
         };
         let p = &mut self.requests[parent.index()];
@@ -413,21 +415,22 @@ impl Sim {
             return;
         }
         p.cold |= r.cold;
-        if r.status != 200 && p.link.failed == 0 {
-            p.link.failed = r.status;
+        let link = self.links.get_mut(parent);
+        if r.status != 200 && link.failed == 0 {
+            link.failed = r.status;
         }
-        p.link.waiting -= 1;
-        if p.link.waiting > 0 {
+        link.waiting -= 1;
+        if link.waiting > 0 {
             return;
         }
-        if let Some(ev) = p.link.timer.take() {
+        let (timer, failed) = (link.timer.take(), link.failed);
+        if let Some(ev) = timer {
             self.queue.cancel(ev);
         }
-        let p = &mut self.requests[parent.index()];
-        p.stage = Stage::Executing;
-        if p.link.failed != 0 {
-            p.status = p.link.failed;
-            p.link.next_step = POST_DONE;
+        self.requests[parent.index()].stage = Stage::Executing;
+        if failed != 0 {
+            self.requests[parent.index()].status = failed;
+            self.links.get_mut(parent).next_step = POST_DONE;
             self.service_done(now, parent);
         } else if !self.advance_call(now, parent) {
             self.service_done(now, parent);
@@ -441,7 +444,7 @@ impl Sim {
         if r.generation != id.generation() || r.stage != Stage::Waiting {
             return;
         }
-        r.link.timer = None;
+        self.links.get_mut(id).timer = None;
         self.call_timeout(now, id);
     }
 
@@ -450,8 +453,9 @@ impl Sim {
         let r = &mut self.requests[id.index()];
         r.stage = Stage::Executing;
         r.status = 504;
-        r.link.next_step = POST_DONE;
-        r.link.failed = 0;
+        let link = self.links.get_mut(id);
+        link.next_step = POST_DONE;
+        link.failed = 0;
         self.service_done(now, id);
     }
 }

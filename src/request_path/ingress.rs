@@ -40,7 +40,7 @@ impl Sim {
         attrs: RequestAttrs,
     ) {
         let rv = self.entry_revision(rv);
-        let request = Request::sent_at(now, rv, client, attrs, Default::default());
+        let request = Request::sent_at(now, rv, client, attrs);
         let id = self.alloc_request(request);
         self.counts.total += 1;
         self.in_flight += 1;
@@ -58,6 +58,8 @@ impl Sim {
     pub(crate) fn alloc_request(&mut self, mut request: Request) -> RequestId {
         match self.free_requests.pop() {
             Some(slot) => {
+                self.tokens.reset(slot);
+                self.links.reset(slot);
                 request.generation = self.requests[slot as usize].generation.wrapping_add(1);
                 self.requests[slot as usize] = request;
                 RequestId::new(slot, request.generation)
@@ -110,14 +112,17 @@ impl Sim {
         let r = &mut self.requests[id.index()];
         r.stage = Stage::Returning;
         r.status = status;
-        r.tokens
-            .answered(now, r.sent, status, delay, r.attrs.output_tokens);
+        let (sent, output_tokens) = (r.sent, r.attrs.output_tokens);
+        // Only a request that started on a KV cache pod has a token timeline to close.
+        if let Some(tokens) = self.tokens.written_mut(id) {
+            tokens.answered(now, sent, status, delay, output_tokens);
+        }
         self.at(now + delay, Event::AtClient(id));
     }
 
     pub(crate) fn at_client(&mut self, now: SimTime, id: RequestId) {
         let r = self.requests[id.index()];
-        if r.link.parent.is_some() {
+        if self.calls.is_some() && self.links.get(id).parent.is_some() {
             self.child_answered(now, id);
             return;
         }
@@ -145,8 +150,11 @@ impl Sim {
                 self.counts.cold_start_affected += 1;
                 self.second.cold_completions += 1;
             }
-            if let (Some(llm), Some(ttft)) = (self.llm.as_mut(), r.tokens.ttft_ns) {
-                llm.record(ttft, r.tokens.tpot_ns);
+            if let Some(llm) = self.llm.as_mut() {
+                let tokens = self.tokens.get(id);
+                if let Some(ttft) = tokens.ttft_ns {
+                    llm.record(ttft, tokens.tpot_ns);
+                }
             }
         } else {
             self.counts.failed += 1;

@@ -126,7 +126,7 @@ impl Sim {
         if r.via_activator {
             self.activator_release(id, rv, pod);
         }
-        if r.status == 504 && !r.link.propagated() {
+        if r.status == 504 && !self.links.get(id).propagated() {
             self.counts.timed_out += 1;
             self.revisions[rv.index()].stats.counts.timed_out += 1;
         }

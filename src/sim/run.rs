@@ -282,11 +282,11 @@ impl Stepper {
                     via_activator: r.via_activator,
                     waited_for_cold_start: r.cold,
                     ttft: (r.status == 200)
-                        .then_some(r.tokens.ttft_ns)
+                        .then_some(sim.tokens.get(id).ttft_ns)
                         .flatten()
                         .map(SimDuration),
                     tpot: (r.status == 200)
-                        .then_some(r.tokens.tpot_ns)
+                        .then_some(sim.tokens.get(id).tpot_ns)
                         .flatten()
                         .map(SimDuration),
                 })?;

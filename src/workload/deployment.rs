@@ -335,7 +335,8 @@ impl Sim {
             let r = self.requests[slot as usize];
             let on_pod = matches!(r.stage, Stage::Executing | Stage::Waiting);
             if on_pod && r.revision == rv && r.pod == this {
-                if let Some(ev) = self.requests[slot as usize].link.timer.take() {
+                let id = RequestId::new(slot, r.generation);
+                if let Some(ev) = self.links.written_mut(id).and_then(|l| l.timer.take()) {
                     self.queue.cancel(ev);
                 }
                 self.respond(now, RequestId::new(slot, r.generation), 502);

@@ -101,7 +101,11 @@ impl Sim {
         let (prompt, output) = (r.attrs.prompt_tokens, r.attrs.output_tokens);
         // A request that can never fit goes through to be refused rather than block the queue.
         !kv.fits_ever(prompt, output)
-            || kv.can_admit(p.rate.vtime_at(now), prompt, r.tokens.tokens_done)
+            || kv.can_admit(
+                p.rate.vtime_at(now),
+                prompt,
+                self.tokens.get(id).tokens_done,
+            )
     }
 
     /// Starts a token-carrying request on a KV cache pod (admission already checked), or refuses it
@@ -142,7 +146,7 @@ impl Sim {
         self.max_pod_concurrency = self.max_pod_concurrency.max(p.executing);
         let v = p.rate.vtime;
         let kv = p.rate.kv.as_mut().expect("checked above");
-        let tag = kv.admit(v, id, prompt, output, r.tokens.tokens_done);
+        let tag = kv.admit(v, id, prompt, output, self.tokens.get(id).tokens_done);
         p.rate.tags.push(Reverse(Tag(tag, id)));
         let r = &mut self.requests[id.index()];
         r.stage = Stage::Executing;
@@ -159,9 +163,11 @@ impl Sim {
         }
         let mut out = std::mem::take(&mut rate.first_tokens);
         for (id, at) in out.drain(..) {
-            let r = &mut self.requests[id.index()];
-            if r.generation == id.generation() && r.tokens.first_token.is_none() {
-                r.tokens.first_token = Some(at);
+            if self.requests[id.index()].generation == id.generation() {
+                let tokens = self.tokens.get_mut(id);
+                if tokens.first_token.is_none() {
+                    tokens.first_token = Some(at);
+                }
             }
         }
         self.revisions[rv.index()].pods[pod as usize]
@@ -198,9 +204,9 @@ impl Sim {
                 llm.preemptions += 1;
             }
             self.second.preemptions += 1;
+            self.tokens.get_mut(id).tokens_done = pre.tokens_done;
             let r = &mut self.requests[id.index()];
             r.stage = Stage::PodQueue;
-            r.tokens.tokens_done = pre.tokens_done;
             let deadline = r.deadline.max(now);
             self.arm_queue_timer(rv, pod, deadline);
         }
