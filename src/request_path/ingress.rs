@@ -1,5 +1,6 @@
 //! The ingress and the client side of the request path: a client sends, the request crosses client,
-//! ingress and network (one-way delays, sampled on the way in and again on the way out), the ingress
+//! ingress and network (one-way delays, sampled on the way in and again on the way out, from the
+//! request's draw key), the ingress
 //! routes it to a revision and then to the activator or straight to a ready pod (round robin), and the
 //! response travels back to the client, who may send again (closed loop).
 //!
@@ -9,16 +10,17 @@
 //! without an activator (the
 //! HPA) a revision with no ready pod refuses requests with 503, as a Service without endpoints does.
 
+use crate::engine::{Draw, DrawKey, RequestRng};
 use crate::ids::{RequestId, RevisionId};
 use crate::sim::world::*;
 use crate::time::{SimDuration, SimTime};
 use crate::traffic::RequestAttrs;
 
 impl Sim {
-    pub(crate) fn one_way_delay(&mut self, rv: RevisionId) -> SimDuration {
-        let rev = &mut self.revisions[rv.index()];
-        let [a, b, c] = &rev.request_path;
-        let rng = &mut rev.rng.network;
+    /// The client, ingress and network delays of one way, drawn from the request's key.
+    pub(crate) fn one_way_delay(&self, rv: RevisionId, key: DrawKey, way: Draw) -> SimDuration {
+        let [a, b, c] = &self.revisions[rv.index()].request_path;
+        let rng = &mut RequestRng::new(key, way);
         a.sample(rng) + b.sample(rng) + c.sample(rng)
     }
 
@@ -36,7 +38,8 @@ impl Sim {
         attrs: RequestAttrs,
     ) {
         let rv = self.entry_revision(rv);
-        let request = Request::sent_at(now, rv, client, attrs, Default::default());
+        let key = self.revisions[rv.index()].draw_keys.next_key();
+        let request = Request::sent_at(now, rv, client, attrs, Default::default(), key);
         let id = self.alloc_request(request);
         self.counts.total += 1;
         self.in_flight += 1;
@@ -46,7 +49,7 @@ impl Sim {
         if self.multi.is_some() {
             self.revisions[rv.index()].stats.arrival();
         }
-        let delay = self.one_way_delay(rv);
+        let delay = self.one_way_delay(rv, key, Draw::PathIn);
         self.at(now + delay, Event::AtIngress(id));
     }
 
@@ -102,7 +105,7 @@ impl Sim {
                 .activator
                 .request_out(r.activator as usize, now);
         }
-        let delay = self.one_way_delay(r.revision);
+        let delay = self.one_way_delay(r.revision, r.draw_key, Draw::PathOut);
         let r = &mut self.requests[id.index()];
         r.stage = Stage::Returning;
         r.status = status;

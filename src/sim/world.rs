@@ -11,8 +11,8 @@
 //!
 //! What is shared and what is per revision: the cluster (nodes, scheduling queue, node autoscaler), the
 //! world's traffic stream and the recorders are the world's; pods, the ready set, the activator, the
-//! queue-proxies' settings, the deployment, the scaler and the service-time, cold-start, load-balancing
-//! and network streams are the revision's ([`Revision`]). The per-second
+//! queue-proxies' settings, the deployment, the scaler, the cold-start and load-balancing streams and the
+//! requests' draw keys are the revision's ([`Revision`]). The per-second
 //! row and the summary add the revisions up (with one revision they are that revision's).
 
 use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
@@ -167,6 +167,8 @@ pub(crate) struct Request {
     pub(crate) tokens: crate::workload::engine::TokenState,
     /// Its caller and its progress through its revision's call plan (`request_path::calls`).
     pub(crate) link: crate::request_path::calls::CallLink,
+    /// The key of its own draws (service time, path delays): common random numbers, see `engine::rng`.
+    pub(crate) draw_key: crate::engine::DrawKey,
 }
 
 impl Request {
@@ -178,6 +180,7 @@ impl Request {
         client: u32,
         attrs: RequestAttrs,
         link: crate::request_path::calls::CallLink,
+        draw_key: crate::engine::DrawKey,
     ) -> Self {
         Request {
             generation: 0,
@@ -194,12 +197,13 @@ impl Request {
             status: 0,
             tokens: Default::default(),
             link,
+            draw_key,
         }
     }
 }
 
-/// The world's own streams; the service-time, cold-start, load-balancing and network streams are each
-/// revision's ([`Revision::rng`]).
+/// The world's own streams; the cold-start and load-balancing streams are each revision's
+/// ([`Revision::rng`]), and a request's own draws come from its key ([`Request::draw_key`]).
 pub(crate) struct Rngs {
     pub(crate) traffic: SimRng,
 }
