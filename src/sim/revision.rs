@@ -145,7 +145,7 @@ impl Revision {
             pending_arrival: None,
             traffic_rng: streams.stream(Stream::Traffic),
             rng: ServiceRngs::new(streams),
-            draw_keys: DrawKeys::new(streams, id.slot()),
+            draw_keys: DrawKeys::new(streams),
             pending_now: 0,
             shape: PodRequest {
                 cpu_millis: cfg.resources.cpu_request_millis.max(0.0).ceil() as u64,
