@@ -32,6 +32,8 @@ pub type SimRng = Xoshiro256PlusPlus;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stream {
     Traffic,
+    /// Not drawn by the simulation loop any more (a request's service time comes from its [`DrawKey`]);
+    /// kept for callers that sample service-time distributions outside a run.
     Service,
     ColdStart,
     LoadBalancing,
