@@ -14,7 +14,6 @@
 //! Samples are drawn as `f64` seconds and converted to integer nanoseconds by
 //! [`SimDuration::from_secs_f64`], the one audited float-to-time boundary.
 
-use crate::engine::SimRng;
 use crate::time::SimDuration;
 use rand::RngExt;
 use rand_distr::{Distribution, Exp, Gamma, LogNormal};
@@ -58,7 +57,7 @@ impl DurationDist {
 
     /// Draws one duration.
     #[inline]
-    pub fn sample(&self, rng: &mut SimRng) -> SimDuration {
+    pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
         match self {
             DurationDist::Constant(d) => *d,
             DurationDist::Exponential { exp, .. } => SimDuration::from_secs_f64(exp.sample(rng)),

@@ -9,9 +9,12 @@
 //! * [`RngStreams`] derives one independent random stream per subsystem from the scenario seed with a
 //!   fixed-algorithm generator (xoshiro256++, seeded through SplitMix64), so adding draws in one subsystem
 //!   never shifts the numbers another subsystem sees.
+//! * A request's own draws (service time, call picks, path delays) come from a [`RequestRng`] built from
+//!   the request's [`DrawKey`], so they depend on the seed, the revision and the request's arrival index
+//!   only, not on the order in which a configuration starts services (common random numbers).
 
 mod queue;
 mod rng;
 
 pub use queue::{EventId, EventQueue, Next, ScheduleError};
-pub use rng::{RngStreams, SimRng, Stream};
+pub use rng::{Draw, DrawKey, DrawKeys, RequestRng, RngStreams, SimRng, Stream};

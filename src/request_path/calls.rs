@@ -22,6 +22,10 @@
 //! Entry split: a revision may send a share of its external arrivals to another revision instead (an
 //! InferenceService's explain requests go to its explainer), drawn from the calls' own random stream.
 //!
+//! A request's picks and post-processing time are its own draws (from its draw key, `engine::rng`), and a
+//! child's key comes from its parent's, so a call tree draws the same numbers whatever order the
+//! configuration serves it in.
+//!
 //! Units: time in ns; shares in [0, 1]; weights are integers (KServe's percentages).
 //!
 //! Simplifications: a waiting parent counts as executing for the pod's CPU use; only fixed-slot pods may
@@ -32,7 +36,7 @@
 //! its parent counts as failed).
 
 use crate::dist::DurationDist;
-use crate::engine::{EventId, RngStreams, SimRng, Stream};
+use crate::engine::{Draw, DrawKey, DrawKeys, EventId, RequestRng, RngStreams, SimRng, Stream};
 use crate::ids::{RequestId, RevisionId};
 use crate::sim::config::SimError;
 use crate::sim::world::*;
@@ -163,7 +167,8 @@ struct Plan {
     post: DurationDist,
 }
 
-/// The world's call plans, per revision, and the stream that draws picks and diverted shares.
+/// The world's call plans, per revision, and the stream that draws diverted shares (a step's pick is the
+/// request's own draw, from its key).
 pub(crate) struct Calls {
     plans: Vec<Option<Plan>>,
     describe: Vec<Option<std::collections::BTreeMap<String, String>>>,
@@ -179,7 +184,12 @@ impl Calls {
 }
 
 impl Step {
-    fn targets(&self, attrs: &RequestAttrs, rng: &mut SimRng, out: &mut Vec<RevisionId>) {
+    fn targets<R: rand::Rng + ?Sized>(
+        &self,
+        attrs: &RequestAttrs,
+        rng: &mut R,
+        out: &mut Vec<RevisionId>,
+    ) {
         match self {
             Step::All(t) => out.extend_from_slice(t),
             Step::Pick(t, total) => {
@@ -339,7 +349,8 @@ impl Sim {
         let mut step = usize::from(link.next_step);
         let mut targets = Vec::new();
         while step < plan.steps.len() && targets.is_empty() {
-            plan.steps[step].targets(&r.attrs, &mut calls.rng, &mut targets);
+            let rng = &mut RequestRng::new(r.draw_key, Draw::CallPick(step as u8));
+            plan.steps[step].targets(&r.attrs, rng, &mut targets);
             step += 1;
         }
         if !targets.is_empty() {
@@ -351,14 +362,15 @@ impl Sim {
             link.waiting = targets.len() as u16;
             link.failed = 0;
             link.timer = timer;
-            for rv in targets {
-                self.send_child(now, id, rv);
+            for (i, rv) in targets.into_iter().enumerate() {
+                let key = DrawKeys::child_key(r.draw_key, step as u8, i as u16);
+                self.send_child(now, id, rv, key);
             }
             return true;
         }
         let post = plan
             .post
-            .sample(&mut self.revisions[r.revision.index()].rng.service);
+            .sample(&mut RequestRng::new(r.draw_key, Draw::Post));
         self.links.get_mut(id).next_step = POST_DONE;
         let r = &mut self.requests[id.index()];
         if post == SimDuration::ZERO {
@@ -376,7 +388,9 @@ impl Sim {
         true
     }
 
-    fn send_child(&mut self, now: SimTime, parent: RequestId, rv: RevisionId) {
+    /// Sends a child of `parent` to `rv`; `key` is derived from the parent's key and the child's place in
+    /// its plan, so the child's draws do not depend on when its parent got there.
+    fn send_child(&mut self, now: SimTime, parent: RequestId, rv: RevisionId, key: DrawKey) {
         let p = &self.requests[parent.index()];
         let attrs = RequestAttrs {
             service_time: None,
@@ -386,12 +400,12 @@ impl Sim {
             parent: Some(parent),
             ..CallLink::default()
         };
-        let request = Request::sent_at(now, rv, OPEN_LOOP, attrs);
+        let request = Request::sent_at(now, rv, OPEN_LOOP, attrs, key);
         let id = self.alloc_request(request);
         *self.links.get_mut(id) = link;
         // The run's `in_flight` counts external requests; the callee's own count is in its stats.
         self.revisions[rv.index()].stats.arrival();
-        let delay = self.one_way_delay(rv);
+        let delay = self.one_way_delay(rv, key, Draw::PathIn);
         self.at(now + delay, Event::AtIngress(id));
     }
 

@@ -1,5 +1,6 @@
 //! The ingress and the client side of the request path: a client sends, the request crosses client,
-//! ingress and network (one-way delays, sampled on the way in and again on the way out), the ingress
+//! ingress and network (one-way delays, sampled on the way in and again on the way out, from the
+//! request's draw key), the ingress
 //! routes it to a revision and then to the activator or straight to a ready pod (round robin), and the
 //! response travels back to the client, who may send again (closed loop).
 //!
@@ -9,20 +10,22 @@
 //! without an activator (the
 //! HPA) a revision with no ready pod refuses requests with 503, as a Service without endpoints does.
 
+use crate::engine::{Draw, DrawKey, RequestRng};
 use crate::ids::{RequestId, RevisionId};
 use crate::sim::world::*;
 use crate::time::{SimDuration, SimTime};
 use crate::traffic::RequestAttrs;
 
 impl Sim {
-    pub(crate) fn one_way_delay(&mut self, rv: RevisionId) -> SimDuration {
-        let rev = &mut self.revisions[rv.index()];
-        // A constant draw consumes no random number, so the shortcut changes nothing but the cost.
+    /// The client, ingress and network delays of one way, drawn from the request's key.
+    pub(crate) fn one_way_delay(&self, rv: RevisionId, key: DrawKey, way: Draw) -> SimDuration {
+        let rev = &self.revisions[rv.index()];
+        // All three constant (the default zeros): their sum, with no generator to build.
         if let Some(fixed) = rev.request_path_fixed {
             return fixed;
         }
         let [a, b, c] = &rev.request_path;
-        let rng = &mut rev.rng.network;
+        let rng = &mut RequestRng::new(key, way);
         a.sample(rng) + b.sample(rng) + c.sample(rng)
     }
 
@@ -40,7 +43,8 @@ impl Sim {
         attrs: RequestAttrs,
     ) {
         let rv = self.entry_revision(rv);
-        let request = Request::sent_at(now, rv, client, attrs);
+        let key = self.revisions[rv.index()].draw_keys.next_key();
+        let request = Request::sent_at(now, rv, client, attrs, key);
         let id = self.alloc_request(request);
         self.counts.total += 1;
         self.in_flight += 1;
@@ -50,7 +54,7 @@ impl Sim {
         if self.multi.is_some() {
             self.revisions[rv.index()].stats.arrival();
         }
-        let delay = self.one_way_delay(rv);
+        let delay = self.one_way_delay(rv, key, Draw::PathIn);
         self.at(now + delay, Event::AtIngress(id));
     }
 
@@ -108,7 +112,7 @@ impl Sim {
                 .activator
                 .request_out(r.activator as usize, now);
         }
-        let delay = self.one_way_delay(r.revision);
+        let delay = self.one_way_delay(r.revision, r.draw_key, Draw::PathOut);
         let r = &mut self.requests[id.index()];
         r.stage = Stage::Returning;
         r.status = status;

@@ -15,9 +15,13 @@
 //!
 //! Units: time in ns; shared-rate work in seconds of single-request service at full speed.
 //!
+//! A request's service time (or shared-rate work) is drawn from its own draw key (`engine::rng`), so it is
+//! the same whatever pod it lands on and whenever it starts (common random numbers across configurations).
+//!
 //! Assumption: a request whose sampled service would end after its deadline is answered 504 at the
 //! deadline (the revision timeout cuts it), not at the end of its service.
 
+use crate::engine::{Draw, RequestRng};
 use crate::ids::{RequestId, RevisionId};
 use crate::request_path::stats::RequestStats;
 use crate::sim::world::*;
@@ -91,7 +95,9 @@ impl Sim {
         r.stage = Stage::Executing;
         let service = match r.attrs.service_time {
             Some(s) => s,
-            None => rev.service_time.sample(&mut rev.rng.service),
+            None => rev
+                .service_time
+                .sample(&mut RequestRng::new(r.draw_key, Draw::Service)),
         };
         let r = &mut self.requests[id.index()];
         let done = now + service;
@@ -147,8 +153,8 @@ impl Sim {
         }
         let work = {
             let r = &self.requests[id.index()];
-            rev.service
-                .work_secs(&r.attrs, &rev.service_time, &mut rev.rng.service)
+            let rng = &mut RequestRng::new(r.draw_key, Draw::Service);
+            rev.service.work_secs(&r.attrs, &rev.service_time, rng)
         };
         let r = &mut self.requests[id.index()];
         r.stage = Stage::Executing;

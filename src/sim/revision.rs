@@ -17,7 +17,7 @@ use crate::autoscaler::hpa::adapter::HpaScaler;
 use crate::autoscaler::kpa::adapter::KpaScaler;
 use crate::autoscaler::scaler::{FixedScaler, PodSecond, Scaler};
 use crate::dist::DurationDist;
-use crate::engine::{EventId, RngStreams, SimRng, Stream};
+use crate::engine::{DrawKeys, EventId, RngStreams, SimRng, Stream};
 use crate::ids::{PodId, RevisionId};
 use crate::observe::services::ServiceStats;
 use crate::request_path::activator_fleet::{ActivatorFleet, ActivatorSettings, FleetSizing};
@@ -33,21 +33,18 @@ use crate::workload::startup::Startup;
 /// Knative's queue-proxy queue is this many times containerConcurrency.
 const QUEUE_PROXY_DEPTH_FACTOR: u32 = 10;
 
-/// A revision's random streams besides its traffic (see [`Revision::rng`]).
+/// A revision's random streams besides its traffic (see [`Revision::rng`]). A request's own draws
+/// (service time, path delays) come from its draw key instead ([`Revision::draw_keys`]).
 pub(crate) struct ServiceRngs {
-    pub(crate) service: SimRng,
     pub(crate) cold_start: SimRng,
     pub(crate) lb: SimRng,
-    pub(crate) network: SimRng,
 }
 
 impl ServiceRngs {
     pub(crate) fn new(streams: &RngStreams) -> Self {
         ServiceRngs {
-            service: streams.stream(Stream::Service),
             cold_start: streams.stream(Stream::ColdStart),
             lb: streams.stream(Stream::LoadBalancing),
-            network: streams.stream(Stream::Network),
         }
     }
 }
@@ -67,9 +64,11 @@ pub(crate) struct Revision {
     pub(crate) source: Option<Box<dyn ArrivalSource>>,
     pub(crate) pending_arrival: Option<Arrival>,
     pub(crate) traffic_rng: SimRng,
-    /// The service's own service-time, cold-start, load-balancing and network streams (from its own seed),
-    /// so adding a service never changes another's draws.
+    /// The service's own cold-start and load-balancing streams (from its own seed), so adding a service
+    /// never changes another's draws.
     pub(crate) rng: ServiceRngs,
+    /// The draw keys of the requests sent to it (by arrival index; see `engine::rng`).
+    pub(crate) draw_keys: DrawKeys,
     /// Scratch: the revision's Pending pods at the last tick.
     pub(crate) pending_now: u32,
 
@@ -155,6 +154,7 @@ impl Revision {
             pending_arrival: None,
             traffic_rng: streams.stream(Stream::Traffic),
             rng: ServiceRngs::new(streams),
+            draw_keys: DrawKeys::new(streams),
             pending_now: 0,
             shape: PodRequest {
                 cpu_millis: cfg.resources.cpu_request_millis.max(0.0).ceil() as u64,

@@ -11,8 +11,8 @@
 //!
 //! What is shared and what is per revision: the cluster (nodes, scheduling queue, node autoscaler), the
 //! world's traffic stream and the recorders are the world's; pods, the ready set, the activator, the
-//! queue-proxies' settings, the deployment, the scaler and the service-time, cold-start, load-balancing
-//! and network streams are the revision's ([`Revision`]). The per-second
+//! queue-proxies' settings, the deployment, the scaler, the cold-start and load-balancing streams and the
+//! requests' draw keys are the revision's ([`Revision`]). The per-second
 //! row and the summary add the revisions up (with one revision they are that revision's).
 
 use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
@@ -163,12 +163,20 @@ pub(crate) struct Request {
     pub(crate) activator: u16,
     pub(crate) cold: bool,
     pub(crate) status: u16,
+    /// The key of its own draws (service time, path delays): common random numbers, see `engine::rng`.
+    pub(crate) draw_key: crate::engine::DrawKey,
 }
 
 impl Request {
     /// A request `client` sends at `now` to revision `rv`, on its way to the ingress (the slab sets its
     /// generation and the ingress its deadline).
-    pub(crate) fn sent_at(now: SimTime, rv: RevisionId, client: u32, attrs: RequestAttrs) -> Self {
+    pub(crate) fn sent_at(
+        now: SimTime,
+        rv: RevisionId,
+        client: u32,
+        attrs: RequestAttrs,
+        draw_key: crate::engine::DrawKey,
+    ) -> Self {
         Request {
             generation: 0,
             sent: now,
@@ -182,12 +190,13 @@ impl Request {
             activator: 0,
             cold: false,
             status: 0,
+            draw_key,
         }
     }
 }
 
-/// The world's own streams; the service-time, cold-start, load-balancing and network streams are each
-/// revision's ([`Revision::rng`]).
+/// The world's own streams; the cold-start and load-balancing streams are each revision's
+/// ([`Revision::rng`]), and a request's own draws come from its key ([`Request::draw_key`]).
 pub(crate) struct Rngs {
     pub(crate) traffic: SimRng,
 }
@@ -446,11 +455,12 @@ mod tests {
 
     /// Every request in flight holds one slab entry, written at send and copied on the hot path; the
     /// token timeline and call link (184 bytes together with it) live in side tables. At 100,000 req/s
-    /// the KPA benchmark peaked at 165 MiB with them inside, 88 MiB without.
+    /// the KPA benchmark peaked at 165 MiB with them inside, 88 MiB without (80-byte entries; 88 since
+    /// each request carries its draw key).
     #[test]
     fn requests_stay_small() {
         assert!(
-            std::mem::size_of::<Request>() <= 80,
+            std::mem::size_of::<Request>() <= 88,
             "{}",
             std::mem::size_of::<Request>()
         );

@@ -33,7 +33,7 @@
 use super::kv_cache::KvCache;
 use super::pods::ResourceModel;
 use crate::dist::DurationDist;
-use crate::engine::{EventId, SimRng};
+use crate::engine::EventId;
 use crate::time::{SimDuration, SimTime};
 use crate::traffic::RequestAttrs;
 use std::cmp::{Ordering, Reverse};
@@ -116,7 +116,12 @@ impl ServiceModel {
 
     /// Work of one request in seconds at full speed.
     #[inline]
-    pub fn work_secs(&self, attrs: &RequestAttrs, dist: &DurationDist, rng: &mut SimRng) -> f64 {
+    pub fn work_secs<R: rand::Rng + ?Sized>(
+        &self,
+        attrs: &RequestAttrs,
+        dist: &DurationDist,
+        rng: &mut R,
+    ) -> f64 {
         if let Some(s) = attrs.service_time {
             return s.as_secs_f64();
         }
