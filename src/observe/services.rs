@@ -27,102 +27,8 @@ use super::latency::LatencySummary;
 use super::output::{push_f6, push_i64, push_u64, RequestCounts, SecondRow};
 use serde::Serialize;
 
-/// Bucket growth of [`LogHistogram`]: each bucket is 1 % wider than the previous one.
-const GROWTH: f64 = 1.01;
-
-/// Latencies (µs) in logarithmic buckets: value `v >= 1` goes to bucket `floor(ln v / ln 1.01)`;
-/// percentiles report the bucket's geometric middle, so they are within 0.5 % of the exact value.
-#[derive(Clone, Debug, Default)]
-pub struct LogHistogram {
-    counts: Vec<u32>,
-    total: u64,
-    sum_us: f64,
-    min_us: u64,
-    max_us: u64,
-}
-
-impl LogHistogram {
-    fn bucket(us: u64) -> usize {
-        if us <= 1 {
-            0
-        } else {
-            ((us as f64).ln() / GROWTH.ln()) as usize
-        }
-    }
-
-    pub fn record(&mut self, us: u64) {
-        let b = Self::bucket(us);
-        if b >= self.counts.len() {
-            self.counts.resize(b + 1, 0);
-        }
-        self.counts[b] = self.counts[b].saturating_add(1);
-        if self.total == 0 || us < self.min_us {
-            self.min_us = us;
-        }
-        self.max_us = self.max_us.max(us);
-        self.total += 1;
-        self.sum_us += us as f64;
-    }
-
-    /// Empties the histogram, keeping its buckets' memory.
-    pub fn clear(&mut self) {
-        self.counts.fill(0);
-        self.total = 0;
-        self.sum_us = 0.0;
-        self.min_us = 0;
-        self.max_us = 0;
-    }
-
-    pub fn len(&self) -> u64 {
-        self.total
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.total == 0
-    }
-
-    /// The `q` quantile in µs (0 when empty); the smallest value with at least `q` of the mass at or below.
-    pub fn quantile_us(&self, q: f64) -> f64 {
-        if self.total == 0 {
-            return 0.0;
-        }
-        let rank = ((self.total as f64 * q).ceil() as u64).clamp(1, self.total);
-        let mut seen = 0u64;
-        for (b, &c) in self.counts.iter().enumerate() {
-            seen += u64::from(c);
-            if seen >= rank {
-                let mid = GROWTH.powf(b as f64 + 0.5);
-                return mid.clamp(self.min_us as f64, self.max_us as f64);
-            }
-        }
-        self.max_us as f64
-    }
-
-    /// The usual percentiles, in ms.
-    pub fn summary(&self) -> LatencySummary {
-        if self.total == 0 {
-            return LatencySummary::default();
-        }
-        let ms = |q: f64| round3(self.quantile_us(q) / 1e3);
-        LatencySummary {
-            mean: round3(self.sum_us / self.total as f64 / 1e3),
-            min: round3(self.min_us as f64 / 1e3),
-            p10: ms(0.10),
-            p25: ms(0.25),
-            p50: ms(0.50),
-            p75: ms(0.75),
-            p90: ms(0.90),
-            p95: ms(0.95),
-            p99: ms(0.99),
-            p999: ms(0.999),
-            max: round3(self.max_us as f64 / 1e3),
-        }
-    }
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1e3).round() / 1e3 + 0.0
-}
+pub use super::log_histogram::LogHistogram;
+use super::log_histogram::{round3, IntervalMark};
 
 /// What one service records during a run (see the module docs).
 #[derive(Clone, Debug, Default)]
@@ -148,8 +54,9 @@ pub struct ServiceStats {
     pub interval_completions: u64,
     pub interval_failures: u64,
     pub interval_cold: u64,
-    /// Latencies of the interval, in a histogram (a list would grow with the requests per interval).
-    pub interval_latency: LogHistogram,
+    /// Latencies of the interval: read off `latency` since the interval's start (a list would grow with
+    /// the requests per interval, and a second histogram would double each response's cache misses).
+    pub interval_latency: IntervalMark,
     /// Arrivals of the current second (what the service's scaler sees).
     pub second_arrivals: u64,
 }
@@ -176,14 +83,15 @@ impl ServiceStats {
         self.in_flight = self.in_flight.saturating_sub(1);
         if ok {
             let us = latency_ns / 1000;
+            let bucket = LogHistogram::bucket(us);
             self.counts.completed += 1;
             self.interval_completions += 1;
-            self.latency.record(us);
+            self.latency.record_in(bucket, us);
             self.interval_latency.record(us);
             if cold {
                 self.counts.cold_start_affected += 1;
                 self.interval_cold += 1;
-                self.cold_latency.record(us);
+                self.cold_latency.record_in(bucket, us);
             }
         } else {
             self.counts.failed += 1;
@@ -283,7 +191,7 @@ pub fn write_service_row(
     let lat = &mut stats.interval_latency;
     for q in [0.50, 0.99] {
         if !lat.is_empty() {
-            push_f6(out, round3(lat.quantile_us(q) / 1e3));
+            push_f6(out, round3(lat.quantile_us(&stats.latency, q) / 1e3));
         }
         out.push(',');
     }
@@ -317,7 +225,7 @@ pub fn write_service_row(
     stats.interval_completions = 0;
     stats.interval_failures = 0;
     stats.interval_cold = 0;
-    lat.clear();
+    lat.mark(&stats.latency);
 }
 
 /// Columns of `cluster.csv` for the given pool names.
@@ -555,24 +463,6 @@ fn truncate(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn log_histogram_percentiles_are_within_half_a_percent() {
-        let mut h = LogHistogram::default();
-        let mut exact: Vec<u64> = (1..=100_000u64).map(|i| i * 37 % 1_000_003 + 100).collect();
-        for &v in &exact {
-            h.record(v);
-        }
-        exact.sort_unstable();
-        for q in [0.5, 0.9, 0.99, 0.999] {
-            let idx = ((exact.len() as f64 * q).ceil() as usize) - 1;
-            let want = exact[idx] as f64;
-            let got = h.quantile_us(q);
-            assert!((got / want - 1.0).abs() < 0.006, "q {q}: {got} vs {want}");
-        }
-        assert_eq!(h.len(), 100_000);
-        assert!(h.counts.len() < 1500);
-    }
 
     #[test]
     fn totals_add_the_services_up_and_rows_reset_the_interval() {

@@ -185,31 +185,21 @@ impl Sim {
         self.fetch_service_arrival(rv)
     }
 
-    /// Per-tick bookkeeping of every service and the `services.csv` / `cluster.csv` rows. `span_ns` is the
-    /// row's length; `last` is the run's final row (which closes the current service interval too).
+    /// The `services.csv` / `cluster.csv` rows of a tick (the services' per-tick bookkeeping is in the
+    /// tick's pass over the revisions). `last` is the run's final row (which closes the current service
+    /// interval too); `pending` counts the Pending pods; `used` is the CPU (cores) and GPUs in use by Ready
+    /// pods when the pod pass's figures still hold (`None`: count them again).
     pub(crate) fn sample_services(
         &mut self,
         now: SimTime,
-        span_ns: u64,
         last: bool,
+        pending: u32,
+        used: Option<(f64, f64)>,
     ) -> Result<(), SimError> {
         let time_s = now.0.div_ceil(NANOS_PER_SEC);
-        let mut desired = 0u32;
-        for rev in &mut self.revisions {
-            desired += rev.desired;
-            let ready = rev.ready.len() as u32;
-            let s = &mut rev.stats;
-            s.max_ready = s.max_ready.max(ready);
-            s.max_desired = s.max_desired.max(rev.desired);
-            s.max_pending = s.max_pending.max(rev.pending_now);
-            s.ready_ns += u128::from(ready) * u128::from(span_ns);
-            s.second_arrivals = 0;
-        }
         let Some(out) = self.multi.as_mut() else {
             return Ok(());
         };
-        // The run's `max_desired` is the largest total over the services, as `max_ready` is.
-        self.max_desired = self.max_desired.max(desired);
         if time_s.is_multiple_of(out.interval_s) || last {
             for rev in &mut self.revisions {
                 let g = ServiceGauges {
@@ -267,16 +257,19 @@ impl Sim {
             row.memory_allocated_gib += n.memory_used as f64 / f64::from(1u32 << 30);
             row.gpus_allocated += u64::from(n.gpus_used);
         }
-        let mut pending = 0;
-        for rev in &self.revisions {
-            pending += rev.pending_now;
-            for p in rev.pods.iter().filter(|p| p.state == PodState::Ready) {
-                let busy = p.executing.min(1);
-                row.cpu_used_cores += (rev.resources.cpu_idle_millis
-                    + f64::from(p.executing) * rev.resources.cpu_per_request_millis)
-                    / 1000.0;
-                if rev.shape.gpus > 0 {
-                    row.gpus_busy += f64::from(busy) * f64::from(rev.shape.gpus);
+        if let Some((cpu, gpus)) = used {
+            row.cpu_used_cores = cpu;
+            row.gpus_busy = gpus;
+        } else {
+            for rev in &self.revisions {
+                for p in rev.pods.iter().filter(|p| p.state == PodState::Ready) {
+                    let busy = p.executing.min(1);
+                    row.cpu_used_cores += (rev.resources.cpu_idle_millis
+                        + f64::from(p.executing) * rev.resources.cpu_per_request_millis)
+                        / 1000.0;
+                    if rev.shape.gpus > 0 {
+                        row.gpus_busy += f64::from(busy) * f64::from(rev.shape.gpus);
+                    }
                 }
             }
         }

@@ -115,18 +115,32 @@ impl Sim {
     ) -> Result<(), SimError> {
         let pods = self.pod_pass(now, span_s);
         self.max_pending = self.max_pending.max(pods.pending);
+        let mut pods_moved = false;
         if whole && (!self.unplaced.is_empty() || self.cluster.model.autoscaling.is_some()) {
-            self.step_cluster_autoscaler(now);
+            pods_moved = self.step_cluster_autoscaler(now);
         }
+        // One pass over the revisions for the row's gauges and each service's own: with a thousand
+        // services every pass over them costs its cache misses.
         let (mut ready, mut starting, mut terminating, mut desired) = (0u32, 0u32, 0u32, 0u32);
         let (mut activator_queue, mut activator_in_path) = (0u64, false);
-        for rev in &self.revisions {
-            ready += rev.ready.len() as u32;
+        for rev in &mut self.revisions {
+            let rev_ready = rev.ready.len() as u32;
+            ready += rev_ready;
             starting += rev.starting;
             terminating += rev.terminating;
             desired += rev.desired;
             activator_queue += rev.activator.queued() as u64;
             activator_in_path |= rev.activator.in_path;
+            let s = &mut rev.stats;
+            s.max_ready = s.max_ready.max(rev_ready);
+            s.max_desired = s.max_desired.max(rev.desired);
+            s.max_pending = s.max_pending.max(rev.pending_now);
+            s.ready_ns += u128::from(rev_ready) * u128::from(span.0);
+            s.second_arrivals = 0;
+        }
+        if self.multi.is_some() {
+            // The run's `max_desired` is the largest total over the services, as `max_ready` is.
+            self.max_desired = self.max_desired.max(desired);
         }
         self.max_ready = self.max_ready.max(ready);
         self.ready_ns += u128::from(ready) * u128::from(span.0);
@@ -187,7 +201,9 @@ impl Sim {
             }
         }
         sink.row(&row)?;
-        self.sample_services(now, span.0, !whole || now >= self.end)?;
+        // Pods use what the pod pass measured unless the Cluster Autoscaler has just moved some.
+        let used = (!pods_moved).then_some((pods.cpu_used_cores, pods.gpus_busy));
+        self.sample_services(now, !whole || now >= self.end, pods.pending, used)?;
         let s = &mut self.second;
         s.arrivals = 0;
         s.completions = 0;
@@ -206,6 +222,7 @@ impl Sim {
         for rev in &mut self.revisions {
             rev.pending_now = 0;
             let res = &rev.resources;
+            let gpus = rev.shape.gpus;
             any_cpu_request |= res.cpu_request_millis > 0.0;
             any_gpu |= res.gpus > 0;
             for p in rev.pods.iter_mut() {
@@ -228,6 +245,13 @@ impl Sim {
                         gpu_sum += (u.gpu_busy_seconds - p.last_tick.gpu_busy_seconds) / secs;
                         measured += 1;
                         p.last_tick = u;
+                        // What `cluster.csv` shows in use, in the order `sample_services` would add it.
+                        out.cpu_used_cores += (res.cpu_idle_millis
+                            + f64::from(p.executing) * res.cpu_per_request_millis)
+                            / 1000.0;
+                        if gpus > 0 {
+                            out.gpus_busy += f64::from(p.executing.min(1)) * f64::from(gpus);
+                        }
                     }
                     _ => {}
                 }
@@ -243,8 +267,9 @@ impl Sim {
     }
 
     /// The cluster autoscaler's 1 s step: it sees the Pending pods of every revision (new nodes are sized
-    /// for the oldest one's shape) and may add nodes or drain one.
-    fn step_cluster_autoscaler(&mut self, now: SimTime) {
+    /// for the oldest one's shape) and may add nodes or drain one. Returns whether it moved pods (drained
+    /// a node).
+    fn step_cluster_autoscaler(&mut self, now: SimTime) -> bool {
         let (mut unplaced, mut oldest) = (0u32, None::<(SimTime, PodRequest)>);
         for r in &self.unplaced {
             let p = &self.revisions[r.revision().index()].pods[r.pod().index()];
@@ -263,9 +288,11 @@ impl Sim {
         for (node, ready_at) in acts.added {
             self.at(ready_at, Event::NodeReady(node));
         }
+        let moved = !acts.drain.is_empty();
         for node in acts.drain {
             self.evict_node(now, node);
         }
+        moved
     }
 
     /// Applies a revision's scaler decision: the wake-up first, then the activator, then the replica count.
@@ -298,6 +325,9 @@ impl Sim {
 struct PodPass {
     queue_proxy_queue: u64,
     pending: u32,
+    /// CPU (cores) and GPUs in use by Ready pods, for `cluster.csv`.
+    cpu_used_cores: f64,
+    gpus_busy: f64,
     cpu_utilization: Option<f64>,
     gpu_utilization: Option<f64>,
 }

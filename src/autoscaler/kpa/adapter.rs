@@ -23,7 +23,7 @@
 
 use super::reconcile_pass::PassConfig;
 use super::reconciler::{BoundReason, KpaReconciler, ReconcilerSettings, SksMode};
-use super::scraper::{scrape, MeshMode, PodScrape, ScrapePod, ScraperState};
+use super::scraper::{scrape_direct, DirectScratch, PodScrape, ScrapePod};
 use super::stats::REPORT_PERIOD;
 use super::{Decider, MetricCollector, RevisionScaling, ScaleResult, Stat};
 use crate::autoscaler::scaler::{Decision, Scaler, SecondView, StartPlan};
@@ -69,7 +69,8 @@ pub struct KpaScaler {
     collector: MetricCollector,
     decider: Decider,
     reconciler: KpaReconciler,
-    scraper: ScraperState,
+    /// The scraper's reused lists.
+    scrape_scratch: DirectScratch,
     /// The scraper's random pod choice.
     scrape_rng: SimRng,
     /// The decider status (Knative's DesiredScale; −1 until the first valid decision).
@@ -161,7 +162,7 @@ impl KpaScaler {
             collector,
             decider,
             reconciler,
-            scraper: ScraperState::new(MeshMode::Disabled, false),
+            scrape_scratch: DirectScratch::default(),
             scrape_rng,
             desired_scale,
             excess_burst_capacity,
@@ -225,8 +226,9 @@ impl KpaScaler {
         }
     }
 
-    /// The scraper over this second's Ready pods; `None` when there is no pod or the scrape failed (Knative
-    /// records nothing then).
+    /// The scraper over this second's Ready pods; `None` when there is no pod (Knative records nothing
+    /// then). Every pod is addressable and answers (mesh mode disabled), so this is the scraper's direct
+    /// path ([`scrape_direct`], which draws and sums exactly as [`super::scraper::scrape`] does).
     fn scrape(&mut self, view: &SecondView<'_>) -> Option<Stat> {
         let now = view.now;
         self.scrape_pods.clear();
@@ -237,27 +239,13 @@ impl KpaScaler {
                 stat: p.report.to_queue_proxy_stat(REPORT_PERIOD),
                 scrape: PodScrape::Ok,
             }));
-        if self.scrape_pods.is_empty() {
-            return None;
-        }
         let rng = &mut self.scrape_rng;
-        let mut shuffle = |len: usize| {
-            let mut perm: Vec<usize> = (0..len).collect();
-            for i in (1..len).rev() {
-                perm.swap(i, rng.random_range(0..=i));
-            }
-            perm
-        };
-        // Every pod is addressable (MeshMode::Disabled), so the Service is never asked.
-        let mut service_pick = || 0;
-        let result = scrape(
-            &mut self.scraper,
+        scrape_direct(
             &self.scrape_pods,
             self.scaling.stable_window,
-            &mut shuffle,
-            &mut service_pick,
-        );
-        result.stat.ok()
+            &mut self.scrape_scratch,
+            &mut |i| rng.random_range(0..=i),
+        )
     }
 }
 

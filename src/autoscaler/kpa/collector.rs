@@ -1,10 +1,14 @@
 //! Per-revision metric collection (Knative `pkg/autoscaler/metrics/collector.go`, `collection`).
 //!
 //! Every stat message (the scraper's revision total, or an activator's report) is recorded at its arrival
-//! time into four windows: concurrency stable / panic and rps stable / panic. The recorded concurrency is
+//! time into a stable and a panic window of the revision's scaling metric. The recorded concurrency is
 //! `average_concurrency - average_proxied_concurrency` and the recorded rps is
 //! `request_count - proxied_request_count`, so requests counted by both an activator and a queue-proxy are
 //! counted once. Messages in the same 1 s bucket are summed.
+//!
+//! Simplification: Knative keeps four windows (concurrency and rps, stable and panic) whatever the metric;
+//! the decider reads only its metric's two, so only those are kept. Decisions are the same, and a
+//! revision's tick touches half the buckets (which matters with a thousand revisions).
 //!
 //! The decider asks for `(stable, panic)` of the revision's scaling metric. If the **stable** window is empty
 //! (nothing for more than a window) and the revision has a scrape target (TBC != -1), the answer is
@@ -30,15 +34,13 @@ pub const BUCKET_SIZE: SimDuration = SimDuration::from_secs(1);
 #[error("no data available")]
 pub struct NoData;
 
-/// The four metric windows of one revision.
+/// The metric windows of one revision.
 #[derive(Clone, Debug)]
 pub struct MetricCollector {
     metric: ScalingMetric,
     scrape_target_set: bool,
-    concurrency_stable: TimedFloat64Buckets,
-    concurrency_panic: TimedFloat64Buckets,
-    rps_stable: TimedFloat64Buckets,
-    rps_panic: TimedFloat64Buckets,
+    stable: TimedFloat64Buckets,
+    panic: TimedFloat64Buckets,
 }
 
 impl MetricCollector {
@@ -54,10 +56,8 @@ impl MetricCollector {
         MetricCollector {
             metric,
             scrape_target_set,
-            concurrency_stable: window(stable_window),
-            concurrency_panic: window(panic_window),
-            rps_stable: window(stable_window),
-            rps_panic: window(panic_window),
+            stable: window(stable_window),
+            panic: window(panic_window),
         }
     }
 
@@ -67,12 +67,14 @@ impl MetricCollector {
 
     /// Records one stat message received at `now`.
     pub fn record(&mut self, now: SimTime, stat: &Stat) {
-        let concurrency = stat.average_concurrency - stat.average_proxied_concurrency;
-        let rps = stat.request_count - stat.proxied_request_count;
-        self.concurrency_stable.record(now, concurrency);
-        self.concurrency_panic.record(now, concurrency);
-        self.rps_stable.record(now, rps);
-        self.rps_panic.record(now, rps);
+        let value = match self.metric {
+            ScalingMetric::Concurrency => {
+                stat.average_concurrency - stat.average_proxied_concurrency
+            }
+            ScalingMetric::Rps => stat.request_count - stat.proxied_request_count,
+        };
+        self.stable.record(now, value);
+        self.panic.record(now, value);
     }
 
     /// Records already-netted revision totals (concurrency and rps) at `now`.
@@ -87,44 +89,15 @@ impl MetricCollector {
         );
     }
 
-    /// `(stable, panic)` concurrency averages at `now`.
-    pub fn stable_and_panic_concurrency(&self, now: SimTime) -> Result<(f64, f64), NoData> {
-        Self::stable_and_panic_of(
-            &self.concurrency_stable,
-            &self.concurrency_panic,
-            self.scrape_target_set,
-            now,
-        )
-    }
-
-    /// `(stable, panic)` rps averages at `now`.
-    pub fn stable_and_panic_rps(&self, now: SimTime) -> Result<(f64, f64), NoData> {
-        Self::stable_and_panic_of(
-            &self.rps_stable,
-            &self.rps_panic,
-            self.scrape_target_set,
-            now,
-        )
-    }
-
     /// `(stable, panic)` of the revision's scaling metric at `now`: what the decider consumes.
     pub fn stable_and_panic(&self, now: SimTime) -> Result<(f64, f64), NoData> {
-        match self.metric {
-            ScalingMetric::Concurrency => self.stable_and_panic_concurrency(now),
-            ScalingMetric::Rps => self.stable_and_panic_rps(now),
-        }
-    }
-
-    fn stable_and_panic_of(
-        stable: &TimedFloat64Buckets,
-        panic: &TimedFloat64Buckets,
-        scrape_target_set: bool,
-        now: SimTime,
-    ) -> Result<(f64, f64), NoData> {
-        if stable.is_empty(now) && scrape_target_set {
+        if self.stable.is_empty(now) && self.scrape_target_set {
             return Err(NoData);
         }
-        Ok((stable.window_average(now), panic.window_average(now)))
+        Ok((
+            self.stable.window_average(now),
+            self.panic.window_average(now),
+        ))
     }
 
     /// Applies changed windows (the revision's `window` / `panic-window-percentage` annotations changed).
@@ -134,10 +107,8 @@ impl MetricCollector {
         panic_window: SimDuration,
         now: SimTime,
     ) {
-        self.concurrency_stable.resize_window(stable_window, now);
-        self.rps_stable.resize_window(stable_window, now);
-        self.concurrency_panic.resize_window(panic_window, now);
-        self.rps_panic.resize_window(panic_window, now);
+        self.stable.resize_window(stable_window, now);
+        self.panic.resize_window(panic_window, now);
     }
 }
 
@@ -147,8 +118,8 @@ impl fmt::Display for MetricCollector {
             f,
             "collector({}, stable {}, panic {})",
             self.metric.as_str(),
-            self.concurrency_stable.window(),
-            self.concurrency_panic.window()
+            self.stable.window(),
+            self.panic.window()
         )
     }
 }
@@ -157,14 +128,18 @@ impl fmt::Display for MetricCollector {
 mod tests {
     use super::*;
 
-    fn collector(scrape_target_set: bool) -> MetricCollector {
+    fn collector_of(metric: ScalingMetric, scrape_target_set: bool) -> MetricCollector {
         MetricCollector::new(
-            ScalingMetric::Concurrency,
+            metric,
             AggregationAlgorithm::Linear,
             SimDuration::from_secs(60),
             SimDuration::from_secs(6),
             scrape_target_set,
         )
+    }
+
+    fn collector(scrape_target_set: bool) -> MetricCollector {
+        collector_of(ScalingMetric::Concurrency, scrape_target_set)
     }
 
     #[test]
@@ -184,8 +159,11 @@ mod tests {
         c.record(SimTime::from_millis(100), &scraped);
         c.record(SimTime::from_millis(900), &activator);
         assert_eq!(c.stable_and_panic(SimTime::from_secs(1)), Ok((10.0, 10.0)));
+        let mut rps = collector_of(ScalingMetric::Rps, true);
+        rps.record(SimTime::from_millis(100), &scraped);
+        rps.record(SimTime::from_millis(900), &activator);
         assert_eq!(
-            c.stable_and_panic_rps(SimTime::from_secs(1)),
+            rps.stable_and_panic(SimTime::from_secs(1)),
             Ok((20.0, 20.0))
         );
     }

@@ -240,9 +240,17 @@ const PROGRESS_DEADLINE_ANNOTATION: &str = "serving.knative.dev/progress-deadlin
 /// Knative adds this to the progress deadline before it gives up on an activation.
 const ACTIVATION_TIMEOUT_BUFFER: SimDuration = SimDuration::from_secs(30);
 
+/// The first of `keys` (without the `autoscaling.knative.dev/` prefix) present in `ann`. A pass runs
+/// every other second per revision, so this matches without building the full key.
 fn annotation<'a>(ann: &'a BTreeMap<String, String>, keys: &[&str]) -> Option<&'a str> {
-    keys.iter()
-        .find_map(|k| ann.get(&format!("{ANN}{k}")).map(String::as_str))
+    if ann.is_empty() {
+        return None;
+    }
+    keys.iter().find_map(|k| {
+        ann.iter()
+            .find(|(name, _)| name.strip_prefix(ANN) == Some(*k))
+            .map(|(_, v)| v.as_str())
+    })
 }
 
 /// An int32 annotation ([kebab, camelCase], first present); a value that does not parse is ignored.
@@ -364,7 +372,8 @@ pub fn reconcile_pass(input: &PassInput) -> PassOutput {
         sks_mode: SksMode::Proxy,
         num_activators: 2,
         metric: None,
-        active: active_in.clone(),
+        // `compute_status` always sets it.
+        active: Condition::fresh(),
         scale_target_initialized: sti_in.clone(),
         sks_ready: Condition::fresh(),
         desired_scale: input.desired_scale,
@@ -418,7 +427,7 @@ pub fn reconcile_pass(input: &PassInput) -> PassOutput {
             } else {
                 CondStatus::Unknown
             };
-            out.service_name = sks.service_name.clone();
+            out.service_name.clone_from(&sks.service_name);
             out.metric = Some(MetricSpec {
                 scrape_target: if s.target_burst_capacity == -1.0 {
                     String::new()

@@ -138,6 +138,9 @@ pub struct KpaReconciler {
     replicas: u32,
     requeue_at: Option<SimTime>,
     last_pass: Option<PassOutput>,
+    /// The last pass's input, refilled in place by the next (a pass runs every other second per revision;
+    /// rebuilding it each time cost a clone of the config and a few strings).
+    input: Option<PassInput>,
 }
 
 impl KpaReconciler {
@@ -153,6 +156,7 @@ impl KpaReconciler {
             replicas: initial_replicas,
             requeue_at: None,
             last_pass: None,
+            input: None,
         }
     }
 
@@ -192,6 +196,7 @@ impl KpaReconciler {
             replicas,
             requeue_at: None,
             last_pass: None,
+            input: None,
         }
     }
 
@@ -299,37 +304,66 @@ impl KpaReconciler {
             }
             _ => ProbeResult::NotInPath,
         };
-        let input = PassInput {
+        let mut input = self.input.take().unwrap_or_else(|| PassInput {
             config: s.config.clone(),
             annotations: s.annotations.clone(),
             container_concurrency: s.container_concurrency,
-            reachability: if s.reachable {
-                Reachability::Reachable
-            } else {
-                Reachability::Unreachable
-            },
-            active: self.active.as_ref().map(|a| a.at(now)),
-            scale_target_initialized: self.sti,
-            desired_scale: self.desired_scale,
+            reachability: Reachability::Reachable,
+            active: None,
+            scale_target_initialized: None,
+            desired_scale: None,
             service_name: "revision".into(),
-            sks: self.sks.as_ref().map(|k| SksState {
-                private_service_name: "revision-private".into(),
-                service_name: "revision".into(),
-                mode: k.mode,
-                num_activators: k.num_activators,
-                ready: CondStatus::True,
-                activator_endpoints_populated: (k.mode == SksMode::Proxy)
-                    .then(|| (CondStatus::True, now.saturating_since(k.proxy_since))),
-            }),
-            decider_desired_scale: decider_desired,
-            decider_excess_burst_capacity: ebc,
-            pods: PodCounts {
-                running_ready: ready as i32,
-                ..PodCounts::default()
-            },
-            deployment_replicas: Some(self.replicas as i32),
-            activator_probe: probe,
+            sks: None,
+            decider_desired_scale: -1,
+            decider_excess_burst_capacity: -1,
+            pods: PodCounts::default(),
+            deployment_replicas: None,
+            activator_probe: ProbeResult::NotInPath,
+        });
+        input.reachability = if s.reachable {
+            Reachability::Reachable
+        } else {
+            Reachability::Unreachable
         };
+        match (&mut input.active, &self.active) {
+            (Some(c), Some(a)) => {
+                c.status = a.status;
+                c.reason.clone_from(&a.reason);
+                c.age = now.saturating_since(a.since);
+            }
+            (slot, a) => *slot = a.as_ref().map(|a| a.at(now)),
+        }
+        input.scale_target_initialized = self.sti;
+        input.desired_scale = self.desired_scale;
+        let populated = |k: &Sks| {
+            (k.mode == SksMode::Proxy)
+                .then(|| (CondStatus::True, now.saturating_since(k.proxy_since)))
+        };
+        match (&mut input.sks, &self.sks) {
+            (Some(dst), Some(k)) => {
+                dst.mode = k.mode;
+                dst.num_activators = k.num_activators;
+                dst.activator_endpoints_populated = populated(k);
+            }
+            (slot, k) => {
+                *slot = k.as_ref().map(|k| SksState {
+                    private_service_name: "revision-private".into(),
+                    service_name: "revision".into(),
+                    mode: k.mode,
+                    num_activators: k.num_activators,
+                    ready: CondStatus::True,
+                    activator_endpoints_populated: populated(k),
+                })
+            }
+        }
+        input.decider_desired_scale = decider_desired;
+        input.decider_excess_burst_capacity = ebc;
+        input.pods = PodCounts {
+            running_ready: ready as i32,
+            ..PodCounts::default()
+        };
+        input.deployment_replicas = Some(self.replicas as i32);
+        input.activator_probe = probe;
         let out = reconcile_pass(&input);
         let reason = self.reason(&input, &out);
         let mut apply = None;
@@ -368,10 +402,18 @@ impl KpaReconciler {
                 }
             }
         });
-        self.active = Some(Timed::from(&out.active, now));
+        match &mut self.active {
+            Some(t) => {
+                t.status = out.active.status;
+                t.reason.clone_from(&out.active.reason);
+                t.since = SimTime(now.0.saturating_sub(out.active.age.0));
+            }
+            None => self.active = Some(Timed::from(&out.active, now)),
+        }
         self.sti = Some(out.scale_target_initialized.status);
         self.desired_scale = out.desired_scale;
         self.last_pass = Some(out);
+        self.input = Some(input);
         ReconcileOutcome {
             apply,
             sks_mode: self.sks_mode(),

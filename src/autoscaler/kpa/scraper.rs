@@ -317,6 +317,62 @@ fn scrape_service(
 /// Per field: (Σ stats) / n × population.
 fn extrapolate(stats: &[&Stat], n: usize, population: usize) -> Stat {
     let sum = stats.iter().fold(Stat::default(), |acc, s| acc.add(s));
+    scale_to(sum, n, population)
+}
+
+/// Scratch lists [`scrape_direct`] reuses from one scrape to the next.
+#[derive(Clone, Debug, Default)]
+pub struct DirectScratch {
+    old: Vec<usize>,
+    young: Vec<usize>,
+}
+
+/// [`scrape`] where every pod is scraped directly and answers: mesh mode `disabled`, every pod Ready and
+/// [`PodScrape::Ok`] (what the simulator's scraper sees every second). It samples the same pods in the
+/// same order, makes the same draws (`pick(i)` returns a uniform index in `0..=i`, for the one shuffle's
+/// swaps, `i` from `len - 1` down to 1) and returns the same total, without recording what it tried or
+/// allocating; `None` without a pod. (A test checks it against [`scrape`].)
+pub fn scrape_direct(
+    pods: &[ScrapePod],
+    window: SimDuration,
+    scratch: &mut DirectScratch,
+    pick: &mut dyn FnMut(usize) -> usize,
+) -> Option<Stat> {
+    if pods.is_empty() {
+        return None;
+    }
+    debug_assert!(pods.iter().all(|p| p.ready && p.scrape == PodScrape::Ok));
+    let (old, young) = (&mut scratch.old, &mut scratch.young);
+    old.clear();
+    young.clear();
+    for (i, p) in pods.iter().enumerate() {
+        if p.age >= window {
+            old.push(i);
+        } else {
+            young.push(i);
+        }
+    }
+    let population = pods.len();
+    let n = sample_size(population);
+    // Swapping the list itself is the same as permuting it by a permutation built with the same swaps.
+    let shuffled = if old.len() < n {
+        &mut *young
+    } else {
+        &mut *old
+    };
+    for i in (1..shuffled.len()).rev() {
+        let j = pick(i);
+        shuffled.swap(i, j);
+    }
+    let sum = old
+        .iter()
+        .chain(young.iter())
+        .take(n)
+        .fold(Stat::default(), |acc, &p| acc.add(&pods[p].stat));
+    Some(scale_to(sum, n, population))
+}
+
+fn scale_to(sum: Stat, n: usize, population: usize) -> Stat {
     let scale = |x: f64| x / n as f64 * population as f64;
     Stat {
         average_concurrency: scale(sum.average_concurrency),
@@ -437,6 +493,54 @@ mod tests {
         let r = scrape(&mut st, &pods, WINDOW, &mut identity, &mut || 0);
         assert_eq!(r.stat, Err(ScrapeError::Service { sample_size: 3 }));
         assert_eq!(r.service_distinct, vec![0]);
+    }
+
+    proptest::proptest! {
+        /// The allocation-free scrape equals the full one wherever it applies: every pod Ready and
+        /// answering, scraped directly, with the same draws.
+        #[test]
+        fn direct_scrape_equals_the_full_scrape(
+            pods in proptest::collection::vec((0u64..120, 0.0f64..50.0, 0.0f64..5.0, 0.0f64..90.0), 0..40),
+            draws in proptest::collection::vec(0usize..1000, 40),
+        ) {
+            let pods: Vec<ScrapePod> = pods
+                .iter()
+                .map(|&(age, c, pc, rc)| ScrapePod {
+                    ready: true,
+                    age: SimDuration::from_secs(age),
+                    stat: Stat {
+                        average_concurrency: c,
+                        average_proxied_concurrency: pc,
+                        request_count: rc,
+                        proxied_request_count: pc,
+                    },
+                    scrape: PodScrape::Ok,
+                })
+                .collect();
+            let mut used = 0;
+            let mut shuffle = |len: usize| {
+                let mut perm: Vec<usize> = (0..len).collect();
+                for i in (1..len).rev() {
+                    perm.swap(i, draws[used] % (i + 1));
+                    used += 1;
+                }
+                perm
+            };
+            let mut st = ScraperState::new(MeshMode::Disabled, false);
+            let full = scrape(&mut st, &pods, WINDOW, &mut shuffle, &mut || 0);
+            let mut next = 0;
+            let mut pick = |i: usize| {
+                next += 1;
+                draws[next - 1] % (i + 1)
+            };
+            let direct = scrape_direct(&pods, WINDOW, &mut DirectScratch::default(), &mut pick);
+            if pods.is_empty() {
+                proptest::prop_assert_eq!(direct, None);
+            } else {
+                proptest::prop_assert_eq!(direct, Some(full.stat.unwrap()));
+            }
+            proptest::prop_assert_eq!(next, used);
+        }
     }
 
     #[test]
