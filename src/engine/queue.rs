@@ -16,9 +16,9 @@
 //!   in most runs), so the three-way choice costs one extra register comparison rather than a second
 //!   heap access, and `pop` stays as cheap as it was with one heap.
 //! * **Generation-tagged cancellation.** Every cancellable entry owns a slot in a slab holding the sequence
-//!   number of its current occupant (events scheduled with [`EventQueue::schedule_uncancellable`], most of a
-//!   run's, own none and skip the slab on the way in and out). Cancelling writes a tombstone into the slot (O(1), no hashing); a popped entry whose
-//!   slot holds a different sequence is dead and skipped. Slots are recycled through a free list. When dead
+//!   number of its current occupant (events scheduled with [`EventQueue::schedule_uncancellable`], most of
+//!   a run's, own none and skip the slab on the way in and out). Cancelling writes a tombstone into the
+//!   slot (O(1), no hashing); a popped entry whose slot holds a different sequence is dead and skipped. Slots are recycled through a free list. When dead
 //!   entries outnumber live ones the heap is rebuilt without them (O(n), amortised O(1) per cancel), so a
 //!   run that schedules and cancels a 300 s timeout per request keeps the queue at most twice its live size
 //!   instead of holding every dead timeout until its time comes.

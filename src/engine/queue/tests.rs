@@ -94,6 +94,8 @@ enum Op {
     Timer(u64),
     /// Cancel the k-th id handed out so far (modulo their count), possibly already popped or cancelled.
     Cancel(usize),
+    /// `schedule_uncancellable_with_priority` at this many ns after the clock, with this priority.
+    Fixed(u64, u8),
     Pop,
     Peek,
     /// `pop_if` taking the next event only if it is at most this many ns after the clock.
@@ -105,6 +107,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (prop_oneof![Just(0u64), 0..5u64, 0..1_000u64], 0..3u8)
             .prop_map(|(d, p)| Op::Schedule(d, p)),
         2 => prop_oneof![Just(0u64), 0..5u64, 0..1_000u64].prop_map(Op::Timer),
+        3 => (prop_oneof![Just(0u64), 0..5u64, 0..1_000u64], 0..3u8)
+            .prop_map(|(d, p)| Op::Fixed(d, p)),
         2 => any::<usize>().prop_map(Op::Cancel),
         3 => Just(Op::Pop),
         1 => Just(Op::Peek),
@@ -116,8 +120,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     /// The queue pops exactly what a sorted map keyed by (time, priority, seq) pops, whichever of the
-    /// lane, the heap and the timer heap holds each event, and compaction (forced often by the many
-    /// cancels) never changes the order.
+    /// lane, the heap and the timer heap holds each event and whether it can be cancelled, and
+    /// compaction (forced often by the many cancels) never changes the order.
     #[test]
     fn matches_a_btreemap_model(ops in prop::collection::vec(op(), 1..1_500)) {
         let mut q = EventQueue::new();
@@ -141,6 +145,12 @@ proptest! {
                     let id = q.schedule_timer(SimTime(now + d), seq).unwrap();
                     model.insert(key, seq);
                     ids.push((id, key));
+                    seq += 1;
+                }
+                Op::Fixed(d, p) => {
+                    // Never cancelled, so it has no id for `Cancel` to pick.
+                    q.schedule_uncancellable_with_priority(SimTime(now + d), p, seq).unwrap();
+                    model.insert((now + d, p, seq), seq);
                     seq += 1;
                 }
                 Op::Cancel(k) => {
