@@ -5,7 +5,10 @@
 
 use podscale::observe::output::{CollectTimeseries, RunSummary, SecondRow};
 use podscale::scenario;
-use podscale::sim::{self, RequestLog, RequestRecord};
+mod common;
+
+use common::KeepRequests;
+use podscale::sim::{self, RequestRecord};
 use std::path::PathBuf;
 
 fn dir() -> PathBuf {
@@ -20,15 +23,6 @@ fn write(name: &str, text: &str) -> PathBuf {
     path
 }
 
-#[derive(Default)]
-struct Log(Vec<RequestRecord>);
-impl RequestLog for Log {
-    fn record(&mut self, r: &RequestRecord) -> std::io::Result<()> {
-        self.0.push(*r);
-        Ok(())
-    }
-}
-
 fn run(text: &str, overrides: &[&str]) -> (RunSummary, Vec<SecondRow>, Vec<RequestRecord>) {
     // Tests run in parallel: one file per run.
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -38,7 +32,7 @@ fn run(text: &str, overrides: &[&str]) -> (RunSummary, Vec<SecondRow>, Vec<Reque
     let loaded = scenario::load(&path, &overrides).unwrap_or_else(|e| panic!("{e}"));
     let prepared = scenario::prepare(&loaded, None).unwrap_or_else(|e| panic!("{e}"));
     let mut rows = CollectTimeseries::default();
-    let mut log = Log::default();
+    let mut log = KeepRequests::default();
     let s = sim::run_with_request_log(prepared.config, prepared.traffic, &mut rows, Some(&mut log))
         .unwrap();
     (s, rows.0, log.0)

@@ -8,7 +8,10 @@
 //! the same pod). With 2 pods requests queue and start out of arrival order; with 20 they rarely wait.
 //! A shared service stream (as before) handed draws out in start order, so the two runs disagreed.
 
-use podscale::sim::{RequestLog, RequestRecord, Simulation};
+mod common;
+
+use common::KeepRequests;
+use podscale::sim::{RequestRecord, Simulation};
 use std::collections::BTreeMap;
 
 const SCENARIO: &str = "
@@ -24,23 +27,13 @@ request_path: {client: 0s, ingress: 0s, network: 0s}
 traffic: {kind: poisson, rate: 12}
 ";
 
-#[derive(Default)]
-struct Keep(Vec<RequestRecord>);
-
-impl RequestLog for Keep {
-    fn record(&mut self, r: &RequestRecord) -> std::io::Result<()> {
-        self.0.push(*r);
-        Ok(())
-    }
-}
-
 /// Service time of every successful request, keyed by its send time (ns), and whether some request
 /// started before one sent earlier (service starts out of arrival order).
 fn service_times(overrides: &[&str]) -> (BTreeMap<u64, u64>, bool) {
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let sim = Simulation::from_str(SCENARIO, "service-crn.yaml", &overrides, None)
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut log = Keep::default();
+    let mut log = KeepRequests::default();
     sim.run_with_log(&mut podscale::observe::output::NoTimeseries, &mut log)
         .unwrap();
     let mut by_pod: BTreeMap<u32, Vec<RequestRecord>> = BTreeMap::new();

@@ -2,7 +2,10 @@
 //! far fewer full-length runs, common random numbers hold across points, and mixed axes (annotations,
 //! minReplicas, initial-scale, scale-down-delay) race like any other.
 
-use podscale::sim::{RequestLog, RequestRecord, Simulation};
+mod common;
+
+use common::KeepRequests;
+use podscale::sim::Simulation;
 use podscale::sweep::{self, Ladder, Objective, SweepOptions, SweepSpec};
 use std::path::{Path, PathBuf};
 
@@ -185,17 +188,6 @@ fn a_one_rung_ladder_is_the_full_grid_and_bad_ladders_are_refused() {
     assert!(err.to_string().contains("eta >= 2"), "{err}");
 }
 
-/// Keeps every finished request.
-#[derive(Default)]
-struct Keep(Vec<RequestRecord>);
-
-impl RequestLog for Keep {
-    fn record(&mut self, r: &RequestRecord) -> std::io::Result<()> {
-        self.0.push(*r);
-        Ok(())
-    }
-}
-
 #[test]
 fn configurations_differing_only_in_autoscaler_knobs_see_identical_arrival_times() {
     // Two points of one sweep that differ only in the KPA's stable window and scale-down delay, at the
@@ -211,7 +203,7 @@ fn configurations_differing_only_in_autoscaler_knobs_see_identical_arrival_times
     let spec = SweepSpec::load(&path).unwrap();
     let run = |point: u64| {
         let sim = Simulation::from_path(&spec.base, &spec.point_overrides(point), Some(5)).unwrap();
-        let mut log = Keep::default();
+        let mut log = KeepRequests::default();
         sim.run_with_log(&mut podscale::observe::output::NoTimeseries, &mut log)
             .unwrap();
         let mut sent: Vec<u64> = log.0.iter().map(|r| r.sent.as_nanos()).collect();

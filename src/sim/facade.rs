@@ -114,13 +114,7 @@ impl Simulation {
         Ok(Simulation {
             name,
             warnings: prepared.warnings,
-            output: OutputSpec {
-                per_request: false,
-                per_pod: false,
-                plots: false,
-                slo: None,
-                ..OutputSpec::default()
-            },
+            output: no_files(),
             llm_engine,
             stepper,
             request_log: None,
@@ -173,13 +167,7 @@ impl Simulation {
         Ok(Simulation {
             name: name.to_string(),
             warnings: prepared.warnings,
-            output: OutputSpec {
-                per_request: false,
-                per_pod: false,
-                plots: false,
-                slo: None,
-                ..OutputSpec::default()
-            },
+            output: no_files(),
             // The world's rows add the services up and carry no engine columns; each service's engine
             // gauges go to its `pods.csv` rows.
             llm_engine: false,
@@ -410,6 +398,18 @@ fn discarded_outputs(info: &ServicesInfo) -> Result<MultiOutputs, SimError> {
         info.interval_s,
         &info.pools,
     )?)
+}
+
+/// The outputs of a library run before [`Simulation::from_loaded`] applies a scenario's `output:`
+/// section: no file of its own (rows go to the caller's sink).
+fn no_files() -> OutputSpec {
+    OutputSpec {
+        per_request: false,
+        per_pod: false,
+        plots: false,
+        slo: None,
+        ..OutputSpec::default()
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test file uses a subset
 
 use podscale::observe::output::{CollectTimeseries, NoTimeseries, RunSummary, SecondRow};
-use podscale::sim::CsvRequestLog;
+use podscale::sim::{CsvRequestLog, RequestLog, RequestRecord};
 use podscale::{Simulation, SimulationError};
 use std::path::{Path, PathBuf};
 
@@ -123,4 +123,15 @@ pub fn golden_files(builtin: &str, prefix: &str) -> Vec<PathBuf> {
         files.extend(extra);
     }
     files
+}
+
+/// A request log that keeps every finished request in memory.
+#[derive(Default)]
+pub struct KeepRequests(pub Vec<RequestRecord>);
+
+impl RequestLog for KeepRequests {
+    fn record(&mut self, r: &RequestRecord) -> std::io::Result<()> {
+        self.0.push(*r);
+        Ok(())
+    }
 }
