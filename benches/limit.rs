@@ -15,6 +15,7 @@
 //!
 //!     cargo bench --bench limit                 # ROUNDS = 5
 //!     cargo bench --bench limit -- 9            # more rounds
+//!     cargo bench --bench limit -- 1 mm1        # one round of the workloads whose key contains `mm1`
 
 use podscale::observe::output::NoTimeseries;
 use podscale::{scenario, Simulation};
@@ -24,6 +25,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 struct Workload {
+    /// Short key for selecting workloads on the command line.
+    key: &'static str,
     name: &'static str,
     file: &'static str,
     overrides: &'static [&'static str],
@@ -37,6 +40,7 @@ struct Workload {
 
 const WORKLOADS: [Workload; 2] = [
     Workload {
+        key: "fixed",
         name: "fixed 20 pods, 100 req/s",
         file: "benches/fixed-poisson-1h.yaml",
         overrides: &[],
@@ -47,6 +51,7 @@ const WORKLOADS: [Workload; 2] = [
         duration_s: 3600.0,
     },
     Workload {
+        key: "mm1",
         name: "M/M/1 rho 0.9, cc 1",
         file: "scenarios/fixed-mm1.yaml",
         overrides: &["traffic.rate=9", "duration=10h"],
@@ -159,6 +164,11 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(5);
+    // Any other argument that is not a flag selects workloads by key (all of them when none is given).
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-') && a.parse::<usize>().is_err())
+        .collect();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     println!(
         "podscale vs a minimal heap simulator of the same workload (best of {rounds} rounds each)"
@@ -167,7 +177,10 @@ fn main() {
         "{:<26} {:>12} {:>14} {:>12} {:>14} {:>7}",
         "workload", "podscale req", "podscale req/s", "limit req", "limit req/s", "ratio"
     );
-    for w in &WORKLOADS {
+    for w in WORKLOADS
+        .iter()
+        .filter(|w| filters.is_empty() || filters.iter().any(|f| w.key.contains(f.as_str())))
+    {
         let overrides: Vec<String> = w.overrides.iter().map(|s| s.to_string()).collect();
         let loaded = scenario::load(&root.join(w.file), &overrides).expect("bench scenario loads");
         let (mut best_p, mut best_l) = ((0u64, f64::INFINITY), (0u64, f64::INFINITY));
