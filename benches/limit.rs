@@ -13,15 +13,32 @@
 //! which is the overhead the ratio shows. Each side runs `ROUNDS` times interleaved and the fastest run of
 //! each counts, which filters out other processes on a shared machine.
 //!
-//!     cargo bench --bench limit                 # ROUNDS = 5
-//!     cargo bench --bench limit -- 9            # more rounds
-//!     cargo bench --bench limit -- 1 mm1        # one round of the workloads whose key contains `mm1`
+//! Then memory against rate: the KPA benchmark scenario (`benches/kpa-cc4-1h.yaml`: containerConcurrency 4,
+//! exponential 0.1 s service, 2 simulated minutes, `maxReplicas` 5000) at 100 and at 100,000 req/s, each run
+//! in a child process of this bench (so each peak is its own), printing each child's peak resident set
+//! (VmHWM from /proc/self/status; Linux only) and the ratio. Two starts:
+//!
+//! - *provisioned*: the run starts with the pods its rate needs at the 70 % target (4 and 3,600 warm pods),
+//!   so what grows with the rate is the simulator's own per-request state;
+//! - *cold step*: both start from one warm pod; at 100,000 req/s about 786,000 requests then wait at the
+//!   activator while pods cold-start (5 s), and their records are the model's state: the real activator
+//!   holds them too. This one takes about a minute.
+//!
+//! Usage:
+//!
+//! ```text
+//! cargo bench --bench limit                 # ROUNDS = 5
+//! cargo bench --bench limit -- 9            # more rounds
+//! cargo bench --bench limit -- 1 mm1        # one round of the workloads whose key contains `mm1`
+//! cargo bench --bench limit -- memory       # only the memory figures (`speed`: only the ratios)
+//! ```
 
 use podscale::observe::output::NoTimeseries;
 use podscale::{scenario, Simulation};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
 struct Workload {
@@ -158,29 +175,114 @@ fn limit_run(w: &Workload, seed: u64) -> (u64, f64) {
     (done, start.elapsed().as_secs_f64())
 }
 
+/// The argument that makes this bench a memory child: `--memory-child RATE WARM_PODS`.
+const MEMORY_CHILD: &str = "--memory-child";
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// One KPA run in this (child) process; prints `requests max_ready peak_kib` for the parent.
+fn memory_child(root: &Path, rate: &str, warm_pods: &str) {
+    let overrides = [
+        "duration=2m".to_string(),
+        format!("traffic.rate={rate}"),
+        "service.maxReplicas=5000".to_string(),
+        format!("service.initial_pods={warm_pods}"),
+    ];
+    let loaded = scenario::load(&root.join("benches/kpa-cc4-1h.yaml"), &overrides)
+        .expect("bench scenario loads");
+    let sim = Simulation::from_loaded(&loaded, None).expect("bench scenario is valid");
+    let summary = sim.run(&mut NoTimeseries).expect("bench run");
+    let peak = peak_rss_kib().expect("VmHWM in /proc/self/status (Linux only)");
+    println!(
+        "{} {} {peak}",
+        summary.requests.total, summary.replicas.max_ready
+    );
+}
+
+/// Peak RSS (KiB), requests and most ready pods of one child run.
+fn memory_run(rate: u32, warm_pods: u32) -> (u64, u64, u64) {
+    let me = std::env::current_exe().expect("the bench knows its own path");
+    let out = Command::new(me)
+        .args([MEMORY_CHILD, &rate.to_string(), &warm_pods.to_string()])
+        .output()
+        .expect("the bench can run itself");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "memory child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f: Vec<u64> = text
+        .split_whitespace()
+        .map(|v| v.parse().expect("child prints numbers"))
+        .collect();
+    (f[2], f[0], f[1])
+}
+
+fn memory_figures() {
+    println!();
+    println!("peak memory of a KPA run (cc 4, 2 simulated minutes) at 100 and 100,000 req/s, one child process each");
+    println!(
+        "{:<12} {:>8} {:>11} {:>9} {:>13}",
+        "start", "req/s", "requests", "max pods", "peak RSS MiB"
+    );
+    for (start, pods) in [("provisioned", [4u32, 3600]), ("cold step", [1, 1])] {
+        let mut peaks = [0u64; 2];
+        for (i, rate) in [100u32, 100_000].into_iter().enumerate() {
+            let (peak, requests, max_ready) = memory_run(rate, pods[i]);
+            peaks[i] = peak;
+            println!(
+                "{start:<12} {rate:>8} {requests:>11} {max_ready:>9} {:>13.1}",
+                peak as f64 / 1024.0
+            );
+        }
+        println!(
+            "{start:<12} peak at 100,000 req/s / at 100 req/s: {:.2} (goal: within 2)",
+            peaks[1] as f64 / peaks[0] as f64
+        );
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if args.first().map(String::as_str) == Some(MEMORY_CHILD) {
+        memory_child(&root, &args[1], &args[2]);
+        return;
+    }
     // `cargo bench` passes `--bench`; the first numeric argument, if any, is the number of rounds.
     let rounds: usize = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(5);
-    // Any other argument that is not a flag selects workloads by key (all of them when none is given).
+    // Any other argument that is not a flag selects workloads by key (all of them when none is given),
+    // `memory` the memory figures and `speed` every workload.
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-') && a.parse::<usize>().is_err())
         .collect();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    println!(
-        "podscale vs a minimal heap simulator of the same workload (best of {rounds} rounds each)"
-    );
-    println!(
-        "{:<26} {:>12} {:>14} {:>12} {:>14} {:>7}",
-        "workload", "podscale req", "podscale req/s", "limit req", "limit req/s", "ratio"
-    );
-    for w in WORKLOADS
-        .iter()
-        .filter(|w| filters.is_empty() || filters.iter().any(|f| w.key.contains(f.as_str())))
-    {
+    let memory = filters.is_empty() || filters.iter().any(|f| f == "memory");
+    let speed = filters.is_empty() || filters.iter().any(|f| f != "memory");
+    let filters: Vec<String> = filters
+        .into_iter()
+        .filter(|f| f != "memory" && f != "speed")
+        .collect();
+    if speed {
+        println!(
+            "podscale vs a minimal heap simulator of the same workload (best of {rounds} rounds each)"
+        );
+        println!(
+            "{:<26} {:>12} {:>14} {:>12} {:>14} {:>7}",
+            "workload", "podscale req", "podscale req/s", "limit req", "limit req/s", "ratio"
+        );
+    }
+    for w in WORKLOADS.iter().filter(|w| {
+        speed && (filters.is_empty() || filters.iter().any(|f| w.key.contains(f.as_str())))
+    }) {
         let overrides: Vec<String> = w.overrides.iter().map(|s| s.to_string()).collect();
         let loaded = scenario::load(&root.join(w.file), &overrides).expect("bench scenario loads");
         let (mut best_p, mut best_l) = ((0u64, f64::INFINITY), (0u64, f64::INFINITY));
@@ -205,5 +307,8 @@ fn main() {
             l_rate,
             p_rate / l_rate
         );
+    }
+    if memory {
+        memory_figures();
     }
 }

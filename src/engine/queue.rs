@@ -6,15 +6,21 @@
 //!   last one in the lane is appended to a FIFO (`VecDeque`) instead of the heap. Every lane entry has the
 //!   current time, and appends only happen when the key does not decrease, so the lane is always sorted and
 //!   popping is one comparison against the heap top. Zero-delay hops (ingress, client) cost no heap work.
+//! * **Ordered lanes** ([`EventQueue::schedule_uncancellable_ordered`]): a few more sorted FIFOs for streams of
+//!   events whose times do not decrease, such as an open-loop arrival process or a hop after a constant
+//!   delay (`now + d` never decreases while the clock runs forward). An entry is appended when its key is not
+//!   below the lane's last; otherwise it goes to the heap, so the lanes are a fast path that never changes
+//!   the order. With a constant request-path delay, three of a request's four events skip the heap.
 //! * **4-ary min-heap** for the rest: half the depth of a binary heap, and its four children share a cache
 //!   line or two, so sifting touches fewer lines.
 //! * **A second heap for timers** ([`EventQueue::schedule_timer`]): timeouts that are usually cancelled
 //!   (one per pod queue, re-armed as the queue drains) live apart from the events that always run, so
 //!   their cancelled entries never deepen the heap every other event goes through. `pop` takes the
-//!   smallest of the lane's front and the two heap tops; keys are unique, so the order is exactly that of
-//!   one queue. The timer heap's smallest key is cached in a field (`u128::MAX` when it is empty, as it is
-//!   in most runs), so the three-way choice costs one extra register comparison rather than a second
-//!   heap access, and `pop` stays as cheap as it was with one heap.
+//!   smallest of the lane's front, the heap's top and the *side minimum*; keys are unique, so the order is
+//!   exactly that of one queue. The side minimum is the smallest key among the timer heap's top and the
+//!   ordered lanes' fronts, cached in a field (`u128::MAX` when all are empty) and refreshed only when one
+//!   of those fronts changes, so the choice costs one extra register comparison rather than a look at
+//!   every container.
 //! * **Generation-tagged cancellation.** Every cancellable entry owns a slot in a slab holding the sequence
 //!   number of its current occupant (events scheduled with [`EventQueue::schedule_uncancellable`], most of
 //!   a run's, own none and skip the slab on the way in and out). Cancelling writes a tombstone into the
@@ -65,6 +71,8 @@ const VACANT: u64 = u64::MAX;
 const D: usize = 4;
 /// `Entry::slot` of an event that cannot be cancelled (it owns no slab slot and is always live).
 const NO_SLOT: u32 = u32::MAX;
+/// Number of ordered lanes (see [`EventQueue::schedule_uncancellable_ordered`]).
+pub const ORDERED_LANES: usize = 3;
 /// Below this many dead entries the queue never compacts (a rebuild of a tiny heap is not worth it).
 const COMPACT_MIN_DEAD: usize = 1024;
 
@@ -115,8 +123,13 @@ pub struct EventQueue<E> {
     heap: Vec<Entry<E>>,
     /// Entries scheduled with [`EventQueue::schedule_timer`], a heap of its own.
     timers: Vec<Entry<E>>,
-    /// Key of `timers[0]`, or `u128::MAX` when `timers` is empty (kept in step by [`Self::sync_timer_min`]).
-    timer_min: u128,
+    /// Sorted FIFOs of uncancellable entries (see [`EventQueue::schedule_uncancellable_ordered`]).
+    ordered: [VecDeque<Entry<E>>; ORDERED_LANES],
+    /// Front keys of the timer heap (index 0) and of the ordered lanes (1..), `u128::MAX` when empty.
+    side_fronts: [u128; 1 + ORDERED_LANES],
+    /// The smallest of `side_fronts` and which container holds it; kept in step by [`Self::sync_side_min`].
+    side_min: u128,
+    side_source: Source,
     /// Entries at the current time, sorted (see the module docs).
     lane: VecDeque<Entry<E>>,
     /// Sequence number of each slot's live occupant, or [`VACANT`].
@@ -144,7 +157,10 @@ impl<E> EventQueue<E> {
         EventQueue {
             heap: Vec::with_capacity(1024),
             timers: Vec::with_capacity(64),
-            timer_min: u128::MAX,
+            ordered: std::array::from_fn(|_| VecDeque::with_capacity(64)),
+            side_fronts: [u128::MAX; 1 + ORDERED_LANES],
+            side_min: u128::MAX,
+            side_source: Source::Timer,
             lane: VecDeque::with_capacity(64),
             slots: Vec::with_capacity(1024),
             free: Vec::with_capacity(1024),
@@ -203,8 +219,42 @@ impl<E> EventQueue<E> {
         self.timers.push(entry);
         let last = self.timers.len() - 1;
         sift_up(&mut self.timers, last);
-        self.sync_timer_min();
+        self.side_fronts[0] = self.timers[0].key();
+        self.pick_side_min();
         Ok(id)
+    }
+
+    /// Schedules `event` at `time` exactly like [`EventQueue::schedule_uncancellable`] (same priority, same
+    /// order), through ordered lane `lane` (< [`ORDERED_LANES`]): for one stream of events whose times
+    /// mostly do not decrease, such as the next arrival of a traffic source or a hop after a constant
+    /// delay. The entry is appended to the lane when its key is not below the lane's last, which costs no
+    /// heap work on the way in or out; otherwise (or at the current instant) it goes where `schedule`
+    /// would put it. Either way the pop order is the same.
+    #[inline(always)]
+    pub fn schedule_uncancellable_ordered(
+        &mut self,
+        time: SimTime,
+        lane: usize,
+        event: E,
+    ) -> Result<(), ScheduleError> {
+        let entry = self.bare_entry(time, Self::DEFAULT_PRIORITY, event)?;
+        if entry.time() == self.now {
+            self.insert(entry);
+            return Ok(());
+        }
+        match self.ordered[lane].back().map(Entry::key) {
+            Some(back) if back > entry.key() => self.insert(entry),
+            Some(_) => self.ordered[lane].push_back(entry),
+            None => {
+                self.side_fronts[1 + lane] = entry.key();
+                if entry.key() < self.side_min {
+                    self.side_min = entry.key();
+                    self.side_source = Source::Ordered(lane as u8);
+                }
+                self.ordered[lane].push_back(entry);
+            }
+        }
+        Ok(())
     }
 
     /// Schedules `event` at `time`; among events at the same time, lower `priority` pops first, and equal
@@ -351,8 +401,8 @@ impl<E> EventQueue<E> {
         } else {
             (heap, Source::Heap)
         };
-        if self.timer_min < key {
-            (self.timer_min, Source::Timer)
+        if self.side_min < key {
+            (self.side_min, self.side_source)
         } else {
             (key, source)
         }
@@ -366,7 +416,15 @@ impl<E> EventQueue<E> {
             Source::Heap => pop_heap(&mut self.heap)?,
             Source::Timer => {
                 let e = pop_heap(&mut self.timers)?;
-                self.sync_timer_min();
+                self.side_fronts[0] = self.timers.first().map_or(u128::MAX, Entry::key);
+                self.pick_side_min();
+                e
+            }
+            Source::Ordered(i) => {
+                let lane = &mut self.ordered[i as usize];
+                let e = lane.pop_front()?;
+                self.side_fronts[1 + i as usize] = lane.front().map_or(u128::MAX, Entry::key);
+                self.pick_side_min();
                 e
             }
         };
@@ -381,9 +439,29 @@ impl<E> EventQueue<E> {
         Some((time, entry.event))
     }
 
+    /// Recomputes the side minimum after the timer heap's top changed (or anything, after a compaction).
     #[inline]
-    fn sync_timer_min(&mut self) {
-        self.timer_min = self.timers.first().map_or(u128::MAX, Entry::key);
+    fn sync_side_min(&mut self) {
+        self.side_fronts[0] = self.timers.first().map_or(u128::MAX, Entry::key);
+        for (i, lane) in self.ordered.iter().enumerate() {
+            self.side_fronts[1 + i] = lane.front().map_or(u128::MAX, Entry::key);
+        }
+        self.pick_side_min();
+    }
+
+    /// The side minimum from the cached front keys.
+    #[inline]
+    fn pick_side_min(&mut self) {
+        let mut key = self.side_fronts[0];
+        let mut source = Source::Timer;
+        for i in 0..ORDERED_LANES {
+            if self.side_fronts[1 + i] < key {
+                key = self.side_fronts[1 + i];
+                source = Source::Ordered(i as u8);
+            }
+        }
+        self.side_min = key;
+        self.side_source = source;
     }
 
     /// Number of live (scheduled, not yet popped, not cancelled) events.
@@ -431,7 +509,7 @@ impl<E> EventQueue<E> {
             pop_heap(&mut self.timers);
             self.dead -= 1;
         }
-        self.sync_timer_min();
+        self.sync_side_min();
     }
 
     /// Drops every dead entry and restores the heap order bottom-up.
@@ -444,13 +522,16 @@ impl<E> EventQueue<E> {
         self.dead = 0;
         heapify(&mut self.heap);
         heapify(&mut self.timers);
-        self.sync_timer_min();
+        self.sync_side_min();
     }
 
     /// Entries physically held (live and dead), for tests of the compaction bound.
     #[cfg(test)]
     fn held(&self) -> usize {
-        self.heap.len() + self.lane.len() + self.timers.len()
+        self.heap.len()
+            + self.lane.len()
+            + self.timers.len()
+            + self.ordered.iter().map(VecDeque::len).sum::<usize>()
     }
 }
 
@@ -460,6 +541,8 @@ enum Source {
     Lane,
     Heap,
     Timer,
+    /// An ordered lane (always live: only uncancellable entries go there).
+    Ordered(u8),
 }
 
 /// Restores the heap order bottom-up (O(n)).

@@ -55,7 +55,7 @@ impl Sim {
             self.revisions[rv.index()].stats.arrival();
         }
         let delay = self.one_way_delay(rv, key, Draw::PathIn);
-        self.at(now + delay, Event::AtIngress(id));
+        self.at_in_order(now + delay, OrderedLane::ToIngress, Event::AtIngress(id));
     }
 
     /// Puts `request` in a free slot of the request slab (bumping the slot's generation).
@@ -121,7 +121,7 @@ impl Sim {
         if let Some(tokens) = self.tokens.written_mut(id) {
             tokens.answered(now, sent, status, delay, output_tokens);
         }
-        self.at(now + delay, Event::AtClient(id));
+        self.at_in_order(now + delay, OrderedLane::ToClient, Event::AtClient(id));
     }
 
     pub(crate) fn at_client(&mut self, now: SimTime, id: RequestId) {

@@ -107,7 +107,7 @@ impl Sim {
                 Some(arrival) if arrival.at < self.traffic_end => {
                     let at = arrival.at.max(self.queue.now());
                     self.pending_arrival = Some(arrival);
-                    self.at(at, Event::OpenArrival);
+                    self.at_in_order(at, OrderedLane::OpenArrivals, Event::OpenArrival);
                 }
                 _ => self.open_loop = None,
             }

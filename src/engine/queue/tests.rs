@@ -86,6 +86,27 @@ fn cancelled_timeouts_do_not_accumulate() {
     assert!(q.held() <= 2 * COMPACT_MIN_DEAD, "held {}", q.held());
 }
 
+/// A stream at a constant delay goes through its ordered lane and never into the heap; an entry below
+/// the lane's last goes to the heap, and the pop order is the time order either way.
+#[test]
+fn ordered_lanes_take_monotone_streams_and_keep_the_order() {
+    let mut q = EventQueue::new();
+    for i in 0..5u64 {
+        q.schedule_uncancellable_ordered(SimTime(10 + i), 0, i)
+            .unwrap();
+        q.schedule_uncancellable_ordered(SimTime(100 + 2 * i), 1, 10 + i)
+            .unwrap();
+    }
+    assert!(q.heap.is_empty(), "monotone streams stay out of the heap");
+    assert_eq!(q.ordered[0].len(), 5);
+    // Earlier than lane 1's last: it goes to the heap and still pops in time order.
+    q.schedule_uncancellable_ordered(SimTime(101), 1, 99)
+        .unwrap();
+    assert_eq!(q.heap.len(), 1);
+    let order: Vec<u64> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+    assert_eq!(order, vec![0, 1, 2, 3, 4, 10, 99, 11, 12, 13, 14]);
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     /// Schedule at now + delay (ns) with a priority.
@@ -96,6 +117,8 @@ enum Op {
     Cancel(usize),
     /// `schedule_uncancellable_with_priority` at this many ns after the clock, with this priority.
     Fixed(u64, u8),
+    /// `schedule_uncancellable_ordered` through this lane, at this many ns after the clock.
+    Ordered(usize, u64),
     Pop,
     Peek,
     /// `pop_if` taking the next event only if it is at most this many ns after the clock.
@@ -109,6 +132,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => prop_oneof![Just(0u64), 0..5u64, 0..1_000u64].prop_map(Op::Timer),
         3 => (prop_oneof![Just(0u64), 0..5u64, 0..1_000u64], 0..3u8)
             .prop_map(|(d, p)| Op::Fixed(d, p)),
+        4 => (0..ORDERED_LANES, prop_oneof![Just(0u64), 0..5u64, 0..1_000u64, 500..600u64])
+            .prop_map(|(l, d)| Op::Ordered(l, d)),
         2 => any::<usize>().prop_map(Op::Cancel),
         3 => Just(Op::Pop),
         1 => Just(Op::Peek),
@@ -120,7 +145,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     /// The queue pops exactly what a sorted map keyed by (time, priority, seq) pops, whichever of the
-    /// lane, the heap and the timer heap holds each event and whether it can be cancelled, and
+    /// lane, the ordered lanes, the heap and the timer heap holds each event and whether it can be cancelled, and
     /// compaction (forced often by the many cancels) never changes the order.
     #[test]
     fn matches_a_btreemap_model(ops in prop::collection::vec(op(), 1..1_500)) {
@@ -151,6 +176,11 @@ proptest! {
                     // Never cancelled, so it has no id for `Cancel` to pick.
                     q.schedule_uncancellable_with_priority(SimTime(now + d), p, seq).unwrap();
                     model.insert((now + d, p, seq), seq);
+                    seq += 1;
+                }
+                Op::Ordered(lane, d) => {
+                    q.schedule_uncancellable_ordered(SimTime(now + d), lane, seq).unwrap();
+                    model.insert((now + d, EventQueue::<u64>::DEFAULT_PRIORITY, seq), seq);
                     seq += 1;
                 }
                 Op::Cancel(k) => {
