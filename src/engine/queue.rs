@@ -486,7 +486,6 @@ impl<E> EventQueue<E> {
         self.drop_dead_fronts_slow();
     }
 
-    #[cold]
     fn drop_dead_fronts_slow(&mut self) {
         while let Some(l) = self.lane.front() {
             if self.is_live(l) {
@@ -502,14 +501,21 @@ impl<E> EventQueue<E> {
             pop_heap(&mut self.heap);
             self.dead -= 1;
         }
+        let mut timers_changed = false;
         while let Some(h) = self.timers.first() {
             if self.is_live(h) {
                 break;
             }
             pop_heap(&mut self.timers);
             self.dead -= 1;
+            timers_changed = true;
         }
-        self.sync_side_min();
+        // With many services some cancelled wake-up nearly always waits deep in the heap, so this runs
+        // on most pops: the side minimum is refreshed only when the timer heap's top actually changed.
+        if timers_changed {
+            self.side_fronts[0] = self.timers.first().map_or(u128::MAX, Entry::key);
+            self.pick_side_min();
+        }
     }
 
     /// Drops every dead entry and restores the heap order bottom-up.
