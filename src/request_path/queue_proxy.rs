@@ -56,7 +56,10 @@ impl Sim {
         let slots = rev.slots;
         let via_activator = self.requests[id.index()].via_activator;
         self.requests[id.index()].pod = Some(rev.pod_id(pod));
-        let engine_ok = self.engine_admits(now, id, rv, pod, true);
+        // Only a KV cache pod can refuse a request a free slot; every other pod skips the call (it is on
+        // every request's path).
+        let engine_ok =
+            rev.pods[pod as usize].rate.kv.is_none() || self.engine_admits(now, id, rv, pod, true);
         let rev = &mut self.revisions[rv.index()];
         let p = &mut rev.pods[pod as usize];
         // Queue-proxy statistics count the request before the breaker, so queued requests count too.
