@@ -140,7 +140,13 @@ impl Sim {
             self.revisions[rv.index()].stats.counts.timed_out += 1;
         }
         self.respond(now, id, r.status);
-        self.pull_from_pod_queue(now, rv, pod);
+        // Most pods have nobody waiting: no call for an empty queue.
+        if !self.revisions[rv.index()].pods[pod as usize]
+            .queue
+            .is_empty()
+        {
+            self.pull_from_pod_queue(now, rv, pod);
+        }
         self.after_pod_freed(now, rv, pod);
     }
 
@@ -286,6 +292,7 @@ impl Sim {
 
     /// After a request left `pod`: a draining pod that became idle goes, and the activator's queue may
     /// move on.
+    #[inline]
     pub(crate) fn after_pod_freed(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
         let p = &self.revisions[rv.index()].pods[pod as usize];
         if p.state == PodState::Terminating && p.idle() && now >= p.drain_until {
