@@ -323,6 +323,7 @@ impl ActivatorFleet {
     }
 
     /// Requests waiting at every member.
+    #[inline]
     pub(crate) fn queued(&self) -> usize {
         debug_assert_eq!(
             self.waiting,
@@ -335,6 +336,7 @@ impl ActivatorFleet {
     }
 
     /// Requests waiting at member `a`.
+    #[inline]
     pub(crate) fn queued_at(&self, a: usize) -> usize {
         self.members[a].activator.queued()
     }
@@ -373,6 +375,15 @@ impl ActivatorFleet {
             |p| in_flight.get(p as usize).copied().unwrap_or(0),
             rng,
         )
+    }
+
+    /// A pod of member `a`'s slice with a free slot per its policy, taken for a request that needs no
+    /// queue (the member's queue is empty), or `None` with nothing changed.
+    pub(crate) fn take_pod(&mut self, a: usize, rng: &mut SimRng) -> Option<u32> {
+        debug_assert_eq!(self.members[a].activator.queued(), 0);
+        let pod = self.pick(a, rng)?;
+        self.dispatched(a, pod);
+        Some(pod)
     }
 
     /// Member `a`'s next dispatch: its oldest waiting request and a pod of its slice with a free slot per
