@@ -294,6 +294,16 @@ impl Sim {
     /// move on.
     #[inline]
     pub(crate) fn after_pod_freed(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
+        // After most responses neither applies: two tests here, and the work (with its calls) out of
+        // line.
+        let rev = &self.revisions[rv.index()];
+        if rev.pods[pod as usize].state == PodState::Terminating || rev.activator.queued() > 0 {
+            self.after_pod_freed_work(now, rv, pod);
+        }
+    }
+
+    #[inline(never)]
+    fn after_pod_freed_work(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
         let p = &self.revisions[rv.index()].pods[pod as usize];
         if p.state == PodState::Terminating && p.idle() && now >= p.drain_until {
             self.pod_gone(now, rv, pod);
