@@ -323,6 +323,7 @@ impl ActivatorFleet {
     }
 
     /// Requests waiting at every member.
+    #[inline]
     pub(crate) fn queued(&self) -> usize {
         debug_assert_eq!(
             self.waiting,
@@ -335,6 +336,7 @@ impl ActivatorFleet {
     }
 
     /// Requests waiting at member `a`.
+    #[inline]
     pub(crate) fn queued_at(&self, a: usize) -> usize {
         self.members[a].activator.queued()
     }
@@ -364,6 +366,7 @@ impl ActivatorFleet {
     }
 
     /// A pod of member `a`'s slice with a free slot per its load-balancing policy, or `None`.
+    #[inline]
     pub(crate) fn pick(&mut self, a: usize, rng: &mut SimRng) -> Option<u32> {
         let m = &mut self.members[a];
         let target = m.assigned.as_deref().unwrap_or(&self.routable);
@@ -373,6 +376,16 @@ impl ActivatorFleet {
             |p| in_flight.get(p as usize).copied().unwrap_or(0),
             rng,
         )
+    }
+
+    /// A pod of member `a`'s slice with a free slot per its policy, taken for a request that needs no
+    /// queue (the member's queue is empty), or `None` with nothing changed.
+    #[inline]
+    pub(crate) fn take_pod(&mut self, a: usize, rng: &mut SimRng) -> Option<u32> {
+        debug_assert_eq!(self.members[a].activator.queued(), 0);
+        let pod = self.pick(a, rng)?;
+        self.dispatched(a, pod);
+        Some(pod)
     }
 
     /// Member `a`'s next dispatch: its oldest waiting request and a pod of its slice with a free slot per
@@ -387,18 +400,26 @@ impl ActivatorFleet {
     }
 
     /// Member `a` sent a request to `pod`.
+    #[inline]
     pub(crate) fn dispatched(&mut self, a: usize, pod: u32) {
         let m = &mut self.members[a];
         let slot = pod as usize;
-        if m.in_flight.len() <= slot {
-            m.in_flight.resize(slot + 1, 0);
-        }
-        m.in_flight[slot] += 1;
-        let n = m.in_flight[slot];
+        let n = match m.in_flight.get_mut(slot) {
+            Some(n) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                m.in_flight.resize(slot + 1, 0);
+                m.in_flight[slot] = 1;
+                1
+            }
+        };
         m.activator.dispatched(pod, n);
     }
 
     /// One of member `a`'s requests left `pod`.
+    #[inline]
     pub(crate) fn released(&mut self, a: usize, pod: u32) {
         let m = &mut self.members[a];
         let Some(count) = m.in_flight.get_mut(pod as usize) else {

@@ -59,6 +59,7 @@ impl Sim {
     }
 
     /// Puts `request` in a free slot of the request slab (bumping the slot's generation).
+    #[inline]
     pub(crate) fn alloc_request(&mut self, mut request: Request) -> RequestId {
         match self.free_requests.pop() {
             Some(slot) => {
@@ -88,7 +89,8 @@ impl Sim {
         let rv = self.requests[id.index()].revision;
         let rev = &mut self.revisions[rv.index()];
         self.requests[id.index()].deadline = now + rev.request_timeout;
-        if !rev.scaler.has_activator() && rev.ready.is_empty() {
+        // Ready pods first: the scaler's answer is a dynamic call, needed only without any.
+        if rev.ready.is_empty() && !rev.scaler.has_activator() {
             // No activator with the HPA: a Service without ready endpoints refuses the request.
             self.counts.rejected += 1;
             rev.stats.counts.rejected += 1;

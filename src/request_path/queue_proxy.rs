@@ -56,7 +56,10 @@ impl Sim {
         let slots = rev.slots;
         let via_activator = self.requests[id.index()].via_activator;
         self.requests[id.index()].pod = Some(rev.pod_id(pod));
-        let engine_ok = self.engine_admits(now, id, rv, pod, true);
+        // Only a KV cache pod can refuse a request a free slot; every other pod skips the call (it is on
+        // every request's path).
+        let engine_ok =
+            rev.pods[pod as usize].rate.kv.is_none() || self.engine_admits(now, id, rv, pod, true);
         let rev = &mut self.revisions[rv.index()];
         let p = &mut rev.pods[pod as usize];
         // Queue-proxy statistics count the request before the breaker, so queued requests count too.
@@ -137,7 +140,13 @@ impl Sim {
             self.revisions[rv.index()].stats.counts.timed_out += 1;
         }
         self.respond(now, id, r.status);
-        self.pull_from_pod_queue(now, rv, pod);
+        // Most pods have nobody waiting: no call for an empty queue.
+        if !self.revisions[rv.index()].pods[pod as usize]
+            .queue
+            .is_empty()
+        {
+            self.pull_from_pod_queue(now, rv, pod);
+        }
         self.after_pod_freed(now, rv, pod);
     }
 
@@ -283,7 +292,18 @@ impl Sim {
 
     /// After a request left `pod`: a draining pod that became idle goes, and the activator's queue may
     /// move on.
+    #[inline]
     pub(crate) fn after_pod_freed(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
+        // After most responses neither applies: two tests here, and the work (with its calls) out of
+        // line.
+        let rev = &self.revisions[rv.index()];
+        if rev.pods[pod as usize].state == PodState::Terminating || rev.activator.queued() > 0 {
+            self.after_pod_freed_work(now, rv, pod);
+        }
+    }
+
+    #[inline(never)]
+    fn after_pod_freed_work(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
         let p = &self.revisions[rv.index()].pods[pod as usize];
         if p.state == PodState::Terminating && p.idle() && now >= p.drain_until {
             self.pod_gone(now, rv, pod);

@@ -145,16 +145,7 @@ impl Sim {
         self.max_ready = self.max_ready.max(ready);
         self.ready_ns += u128::from(ready) * u128::from(span.0);
         self.last_row_at = now;
-        let lat = &mut self.second.latencies_us;
-        lat.sort_unstable();
-        let pct = |q: f64| -> Option<f64> {
-            if lat.is_empty() {
-                None
-            } else {
-                let idx = ((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1;
-                Some(lat[idx] as f64 / 1e3)
-            }
-        };
+        let [p50, p95, p99] = second_percentiles(&mut self.second.latencies_us);
         let mut row = SecondRow {
             // A partial row belongs to the second it falls in (1.5 s -> 2).
             time_s: now.0.div_ceil(NANOS_PER_SEC),
@@ -176,9 +167,9 @@ impl Sim {
             excess_burst_capacity: None,
             activator_in_path,
             scale_reason: "",
-            latency_p50_ms: pct(0.50),
-            latency_p95_ms: pct(0.95),
-            latency_p99_ms: pct(0.99),
+            latency_p50_ms: p50,
+            latency_p95_ms: p95,
+            latency_p99_ms: p99,
             cold_start_completions: self.second.cold_completions,
             cron_fire: None,
             cpu_utilization: pods.cpu_utilization,
@@ -320,6 +311,25 @@ impl Sim {
     }
 }
 
+/// The second's p50, p95 and p99 latency in ms (nearest rank over the latencies in µs; `None` without
+/// any), reordering `lat`. The same order statistics as a full sort for less work (the sort was a
+/// quarter of a row's cost at 100 req/s): one selection puts the p95 rank in place with the few larger
+/// latencies after it, sorting those few places the p99 rank, and a second selection in the part below
+/// the p95 rank places the median.
+fn second_percentiles(lat: &mut [u64]) -> [Option<f64>; 3] {
+    if lat.is_empty() {
+        return [None; 3];
+    }
+    let rank = |q: f64| ((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1;
+    let (i50, i95, i99) = (rank(0.50), rank(0.95), rank(0.99));
+    let (_, _, above) = lat.select_nth_unstable(i95);
+    above.sort_unstable();
+    if i50 < i95 {
+        lat[..i95].select_nth_unstable(i50);
+    }
+    [i50, i95, i99].map(|i| Some(lat[i] as f64 / 1e3))
+}
+
 /// What [`Sim::pod_pass`] counts over all pods.
 #[derive(Default)]
 struct PodPass {
@@ -330,4 +340,28 @@ struct PodPass {
     gpus_busy: f64,
     cpu_utilization: Option<f64>,
     gpu_utilization: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::second_percentiles;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The selections give exactly the nearest-rank percentiles of the sorted latencies (as the row's
+        /// columns were computed before), duplicates and tiny seconds included.
+        #[test]
+        fn percentiles_match_a_full_sort(mut lat in proptest::collection::vec(0u64..2_000, 0..300)) {
+            let mut sorted = lat.clone();
+            sorted.sort_unstable();
+            let nearest_rank = |q: f64| {
+                (!sorted.is_empty()).then(|| {
+                    let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+                    sorted[i] as f64 / 1e3
+                })
+            };
+            let want = [nearest_rank(0.50), nearest_rank(0.95), nearest_rank(0.99)];
+            prop_assert_eq!(second_percentiles(&mut lat), want);
+        }
+    }
 }
