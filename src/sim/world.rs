@@ -411,7 +411,7 @@ impl Sim {
     }
 
     /// Schedules `event` at `time`; it cannot be cancelled (see [`Sim::at_cancellable`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn at(&mut self, time: SimTime, event: Event) {
         let time = self.schedulable(time);
         self.queue
