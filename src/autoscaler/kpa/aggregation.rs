@@ -196,9 +196,14 @@ impl TimedFloat64Buckets {
         };
         let now = self.truncate(now);
         let since_last = signed_nanos(now, last);
-        let g = self.granularity.as_nanos() as i128;
-        // Integer division like Go's Duration division; +1 because both ends are inclusive.
-        let written_buckets = (signed_nanos(last, first) / g + 1) as f64;
+        // Integer division like Go's Duration division; +1 because both ends are inclusive. The first
+        // write is never after the last, so unsigned 64-bit division gives the same count without the
+        // (slow, software) 128-bit one; the signed form stays as the fallback.
+        let written_buckets = if last >= first {
+            ((last.0 - first.0) / self.granularity.as_nanos() + 1) as f64
+        } else {
+            (signed_nanos(last, first) / self.granularity.as_nanos() as i128 + 1) as f64
+        };
         let nb = self.buckets.len() as f64;
         if since_last <= 0 {
             let denominator = written_buckets.min(nb);

@@ -35,6 +35,14 @@ pub enum CondStatus {
     Unknown,
 }
 
+/// `*dst = src.to_string()` without writing when they are equal already (the usual case pass after pass).
+pub(crate) fn set_str(dst: &mut String, src: &str) {
+    if dst.as_str() != src {
+        dst.clear();
+        dst.push_str(src);
+    }
+}
+
 /// A PA condition: status, reason and how long ago it last transitioned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Condition {
@@ -54,16 +62,22 @@ impl Condition {
         }
     }
 
-    /// The condition manager: LastTransitionTime moves only when status or reason change.
-    fn mark(&self, status: CondStatus, reason: &str) -> Self {
+    /// `*dst = self.clone()` keeping `dst`'s reason buffer (the derived `clone_from` does not).
+    fn copy_into(&self, dst: &mut Condition) {
+        dst.status = self.status;
+        set_str(&mut dst.reason, &self.reason);
+        dst.age = self.age;
+    }
+
+    /// The condition manager: LastTransitionTime moves only when status or reason change. Written into
+    /// `dst` (reusing its reason's buffer: a pass runs every other second per revision).
+    fn mark_into(&self, status: CondStatus, reason: &str, dst: &mut Condition) {
         if self.status == status && self.reason == reason {
-            self.clone()
+            self.copy_into(dst);
         } else {
-            Condition {
-                status,
-                reason: reason.to_string(),
-                age: SimDuration::ZERO,
-            }
+            dst.status = status;
+            set_str(&mut dst.reason, reason);
+            dst.age = SimDuration::ZERO;
         }
     }
 }
@@ -352,8 +366,46 @@ impl ResolvedSettings {
 /// One `ReconcileKind` pass over `input` (knative-kpa spec §7): `scaler.scale`, the SKS mode and activator
 /// count, the Metric, and `computeStatus`. Pure: the caller applies the patch and requeues.
 pub fn reconcile_pass(input: &PassInput) -> PassOutput {
-    let s = ResolvedSettings::resolve(input);
-    let active_in = input.active.clone().unwrap_or_else(Condition::fresh);
+    let mut out = PassOutput::empty();
+    reconcile_pass_into(input, &ResolvedSettings::resolve(input), &mut out);
+    out
+}
+
+impl PassOutput {
+    /// An output to pass to [`reconcile_pass_into`], which overwrites every field.
+    pub fn empty() -> Self {
+        PassOutput {
+            scale_want: None,
+            deployment_patch: None,
+            requeue_after: Vec::new(),
+            activator_probe_called: false,
+            async_probe_offered: false,
+            sks_action: SksAction::None,
+            sks_mode: SksMode::Proxy,
+            num_activators: 2,
+            metric: None,
+            active: Condition::fresh(),
+            scale_target_initialized: Condition::fresh(),
+            sks_ready: Condition::fresh(),
+            desired_scale: None,
+            actual_scale: 0,
+            service_name: String::new(),
+        }
+    }
+}
+
+/// [`reconcile_pass`] with the settings `s` already resolved from `input` (they change only with the
+/// reachability), writing into `out` (whatever it held: every field is overwritten, its buffers reused),
+/// so a driver running a pass every other second allocates nothing.
+pub fn reconcile_pass_into(input: &PassInput, s: &ResolvedSettings, out: &mut PassOutput) {
+    let fresh;
+    let active_in = match &input.active {
+        Some(c) => c,
+        None => {
+            fresh = Condition::fresh();
+            &fresh
+        }
+    };
     let sti_in = match input.scale_target_initialized {
         Some(status) => Condition {
             status,
@@ -362,24 +414,18 @@ pub fn reconcile_pass(input: &PassInput) -> PassOutput {
         },
         None => Condition::fresh(),
     };
-    let mut out = PassOutput {
-        scale_want: None,
-        deployment_patch: None,
-        requeue_after: Vec::new(),
-        activator_probe_called: false,
-        async_probe_offered: false,
-        sks_action: SksAction::None,
-        sks_mode: SksMode::Proxy,
-        num_activators: 2,
-        metric: None,
-        // `compute_status` always sets it.
-        active: Condition::fresh(),
-        scale_target_initialized: sti_in.clone(),
-        sks_ready: Condition::fresh(),
-        desired_scale: input.desired_scale,
-        actual_scale: 0,
-        service_name: input.service_name.clone(),
-    };
+    out.scale_want = None;
+    out.deployment_patch = None;
+    out.requeue_after.clear();
+    out.activator_probe_called = false;
+    out.async_probe_offered = false;
+    out.sks_action = SksAction::None;
+    out.sks_mode = SksMode::Proxy;
+    out.num_activators = 2;
+    // `compute_status` always sets `active`.
+    sti_in.copy_into(&mut out.scale_target_initialized);
+    out.desired_scale = input.desired_scale;
+    out.actual_scale = 0;
     let sks_ready_status;
     let (want, ready) = match input
         .sks
@@ -388,6 +434,8 @@ pub fn reconcile_pass(input: &PassInput) -> PassOutput {
     {
         None => {
             // The private service does not exist yet: only make sure the SKS does, in Proxy mode.
+            out.metric = None;
+            set_str(&mut out.service_name, &input.service_name);
             out.sks_action = match &input.sks {
                 None => SksAction::Create,
                 Some(k) if (k.mode, k.num_activators) != (SksMode::Proxy, 2) => SksAction::Update,
@@ -397,7 +445,7 @@ pub fn reconcile_pass(input: &PassInput) -> PassOutput {
             (-1, 0)
         }
         Some(sks) => {
-            let want = scale(input, &s, &active_in, &sti_in, sks, &mut out);
+            let want = scale(input, s, active_in, &sti_in, sks, out);
             out.scale_want = Some(want);
             let mode = if want == -1 && active_in.status == CondStatus::False {
                 SksMode::Proxy
@@ -427,25 +475,29 @@ pub fn reconcile_pass(input: &PassInput) -> PassOutput {
             } else {
                 CondStatus::Unknown
             };
-            out.service_name.clone_from(&sks.service_name);
-            out.metric = Some(MetricSpec {
-                scrape_target: if s.target_burst_capacity == -1.0 {
-                    String::new()
-                } else {
-                    sks.private_service_name.clone()
-                },
-                stable_window: s.stable_window,
-                panic_window: s.panic_window(input.config.panic_window_percentage),
+            set_str(&mut out.service_name, &sks.service_name);
+            let metric = out.metric.get_or_insert_with(|| MetricSpec {
+                scrape_target: String::new(),
+                stable_window: SimDuration::ZERO,
+                panic_window: SimDuration::ZERO,
             });
+            if s.target_burst_capacity == -1.0 {
+                metric.scrape_target.clear();
+            } else {
+                set_str(&mut metric.scrape_target, &sks.private_service_name);
+            }
+            metric.stable_window = s.stable_window;
+            metric.panic_window = s.panic_window(input.config.panic_window_percentage);
             (want, ready)
         }
     };
-    out.sks_ready = match sks_ready_status {
-        CondStatus::True => out.sks_ready.mark(CondStatus::True, ""),
-        _ => out.sks_ready.mark(CondStatus::Unknown, "NotReady"),
+    // The SKSReady condition starts fresh on every pass.
+    let (status, reason) = match sks_ready_status {
+        CondStatus::True => (CondStatus::True, ""),
+        _ => (CondStatus::Unknown, "NotReady"),
     };
-    compute_status(&s, want, ready, &active_in, &sti_in, &mut out);
-    out
+    Condition::fresh().mark_into(status, reason, &mut out.sks_ready);
+    compute_status(s, want, ready, active_in, &sti_in, out);
 }
 
 /// `scaler.scale`: bounds, initial scale and the scale-to-zero sequence; returns `want` (−1 = leave the
@@ -558,28 +610,30 @@ fn compute_status(
         s.min.max(s.initial)
     };
     if ready >= min_ready && !out.service_name.is_empty() {
-        out.scale_target_initialized = sti.mark(CondStatus::True, "");
+        sti.mark_into(CondStatus::True, "", &mut out.scale_target_initialized);
     }
     let activating = active.status == CondStatus::Unknown;
     let inactive = active.status == CondStatus::False;
-    out.active = if want == 0 || min_ready == 0 {
+    let (status, reason) = if want == 0 || min_ready == 0 {
         let reason = if activating && min_ready > 0 {
             "TimedOut"
         } else {
             "NoTraffic"
         };
-        active.mark(CondStatus::False, reason)
+        (CondStatus::False, reason)
     } else if ready < min_ready {
         if want > 0 || !inactive {
-            active.mark(CondStatus::Unknown, "Queued")
+            (CondStatus::Unknown, "Queued")
         } else {
-            active.mark(CondStatus::False, "NoTraffic")
+            (CondStatus::False, "NoTraffic")
         }
     } else if want > 0 || !inactive {
-        active.mark(CondStatus::True, "")
+        (CondStatus::True, "")
     } else {
-        active.clone()
+        active.copy_into(&mut out.active);
+        return;
     };
+    active.mark_into(status, reason, &mut out.active);
 }
 
 #[cfg(test)]

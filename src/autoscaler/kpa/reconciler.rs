@@ -21,8 +21,8 @@
 //! decisions); the probe's 1 s retry cadence is the fixed `probe_delay`.
 
 use super::reconcile_pass::{
-    reconcile_pass, CondStatus, Condition, PassConfig, PassInput, PassOutput, PodCounts,
-    ProbeResult, Reachability, SksAction, SksState,
+    reconcile_pass_into, set_str, CondStatus, Condition, PassConfig, PassInput, PassOutput,
+    PodCounts, ProbeResult, Reachability, ResolvedSettings, SksAction, SksState,
 };
 use crate::time::{SimDuration, SimTime};
 use std::collections::BTreeMap;
@@ -137,10 +137,15 @@ pub struct KpaReconciler {
     /// Deployment spec.replicas as last patched.
     replicas: u32,
     requeue_at: Option<SimTime>,
-    last_pass: Option<PassOutput>,
+    /// The last pass's output (meaningful once `passed`), overwritten in place by the next.
+    last_pass: PassOutput,
+    passed: bool,
     /// The last pass's input, refilled in place by the next (a pass runs every other second per revision;
     /// rebuilding it each time cost a clone of the config and a few strings).
     input: Option<PassInput>,
+    /// The pass settings resolved from the input's config and annotations, which change only with the
+    /// reachability (`None` until the first pass and after a reachability change).
+    resolved: Option<ResolvedSettings>,
 }
 
 impl KpaReconciler {
@@ -155,8 +160,10 @@ impl KpaReconciler {
             sks: None,
             replicas: initial_replicas,
             requeue_at: None,
-            last_pass: None,
+            last_pass: PassOutput::empty(),
+            passed: false,
             input: None,
+            resolved: None,
         }
     }
 
@@ -195,14 +202,17 @@ impl KpaReconciler {
             }),
             replicas,
             requeue_at: None,
-            last_pass: None,
+            last_pass: PassOutput::empty(),
+            passed: false,
             input: None,
+            resolved: None,
         }
     }
 
     /// Whether a route references the revision (the PodAutoscaler's reachability).
     pub fn set_reachable(&mut self, reachable: bool) {
         self.settings.reachable = reachable;
+        self.resolved = None;
     }
 
     pub fn sks_mode(&self) -> SksMode {
@@ -224,7 +234,7 @@ impl KpaReconciler {
     }
     /// The last pass's full output (for tests and diagnostics).
     pub fn last_pass(&self) -> Option<&PassOutput> {
-        self.last_pass.as_ref()
+        self.passed.then_some(&self.last_pass)
     }
     /// Whether the PodAutoscaler is at rest at zero: Inactive (`NoTraffic`) since before the last pass, the
     /// Deployment at 0, the SKS in Proxy mode with the activator probed in the path, and the last pass
@@ -234,9 +244,10 @@ impl KpaReconciler {
     /// the same output and leaves this state as it is (what lets the loop stop calling an idle KPA every
     /// second, see `Scaler::quiescent`).
     pub fn at_rest_at_zero(&self) -> bool {
-        let Some(out) = &self.last_pass else {
+        if !self.passed {
             return false;
-        };
+        }
+        let out = &self.last_pass;
         self.requeue_at.is_none()
             && self.replicas == 0
             && out.scale_want == Some(0)
@@ -304,7 +315,7 @@ impl KpaReconciler {
             }
             _ => ProbeResult::NotInPath,
         };
-        let mut input = self.input.take().unwrap_or_else(|| PassInput {
+        let input = self.input.get_or_insert_with(|| PassInput {
             config: s.config.clone(),
             annotations: s.annotations.clone(),
             container_concurrency: s.container_concurrency,
@@ -328,7 +339,7 @@ impl KpaReconciler {
         match (&mut input.active, &self.active) {
             (Some(c), Some(a)) => {
                 c.status = a.status;
-                c.reason.clone_from(&a.reason);
+                set_str(&mut c.reason, &a.reason);
                 c.age = now.saturating_since(a.since);
             }
             (slot, a) => *slot = a.as_ref().map(|a| a.at(now)),
@@ -364,8 +375,13 @@ impl KpaReconciler {
         };
         input.deployment_replicas = Some(self.replicas as i32);
         input.activator_probe = probe;
-        let out = reconcile_pass(&input);
-        let reason = self.reason(&input, &out);
+        let resolved = self
+            .resolved
+            .get_or_insert_with(|| ResolvedSettings::resolve(input));
+        let out = &mut self.last_pass;
+        reconcile_pass_into(input, resolved, out);
+        self.passed = true;
+        let reason = Self::reason(self.replicas, input, out);
         let mut apply = None;
         if let Some(n) = out.deployment_patch {
             let n = n.max(0) as u32;
@@ -377,13 +393,14 @@ impl KpaReconciler {
         // A real requeue is processed strictly after the requested delay (the clock moves on while the
         // key waits and is handled), which matters where the pass compares with `>`: the activation
         // timeout.
+        let requeue_at = &mut self.requeue_at;
+        let mut requeue = |at: SimTime| *requeue_at = Some(requeue_at.map_or(at, |t| t.min(at)));
         for after in &out.requeue_after {
-            self.requeue(now + *after + SimDuration(1));
+            requeue(now + *after + SimDuration(1));
         }
         if out.async_probe_offered {
             let k = self.sks.as_ref().expect("the probe needs an SKS");
-            let at = (k.proxy_since + self.settings.probe_delay).max(now + SimDuration(1));
-            self.requeue(at);
+            requeue((k.proxy_since + self.settings.probe_delay).max(now + SimDuration(1)));
         }
         let old_sks = self.sks.take();
         self.sks = Some(match (out.sks_action, old_sks) {
@@ -405,15 +422,13 @@ impl KpaReconciler {
         match &mut self.active {
             Some(t) => {
                 t.status = out.active.status;
-                t.reason.clone_from(&out.active.reason);
+                set_str(&mut t.reason, &out.active.reason);
                 t.since = SimTime(now.0.saturating_sub(out.active.age.0));
             }
             None => self.active = Some(Timed::from(&out.active, now)),
         }
         self.sti = Some(out.scale_target_initialized.status);
         self.desired_scale = out.desired_scale;
-        self.last_pass = Some(out);
-        self.input = Some(input);
         ReconcileOutcome {
             apply,
             sks_mode: self.sks_mode(),
@@ -423,12 +438,8 @@ impl KpaReconciler {
         }
     }
 
-    fn requeue(&mut self, at: SimTime) {
-        self.requeue_at = Some(self.requeue_at.map_or(at, |t| t.min(at)));
-    }
-
     /// Labels the pass's choice for the `scale_reason` column.
-    fn reason(&self, input: &PassInput, out: &PassOutput) -> BoundReason {
+    fn reason(replicas: u32, input: &PassInput, out: &PassOutput) -> BoundReason {
         let decider = input.decider_desired_scale;
         let Some(want) = out.scale_want else {
             return BoundReason::Activating;
@@ -442,7 +453,7 @@ impl KpaReconciler {
             };
         }
         if want == 0 {
-            return if out.deployment_patch.is_none() && self.replicas > 0 {
+            return if out.deployment_patch.is_none() && replicas > 0 {
                 BoundReason::KeepOnePod
             } else {
                 BoundReason::ScaleToZero
