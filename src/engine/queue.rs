@@ -226,7 +226,7 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// Schedules `event` at `time` exactly like [`EventQueue::schedule_uncancellable`] (same priority, same
-    /// order), through ordered lane `lane` (< [`ORDERED_LANES`]): for one stream of events whose times
+    /// order), through ordered lane `lane` (< [`ORDERED_LANES`]; any other value means no lane): for one stream of events whose times
     /// mostly do not decrease, such as the next arrival of a traffic source or a hop after a constant
     /// delay. The entry is appended to the lane when its key is not below the lane's last, which costs no
     /// heap work on the way in or out; otherwise (or at the current instant) it goes where `schedule`
@@ -239,7 +239,8 @@ impl<E: Copy> EventQueue<E> {
         event: E,
     ) -> Result<(), ScheduleError> {
         let entry = self.bare_entry(time, Self::DEFAULT_PRIORITY, event)?;
-        if entry.time() == self.now {
+        // A lane past the last one is no lane: the entry takes the ordinary path.
+        if entry.time() == self.now || lane >= ORDERED_LANES {
             self.insert(entry);
             return Ok(());
         }

@@ -132,7 +132,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => prop_oneof![Just(0u64), 0..5u64, 0..1_000u64].prop_map(Op::Timer),
         3 => (prop_oneof![Just(0u64), 0..5u64, 0..1_000u64], 0..3u8)
             .prop_map(|(d, p)| Op::Fixed(d, p)),
-        4 => (0..ORDERED_LANES, prop_oneof![Just(0u64), 0..5u64, 0..1_000u64, 500..600u64])
+        4 => (0..ORDERED_LANES + 1, prop_oneof![Just(0u64), 0..5u64, 0..1_000u64, 500..600u64])
             .prop_map(|(l, d)| Op::Ordered(l, d)),
         2 => any::<usize>().prop_map(Op::Cancel),
         3 => Just(Op::Pop),
