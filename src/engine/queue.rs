@@ -128,7 +128,7 @@ pub struct EventQueue<E> {
     ordered: [VecDeque<Entry<E>>; ORDERED_LANES],
     /// Front keys of the timer heap (index 0) and of the ordered lanes (1..), `u128::MAX` when empty.
     side_fronts: [u128; 1 + ORDERED_LANES],
-    /// The smallest of `side_fronts` and which container holds it; kept in step by [`Self::sync_side_min`].
+    /// The smallest of `side_fronts` and which container holds it; kept in step by [`Self::pick_side_min`].
     side_min: u128,
     side_source: Source,
     /// Entries at the current time, sorted (see the module docs).
@@ -220,8 +220,7 @@ impl<E: Copy> EventQueue<E> {
         self.timers.push(entry);
         let last = self.timers.len() - 1;
         sift_up(&mut self.timers, last);
-        self.side_fronts[0] = self.timers[0].key();
-        self.pick_side_min();
+        self.timer_top_changed();
         Ok(id)
     }
 
@@ -418,8 +417,7 @@ impl<E: Copy> EventQueue<E> {
             Source::Heap => pop_heap(&mut self.heap)?,
             Source::Timer => {
                 let e = pop_heap(&mut self.timers)?;
-                self.side_fronts[0] = self.timers.first().map_or(u128::MAX, Entry::key);
-                self.pick_side_min();
+                self.timer_top_changed();
                 e
             }
             Source::Ordered(i) => {
@@ -441,14 +439,19 @@ impl<E: Copy> EventQueue<E> {
         Some((time, entry.event))
     }
 
-    /// Recomputes the side minimum after the timer heap's top changed (or anything, after a compaction).
+    /// Refreshes the timer heap's front key and the side minimum after the timer heap's top changed.
     #[inline]
-    fn sync_side_min(&mut self) {
+    fn timer_top_changed(&mut self) {
         self.side_fronts[0] = self.timers.first().map_or(u128::MAX, Entry::key);
+        self.pick_side_min();
+    }
+
+    /// Recomputes every side front and the side minimum (after a compaction).
+    fn sync_side_min(&mut self) {
         for (i, lane) in self.ordered.iter().enumerate() {
             self.side_fronts[1 + i] = lane.front().map_or(u128::MAX, Entry::key);
         }
-        self.pick_side_min();
+        self.timer_top_changed();
     }
 
     /// The side minimum from the cached front keys.
@@ -515,8 +518,7 @@ impl<E: Copy> EventQueue<E> {
         // With many services some cancelled wake-up nearly always waits deep in the heap, so this runs
         // on most pops: the side minimum is refreshed only when the timer heap's top actually changed.
         if timers_changed {
-            self.side_fronts[0] = self.timers.first().map_or(u128::MAX, Entry::key);
-            self.pick_side_min();
+            self.timer_top_changed();
         }
     }
 
