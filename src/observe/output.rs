@@ -300,13 +300,24 @@ pub trait TimeseriesSink {
     fn pod_engine(&mut self, _sample: &super::llm::PodEngineSample) -> std::io::Result<()> {
         Ok(())
     }
+    /// Whether this sink reads a row's per-second latency percentiles (`latency_p50_ms` and the others).
+    /// A sink that answers `false` may get them empty: the run then keeps no list of the second's
+    /// latencies, which saves a push per response and a selection per second. Nothing else in the row or
+    /// the summary changes (the summary's percentiles come from the run's own histogram).
+    fn reads_latency_percentiles(&self) -> bool {
+        true
+    }
 }
 
-/// Discards rows (sweeps that only need the summary).
+/// Discards rows (sweeps that only need the summary). Its rows carry no per-second latency percentiles
+/// (see [`TimeseriesSink::reads_latency_percentiles`]).
 pub struct NoTimeseries;
 impl TimeseriesSink for NoTimeseries {
     fn row(&mut self, _row: &SecondRow) -> std::io::Result<()> {
         Ok(())
+    }
+    fn reads_latency_percentiles(&self) -> bool {
+        false
     }
 }
 

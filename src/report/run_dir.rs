@@ -44,6 +44,10 @@ impl<S: TimeseriesSink> TimeseriesSink for HookSink<'_, '_, S> {
         }
     }
 
+    fn reads_latency_percentiles(&self) -> bool {
+        self.on_row.is_some() || self.inner.reads_latency_percentiles()
+    }
+
     fn row(&mut self, row: &SecondRow) -> std::io::Result<()> {
         if let Some(f) = self.on_row.as_mut() {
             f(row)?;

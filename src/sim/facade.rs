@@ -89,6 +89,9 @@ impl TimeseriesSink for Tee<'_> {
     fn pod_engine(&mut self, s: &crate::observe::llm::PodEngineSample) -> std::io::Result<()> {
         self.inner.pod_engine(s)
     }
+    fn reads_latency_percentiles(&self) -> bool {
+        self.inner.reads_latency_percentiles()
+    }
     fn row(&mut self, row: &SecondRow) -> std::io::Result<()> {
         self.inner.row(row)?;
         match self.last {
@@ -483,6 +486,56 @@ traffic: {kind: piecewise, points: [{at: 0s, rate: 5}, {at: 15s, rate: 60}, {at:
             .unwrap();
         assert_eq!(csv_of(&direct.0), csv_of(&via.0));
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_sink_that_skips_percentiles_changes_nothing_else() {
+        use crate::observe::output::NoTimeseries;
+        /// Collects rows but says it does not read their latency percentiles.
+        #[derive(Default)]
+        struct NoPercentiles(Vec<SecondRow>);
+        impl TimeseriesSink for NoPercentiles {
+            fn row(&mut self, row: &SecondRow) -> std::io::Result<()> {
+                self.0.push(row.clone());
+                Ok(())
+            }
+            fn reads_latency_percentiles(&self) -> bool {
+                false
+            }
+        }
+        let run = |sink: &mut dyn TimeseriesSink| {
+            Simulation::from_str(SCENARIO, "s.yaml", &[], None)
+                .unwrap()
+                .run(sink)
+                .unwrap()
+        };
+        let mut full = CollectTimeseries::default();
+        let with = run(&mut full);
+        let mut bare = NoPercentiles::default();
+        let without = run(&mut bare);
+        let discarded = run(&mut NoTimeseries);
+        let json = |s: &RunSummary| {
+            let mut v = serde_json::to_value(s).unwrap();
+            v["wall_time_s"] = serde_json::Value::Null;
+            v
+        };
+        assert_eq!(json(&with), json(&without));
+        assert_eq!(json(&with), json(&discarded));
+        assert_eq!(full.0.len(), bare.0.len());
+        let mut rows_with_latency = 0;
+        for (a, b) in full.0.iter().zip(&bare.0) {
+            let mut a = a.clone();
+            if a.latency_p99_ms.is_some() {
+                rows_with_latency += 1;
+            }
+            assert_eq!(b.latency_p50_ms, None);
+            assert_eq!(b.latency_p99_ms, None);
+            a.latency_p50_ms = None;
+            a.latency_p95_ms = None;
+            a.latency_p99_ms = None;
+            assert_eq!(csv_of(&[a]), csv_of(std::slice::from_ref(b)));
+        }
+        assert!(rows_with_latency >= 25, "{rows_with_latency}");
     }
 
     #[test]

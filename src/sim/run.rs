@@ -178,6 +178,8 @@ impl Sim {
                 let next = now + SimDuration::from_secs(1);
                 if next <= self.end {
                     self.schedule_tick(next);
+                } else {
+                    self.next_tick = SimTime::MAX;
                 }
             }
         }
@@ -257,6 +259,15 @@ impl Stepper {
             return Ok(true);
         }
         let sim = &mut self.sim;
+        sim.second.keep_latencies = sink.reads_latency_percentiles();
+        // Never while a log records each answer's event. Where a step stops does not matter: between
+        // ticks a caller sees only the rows already written and the clock, so a stepped run handles the
+        // same events as a whole one.
+        sim.answer_horizon = if log.is_some() {
+            SimTime::ZERO
+        } else {
+            sim.end
+        };
         loop {
             let end = sim.end;
             let (now, event) = match sim.queue.pop_if(|t| t > end || t <= until) {

@@ -216,7 +216,11 @@ pub(crate) struct SecondCounters {
     pub(crate) completions: u64,
     pub(crate) failures: u64,
     pub(crate) cold_completions: u64,
+    /// This second's latencies (µs) for the row's percentiles; left empty when the sink does not read
+    /// them (`keep_latencies`, set from [`crate::observe::output::TimeseriesSink::reads_latency_percentiles`]
+    /// whenever the run steps).
     pub(crate) latencies_us: Vec<u64>,
+    pub(crate) keep_latencies: bool,
     /// KV cache preemptions, all pods.
     pub(crate) preemptions: u64,
 }
@@ -323,6 +327,12 @@ pub(crate) struct Sim {
     pub(crate) ready_ns: u128,
     /// The end of the last row written: rows cover `[last_row_at, now]` back to back.
     pub(crate) last_row_at: SimTime,
+    /// When the next 1 s tick is due (`SimTime::MAX` once none is left).
+    pub(crate) next_tick: SimTime,
+    /// An answer reaching its client before this time, and before `next_tick`, is taken when it leaves
+    /// the pod (see `Sim::respond`): the end of the run, or zero while a request log wants every answer
+    /// as an event.
+    pub(crate) answer_horizon: SimTime,
     pub(crate) max_ready: u32,
     pub(crate) max_desired: u32,
     /// The most requests any pod has executed at once (never above containerConcurrency when it is set).
@@ -377,9 +387,14 @@ impl Sim {
                 .slo
                 .as_ref()
                 .map(|s| crate::observe::slo::SloTracker::new(s, end)),
-            second: SecondCounters::default(),
+            second: SecondCounters {
+                keep_latencies: true,
+                ..SecondCounters::default()
+            },
             ready_ns: 0,
             last_row_at: SimTime::ZERO,
+            next_tick: SimTime::MAX,
+            answer_horizon: SimTime::ZERO,
             max_ready: 0,
             max_desired: 0,
             max_pod_concurrency: 0,
@@ -455,6 +470,7 @@ impl Sim {
     /// The tick has its own priority class, so the tick at `t` runs before every other event at `t` whenever
     /// that was scheduled, and row `t` covers exactly `[t - 1 s, t)`.
     pub(crate) fn schedule_tick(&mut self, at: SimTime) {
+        self.next_tick = at;
         self.queue
             .schedule_uncancellable_with_priority(at, TICK_PRIORITY, Event::Tick)
             .expect("ticks are scheduled in the future");

@@ -220,19 +220,32 @@ impl RateProfile {
     }
 }
 
-/// A non-homogeneous Poisson process over `[start, end)` following a [`RateProfile`].
+/// A non-homogeneous Poisson process over `[start, end)` following a [`RateProfile`], by thinning: candidates
+/// at the profile's bound, each kept with probability rate / bound.
 pub struct NhppSource {
     profile: RateProfile,
     now: SimTime,
     end: SimTime,
+    /// A rate the profile never goes below (0 when none is known): a candidate whose scaled uniform
+    /// falls under it is kept without evaluating the profile. The rate is then at least as large in
+    /// floating point too, so the outcome (and every draw) is the one the full test gives.
+    floor: f64,
 }
 
 impl NhppSource {
     pub fn new(profile: RateProfile, start: SimTime, end: SimTime) -> Self {
+        let floor = match &profile {
+            // `amplitude * sin` rounds to no less than `-|amplitude|`, and adding `mean` keeps the order.
+            RateProfile::Sine {
+                mean, amplitude, ..
+            } => (mean - amplitude.abs()).max(0.0),
+            _ => 0.0,
+        };
         NhppSource {
             profile,
             now: start,
             end,
+            floor,
         }
     }
 }
@@ -256,7 +269,8 @@ impl ArrivalSource for NhppSource {
                 continue;
             }
             self.now = candidate;
-            if rng.random::<f64>() * bound < self.profile.rate_at(candidate) {
+            let scaled = rng.random::<f64>() * bound;
+            if scaled < self.floor || scaled < self.profile.rate_at(candidate) {
                 return Ok(Some(Arrival::plain(candidate)));
             }
         }
@@ -343,5 +357,64 @@ mod tests {
         let (before, total) = count_in(&mut src, &mut rng, 0, 30);
         assert_eq!(before, 0);
         assert!((400..=600).contains(&total), "total {total}");
+    }
+
+    /// Thinning with the full test on every candidate: what `NhppSource` did before its floor.
+    fn thinned_without_floor(
+        profile: &RateProfile,
+        end: SimTime,
+        rng: &mut SimRng,
+    ) -> Vec<SimTime> {
+        let mut out = Vec::new();
+        let mut now = SimTime::ZERO;
+        while now < end {
+            let (bound, until) = profile.bound_from(now);
+            let until = until.min(end);
+            if bound <= 0.0 {
+                now = until;
+                continue;
+            }
+            let unit_exp: f64 = Exp1.sample(rng);
+            let candidate = now + SimDuration::from_secs_f64(unit_exp / bound);
+            if candidate >= until {
+                now = until;
+                continue;
+            }
+            now = candidate;
+            if rng.random::<f64>() * bound < profile.rate_at(candidate) {
+                out.push(candidate);
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// The floor only skips evaluating the sine: the arrivals (and so every later draw) are the same.
+        #[test]
+        fn the_sine_floor_keeps_every_arrival(
+            mean in 0.0f64..200.0,
+            amplitude in -300.0f64..300.0,
+            period_s in 1u64..600,
+            phase_s in 0u64..600,
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let profile = RateProfile::Sine {
+                mean,
+                amplitude,
+                period: SimDuration::from_secs(period_s),
+                phase: SimDuration::from_secs(phase_s),
+            };
+            let end = SimTime::from_secs(30);
+            let mut rng = SimRng::seed_from_u64(seed);
+            let expected = thinned_without_floor(&profile, end, &mut rng);
+            let mut src = NhppSource::new(profile, SimTime::ZERO, end);
+            let mut rng = SimRng::seed_from_u64(seed);
+            let mut got = Vec::new();
+            while let Some(a) = src.next_arrival(&mut rng).unwrap() {
+                got.push(a.at);
+            }
+            proptest::prop_assert_eq!(got, expected);
+        }
     }
 }

@@ -1,0 +1,78 @@
+//! An open-loop answer that reaches its client before the next 1 s tick is taken when it leaves the pod,
+//! without an event of its own (`Sim::respond`). A request log makes every answer an event again (it
+//! records each one as its event is handled), so a run with a log is the reference: over random
+//! scenarios (path delays constant, random or zero; KPA or fixed pods; an SLO window; traffic up to the
+//! end of the run) the rows and the summary must be the same, except that the run without a log
+//! handles fewer events.
+
+mod common;
+
+use common::KeepRequests;
+use podscale::observe::output::{CollectTimeseries, CsvTimeseries, RunSummary, TimeseriesSink};
+use podscale::Simulation;
+use proptest::prelude::*;
+
+fn csv(rows: &CollectTimeseries) -> String {
+    let mut out = CsvTimeseries::new(Vec::new()).unwrap();
+    for row in &rows.0 {
+        out.row(row).unwrap();
+    }
+    String::from_utf8(out.into_inner()).unwrap()
+}
+
+fn without_events(summary: &RunSummary) -> serde_json::Value {
+    let mut v = serde_json::to_value(summary).unwrap();
+    v["events_processed"] = serde_json::Value::Null;
+    v["wall_time_s"] = serde_json::Value::Null;
+    v
+}
+
+const DELAYS: [&str; 4] = ["0s", "1ms", "3ms", "{dist: exponential, mean: 2ms}"];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn answers_without_events_change_no_output(
+        seed in 0u64..1_000,
+        rate in 5.0f64..150.0,
+        client in 0usize..4,
+        ingress in 0usize..4,
+        network in 0usize..4,
+        kpa in any::<bool>(),
+        cc in 1u32..5,
+        slo_window_s in 1u64..8,
+        cooldown_s in 0u64..3,
+    ) {
+        let autoscaler = if kpa {
+            "{class: kpa, config: {stable-window: 6s}}"
+        } else {
+            "{class: fixed, replicas: 3}"
+        };
+        let text = format!(
+            "name: answers\nduration: 25s\ncooldown: {cooldown_s}s\nseed: {seed}\n\
+             autoscaler: {autoscaler}\n\
+             service: {{containerConcurrency: {cc}}}\n\
+             pod: {{cold_start: 1s, service_time: {{dist: lognormal, median: 60ms, sigma: 0.5}}}}\n\
+             request_path: {{client: {}, ingress: {}, network: {}}}\n\
+             traffic: {{kind: poisson, rate: {rate}}}\n\
+             output: {{slo: {{p99_ms: 150, window: {slo_window_s}s}}}}\n",
+            DELAYS[client], DELAYS[ingress], DELAYS[network],
+        );
+        let build = || Simulation::from_str(&text, "answers.yaml", &[], None).unwrap();
+        let mut rows = CollectTimeseries::default();
+        let fast = build().run(&mut rows).unwrap();
+        let mut reference_rows = CollectTimeseries::default();
+        let mut log = KeepRequests::default();
+        let reference = build().run_with_log(&mut reference_rows, &mut log).unwrap();
+
+        prop_assert_eq!(csv(&rows), csv(&reference_rows));
+        prop_assert_eq!(without_events(&fast), without_events(&reference));
+        let answered = reference.requests.completed + reference.requests.failed;
+        prop_assert!(answered > 0);
+        prop_assert_eq!(log.0.len() as u64, answered);
+        // At most one event saved per answer, and most answers land before the next tick.
+        let saved = reference.events_processed - fast.events_processed;
+        prop_assert!(saved <= answered, "saved {} of {} answers", saved, answered);
+        prop_assert!(saved * 2 > answered, "saved {} of {} answers", saved, answered);
+    }
+}
