@@ -179,6 +179,19 @@ impl<E: Copy> EventQueue<E> {
         self.now
     }
 
+    /// Moves the clock to `time` for a caller that handles, without queueing it, an event due at `time`
+    /// that would have been the next one popped. Returns `false`, changing nothing, when `time` is before
+    /// the clock or a queued event is due before `time`. Events due exactly at `time` stay queued: the
+    /// caller must know they would have come after the event it handles (scheduled after it, with the
+    /// same or a later priority class).
+    pub fn advance_to(&mut self, time: SimTime) -> bool {
+        if time < self.now || self.peek_time().is_some_and(|next| next < time) {
+            return false;
+        }
+        self.now = time;
+        true
+    }
+
     /// Number of events delivered by [`EventQueue::pop`] so far.
     pub fn events_processed(&self) -> u64 {
         self.popped

@@ -16,6 +16,15 @@ use crate::sim::world::*;
 use crate::time::{SimDuration, SimTime};
 use crate::traffic::RequestAttrs;
 
+/// A request just sent (see [`Sim::send_to`]): when it reaches the ingress, and whether its trip is left to
+/// [`Sim::reach_ingress`] instead of already queued.
+#[must_use = "a sent request must be handed to `Sim::reach_ingress`"]
+pub(crate) struct Sent {
+    id: RequestId,
+    at: SimTime,
+    next_up: bool,
+}
+
 impl Sim {
     /// The client, ingress and network delays of one way, drawn from the request's key.
     pub(crate) fn one_way_delay(&self, rv: RevisionId, key: DrawKey, way: Draw) -> SimDuration {
@@ -29,19 +38,22 @@ impl Sim {
         a.sample(rng) + b.sample(rng) + c.sample(rng)
     }
 
-    pub(crate) fn send(&mut self, now: SimTime, client: u32, attrs: RequestAttrs) {
+    /// Sends a request of the world's own traffic (see [`Sim::send_to`]).
+    pub(crate) fn send(&mut self, now: SimTime, client: u32, attrs: RequestAttrs) -> Sent {
         let rv = self.route(&attrs);
-        self.send_to(now, rv, client, attrs);
+        self.send_to(now, rv, client, attrs)
     }
 
-    /// Sends a request of revision `rv`'s own traffic.
+    /// Sends a request of revision `rv`'s own traffic. Its trip to the ingress is either queued here or,
+    /// when nothing else is due before it gets there, left to the caller: the caller schedules what its
+    /// source sends next, then hands the result to [`Sim::reach_ingress`].
     pub(crate) fn send_to(
         &mut self,
         now: SimTime,
         rv: RevisionId,
         client: u32,
         attrs: RequestAttrs,
-    ) {
+    ) -> Sent {
         let rv = self.entry_revision(rv);
         let key = self.revisions[rv.index()].draw_keys.next_key();
         let request = Request::sent_at(now, rv, client, attrs, key);
@@ -55,7 +67,33 @@ impl Sim {
             self.revisions[rv.index()].stats.arrival();
         }
         let delay = self.one_way_delay(rv, key, Draw::PathIn);
-        self.at_in_order(now + delay, OrderedLane::ToIngress, Event::AtIngress(id));
+        let at = now + delay;
+        // Nothing due before the request reaches the ingress (and nothing at that very time, which
+        // would come first): unless the caller's next arrival is earlier, its `AtIngress` event would be
+        // the next one handled, so `reach_ingress` may handle it at once instead.
+        let next_up = self.hop_shortcuts
+            && at <= self.end
+            && self.queue.peek_time().is_none_or(|next| next > at);
+        if !next_up {
+            self.at_in_order(at, OrderedLane::ToIngress, Event::AtIngress(id));
+        }
+        Sent { id, at, next_up }
+    }
+
+    /// Completes [`Sim::send_to`] after the caller scheduled its source's next arrival: a request whose
+    /// `AtIngress` event would be the next one handled (nothing due before it, the new arrival included;
+    /// an event due at the same time was scheduled after it, so comes after it) reaches the ingress now,
+    /// with the clock moved to that time, as the event would have. Otherwise its event is queued. Every
+    /// output is the one the event gives; the run handles one event fewer (`events_processed`).
+    pub(crate) fn reach_ingress(&mut self, sent: Sent) {
+        if !sent.next_up {
+            return;
+        }
+        if self.queue.advance_to(sent.at) {
+            self.at_ingress(sent.at, sent.id);
+        } else {
+            self.at_in_order(sent.at, OrderedLane::ToIngress, Event::AtIngress(sent.id));
+        }
     }
 
     /// Puts `request` in a free slot of the request slab (bumping the slot's generation).
@@ -143,7 +181,8 @@ impl Sim {
     /// `events_processed` counts handled events).
     #[inline]
     fn answer_now(&self, at: SimTime, client: u32) -> bool {
-        at < self.next_tick
+        self.hop_shortcuts
+            && at < self.next_tick
             && at < self.answer_horizon
             && client == OPEN_LOOP
             && self.calls.is_none()

@@ -335,6 +335,13 @@ impl Simulation {
         Ok(done)
     }
 
+    /// Every hop as an event of its own (the reference the shortcuts are checked against).
+    #[cfg(test)]
+    pub(crate) fn every_hop_an_event(mut self) -> Self {
+        self.stepper.every_hop_an_event();
+        self
+    }
+
     /// Runs to the end, streaming the remaining rows to `sink`, and returns the summary (`wall_time_s` is 0:
     /// the caller measures wall time).
     pub fn run(mut self, sink: &mut dyn TimeseriesSink) -> Result<RunSummary, SimulationError> {

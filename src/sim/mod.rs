@@ -49,6 +49,8 @@
 
 pub(crate) mod config;
 mod facade;
+#[cfg(test)]
+mod hop_shortcut_tests;
 pub(crate) mod request_log;
 mod revision;
 mod run;

@@ -123,12 +123,19 @@ impl Sim {
     ) -> Result<(), SimError> {
         match event {
             Event::OpenArrival => {
-                if let Some(arrival) = self.pending_arrival.take() {
-                    self.send(now, OPEN_LOOP, arrival.attrs);
-                }
+                let sent = self
+                    .pending_arrival
+                    .take()
+                    .map(|arrival| self.send(now, OPEN_LOOP, arrival.attrs));
                 self.fetch_open_arrival()?;
+                if let Some(sent) = sent {
+                    self.reach_ingress(sent);
+                }
             }
-            Event::ClientSend(client) => self.send(now, client, RequestAttrs::default()),
+            Event::ClientSend(client) => {
+                let sent = self.send(now, client, RequestAttrs::default());
+                self.reach_ingress(sent);
+            }
             Event::ServiceArrival(rv) => self.service_arrival(now, rv)?,
             Event::AtIngress(req) => self.at_ingress(now, req),
             Event::ServiceDone(req) => self.service_done(now, req),
@@ -199,6 +206,12 @@ pub(crate) struct Stepper {
 }
 
 impl Stepper {
+    /// Every hop as an event of its own (the reference the shortcuts are checked against).
+    #[cfg(test)]
+    pub(crate) fn every_hop_an_event(&mut self) {
+        self.sim.hop_shortcuts = false;
+    }
+
     pub(crate) fn new(cfg: SimConfig, traffic: Traffic) -> Result<Self, SimError> {
         let mut sim = Sim::new(cfg, traffic);
         sim.start()?;

@@ -179,10 +179,15 @@ impl Sim {
     }
 
     pub(crate) fn service_arrival(&mut self, now: SimTime, rv: RevisionId) -> Result<(), SimError> {
-        if let Some(arrival) = self.revisions[rv.index()].pending_arrival.take() {
-            self.send_to(now, rv, OPEN_LOOP, arrival.attrs);
+        let sent = self.revisions[rv.index()]
+            .pending_arrival
+            .take()
+            .map(|arrival| self.send_to(now, rv, OPEN_LOOP, arrival.attrs));
+        self.fetch_service_arrival(rv)?;
+        if let Some(sent) = sent {
+            self.reach_ingress(sent);
         }
-        self.fetch_service_arrival(rv)
+        Ok(())
     }
 
     /// The `services.csv` / `cluster.csv` rows of a tick (the services' per-tick bookkeeping is in the

@@ -333,6 +333,9 @@ pub(crate) struct Sim {
     /// the pod (see `Sim::respond`): the end of the run, or zero while a request log wants every answer
     /// as an event.
     pub(crate) answer_horizon: SimTime,
+    /// Whether hops may be taken without their events when that changes no output (answers in
+    /// `Sim::respond`, ingress arrivals in `Sim::send_to`); off only to check that claim in tests.
+    pub(crate) hop_shortcuts: bool,
     pub(crate) max_ready: u32,
     pub(crate) max_desired: u32,
     /// The most requests any pod has executed at once (never above containerConcurrency when it is set).
@@ -395,6 +398,7 @@ impl Sim {
             last_row_at: SimTime::ZERO,
             next_tick: SimTime::MAX,
             answer_horizon: SimTime::ZERO,
+            hop_shortcuts: true,
             max_ready: 0,
             max_desired: 0,
             max_pod_concurrency: 0,

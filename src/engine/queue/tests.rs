@@ -28,6 +28,32 @@ fn scheduling_into_the_past_is_an_error() {
 }
 
 #[test]
+fn advancing_the_clock_stops_at_the_next_event() {
+    let mut q = EventQueue::new();
+    q.schedule(SimTime::from_secs(5), 1).unwrap();
+    let cancelled = q.schedule(SimTime::from_secs(2), 0).unwrap();
+    assert!(
+        !q.advance_to(SimTime::from_secs(3)),
+        "an event is due at 2 s"
+    );
+    q.cancel(cancelled);
+    assert!(q.advance_to(SimTime::from_secs(3)));
+    assert_eq!(q.now(), SimTime::from_secs(3));
+    assert!(
+        !q.advance_to(SimTime::from_secs(2)),
+        "the clock never goes back"
+    );
+    assert!(q.schedule(SimTime::from_secs(2), 9).is_err());
+    assert!(
+        q.advance_to(SimTime::from_secs(5)),
+        "an event at the time itself stays queued"
+    );
+    assert!(!q.advance_to(SimTime::from_secs(6)));
+    assert_eq!(q.pop(), Some((SimTime::from_secs(5), 1)));
+    assert_eq!(q.events_processed(), 1);
+}
+
+#[test]
 fn cancellation_skips_only_the_cancelled_event() {
     let mut q = EventQueue::new();
     let a = q.schedule(SimTime::from_secs(1), 'a').unwrap();
