@@ -184,12 +184,26 @@ impl<E: Copy> EventQueue<E> {
     /// the clock or a queued event is due before `time`. Events due exactly at `time` stay queued: the
     /// caller must know they would have come after the event it handles (scheduled after it, with the
     /// same or a later priority class).
+    ///
+    /// Cancelled entries not yet dropped count as due (see [`EventQueue::nothing_queued_before`]), so
+    /// this may refuse where [`EventQueue::peek_time`] would allow; it never allows wrongly.
+    #[inline]
     pub fn advance_to(&mut self, time: SimTime) -> bool {
-        if time < self.now || self.peek_time().is_some_and(|next| next < time) {
+        if time < self.now || !self.nothing_queued_before(time) {
             return false;
         }
         self.now = time;
         true
+    }
+
+    /// Whether every queued entry, cancelled ones included, is due at or after `time`: a cheap,
+    /// read-only lower bound on [`EventQueue::peek_time`] (which first drops cancelled fronts).
+    #[inline(always)]
+    pub fn nothing_queued_before(&self, time: SimTime) -> bool {
+        let lane = self.lane.front().map_or(u128::MAX, Entry::key);
+        let heap = self.heap.first().map_or(u128::MAX, Entry::key);
+        let earliest = lane.min(heap).min(self.side_min);
+        earliest == u128::MAX || (earliest >> 64) as u64 >= time.0
     }
 
     /// Number of events delivered by [`EventQueue::pop`] so far.

@@ -73,7 +73,7 @@ impl Sim {
         // the next one handled, so `reach_ingress` may handle it at once instead.
         let next_up = self.hop_shortcuts
             && at <= self.end
-            && self.queue.peek_time().is_none_or(|next| next > at);
+            && self.queue.nothing_queued_before(at + SimDuration(1));
         if !next_up {
             self.at_in_order(at, OrderedLane::ToIngress, Event::AtIngress(id));
         }

@@ -37,6 +37,11 @@ fn advancing_the_clock_stops_at_the_next_event() {
         "an event is due at 2 s"
     );
     q.cancel(cancelled);
+    assert!(
+        !q.advance_to(SimTime::from_secs(3)),
+        "a cancelled entry still queued counts as due"
+    );
+    assert_eq!(q.peek_time(), Some(SimTime::from_secs(5)));
     assert!(q.advance_to(SimTime::from_secs(3)));
     assert_eq!(q.now(), SimTime::from_secs(3));
     assert!(
