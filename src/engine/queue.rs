@@ -10,7 +10,8 @@
 //!   events whose times do not decrease, such as an open-loop arrival process or a hop after a constant
 //!   delay (`now + d` never decreases while the clock runs forward). An entry is appended when its key is not
 //!   below the lane's last; otherwise it goes to the heap, so the lanes are a fast path that never changes
-//!   the order. With a constant request-path delay, three of a request's four events skip the heap.
+//!   the order. With a constant request-path delay, a request's arrival and hops skip the heap (and the
+//!   simulation often takes the hops without an event at all: see `sim` and [`EventQueue::advance_to`]).
 //! * **4-ary min-heap** for the rest: half the depth of a binary heap, and its four children share a cache
 //!   line or two, so sifting touches fewer lines.
 //! * **A second heap for timers** ([`EventQueue::schedule_timer`]): timeouts that are usually cancelled

@@ -92,6 +92,8 @@ impl Sim {
         if self.queue.advance_to(sent.at) {
             self.at_ingress(sent.at, sent.id);
         } else {
+            // The new arrival is earlier: it is the only entry added since `send_to` found nothing due
+            // by `sent.at`, so queueing the event after it changes no order.
             self.at_in_order(sent.at, OrderedLane::ToIngress, Event::AtIngress(sent.id));
         }
     }
