@@ -107,7 +107,7 @@ fn run(services: usize, duration: &str, rate: f64, zipf: f64) -> Result<(), Stri
         summary.events_processed,
         summary.requests.total as f64 / cpu / 1e6,
         summary.replicas.max_ready,
-        100.0 * skipped.get() as f64 / ticks.max(1.0),
+        100.0 * skipped.load(std::sync::atomic::Ordering::Relaxed) as f64 / ticks.max(1.0),
         mib(before),
         mib(after),
     );

@@ -4,17 +4,16 @@
 use podscale::observe::output::CsvTimeseries;
 use podscale::scenario::{load_str, prepare_services};
 use podscale::sim::{self, MultiOutputs, ServiceRun};
-use std::cell::RefCell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Default)]
-struct Shared(Rc<RefCell<Vec<u8>>>);
+struct Shared(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Shared {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
+        self.0.lock().unwrap().extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -94,10 +93,10 @@ fn run(every_second: bool) -> Outputs {
     summary.wall_time_s = 0.0;
     let out = Outputs {
         timeseries: sink.into_inner(),
-        services: services.0.borrow().clone(),
-        cluster: cluster.0.borrow().clone(),
+        services: services.0.lock().unwrap().clone(),
+        cluster: cluster.0.lock().unwrap().clone(),
         summary: serde_json::to_string_pretty(&summary).unwrap(),
-        skipped: skipped.get(),
+        skipped: skipped.load(std::sync::atomic::Ordering::Relaxed),
     };
     out
 }

@@ -98,11 +98,11 @@ fn a_sweep_over_two_services_varies_both_and_reports_run_totals_and_cost() {
 fn the_facade_writes_per_service_rows_where_asked_and_only_for_several_services() {
     let dir = tempdir("facade");
     let (base, _) = write_files(&dir);
-    let rows = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+    let rows = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
     impl std::io::Write for Shared {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.borrow_mut().extend_from_slice(b);
+            self.0.lock().unwrap().extend_from_slice(b);
             Ok(b.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -120,7 +120,7 @@ fn the_facade_writes_per_service_rows_where_asked_and_only_for_several_services(
         .unwrap()
         .run(&mut NoTimeseries)
         .unwrap();
-    let text = String::from_utf8(rows.borrow().clone()).unwrap();
+    let text = String::from_utf8(rows.lock().unwrap().clone()).unwrap();
     let mut lines = text.lines();
     assert!(lines.next().unwrap().starts_with("service,time_s,"));
     // A row per service per minute (60 s of traffic and 60 s of cooldown).

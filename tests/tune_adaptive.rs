@@ -55,10 +55,40 @@ fn adaptive_search_picks_the_full_grid_s_point_on_the_bundled_sweep() {
         outcome.full_runs,
         outcome.grid_runs
     );
-    // The default ladder (eta 2, 3 rungs) simulates half the grid's time: 1/4 + 2/4 + 1 of the full runs'
-    // worth per surviving share, 72 of 144 full-run equivalents on this sweep.
+    // The default ladder (eta 2, 3 rungs) simulates under half the grid's time, survivors continuing
+    // their runs from the last rung's horizon.
     assert!(outcome.run_equivalents <= 0.5 * outcome.grid_runs as f64);
     assert!(outcome.text().contains("saved"));
+}
+
+#[test]
+fn survivors_continue_their_runs_and_the_outcome_does_not_depend_on_it() {
+    // The bundled sweep, raced twice: continuing every survivor's runs, and with no run kept paused
+    // (every rung starts again from t = 0). A run stepped to a horizon in pieces is the same run, so
+    // the rows and the chosen points are the same; only the simulated time differs, by what the
+    // ladder's plan says.
+    let spec = SweepSpec::load(&root().join("sweeps/kpa-bursty.yaml")).unwrap();
+    let objective = objective_of(&spec);
+    let options = SweepOptions::default();
+    let ladder = Ladder::default();
+    let continued = sweep::race(&spec, &objective, ladder, &options).unwrap();
+    let restarted = sweep::race_pausing(&spec, &objective, ladder, &options, 0).unwrap();
+    assert_eq!(continued.points, restarted.points);
+    assert_eq!(continued.rungs, restarted.rungs);
+    let planned = ladder.cost(spec.point_count(), spec.seeds.len());
+    assert!(
+        (continued.run_equivalents - planned).abs() < 1e-6,
+        "{} vs {planned}",
+        continued.run_equivalents
+    );
+    // Without continuing, each rung costs points x seeds x its horizon.
+    let from_zero: f64 = ladder
+        .plan(spec.point_count(), spec.seeds.len())
+        .iter()
+        .map(|r| (r.points * r.seeds) as f64 / r.shrink as f64)
+        .sum();
+    assert!((restarted.run_equivalents - from_zero).abs() < 1e-6);
+    assert!(continued.run_equivalents < restarted.run_equivalents);
 }
 
 #[test]

@@ -22,11 +22,11 @@ use podscale::scenario::{self, overrides::apply_override, LoadedScenario, Scenar
 use podscale::sim::{AutoscalerMode, CsvRequestLog, SimulationError};
 use podscale::sweep;
 use podscale::Simulation;
-use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Where a scenario (or sweep) comes from.
 pub enum Source {
@@ -142,14 +142,18 @@ fn sim_failure(e: SimulationError) -> Failure {
 /// once the policy has failed.
 struct Watch {
     csv: CsvTimeseries<Vec<u8>>,
-    policy_failed: Option<Rc<Cell<bool>>>,
+    policy_failed: Option<Arc<AtomicBool>>,
 }
 
 const STOP: &str = "podscale-python: the policy failed";
 
 impl TimeseriesSink for Watch {
     fn row(&mut self, row: &SecondRow) -> std::io::Result<()> {
-        if self.policy_failed.as_ref().is_some_and(|f| f.get()) {
+        if self
+            .policy_failed
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+        {
             return Err(std::io::Error::other(STOP));
         }
         self.csv.row(row)
@@ -158,11 +162,14 @@ impl TimeseriesSink for Watch {
 
 /// An in-memory file the simulation writes (it owns a boxed writer) and the caller reads after the run.
 #[derive(Clone, Default)]
-struct Buffer(Rc<RefCell<Vec<u8>>>);
+struct Buffer(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Buffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -172,7 +179,7 @@ impl Write for Buffer {
 
 impl Buffer {
     fn take(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.0.borrow_mut())
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 
@@ -181,7 +188,7 @@ impl Buffer {
 fn simulate(
     sim: Simulation,
     per_request: bool,
-    policy_failed: Option<Rc<Cell<bool>>>,
+    policy_failed: Option<Arc<AtomicBool>>,
 ) -> Result<Outputs, Failure> {
     let io = |e: std::io::Error| Failure::Other(e.to_string());
     let engine = sim.has_llm_engine();
@@ -206,7 +213,11 @@ fn simulate(
         Some(log) => sim.run_with_log(&mut watch, log),
         None => sim.run(&mut watch),
     };
-    if watch.policy_failed.as_ref().is_some_and(|f| f.get()) {
+    if watch
+        .policy_failed
+        .as_ref()
+        .is_some_and(|f| f.load(Ordering::Relaxed))
+    {
         return Err(Failure::Policy);
     }
     let summary = result.map_err(sim_failure)?;
@@ -252,7 +263,7 @@ pub fn run_with_policy<P: ReplicaPolicy + 'static>(
     service: Option<&str>,
 ) -> Result<Outputs, Failure> {
     let loaded = load(source, overrides)?;
-    let failed = Rc::new(Cell::new(false));
+    let failed = Arc::new(AtomicBool::new(false));
     let scaler = AutoscalerMode::Custom(Box::new(PolicyScaler::new(
         policy,
         initial_replicas,

@@ -128,7 +128,7 @@ fn run_policy(
         ));
     }
     let source = source(path, text, base_dir)?;
-    let error = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let error = std::sync::Arc::new(std::sync::Mutex::new(None));
     let policy = policy::PyPolicy {
         callback: step,
         period_s,
@@ -143,7 +143,10 @@ fn run_policy(
         initial_replicas,
         policy_service.as_deref(),
     );
-    let raised = error.borrow_mut().take();
+    let raised = error
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
     match result {
         Ok(out) => Ok(to_tuple(py, out)),
         Err(f) => Err(to_pyerr(py, f, raised)),

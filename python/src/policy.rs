@@ -33,8 +33,8 @@ use podscale::scenario::limits::MAX_PODS;
 use podscale::time::SimTime;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Average requests waiting in the activator over a second at which it stays in the path.
 pub const BACKLOG: f64 = 0.5;
@@ -110,7 +110,7 @@ impl View {
 pub struct PolicyFailed;
 
 /// A replica policy called once per simulated second.
-pub trait ReplicaPolicy {
+pub trait ReplicaPolicy: Send {
     /// Seconds between two decisions (at least 1).
     fn period_s(&self) -> u64;
     /// Sees `view`; when `decide` (at multiples of the period) returns the desired replica count.
@@ -125,11 +125,11 @@ pub struct PolicyScaler<P> {
     desired: u32,
     backlog: bool,
     /// Raised when the policy fails; the run's row sink stops the run.
-    failed: Rc<Cell<bool>>,
+    failed: Arc<AtomicBool>,
 }
 
 impl<P: ReplicaPolicy> PolicyScaler<P> {
-    pub fn new(policy: P, initial_replicas: u32, failed: Rc<Cell<bool>>) -> Self {
+    pub fn new(policy: P, initial_replicas: u32, failed: Arc<AtomicBool>) -> Self {
         PolicyScaler {
             policy,
             initial_replicas,
@@ -159,7 +159,7 @@ impl<P: ReplicaPolicy> Scaler for PolicyScaler<P> {
     }
 
     fn on_second(&mut self, second: &mut SecondView<'_>) -> Decision {
-        if self.failed.get() {
+        if self.failed.load(Ordering::Relaxed) {
             return Decision::default();
         }
         let view = View::from_second(second, self.activator_in_path(second.ready));
@@ -172,7 +172,7 @@ impl<P: ReplicaPolicy> Scaler for PolicyScaler<P> {
             }
             Ok(_) => None,
             Err(PolicyFailed) => {
-                self.failed.set(true);
+                self.failed.store(true, Ordering::Relaxed);
                 return Decision::default();
             }
         };
@@ -191,7 +191,7 @@ impl<P: ReplicaPolicy> Scaler for PolicyScaler<P> {
     }
 
     fn columns(&mut self, row: &mut SecondRow) {
-        row.scale_reason = if self.failed.get() {
+        row.scale_reason = if self.failed.load(Ordering::Relaxed) {
             "policy-failed"
         } else {
             "policy"
@@ -206,7 +206,7 @@ pub struct PyPolicy {
     pub callback: Py<PyAny>,
     pub period_s: u64,
     /// The exception raised by the callback, re-raised to the caller of `run`.
-    pub error: Rc<RefCell<Option<PyErr>>>,
+    pub error: Arc<Mutex<Option<PyErr>>>,
 }
 
 impl ReplicaPolicy for PyPolicy {
@@ -243,7 +243,7 @@ impl ReplicaPolicy for PyPolicy {
                 })
         });
         result.map_err(|e| {
-            *self.error.borrow_mut() = Some(e);
+            *self.error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
             PolicyFailed
         })
     }

@@ -83,7 +83,7 @@ pub struct SecondView<'a> {
 }
 
 /// An autoscaler in the loop. See the module docs for when each method is called.
-pub trait Scaler {
+pub trait Scaler: Send {
     /// The `autoscaler` value of `summary.json`.
     fn label(&self) -> &'static str;
     /// The state at time 0; `horizon` is the end of the run (wake-ups after it are never delivered).

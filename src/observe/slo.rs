@@ -90,7 +90,7 @@ pub struct SloSummary {
 }
 
 /// Streams responses into windows and counts the attained ones.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SloTracker {
     bound_us: f64,
     p99_ms: f64,
@@ -180,6 +180,18 @@ impl SloTracker {
         }
         self.hist.reset();
         self.failures = 0;
+    }
+
+    /// The figures of a run that ended at `at` (at or before the end this tracker was made for, after
+    /// every response up to `at` was recorded): the tracker is copied and its last window cut at `at`.
+    /// One difference from a run that really ends at `at`: a response at exactly `at` on a window
+    /// boundary was already counted in the window that starts there, which then counts too.
+    pub fn summary_at(&self, at: SimTime) -> SloSummary {
+        let mut prefix = self.clone();
+        let at = at.min(self.end);
+        prefix.end = at;
+        prefix.last_index = at.0.saturating_sub(1) / self.window_ns;
+        prefix.finish()
     }
 
     /// Closes the last window (at the end of the run) and returns the figures.

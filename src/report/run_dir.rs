@@ -119,7 +119,7 @@ pub fn run_to_dir(dir: &Path, sim: Simulation, hooks: DirHooks<'_>) -> Result<Ru
     summary.wall_time_s = wall.elapsed().as_secs_f64();
     check()?;
     for shared in service_files.iter() {
-        if let Some(mut w) = shared.borrow_mut().take() {
+        if let Some(mut w) = lock(shared).take() {
             w.flush()?;
             commit(w)?;
         }
@@ -152,20 +152,27 @@ pub fn run_to_dir(dir: &Path, sim: Simulation, hooks: DirHooks<'_>) -> Result<Ru
     Ok(summary)
 }
 
-type Shared = std::rc::Rc<std::cell::RefCell<Option<BufWriter<AtomicFile>>>>;
+type Shared = std::sync::Arc<std::sync::Mutex<Option<BufWriter<AtomicFile>>>>;
+
+/// The file behind `shared`; a writer that panicked elsewhere left it as it was, which is still a file.
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Option<BufWriter<AtomicFile>>> {
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// A file shared between the simulation (which writes it) and the caller (which commits it afterwards).
 struct SharedFile(Shared);
 
 impl Write for SharedFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self.0.borrow_mut().as_mut() {
+        match lock(&self.0).as_mut() {
             Some(w) => w.write(buf),
             None => Ok(buf.len()),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        match self.0.borrow_mut().as_mut() {
+        match lock(&self.0).as_mut() {
             Some(w) => w.flush(),
             None => Ok(()),
         }
@@ -187,7 +194,7 @@ fn with_service_files(
         let path = dir.join(name);
         let file = AtomicFile::create(&path)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(std::rc::Rc::new(std::cell::RefCell::new(Some(
+        Ok(std::sync::Arc::new(std::sync::Mutex::new(Some(
             BufWriter::new(file),
         ))))
     };
@@ -195,7 +202,7 @@ fn with_service_files(
     if per_pod && info.any_llm_engine {
         files.push(create("pods.csv")?);
     }
-    let writer = |f: &Shared| Box::new(SharedFile(f.clone())) as Box<dyn Write>;
+    let writer = |f: &Shared| Box::new(SharedFile(f.clone())) as Box<dyn Write + Send>;
     let sim = sim.with_service_outputs(
         writer(&files[0]),
         writer(&files[1]),

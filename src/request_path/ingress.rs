@@ -72,7 +72,7 @@ impl Sim {
         // would come first): unless the caller's next arrival is earlier, its `AtIngress` event would be
         // the next one handled, so `reach_ingress` may handle it at once instead.
         let next_up = self.hop_shortcuts
-            && at <= self.end
+            && at <= self.step_end
             && self.queue.nothing_queued_before(at + SimDuration(1));
         if !next_up {
             self.at_in_order(at, OrderedLane::ToIngress, Event::AtIngress(id));
@@ -175,8 +175,8 @@ impl Sim {
     /// side does with an open-loop answer is bookkeeping only: counters the next row reads, order-free
     /// histograms, the SLO window of `at` and freeing the request's slot. Nothing reads those before the
     /// next tick, so taking the answer early changes no output as long as `at` is before that tick and
-    /// before the end of the run (see `Sim::answer_horizon`; a caller stepping the run sees only the rows
-    /// and the clock). Answers of one second may then be recorded out of time order, which nothing
+    /// before the end of the step (see `Sim::answer_horizon`; a caller stepping the run sees only the
+    /// rows, the clock and the summary so far, which includes the answers up to the step's end). Answers of one second may then be recorded out of time order, which nothing
     /// notices: SLO windows are whole seconds and the rest is counts. A closed-loop client
     /// draws its next send and a call's caller goes on: those keep their event, as does every answer
     /// while a request log is kept. The run then handles one event fewer per request (its

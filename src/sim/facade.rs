@@ -57,7 +57,7 @@ pub struct Simulation {
     /// The pods have a KV cache (LLM engine signals: extra columns, `pods.csv`).
     llm_engine: bool,
     stepper: Stepper,
-    request_log: Option<Box<dyn RequestLog>>,
+    request_log: Option<Box<dyn RequestLog + Send>>,
     last_row: Option<SecondRow>,
     now: SimTime,
     /// With several services: what their output files need (`None`: one service).
@@ -188,9 +188,9 @@ impl Simulation {
     /// Call it before the first step; a run of one service refuses it.
     pub fn with_service_outputs(
         mut self,
-        services: Box<dyn std::io::Write>,
-        cluster: Box<dyn std::io::Write>,
-        pods: Option<Box<dyn std::io::Write>>,
+        services: Box<dyn std::io::Write + Send>,
+        cluster: Box<dyn std::io::Write + Send>,
+        pods: Option<Box<dyn std::io::Write + Send>>,
     ) -> Result<Self, SimulationError> {
         let Some(info) = &self.services else {
             return Err(SimError::Config(
@@ -266,7 +266,7 @@ impl Simulation {
     }
 
     /// Also hands every finished request to `log` (memory and disk then grow with the request count).
-    pub fn with_request_log(mut self, log: Box<dyn RequestLog>) -> Self {
+    pub fn with_request_log(mut self, log: Box<dyn RequestLog + Send>) -> Self {
         self.request_log = Some(log);
         self
     }
@@ -335,6 +335,16 @@ impl Simulation {
         Ok(done)
     }
 
+    /// The summary of the run so far, as if it had been a run ending at [`Simulation::now`] without a
+    /// cooldown: requests answered by then, those still in flight counted as in flight at the end, live
+    /// pods counted up to then, time-weighted means over the rows written so far (whole seconds). The
+    /// run is unchanged and can be stepped on; `events_processed` is the events handled so far. This is
+    /// what `podscale tune` ranks a point on at a short horizon before continuing its survivors.
+    pub fn summary_so_far(&self) -> Result<RunSummary, SimulationError> {
+        let summary = self.stepper.summary_at(self.now)?;
+        Ok(finish_summary(self.effective_config.clone(), summary))
+    }
+
     /// Every hop as an event of its own (the reference the shortcuts are checked against).
     #[cfg(test)]
     pub(crate) fn every_hop_an_event(mut self) -> Self {
@@ -376,7 +386,7 @@ impl Simulation {
     pub fn run_returning_log(
         mut self,
         sink: &mut dyn TimeseriesSink,
-    ) -> Result<(RunSummary, Option<Box<dyn RequestLog>>), SimulationError> {
+    ) -> Result<(RunSummary, Option<Box<dyn RequestLog + Send>>), SimulationError> {
         self.step_until(self.end(), sink)?;
         let mut tee = Tee {
             inner: sink,

@@ -273,13 +273,13 @@ impl Stepper {
         }
         let sim = &mut self.sim;
         sim.second.keep_latencies = sink.reads_latency_percentiles();
-        // Never while a log records each answer's event. Where a step stops does not matter: between
-        // ticks a caller sees only the rows already written and the clock, so a stepped run handles the
-        // same events as a whole one.
+        // Hops are taken early only up to where this step stops, so the state between steps is that of a
+        // run ending there (`summary_so_far` reads it), and never while a log records each answer's event.
+        sim.step_end = until.min(sim.end);
         sim.answer_horizon = if log.is_some() {
             SimTime::ZERO
         } else {
-            sim.end
+            sim.step_end
         };
         loop {
             let end = sim.end;
@@ -320,6 +320,15 @@ impl Stepper {
                 return Err(hit.into());
             }
         }
+    }
+
+    /// The summary of the run up to `at`, the time it has been stepped to, as if it ended there (see
+    /// `Sim::summary_at`); the run can go on.
+    pub(crate) fn summary_at(&self, at: SimTime) -> Result<RunSummary, SimError> {
+        if let Some(hit) = self.sim.halt {
+            return Err(hit.into());
+        }
+        Ok(self.sim.summary_at(at.min(self.sim.end)))
     }
 
     /// Writes the final (possibly partial) row to `sink` and returns the summary.

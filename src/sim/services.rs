@@ -43,25 +43,25 @@ use std::io::Write;
 
 /// Where the per-service and cluster rows go, and how often service rows are written.
 pub struct MultiOutputs {
-    pub services: Box<dyn Write>,
-    pub cluster: Box<dyn Write>,
+    pub services: Box<dyn Write + Send>,
+    pub cluster: Box<dyn Write + Send>,
     /// Seconds per `services.csv` row (at least 1).
     pub interval_s: u64,
     /// Step every scaler on every tick, even one at rest (a check: the outputs must be the same).
     pub every_second: bool,
     /// Scaler ticks left out because the scaler was at rest (shared, so the caller can read it after the
     /// run).
-    pub skipped_ticks: std::rc::Rc<std::cell::Cell<u64>>,
+    pub skipped_ticks: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// `pods.csv`, when asked for ([`MultiOutputs::with_pods`]).
-    pods: Option<Box<dyn Write>>,
+    pods: Option<Box<dyn Write + Send>>,
     line: String,
 }
 
 impl MultiOutputs {
     /// Writes the two CSV headers.
     pub fn new(
-        mut services: Box<dyn Write>,
-        mut cluster: Box<dyn Write>,
+        mut services: Box<dyn Write + Send>,
+        mut cluster: Box<dyn Write + Send>,
         interval_s: u64,
         pools: &[String],
     ) -> std::io::Result<Self> {
@@ -80,7 +80,7 @@ impl MultiOutputs {
 
     /// Also writes `pods.csv` rows: each Ready pod of every service whose pods have a KV cache, every
     /// second (the single-service file's columns after a `service` column).
-    pub fn with_pods(mut self, mut pods: Box<dyn Write>) -> std::io::Result<Self> {
+    pub fn with_pods(mut self, mut pods: Box<dyn Write + Send>) -> std::io::Result<Self> {
         writeln!(
             pods,
             "service,{}",
@@ -285,9 +285,11 @@ impl Sim {
         Ok(())
     }
 
-    /// The `services` block of the summary, with each service's share of the node cost.
+    /// The `services` block of the summary, with each service's share of the node cost; `stats` are the
+    /// revisions' statistics with their live pods counted up to `end`.
     pub(crate) fn services_summary(
         &self,
+        stats: &[crate::observe::services::ServiceStats],
         end: SimTime,
     ) -> (
         ServicesSummary,
@@ -296,7 +298,8 @@ impl Sim {
         let allocations: Vec<_> = self
             .revisions
             .iter()
-            .map(|r| r.stats.allocation(&r.name))
+            .zip(stats)
+            .map(|(r, s)| s.allocation(&r.name))
             .collect();
         let priced = self
             .cluster
@@ -314,9 +317,10 @@ impl Sim {
         let services = self
             .revisions
             .iter()
+            .zip(stats)
             .enumerate()
-            .map(|(i, r)| {
-                let mut s = ServiceSummary::from_stats(&r.name, r.scaler.label(), &r.stats, end.0);
+            .map(|(i, (r, stats))| {
+                let mut s = ServiceSummary::from_stats(&r.name, r.scaler.label(), stats, end.0);
                 s.cost = cost.as_ref().map(|c| c.services[i].cost);
                 s.component = self.calls.as_ref().and_then(|c| c.describe(i));
                 s

@@ -11,7 +11,7 @@ use crate::observe::output::{
 };
 use crate::sim::config::SimError;
 use crate::sim::world::*;
-use crate::time::{SimDuration, NANOS_PER_SEC};
+use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
 use crate::workload::deployment::account_pod_time;
 use crate::workload::pods::PodState;
 
@@ -24,24 +24,32 @@ impl Sim {
             let whole = end - self.last_row_at == SimDuration::from_secs(1);
             self.write_row(end, whole, sink)?;
         }
-        for rev in &mut self.revisions {
-            for p in rev.pods.iter().filter(|p| p.state != PodState::Gone) {
-                let pool = p.node.map(|n| self.cluster.nodes[n as usize].pool);
-                let (pod_ns, gpu_ns) = account_pod_time(&mut rev.stats, p, pool, end);
-                self.pod_ns += pod_ns;
-                self.gpu_ns += gpu_ns;
-            }
-            rev.stats.counts.in_flight_at_end = rev.stats.in_flight;
-        }
-        let services = if self.multi.is_some() {
-            let (services, cost) = self.services_summary(end);
-            Some((services, cost))
-        } else {
-            None
-        };
         if let Some(m) = self.multi.as_mut() {
             m.flush()?;
         }
+        Ok(self.summary_at(end))
+    }
+
+    /// The summary of the run up to `at` (the end, or a time the run has been stepped to), as if it ended
+    /// there: requests still in flight count as in flight at the end, live pods count up to `at`, and
+    /// time-weighted means run over the rows written so far. Nothing in the run changes, so it can go on.
+    pub(crate) fn summary_at(&self, at: SimTime) -> RunSummary {
+        let end = at;
+        let mut stats: Vec<_> = self.revisions.iter().map(|r| r.stats.clone()).collect();
+        let (mut pod_ns, mut gpu_ns) = (self.pod_ns, self.gpu_ns);
+        for (rev, stats) in self.revisions.iter().zip(&mut stats) {
+            for p in rev.pods.iter().filter(|p| p.state != PodState::Gone) {
+                let pool = p.node.map(|n| self.cluster.nodes[n as usize].pool);
+                let (pod, gpu) = account_pod_time(stats, p, pool, end);
+                pod_ns += pod;
+                gpu_ns += gpu;
+            }
+            stats.counts.in_flight_at_end = stats.in_flight;
+        }
+        let services = self
+            .multi
+            .is_some()
+            .then(|| self.services_summary(&stats, end));
         let cold_start_s = ColdStartSummary::from_phases(&self.cold_start_phases);
         let cluster = ClusterSummary {
             max_nodes: self.cluster.max_nodes,
@@ -74,7 +82,8 @@ impl Sim {
                 }
             },
         };
-        self.counts.in_flight_at_end = self.in_flight;
+        let mut counts = self.counts.clone();
+        counts.in_flight_at_end = self.in_flight;
         // The summary's autoscaler and service model are the first revision's (the only one today;
         // per-revision summaries come with several services per cluster, issue 16).
         let first = &self.revisions[0];
@@ -82,15 +91,15 @@ impl Sim {
         let latency_ms = crate::observe::latency::summarize(&self.latency);
         let histogram = crate::observe::latency::buckets(&self.latency);
         let latency_cdf_ms = crate::observe::latency::cdf(&self.latency);
-        let duration_s = (self.end.0 as f64) / NANOS_PER_SEC as f64;
-        let traffic_duration_s = (self.traffic_end.0 as f64) / NANOS_PER_SEC as f64;
-        Ok(RunSummary {
+        let duration_s = (end.0 as f64) / NANOS_PER_SEC as f64;
+        let traffic_duration_s = (self.traffic_end.min(end).0 as f64) / NANOS_PER_SEC as f64;
+        RunSummary {
             scenario: self.cfg.name.clone(),
             seed: self.cfg.seed,
             duration_s,
             traffic_duration_s,
             autoscaler: first.scaler.label().to_string(),
-            requests: self.counts.clone(),
+            requests: counts.clone(),
             latency_ms,
             latency_histogram_ms: histogram,
             latency_cdf_ms,
@@ -101,15 +110,15 @@ impl Sim {
                 .collect(),
             // Over the traffic period: a cooldown adds time but no offered load.
             throughput_rps: if traffic_duration_s > 0.0 {
-                self.counts.completed as f64 / traffic_duration_s
+                counts.completed as f64 / traffic_duration_s
             } else {
                 0.0
             },
             replicas: ReplicaSummary {
                 max_ready: self.max_ready,
                 // Time-weighted, so a final partial row counts for its length.
-                mean_ready: if self.end.0 > 0 {
-                    self.ready_ns as f64 / self.end.0 as f64
+                mean_ready: if self.last_row_at.0 > 0 {
+                    self.ready_ns as f64 / self.last_row_at.0 as f64
                 } else {
                     0.0
                 },
@@ -117,8 +126,8 @@ impl Sim {
                 max_pod_concurrency: self.max_pod_concurrency,
                 final_ready,
             },
-            pod_seconds: self.pod_ns as f64 / 1e9,
-            gpu_seconds: self.gpu_ns as f64 / 1e9,
+            pod_seconds: pod_ns as f64 / 1e9,
+            gpu_seconds: gpu_ns as f64 / 1e9,
             cold_start_s,
             cluster,
             service_model: first.service.label().to_string(),
@@ -132,7 +141,7 @@ impl Sim {
             llm: self.llm.as_ref().map(|l| l.summary()),
             services: services.map(|(s, _)| s),
             route: self.route.as_ref().map(|r| r.route.summary()),
-            slo: self.slo.take().map(|s| s.finish()),
-        })
+            slo: self.slo.as_ref().map(|s| s.summary_at(end)),
+        }
     }
 }

@@ -65,7 +65,8 @@ impl Sim {
                 self.step_scaler(now, rv);
             }
             if let Some(m) = self.multi.as_ref() {
-                m.skipped_ticks.set(m.skipped_ticks.get() + skipped);
+                m.skipped_ticks
+                    .fetch_add(skipped, std::sync::atomic::Ordering::Relaxed);
             }
         }
         self.sample(now, whole, span, span_s, sink)

@@ -330,9 +330,13 @@ pub(crate) struct Sim {
     /// When the next 1 s tick is due (`SimTime::MAX` once none is left).
     pub(crate) next_tick: SimTime,
     /// An answer reaching its client before this time, and before `next_tick`, is taken when it leaves
-    /// the pod (see `Sim::respond`): the end of the run, or zero while a request log wants every answer
-    /// as an event.
+    /// the pod (see `Sim::respond`): `step_end`, or zero while a request log wants every answer as an
+    /// event.
     pub(crate) answer_horizon: SimTime,
+    /// Where the current step stops: the end of the run, or earlier when a caller steps the run. A hop
+    /// taken without its event (see `hop_shortcuts`) is never one due after it, so a step handles exactly
+    /// the events up to its time and the state it leaves is the one a run ending there would have.
+    pub(crate) step_end: SimTime,
     /// Whether hops may be taken without their events when that changes no output (answers in
     /// `Sim::respond`, ingress arrivals in `Sim::send_to`); off only to check that claim in tests.
     pub(crate) hop_shortcuts: bool,
@@ -398,6 +402,7 @@ impl Sim {
             last_row_at: SimTime::ZERO,
             next_tick: SimTime::MAX,
             answer_horizon: SimTime::ZERO,
+            step_end: SimTime::ZERO,
             hop_shortcuts: true,
             max_ready: 0,
             max_desired: 0,

@@ -4,14 +4,23 @@
 //! those full-fidelity points exactly as for a full grid.
 //!
 //! Rung `k` of `K` (k = 0 .. K-1) runs `duration / eta^(K-1-k)` of simulated time with the first
-//! `ceil(seeds / eta^(K-1-k))` seeds of the sweep. Points are ranked by constraint violation first (sum of
+//! `ceil(seeds / eta^(K-1-k))` seeds of the sweep. A rung's figures for a point are the summary of the
+//! first part of its full-length runs, read without ending them (`Simulation::summary_so_far`); the
+//! survivors' runs are then continued, not started again, so each rung adds only the simulated time
+//! between its horizon and the last one (the runs of seeds new to the rung start from t = 0). At most
+//! [`MAX_PAUSED_RUNS`] runs stay paused between rungs; the others, if their point survives, run again
+//! from t = 0 to the same rows. Points are ranked by constraint violation first (sum of
 //! relative excess over each bound, 0 when feasible), then by the objective, then by point index, all on
 //! means across the rung's seeds. Every point of a rung uses the same seeds, and the simulator derives each
 //! subsystem's random stream from the seed alone, so within a rung the points see the same arrivals
 //! (common random numbers; see the README's tuning section for what this does and does not cover).
 //!
 //! Assumptions and limits, stated because they decide whether the answer can be trusted:
-//! - A short horizon is a prefix of the run from t = 0. When traffic varies over the duration (a daily
+//! - A short horizon is the first part of the full-length run: the same as a run of that length
+//!   without a cooldown (`tests/summary_so_far.rs`) when the traffic does not depend on the duration
+//!   (a profile stretched over the duration is the full run's), except that it also counts the requests sent at
+//!   exactly the horizon (a run of length `h` sends over `[0, h)`) and that its row at `h` was taken
+//!   before any other event at that instant. When traffic varies over the duration (a daily
 //!   pattern, a trace), early rungs rank points on the first part of the day only; choose `eta` and the
 //!   number of rungs so that the shortest horizon still contains the behaviour that matters, or use one rung
 //!   of fewer seeds (`--rungs 1` is the full grid).
@@ -25,8 +34,9 @@ use super::{SweepError, SweepOptions};
 use crate::observe::output::NoTimeseries;
 use crate::scenario;
 use crate::sim::Simulation;
-use crate::time::SimDuration;
+use crate::time::{SimDuration, SimTime};
 use rayon::prelude::*;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// What one rung ran.
@@ -48,7 +58,8 @@ pub struct AdaptiveOutcome {
     pub grid_runs: u64,
     /// Full-duration runs this search did (the last rung's).
     pub full_runs: u64,
-    /// Simulated time of every run of every rung, in units of one full-duration run.
+    /// Simulated time the rungs ran, in units of one full-duration run: a run continued from the last
+    /// rung counts only the time it added.
     pub run_equivalents: f64,
     pub duration: SimDuration,
     pub wall_s: f64,
@@ -99,6 +110,11 @@ impl AdaptiveOutcome {
     }
 }
 
+/// Most runs a rung leaves paused for the next one to continue. A paused day-long KPA run at 100 req/s
+/// holds about 0.4 MB (mostly its latency histogram), so this bounds a race's paused runs to about 3 GB;
+/// the runs past it are dropped and, if their point survives, run again from t = 0.
+pub const MAX_PAUSED_RUNS: usize = 8192;
+
 /// Constraint violation (0 when feasible) and objective of a point, for ranking.
 fn score(p: &PointStats, objective: &Objective) -> (f64, f64) {
     let violation: f64 = objective
@@ -148,45 +164,73 @@ fn base_duration(spec: &SweepSpec) -> Result<SimDuration, SweepError> {
     Ok(loaded.spec.duration)
 }
 
-/// One run of `point` with `seed` over `horizon` (None: the scenario's own duration).
-fn run_at(
+/// One run of `point` with the seed at `seed_index`, up to `horizon` (`None`: to its end), going on from
+/// `kept` when the previous rung left that run there. With a horizon the row is the summary so far and
+/// the run is handed back to be continued by the next rung.
+fn run_to(
     spec: &SweepSpec,
     point: u64,
     seed_index: usize,
     horizon: Option<SimDuration>,
-) -> Result<RunRow, SweepError> {
+    kept: Option<Simulation>,
+) -> Result<(RunRow, Option<Simulation>), SweepError> {
     let seed = spec.seeds[seed_index];
-    let mut overrides = spec.point_overrides(point);
-    if let Some(h) = horizon {
-        // Whole milliseconds: the duration parser's finest unit; horizons are seconds or more in practice.
-        overrides.push(format!("duration={}ms", (h.as_nanos() / 1_000_000).max(1)));
-    }
     let run = point * spec.seeds.len() as u64 + seed_index as u64;
     let fail = |message: String| SweepError::Run {
         run,
         point,
         seed,
-        overrides: overrides.join(" "),
+        overrides: spec.point_overrides(point).join(" "),
         message,
     };
-    let summary = Simulation::from_path(&spec.base, &overrides, Some(seed))
-        .and_then(|sim| sim.run(&mut NoTimeseries))
-        .map_err(|e| fail(e.to_string()))?;
-    Ok(RunRow {
+    let mut sim = match kept {
+        Some(sim) => sim,
+        None => Simulation::from_path(&spec.base, &spec.point_overrides(point), Some(seed))
+            .map_err(|e| fail(e.to_string()))?,
+    };
+    let (summary, paused) = match horizon {
+        Some(h) => {
+            sim.step_until(SimTime(h.as_nanos()), &mut NoTimeseries)
+                .map_err(|e| fail(e.to_string()))?;
+            let summary = sim.summary_so_far().map_err(|e| fail(e.to_string()))?;
+            (summary, Some(sim))
+        }
+        None => (
+            sim.run(&mut NoTimeseries)
+                .map_err(|e| fail(e.to_string()))?,
+            None,
+        ),
+    };
+    let row = RunRow {
         run,
         point,
         axes: spec.point_labels(point),
         seed,
         metrics: results::metrics_of(&summary),
-    })
+    };
+    Ok((row, paused))
 }
 
-/// Runs the successive-halving search. Validates the sweep first, like [`super::execute`].
+/// Runs the successive-halving search. Validates the sweep first, like [`super::execute`]. Each rung
+/// continues its survivors' runs from the last rung's horizon (at most [`MAX_PAUSED_RUNS`] of them).
 pub fn race(
     spec: &SweepSpec,
     objective: &Objective,
     ladder: Ladder,
     options: &SweepOptions,
+) -> Result<AdaptiveOutcome, SweepError> {
+    race_pausing(spec, objective, ladder, options, MAX_PAUSED_RUNS)
+}
+
+/// [`race`] keeping at most `max_paused` runs paused between rungs (the first ones of each rung, in
+/// point and seed order). Any cap gives the same rows and the same outcome but `run_equivalents`:
+/// a run stepped to a horizon in one go or in pieces is the same run.
+pub fn race_pausing(
+    spec: &SweepSpec,
+    objective: &Objective,
+    ladder: Ladder,
+    options: &SweepOptions,
+    max_paused: usize,
 ) -> Result<AdaptiveOutcome, SweepError> {
     if ladder.eta < 2 || ladder.rungs == 0 {
         return Err(SweepError::Usage(format!(
@@ -215,26 +259,49 @@ pub fn race(
     let mut rungs = Vec::new();
     let mut equivalents = 0.0;
     let mut last = Vec::new();
+    // The runs the last rung stopped at its horizon, by (point, seed index), to be continued.
+    let mut paused: BTreeMap<(u64, usize), Simulation> = BTreeMap::new();
     for (k, step) in plan.iter().enumerate() {
         let full = step.shrink == 1;
         let horizon = SimDuration(duration.as_nanos() / step.shrink);
         let seeds = step.seeds;
-        let jobs: Vec<(u64, usize)> = alive
+        let jobs: Vec<(u64, usize, Option<Simulation>)> = alive
             .iter()
             .flat_map(|&p| (0..seeds).map(move |s| (p, s)))
+            .map(|(p, s)| (p, s, paused.remove(&(p, s))))
             .collect();
-        let rows: Result<Vec<RunRow>, SweepError> = pool.install(|| {
-            jobs.par_iter()
-                .map(|&(p, s)| run_at(spec, p, s, (!full).then_some(horizon)))
+        // Whatever is left belongs to points the last ranking dropped.
+        paused.clear();
+        let runs = jobs.len() as u64;
+        let target = SimTime(horizon.as_nanos());
+        let done: Result<Vec<_>, SweepError> = pool.install(|| {
+            jobs.into_par_iter()
+                .enumerate()
+                .map(|(i, (p, s, kept))| {
+                    let from = kept.as_ref().map_or(SimTime::ZERO, |sim| sim.now());
+                    let (row, sim) = run_to(spec, p, s, (!full).then_some(horizon), kept)?;
+                    // Past the cap a run is dropped here, not kept: a survivor among them starts
+                    // again from t = 0, which costs time but gives the same rows.
+                    let sim = sim.filter(|_| i < max_paused);
+                    Ok((s, target.0.saturating_sub(from.0), row, sim))
+                })
                 .collect()
         });
-        let rows = rows?;
-        equivalents += step.cost();
+        let mut rows = Vec::with_capacity(runs as usize);
+        let mut simulated_ns: u128 = 0;
+        for (s, ran_ns, row, sim) in done? {
+            if let Some(sim) = sim {
+                paused.insert((row.point, s), sim);
+            }
+            simulated_ns += u128::from(ran_ns);
+            rows.push(row);
+        }
+        equivalents += simulated_ns as f64 / duration.as_nanos().max(1) as f64;
         rungs.push(Rung {
             horizon,
             seeds,
             points: alive.len(),
-            runs: jobs.len() as u64,
+            runs,
         });
         let stats = results::aggregate(&rows);
         if full {
@@ -245,6 +312,7 @@ pub fn race(
         let mut ranked = rank(&stats, objective);
         ranked.truncate(keep);
         ranked.sort_unstable();
+        paused.retain(|(p, _), _| ranked.binary_search(p).is_ok());
         alive = ranked;
     }
     Ok(AdaptiveOutcome {

@@ -3,7 +3,8 @@
 //! sweep file's `tune:` block and the command line ask for (a `budget` picks the number of rungs).
 //!
 //! Survivors do not depend on results (always `ceil(n / eta)`, at least `min_survivors`), so the plan, its
-//! cost and the full-length runs it saves are known exactly in advance.
+//! cost and the full-length runs it saves are known exactly in advance. A survivor's runs go on from
+//! where the previous rung stopped them, so a rung costs only the simulated time it adds.
 
 use super::spec::{Search, SweepSpec, TuneSettings, MAX_RUNGS};
 use super::SweepError;
@@ -40,12 +41,24 @@ pub struct RungPlan {
     pub shrink: u64,
     pub seeds: usize,
     pub points: usize,
+    /// Seeds of each point whose runs go on from the previous rung's horizon (that rung's seeds; 0 on
+    /// the first rung): a survivor's run is continued, not run again from t = 0.
+    pub carried_seeds: usize,
+    /// The previous rung's `shrink` (where the carried runs stand), 0 on the first rung.
+    pub carried_shrink: u64,
 }
 
 impl RungPlan {
-    /// Simulated time of the rung, in full-length runs.
+    /// Simulated time the rung adds, in full-length runs: the carried runs from the previous horizon to
+    /// this one, the other seeds from t = 0.
     pub fn cost(&self) -> f64 {
-        (self.points as f64 * self.seeds as f64) / self.shrink as f64
+        let horizon = 1.0 / self.shrink as f64;
+        let carried = if self.carried_shrink == 0 {
+            0.0
+        } else {
+            self.carried_seeds as f64 * (horizon - 1.0 / self.carried_shrink as f64)
+        };
+        self.points as f64 * (carried + (self.seeds - self.carried_seeds) as f64 * horizon)
     }
 }
 
@@ -53,15 +66,20 @@ impl Ladder {
     /// The rungs a search over `points` points and `seeds` seeds will run.
     pub fn plan(&self, points: u64, seeds: usize) -> Vec<RungPlan> {
         let mut alive = points as usize;
-        let mut out = Vec::with_capacity(self.rungs as usize);
+        let mut out: Vec<RungPlan> = Vec::with_capacity(self.rungs as usize);
         for k in 0..self.rungs {
             let shrink = u64::from(self.eta).saturating_pow(self.rungs - 1 - k);
+            let seeds = seeds
+                .div_ceil(shrink.min(usize::MAX as u64) as usize)
+                .max(1);
+            let (carried_seeds, carried_shrink) =
+                out.last().map_or((0, 0), |prev| (prev.seeds, prev.shrink));
             out.push(RungPlan {
                 shrink,
-                seeds: seeds
-                    .div_ceil(shrink.min(usize::MAX as u64) as usize)
-                    .max(1),
+                seeds,
                 points: alive,
+                carried_seeds,
+                carried_shrink,
             });
             alive = alive
                 .div_ceil(self.eta as usize)

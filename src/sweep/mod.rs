@@ -37,7 +37,7 @@ pub mod results;
 pub mod spec;
 pub mod tune;
 
-pub use adaptive::{race, AdaptiveOutcome};
+pub use adaptive::{race, race_pausing, AdaptiveOutcome, MAX_PAUSED_RUNS};
 pub use ladder::{Ladder, LadderFlags};
 pub use results::{PointStats, RunRow, METRICS, POINTS_FILE, RESULTS_FILE};
 pub use spec::{Axis, Constraint, Objective, Search, SweepSpec, TuneSettings};
