@@ -140,8 +140,7 @@ impl Sim {
         if rev.activator.in_path || rev.ready.is_empty() {
             self.enqueue_at_activator(now, rv, id);
         } else {
-            let pod = rev.ready[rev.ingress_rr % rev.ready.len()];
-            rev.ingress_rr = rev.ingress_rr.wrapping_add(1);
+            let pod = rev.ready[rev.ingress_rr.pick(rev.ready.len())];
             self.admit_to_pod(now, id, rv, pod);
         }
     }

@@ -75,13 +75,16 @@ impl Sim {
     pub(crate) fn step_scaler(&mut self, now: SimTime, rv: RevisionId) {
         let rev = &mut self.revisions[rv.index()];
         rev.reports.clear();
-        for &pod in &rev.ready {
-            let p = &mut rev.pods[pod as usize];
-            rev.reports.push(PodSecond {
-                pod: PodId::new(pod, p.generation),
-                created: p.created,
-                report: p.stats.report(now),
-            });
+        // Without statistics (a fixed count, see `Revision::pod_stats`) there is nothing to report.
+        if rev.pod_stats {
+            for &pod in &rev.ready {
+                let p = &mut rev.pods[pod as usize];
+                rev.reports.push(PodSecond {
+                    pod: PodId::new(pod, p.generation),
+                    created: p.created,
+                    report: p.stats.report(now),
+                });
+            }
         }
         // With one revision the world's arrivals and requests in flight are the revision's; with several
         // each scaler sees its own service's.
