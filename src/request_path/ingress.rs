@@ -213,7 +213,7 @@ impl Sim {
             self.counts.completed += 1;
             self.second.completions += 1;
             let us = (now - r.sent).0 / 1_000;
-            self.latency.saturating_record(us.max(1));
+            self.latency_counts.record(&mut self.latency, us.max(1));
             if self.second.keep_latencies {
                 self.second.latencies_us.push(us);
             }

@@ -195,9 +195,14 @@ impl Sim {
             }
         }
         sink.row(&row)?;
+        let last = !whole || now >= self.end;
+        if last {
+            // The summary, built after the last row, reads the whole histogram.
+            self.latency_counts.flush_into(&mut self.latency);
+        }
         // Pods use what the pod pass measured unless the Cluster Autoscaler has just moved some.
         let used = (!pods_moved).then_some((pods.cpu_used_cores, pods.gpus_busy));
-        self.sample_services(now, !whole || now >= self.end, pods.pending, used)?;
+        self.sample_services(now, last, pods.pending, used)?;
         let s = &mut self.second;
         s.arrivals = 0;
         s.completions = 0;
