@@ -326,13 +326,24 @@ impl Sim {
 
     /// Makes sure pod `pod`'s queue timer fires no later than `deadline` (a request with that deadline
     /// joined its queue). A timer armed later is cancelled and replaced.
+    #[inline]
     pub(crate) fn arm_queue_timer(&mut self, rv: RevisionId, pod: u32, deadline: SimTime) {
+        // Most requests join a queue whose timer is already due no later (deadlines mostly grow): one
+        // test here, the rest out of line.
+        if let Some((at, _)) = self.revisions[rv.index()].pods[pod as usize].queue_timer {
+            if at <= deadline {
+                return;
+            }
+        }
+        self.rearm_queue_timer(rv, pod, deadline);
+    }
+
+    #[inline(never)]
+    fn rearm_queue_timer(&mut self, rv: RevisionId, pod: u32, deadline: SimTime) {
         let rev = &mut self.revisions[rv.index()];
         let p = &mut rev.pods[pod as usize];
-        match p.queue_timer {
-            Some((at, _)) if at <= deadline => return,
-            Some((_, ev)) => self.queue.cancel(ev),
-            None => {}
+        if let Some((_, ev)) = p.queue_timer {
+            self.queue.cancel(ev);
         }
         let id = rev.pod_ref(pod);
         // As in `Sim::at`: after the end (the last partial row) nothing runs, so the time only must not
