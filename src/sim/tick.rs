@@ -1,6 +1,7 @@
 //! The 1 s tick: every revision's scaler sees the second (queue-proxy and activator reports), the cluster
 //! autoscaler takes its step, and one [`SecondRow`] covering `[t - 1 s, t)` goes to the sink; also how a
-//! scaler's [`Decision`] is applied (wake-up, activator in or out of the path, replica count).
+//! scaler's [`Decision`] is applied (wake-up, activator in or out of the path, replica count). The last
+//! row also completes the run's latency histogram (`observe::latency_counts`), which the summary reads.
 //!
 //! Units: rows in whole seconds (a final partial row keeps its length in `row_duration_s`); utilization as
 //! a fraction of the request (CPU) or of time (GPU), averaged over the ready pods.
