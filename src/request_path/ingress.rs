@@ -140,8 +140,7 @@ impl Sim {
         if rev.activator.in_path || rev.ready.is_empty() {
             self.enqueue_at_activator(now, rv, id);
         } else {
-            let pod = rev.ready[rev.ingress_rr % rev.ready.len()];
-            rev.ingress_rr = rev.ingress_rr.wrapping_add(1);
+            let pod = rev.ready[rev.ingress_rr.pick(rev.ready.len())];
             self.admit_to_pod(now, id, rv, pod);
         }
     }
@@ -214,7 +213,7 @@ impl Sim {
             self.counts.completed += 1;
             self.second.completions += 1;
             let us = (now - r.sent).0 / 1_000;
-            self.latency.saturating_record(us.max(1));
+            self.latency_counts.record(&mut self.latency, us.max(1));
             if self.second.keep_latencies {
                 self.second.latencies_us.push(us);
             }

@@ -18,6 +18,7 @@ mod activator_loop;
 pub mod calls;
 mod ingress;
 mod queue_proxy;
+pub(crate) use queue_proxy::stats_out;
 pub(crate) mod route_loop;
 pub mod routes;
 pub mod stats;

@@ -1,8 +1,9 @@
 //! The queue-proxy in each pod: its breaker (containerConcurrency slots plus a queue of 10 x
 //! containerConcurrency; a full queue answers 503), its request statistics (queued requests count as in
-//! flight), the hand-off to the container's service discipline (fixed slots with a sampled service time,
-//! or a shared rate: processor sharing and GPU batching with virtual-time finish tags), and timeouts of
-//! queued requests (504 at the revision timeout).
+//! flight; kept only when the revision's scaler reads them, which a fixed replica count never does), the
+//! hand-off to the container's service discipline (fixed slots with a sampled service time, or a shared
+//! rate: processor sharing and GPU batching with virtual-time finish tags), and timeouts of queued
+//! requests (504 at the revision timeout).
 //!
 //! Timeouts use one timer per pod queue, armed at the earliest deadline among its waiting requests, not
 //! one event per queued request: nearly every queued request leaves the queue long before its 300 s
@@ -30,8 +31,12 @@ use crate::workload::discipline::Tag;
 use crate::workload::pods::PodState;
 use std::cmp::Reverse;
 
+/// The queue-proxy counts a request in, when its revision keeps the statistics (`Revision::pod_stats`).
 #[inline]
-fn stats_in(stats: &mut RequestStats, now: SimTime, proxied: bool) {
+fn stats_in(stats: &mut RequestStats, now: SimTime, proxied: bool, kept: bool) {
+    if !kept {
+        return;
+    }
     if proxied {
         stats.proxied_in(now);
     } else {
@@ -39,8 +44,12 @@ fn stats_in(stats: &mut RequestStats, now: SimTime, proxied: bool) {
     }
 }
 
+/// The queue-proxy counts a request out (see [`stats_in`]).
 #[inline]
-fn stats_out(stats: &mut RequestStats, now: SimTime, proxied: bool) {
+pub(crate) fn stats_out(stats: &mut RequestStats, now: SimTime, proxied: bool, kept: bool) {
+    if !kept {
+        return;
+    }
     if proxied {
         stats.proxied_out(now);
     } else {
@@ -63,7 +72,7 @@ impl Sim {
         let rev = &mut self.revisions[rv.index()];
         let p = &mut rev.pods[pod as usize];
         // Queue-proxy statistics count the request before the breaker, so queued requests count too.
-        stats_in(&mut p.stats, now, via_activator);
+        stats_in(&mut p.stats, now, via_activator, rev.pod_stats);
         if (slots == 0 || p.executing < slots) && engine_ok {
             self.start_service(now, id, rv, pod);
         } else if p.queued < rev.queue_limit {
@@ -74,7 +83,7 @@ impl Sim {
             let deadline = r.deadline;
             self.arm_queue_timer(rv, pod, deadline);
         } else {
-            stats_out(&mut p.stats, now, via_activator);
+            stats_out(&mut p.stats, now, via_activator, rev.pod_stats);
             if via_activator {
                 self.activator_release(id, rv, pod);
             }
@@ -131,7 +140,7 @@ impl Sim {
         let p = &mut rev.pods[pod as usize];
         p.integrate_usage(now, &rev.resources);
         p.executing -= 1;
-        stats_out(&mut p.stats, now, r.via_activator);
+        stats_out(&mut p.stats, now, r.via_activator, rev.pod_stats);
         if r.via_activator {
             self.activator_release(id, rv, pod);
         }
@@ -226,7 +235,7 @@ impl Sim {
             if let Some(kv) = p.rate.kv.as_mut() {
                 kv.release(id);
             }
-            stats_out(&mut p.stats, now, r.via_activator);
+            stats_out(&mut p.stats, now, r.via_activator, rev.pod_stats);
             if r.via_activator {
                 self.activator_release(id, rv, pod);
             }
@@ -317,13 +326,24 @@ impl Sim {
 
     /// Makes sure pod `pod`'s queue timer fires no later than `deadline` (a request with that deadline
     /// joined its queue). A timer armed later is cancelled and replaced.
+    #[inline]
     pub(crate) fn arm_queue_timer(&mut self, rv: RevisionId, pod: u32, deadline: SimTime) {
+        // Most requests join a queue whose timer is already due no later (deadlines mostly grow): one
+        // test here, the rest out of line.
+        if let Some((at, _)) = self.revisions[rv.index()].pods[pod as usize].queue_timer {
+            if at <= deadline {
+                return;
+            }
+        }
+        self.rearm_queue_timer(rv, pod, deadline);
+    }
+
+    #[inline(never)]
+    fn rearm_queue_timer(&mut self, rv: RevisionId, pod: u32, deadline: SimTime) {
         let rev = &mut self.revisions[rv.index()];
         let p = &mut rev.pods[pod as usize];
-        match p.queue_timer {
-            Some((at, _)) if at <= deadline => return,
-            Some((_, ev)) => self.queue.cancel(ev),
-            None => {}
+        if let Some((_, ev)) = p.queue_timer {
+            self.queue.cancel(ev);
         }
         let id = rev.pod_ref(pod);
         // As in `Sim::at`: after the end (the last partial row) nothing runs, so the time only must not
@@ -384,9 +404,10 @@ impl Sim {
     /// A request's revision timeout passed while it waited in `pod`'s breaker queue: 504.
     fn queue_timeout(&mut self, now: SimTime, id: RequestId, rv: RevisionId, pod: u32) {
         let r = self.requests[id.index()];
-        let p = &mut self.rev(rv).pods[pod as usize];
+        let rev = self.rev(rv);
+        let p = &mut rev.pods[pod as usize];
         p.queued -= 1;
-        stats_out(&mut p.stats, now, r.via_activator);
+        stats_out(&mut p.stats, now, r.via_activator, rev.pod_stats);
         if r.via_activator {
             self.activator_release(id, rv, pod);
         }

@@ -49,6 +49,39 @@ impl ServiceRngs {
     }
 }
 
+/// A round robin over a set whose size may change between picks: pick `n` (from 0) is index `n % len`
+/// of the set as it is then. The remainder is carried from one pick to the next and recomputed only when
+/// the size changed (or the counter wrapped), so a pick costs a comparison instead of a division (it runs
+/// for every request the ingress routes).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RoundRobin {
+    /// Picks made (wrapping).
+    count: usize,
+    /// `count % len` (valid when `len` is not 0).
+    pos: usize,
+    /// The size `pos` was computed for (0: none yet).
+    len: usize,
+}
+
+impl RoundRobin {
+    /// The index of the next pick in a set of `len` (> 0) elements.
+    #[inline]
+    pub(crate) fn pick(&mut self, len: usize) -> usize {
+        if len != self.len {
+            self.len = len;
+            self.pos = self.count % len;
+        }
+        let pick = self.pos;
+        self.count = self.count.wrapping_add(1);
+        self.pos = if self.count == 0 || pick + 1 == len {
+            0
+        } else {
+            pick + 1
+        };
+        pick
+    }
+}
+
 /// One revision: its deployment's pods, the request path in front of them and the scaler that sizes it.
 pub(crate) struct Revision {
     pub(crate) id: RevisionId,
@@ -85,6 +118,10 @@ pub(crate) struct Revision {
     pub(crate) service: ServiceModel,
     /// Requests that may run at once on a pod (0 = unlimited) and the queue in front (u32::MAX = unbounded).
     pub(crate) slots: u32,
+    /// Whether the queue-proxies keep their request statistics ([`crate::request_path::stats`]): only
+    /// a scaler reads them, through its second's view, and a fixed replica count never does, so its
+    /// pods skip the two updates every request would cost.
+    pub(crate) pod_stats: bool,
     pub(crate) queue_limit: u32,
     pub(crate) shared_rate: bool,
 
@@ -100,7 +137,7 @@ pub(crate) struct Revision {
 
     // ---- the request path ----
     /// The ingress's round-robin position over the ready pods (Serve mode).
-    pub(crate) ingress_rr: usize,
+    pub(crate) ingress_rr: RoundRobin,
     /// The activator fleet of the revision.
     pub(crate) activator: ActivatorFleet,
     /// Its size and its probing of starting pods.
@@ -126,6 +163,7 @@ impl Revision {
             },
             _ => FleetSizing::default(),
         };
+        let pod_stats = !matches!(cfg.autoscaler, AutoscalerMode::Fixed { .. });
         let scaler: Box<dyn Scaler> =
             match std::mem::replace(&mut cfg.autoscaler, AutoscalerMode::Fixed { replicas: 0 }) {
                 AutoscalerMode::Fixed { replicas } => {
@@ -171,6 +209,7 @@ impl Revision {
             },
             service: cfg.pod_model.service.clone(),
             slots: cfg.pod_model.service.slots(cc),
+            pod_stats,
             queue_limit: if cc > 0 {
                 QUEUE_PROXY_DEPTH_FACTOR * cc
             } else {
@@ -183,7 +222,7 @@ impl Revision {
             starting: 0,
             terminating: 0,
             desired: 0,
-            ingress_rr: 0,
+            ingress_rr: RoundRobin::default(),
             activator: ActivatorFleet::new(cc, cfg.activator.replicas, sizing),
             activator_settings: cfg.activator.clone(),
             scaler,
@@ -207,5 +246,27 @@ impl Revision {
     /// Ready plus starting (Pending included): what the deployment counts against its replica count.
     pub(crate) fn current(&self) -> u32 {
         self.starting + self.ready.len() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RoundRobin;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The carried remainder picks exactly `n % len` whatever sizes the set goes through.
+        #[test]
+        fn round_robin_picks_count_modulo_size(
+            start in prop_oneof![Just(0usize), Just(usize::MAX - 20), any::<usize>()],
+            sizes in proptest::collection::vec(1usize..7, 1..200),
+        ) {
+            let mut rr = RoundRobin { count: start, pos: 0, len: 0 };
+            let mut n = start;
+            for len in sizes {
+                prop_assert_eq!(rr.pick(len), n % len);
+                n = n.wrapping_add(1);
+            }
+        }
     }
 }

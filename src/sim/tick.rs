@@ -1,6 +1,7 @@
 //! The 1 s tick: every revision's scaler sees the second (queue-proxy and activator reports), the cluster
 //! autoscaler takes its step, and one [`SecondRow`] covering `[t - 1 s, t)` goes to the sink; also how a
-//! scaler's [`Decision`] is applied (wake-up, activator in or out of the path, replica count).
+//! scaler's [`Decision`] is applied (wake-up, activator in or out of the path, replica count). The last
+//! row also completes the run's latency histogram (`observe::latency_counts`), which the summary reads.
 //!
 //! Units: rows in whole seconds (a final partial row keeps its length in `row_duration_s`); utilization as
 //! a fraction of the request (CPU) or of time (GPU), averaged over the ready pods.
@@ -76,13 +77,16 @@ impl Sim {
     pub(crate) fn step_scaler(&mut self, now: SimTime, rv: RevisionId) {
         let rev = &mut self.revisions[rv.index()];
         rev.reports.clear();
-        for &pod in &rev.ready {
-            let p = &mut rev.pods[pod as usize];
-            rev.reports.push(PodSecond {
-                pod: PodId::new(pod, p.generation),
-                created: p.created,
-                report: p.stats.report(now),
-            });
+        // Without statistics (a fixed count, see `Revision::pod_stats`) there is nothing to report.
+        if rev.pod_stats {
+            for &pod in &rev.ready {
+                let p = &mut rev.pods[pod as usize];
+                rev.reports.push(PodSecond {
+                    pod: PodId::new(pod, p.generation),
+                    created: p.created,
+                    report: p.stats.report(now),
+                });
+            }
         }
         // With one revision the world's arrivals and requests in flight are the revision's; with several
         // each scaler sees its own service's.
@@ -193,9 +197,14 @@ impl Sim {
             }
         }
         sink.row(&row)?;
+        let last = !whole || now >= self.end;
+        if last {
+            // The summary, built after the last row, reads the whole histogram.
+            self.latency_counts.flush_into(&mut self.latency);
+        }
         // Pods use what the pod pass measured unless the Cluster Autoscaler has just moved some.
         let used = (!pods_moved).then_some((pods.cpu_used_cores, pods.gpus_busy));
-        self.sample_services(now, !whole || now >= self.end, pods.pending, used)?;
+        self.sample_services(now, last, pods.pending, used)?;
         let s = &mut self.second;
         s.arrivals = 0;
         s.completions = 0;

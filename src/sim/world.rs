@@ -17,6 +17,7 @@
 
 use crate::engine::{EventId, EventQueue, RngStreams, SimRng, Stream};
 use crate::ids::{PodId, RequestId, RevisionId};
+use crate::observe::latency_counts::LatencyCounts;
 use crate::observe::output::RequestCounts;
 use crate::sim::config::SimError;
 use crate::sim::config::{SimConfig, Traffic};
@@ -320,7 +321,10 @@ pub(crate) struct Sim {
 
     pub(crate) counts: RequestCounts,
     pub(crate) status_codes: StatusCounts,
+    /// Latencies (µs) of completed requests. Complete only once the last row is written: until then
+    /// they gather in `latency_counts`, which the last row adds here (see `observe::latency_counts`).
     pub(crate) latency: Histogram<u64>,
+    pub(crate) latency_counts: LatencyCounts,
     pub(crate) slo: Option<crate::observe::slo::SloTracker>,
     pub(crate) second: SecondCounters,
     /// Ready pods integrated over time (pod·ns), for the time-weighted `mean_ready`.
@@ -364,6 +368,10 @@ impl Sim {
         let traffic_end = SimTime::ZERO + cfg.traffic_duration;
         let end = traffic_end + cfg.cooldown;
         let revision = Revision::new(RevisionId::new(0, 0), &mut cfg, &streams);
+        let latency = Histogram::new_with_bounds(1, 24 * 3600 * 1_000_000, 3)
+            .expect("static histogram bounds");
+        let latency_counts = LatencyCounts::for_histogram(&latency)
+            .expect("the latency histogram's layout is static");
         Sim {
             queue: EventQueue::new(),
             rng: Rngs {
@@ -388,8 +396,8 @@ impl Sim {
             pod_ns: 0,
             counts: RequestCounts::default(),
             status_codes: StatusCounts::default(),
-            latency: Histogram::new_with_bounds(1, 24 * 3600 * 1_000_000, 3)
-                .expect("static histogram bounds"),
+            latency,
+            latency_counts,
             slo: cfg
                 .slo
                 .as_ref()

@@ -127,11 +127,9 @@ impl Sim {
             .as_ref()
             .is_some_and(|kv| kv.fits_ever(prompt, output));
         if !fits {
+            crate::request_path::stats_out(&mut p.stats, now, r.via_activator, rev.pod_stats);
             if r.via_activator {
-                p.stats.proxied_out(now);
                 self.activator_release(id, rv, pod);
-            } else {
-                p.stats.request_out(now);
             }
             if let Some(llm) = self.llm.as_mut() {
                 llm.refused_too_long += 1;
