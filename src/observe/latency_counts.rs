@@ -8,7 +8,8 @@
 //! percentiles, mean, buckets and CDF read bucket counts, and its `min` and `max` are the lowest and highest
 //! equivalent values of the extreme buckets, which a bucket's lowest value (what is added) has too.
 //!
-//! Assumption: nothing reads the histogram before the last row (the summary is built after it). Values
+//! Assumption: nothing reads the histogram before the last row (the summary is built after it); a summary
+//! read during the run (`Sim::summary_at`) adds the counts to a copy. Values
 //! above the histogram's highest trackable value take the histogram's own path at once, so its clamping
 //! stays exactly its own.
 
@@ -80,11 +81,22 @@ impl LatencyCounts {
 
     /// Adds every count to `h` and starts again from zero.
     pub(crate) fn flush_into(&mut self, h: &mut Histogram<u64>) {
-        for (i, c) in self.counts.iter_mut().enumerate() {
-            if *c > 0 {
-                h.record_n(Self::value(i), *c)
+        self.add_into(h);
+        self.counts.fill(0);
+    }
+
+    /// Whether some latency is counted here and not yet in the histogram.
+    pub(crate) fn pending(&self) -> bool {
+        self.counts.iter().any(|&c| c > 0)
+    }
+
+    /// Adds every count to `h` and keeps them: for a summary read while the run goes on, on a copy of
+    /// the run's histogram.
+    pub(crate) fn add_into(&self, h: &mut Histogram<u64>) {
+        for (i, &c) in self.counts.iter().enumerate() {
+            if c > 0 {
+                h.record_n(Self::value(i), c)
                     .expect("a bucket's lowest value is in the histogram's range");
-                *c = 0;
             }
         }
     }
