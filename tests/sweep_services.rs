@@ -158,3 +158,30 @@ fn backtest_refuses_several_services_and_says_why() {
     assert!(e.contains("2 services"), "{e}");
     assert!(e.contains("one service at a time"), "{e}");
 }
+
+#[test]
+fn a_race_over_two_services_continues_its_runs_to_the_same_outcome() {
+    // The paused runs of several services (per-service statistics, the node cost) read and continued
+    // give what runs started again from t = 0 give; the first rungs are the runs' first parts.
+    let dir = tempdir("race");
+    let (_, sweep_path) = write_files(&dir);
+    let spec = SweepSpec::load(&sweep_path).unwrap();
+    let objective = spec.objective.clone().unwrap();
+    let ladder = sweep::Ladder::default();
+    let options = SweepOptions {
+        threads: 2,
+        shard: None,
+        progress: false,
+    };
+    let continued = sweep::race(&spec, &objective, ladder, &options).unwrap();
+    let restarted = sweep::race_pausing(&spec, &objective, ladder, &options, 0).unwrap();
+    assert_eq!(continued.points, restarted.points);
+    assert!(continued.run_equivalents < restarted.run_equivalents);
+    // Every point's full-length figures are the grid's own runs of it.
+    let grid = sweep::execute(&spec, &options).unwrap();
+    for p in &continued.points {
+        let g = grid.points.iter().find(|g| g.point == p.point).unwrap();
+        assert_eq!(p.mean, g.mean, "point {}", p.point);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
