@@ -8,8 +8,9 @@
 //! percentiles, mean, buckets and CDF read bucket counts, and its `min` and `max` are the lowest and highest
 //! equivalent values of the extreme buckets, which a bucket's lowest value (what is added) has too.
 //!
-//! Assumption: nothing reads the histogram before the last row (the summary is built after it); a summary
-//! read during the run (`Sim::summary_at`) adds the counts to a copy. Values
+//! Assumption: nothing reads the histogram before the last row (the summary is built after it); a run
+//! stopped before its end adds its counts at once and frees the array (`Stepper::step_until`), and a
+//! summary read during the run (`Sim::summary_at`) adds any still counted to a copy. Values
 //! above the histogram's highest trackable value take the histogram's own path at once, so its clamping
 //! stays exactly its own.
 
@@ -83,6 +84,14 @@ impl LatencyCounts {
     pub(crate) fn flush_into(&mut self, h: &mut Histogram<u64>) {
         self.add_into(h);
         self.counts.fill(0);
+    }
+
+    /// Adds every count to `h` and frees the array, for a run that stays paused a while (a tune's
+    /// survivors wait for the rest of their rung): the histogram ends with the same counts, and the array
+    /// grows back as latencies come.
+    pub(crate) fn release_into(&mut self, h: &mut Histogram<u64>) {
+        self.add_into(h);
+        self.counts = Vec::new();
     }
 
     /// Whether some latency is counted here and not yet in the histogram.

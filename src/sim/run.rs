@@ -285,7 +285,12 @@ impl Stepper {
             let end = sim.end;
             let (now, event) = match sim.queue.pop_if(|t| t > end || t <= until) {
                 Next::Event(now, event) => (now, event),
-                Next::Declined(_) => return Ok(false),
+                Next::Declined(_) => {
+                    // A run stopped before its end may stay paused a long while (a tune keeps a
+                    // rung's runs until all are ranked): what it only counted goes into its histogram.
+                    sim.latency_counts.release_into(&mut sim.latency);
+                    return Ok(false);
+                }
                 Next::Empty => {
                     self.done = true;
                     return Ok(true);

@@ -111,8 +111,8 @@ impl AdaptiveOutcome {
 }
 
 /// Most runs a rung leaves paused for the next one to continue. A paused day-long KPA run at 100 req/s
-/// holds about 0.5 MB (mostly its latency histogram and counts), so this bounds a race's paused runs to
-/// about 4 GB; the runs past it are dropped and, if their point survives, run again from t = 0.
+/// holds about 0.4 MB (mostly its latency histogram), so this bounds a race's paused runs to about
+/// 3.3 GB; the runs past it are dropped and, if their point survives, run again from t = 0.
 pub const MAX_PAUSED_RUNS: usize = 8192;
 
 /// Constraint violation (0 when feasible) and objective of a point, for ranking.
