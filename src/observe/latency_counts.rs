@@ -1,6 +1,6 @@
 //! The run's latency record as the run goes: a count per bucket of the summary's HDR histogram (3
-//! significant digits from 1 µs, see [`super::latency`]), kept in a plain array and added to the histogram
-//! when the run's last row is written.
+//! significant digits from 1 µs, see [`super::latency`]), kept in a plain array and moved into the
+//! histogram whenever the run stops: at its last row, and at the end of every step of a stepped run.
 //!
 //! Why: every answered request records its latency, and the histogram's own record is a call of about
 //! sixty instructions (bounds, saturating counters, extremes); here it is an index computation and an
@@ -8,11 +8,10 @@
 //! percentiles, mean, buckets and CDF read bucket counts, and its `min` and `max` are the lowest and highest
 //! equivalent values of the extreme buckets, which a bucket's lowest value (what is added) has too.
 //!
-//! Assumption: nothing reads the histogram before the last row (the summary is built after it); a run
-//! stopped before its end adds its counts at once and frees the array (`Stepper::step_until`), and a
-//! summary read during the run (`Sim::summary_at`) adds any still counted to a copy. Values
-//! above the histogram's highest trackable value take the histogram's own path at once, so its clamping
-//! stays exactly its own.
+//! Assumption: nothing reads the histogram while the run goes: the summary is read after the last row or
+//! between steps (`Stepper::step_until` moves the counts in before it returns, and frees the array, which
+//! keeps a run that stays paused a while small). Values above the histogram's highest trackable value
+//! take the histogram's own path at once, so its clamping stays exactly its own.
 
 use hdrhistogram::Histogram;
 
@@ -80,34 +79,15 @@ impl LatencyCounts {
         self.counts[i] += 1;
     }
 
-    /// Adds every count to `h` and starts again from zero.
-    pub(crate) fn flush_into(&mut self, h: &mut Histogram<u64>) {
-        self.add_into(h);
-        self.counts.fill(0);
-    }
-
-    /// Adds every count to `h` and frees the array, for a run that stays paused a while (a tune's
-    /// survivors wait for the rest of their rung): the histogram ends with the same counts, and the array
-    /// grows back as latencies come.
-    pub(crate) fn release_into(&mut self, h: &mut Histogram<u64>) {
-        self.add_into(h);
-        self.counts = Vec::new();
-    }
-
-    /// Whether some latency is counted here and not yet in the histogram.
-    pub(crate) fn pending(&self) -> bool {
-        self.counts.iter().any(|&c| c > 0)
-    }
-
-    /// Adds every count to `h` and keeps them: for a summary read while the run goes on, on a copy of
-    /// the run's histogram.
-    pub(crate) fn add_into(&self, h: &mut Histogram<u64>) {
+    /// Adds every count to `h` and frees the array (it grows back as latencies come).
+    pub(crate) fn move_into(&mut self, h: &mut Histogram<u64>) {
         for (i, &c) in self.counts.iter().enumerate() {
             if c > 0 {
                 h.record_n(Self::value(i), c)
                     .expect("a bucket's lowest value is in the histogram's range");
             }
         }
+        self.counts = Vec::new();
     }
 }
 
@@ -162,10 +142,10 @@ mod tests {
                 direct.saturating_record(v);
                 counts.record(&mut counted, v);
             }
-            counts.flush_into(&mut counted);
+            counts.move_into(&mut counted);
             prop_assert_eq!(figures(&counted), figures(&direct));
-            // A second flush adds nothing.
-            counts.flush_into(&mut counted);
+            // A second move adds nothing.
+            counts.move_into(&mut counted);
             prop_assert_eq!(figures(&counted), figures(&direct));
         }
     }

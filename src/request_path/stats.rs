@@ -17,7 +17,7 @@
 //! Simplification: the queue-proxy's 1 s ticker and the scraper are not modelled here; the caller decides
 //! when to call `report` and which reports to sum.
 
-use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
+use crate::time::{exact_f64, SimDuration, SimTime, NANOS_PER_SEC};
 
 /// One report period's result from a [`RequestStats`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -159,7 +159,7 @@ impl RequestStats {
             if self.nanos_in_use == 0 {
                 0.0
             } else {
-                to_f64(integral) / to_f64(u128::from(self.nanos_in_use))
+                exact_f64(integral) / exact_f64(u128::from(self.nanos_in_use))
             }
         };
         let report = StatsReport {
@@ -174,19 +174,6 @@ impl RequestStats {
         self.proxied_concurrency_nanos = 0;
         self.nanos_in_use = 0;
         report
-    }
-}
-
-/// `x as f64`: the same value (both conversions round to nearest), through the one-instruction signed
-/// conversion whenever `x` fits an `i64` (the 128-bit one is a library call; every pod reports every
-/// second).
-#[inline(always)]
-fn to_f64(x: u128) -> f64 {
-    if x <= i64::MAX as u128 {
-        // Through `u64`: a 128-bit conversion the compiler knows is non-negative stays a library call.
-        x as u64 as i64 as f64
-    } else {
-        x as f64
     }
 }
 
@@ -270,20 +257,6 @@ pub const REPORT_PERIOD: SimDuration = SimDuration(NANOS_PER_SEC);
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    proptest::proptest! {
-        /// The signed fast path gives the 128-bit conversion's float, at and above 2^63 too.
-        #[test]
-        fn float_conversion_matches_the_unsigned_one(
-            hi in proptest::prelude::any::<u64>(),
-            lo in proptest::prelude::any::<u64>(),
-            small in 0u64..1 << 63,
-        ) {
-            for x in [u128::from(hi) << 64 | u128::from(lo), u128::from(lo), u128::from(small)] {
-                proptest::prop_assert_eq!(to_f64(x).to_bits(), (x as f64).to_bits());
-            }
-        }
-    }
 
     fn ms(v: u64) -> SimTime {
         SimTime::from_millis(v)

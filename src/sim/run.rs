@@ -281,25 +281,16 @@ impl Stepper {
         } else {
             sim.step_end
         };
-        loop {
+        let done = loop {
             let end = sim.end;
             let (now, event) = match sim.queue.pop_if(|t| t > end || t <= until) {
                 Next::Event(now, event) => (now, event),
-                Next::Declined(_) => {
-                    // A run stopped before its end may stay paused a long while (a tune keeps a
-                    // rung's runs until all are ranked): what it only counted goes into its histogram.
-                    sim.latency_counts.release_into(&mut sim.latency);
-                    return Ok(false);
-                }
-                Next::Empty => {
-                    self.done = true;
-                    return Ok(true);
-                }
+                Next::Declined(_) => break false,
+                Next::Empty => break true,
             };
             // Like `run_with_request_log`, the first event past the end is popped (and counted) unhandled.
             if now > sim.end {
-                self.done = true;
-                return Ok(true);
+                break true;
             }
             if let (Event::AtClient(id), Some(log)) = (event, log.as_deref_mut()) {
                 let r = &sim.requests[id.index()];
@@ -324,7 +315,12 @@ impl Stepper {
             if let Some(hit) = sim.halt {
                 return Err(hit.into());
             }
-        }
+        };
+        // The summary may be read now (`summary_at`), and a paused run may wait a long while (a tune
+        // keeps a rung's runs until all are ranked): the counted latencies go into the histogram.
+        sim.latency_counts.move_into(&mut sim.latency);
+        self.done = done;
+        Ok(done)
     }
 
     /// The summary of the run up to `at`, the time it has been stepped to, as if it ended there (see

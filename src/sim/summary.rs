@@ -88,19 +88,10 @@ impl Sim {
         // per-revision summaries come with several services per cluster, issue 16).
         let first = &self.revisions[0];
         let final_ready: u32 = self.revisions.iter().map(|r| r.ready.len() as u32).sum();
-        // Before the last row some latencies are still only counted (see `observe::latency_counts`).
-        let with_counts;
-        let latency = if self.latency_counts.pending() {
-            let mut h = self.latency.clone();
-            self.latency_counts.add_into(&mut h);
-            with_counts = h;
-            &with_counts
-        } else {
-            &self.latency
-        };
-        let latency_ms = crate::observe::latency::summarize(latency);
-        let histogram = crate::observe::latency::buckets(latency);
-        let latency_cdf_ms = crate::observe::latency::cdf(latency);
+        // Complete: the last row and the end of every step move the counted latencies in.
+        let latency_ms = crate::observe::latency::summarize(&self.latency);
+        let histogram = crate::observe::latency::buckets(&self.latency);
+        let latency_cdf_ms = crate::observe::latency::cdf(&self.latency);
         let duration_s = (end.0 as f64) / NANOS_PER_SEC as f64;
         let traffic_duration_s = (self.traffic_end.min(end).0 as f64) / NANOS_PER_SEC as f64;
         RunSummary {

@@ -200,7 +200,7 @@ impl Sim {
         let last = !whole || now >= self.end;
         if last {
             // The summary, built after the last row, reads the whole histogram.
-            self.latency_counts.flush_into(&mut self.latency);
+            self.latency_counts.move_into(&mut self.latency);
         }
         // Pods use what the pod pass measured unless the Cluster Autoscaler has just moved some.
         let used = (!pods_moved).then_some((pods.cpu_used_cores, pods.gpus_busy));
