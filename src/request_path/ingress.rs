@@ -200,11 +200,7 @@ impl Sim {
         self.in_flight -= 1;
         self.status_codes.count(r.status);
         if self.multi.is_some() {
-            self.revisions[r.revision.index()].stats.response(
-                r.status == 200,
-                (now - r.sent).0,
-                r.cold,
-            );
+            self.service_response(r.revision, r.status == 200, (now - r.sent).0, r.cold);
         }
         if let Some(slo) = self.slo.as_mut() {
             slo.record(now, (r.status == 200).then(|| (now - r.sent).0 / 1_000));
