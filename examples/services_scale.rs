@@ -14,7 +14,8 @@
 //! most services sit at zero most of the time and their scalers are left out of the tick.
 //!
 //! The per-second rows go to no sink and the per-service rows to `io::sink()` (one per service per hour),
-//! so the figure is the simulation's, not the disk's.
+//! so the figure is the simulation's, not the disk's. The allocator is the library's default, mimalloc
+//! (feature `mimalloc`); `--no-default-features --features cli` measures the system allocator.
 
 use podscale::observe::output::NoTimeseries;
 use podscale::scenario::{self, prepare_services};

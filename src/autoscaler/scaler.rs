@@ -132,6 +132,13 @@ pub trait Scaler: Send {
     fn quiescent(&self) -> bool {
         false
     }
+    /// Cache hint for a pass over many services (see [`crate::engine::prefetch`]): asks for the lines of
+    /// the state the tick's `on_second` reads through this scaler's own pointers (window buckets and the
+    /// like). Called a service or two before the scaler's turn, once its own fields have been asked for
+    /// (the caller asks for those from the `Box`'s address). Changes nothing; the default asks for nothing.
+    fn prefetch_second_state(&self, now: SimTime) {
+        let _ = now;
+    }
 }
 
 /// A fixed replica count, optionally changed by a standalone CronHPA (no HPA: each job writes the

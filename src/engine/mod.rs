@@ -12,7 +12,9 @@
 //! * A request's own draws (service time, call picks, path delays) come from a [`RequestRng`] built from
 //!   the request's [`DrawKey`], so they depend on the seed, the revision and the request's arrival index
 //!   only, not on the order in which a configuration starts services (common random numbers).
+//! * [`prefetch`]: cache hints for passes over many services' state (no effect on results).
 
+pub mod prefetch;
 mod queue;
 mod rng;
 

@@ -45,16 +45,35 @@ impl LogHistogram {
     /// Records `us`, whose bucket ([`LogHistogram::bucket`]) the caller has computed.
     #[inline]
     pub fn record_in(&mut self, bucket: usize, us: u64) {
+        self.record_uncounted(bucket, us);
+        self.count_in(bucket);
+    }
+
+    /// Records `us` (bucket `bucket`) except for the bucket's count, which the caller adds later with
+    /// [`LogHistogram::count_in`], before anything reads the histogram; asks the CPU to fetch the count's
+    /// cache line meanwhile. With a thousand services the bucket arrays do not stay in cache, and a
+    /// count added at once waits for its line (about a tenth of a many-service run); added a response
+    /// later, the line has arrived.
+    #[inline]
+    pub fn record_uncounted(&mut self, bucket: usize, us: u64) {
         if bucket >= self.counts.len() {
             self.counts.resize(bucket + 1, 0);
         }
-        self.counts[bucket] = self.counts[bucket].saturating_add(1);
+        crate::engine::prefetch::prefetch(&self.counts[bucket]);
         if self.total == 0 || us < self.min_us {
             self.min_us = us;
         }
         self.max_us = self.max_us.max(us);
         self.total += 1;
         self.sum_us += us as f64;
+    }
+
+    /// Adds one to bucket `bucket`'s count: the second half of [`LogHistogram::record_uncounted`].
+    #[inline]
+    pub fn count_in(&mut self, bucket: usize) {
+        if let Some(c) = self.counts.get_mut(bucket) {
+            *c = c.saturating_add(1);
+        }
     }
 
     /// Empties the histogram, keeping its buckets' memory.
@@ -68,6 +87,12 @@ impl LogHistogram {
 
     pub fn len(&self) -> u64 {
         self.total
+    }
+
+    /// The values in the buckets' counts: [`LogHistogram::len`] once every value recorded with
+    /// [`LogHistogram::record_uncounted`] has been counted (saturated buckets aside).
+    pub fn counted(&self) -> u64 {
+        self.counts.iter().map(|&c| u64::from(c)).sum()
     }
 
     pub fn is_empty(&self) -> bool {

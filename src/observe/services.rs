@@ -61,6 +61,15 @@ pub struct ServiceStats {
     pub second_arrivals: u64,
 }
 
+/// A response's latency bucket whose count is still to be added to its service's histograms (see
+/// [`ServiceStats::response_uncounted`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct UncountedLatency {
+    bucket: u32,
+    cold: bool,
+}
+
 impl ServiceStats {
     pub fn new(pools: usize) -> Self {
         ServiceStats {
@@ -78,24 +87,53 @@ impl ServiceStats {
     }
 
     /// A response reached the client.
-    #[inline]
     pub fn response(&mut self, ok: bool, latency_ns: u64, cold: bool) {
+        if let Some(uncounted) = self.response_uncounted(ok, latency_ns, cold) {
+            self.count_latency(uncounted);
+        }
+    }
+
+    /// [`ServiceStats::response`] except for the latency's bucket count, which is returned for
+    /// [`ServiceStats::count_latency`] to add before anything reads this service's latencies (its
+    /// cache line is fetched meanwhile: see [`LogHistogram::record_uncounted`]).
+    #[inline]
+    pub fn response_uncounted(
+        &mut self,
+        ok: bool,
+        latency_ns: u64,
+        cold: bool,
+    ) -> Option<UncountedLatency> {
         self.in_flight = self.in_flight.saturating_sub(1);
         if ok {
             let us = latency_ns / 1000;
             let bucket = LogHistogram::bucket(us);
             self.counts.completed += 1;
             self.interval_completions += 1;
-            self.latency.record_in(bucket, us);
+            self.latency.record_uncounted(bucket, us);
             self.interval_latency.record(us);
             if cold {
                 self.counts.cold_start_affected += 1;
                 self.interval_cold += 1;
-                self.cold_latency.record_in(bucket, us);
+                self.cold_latency.record_uncounted(bucket, us);
             }
+            Some(UncountedLatency {
+                bucket: bucket as u32,
+                cold,
+            })
         } else {
             self.counts.failed += 1;
             self.interval_failures += 1;
+            None
+        }
+    }
+
+    /// Adds the bucket count [`ServiceStats::response_uncounted`] left out.
+    #[inline]
+    pub fn count_latency(&mut self, uncounted: UncountedLatency) {
+        let bucket = uncounted.bucket as usize;
+        self.latency.count_in(bucket);
+        if uncounted.cold {
+            self.cold_latency.count_in(bucket);
         }
     }
 

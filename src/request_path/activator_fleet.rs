@@ -159,6 +159,12 @@ pub(crate) struct ActivatorFleet {
 }
 
 impl ActivatorFleet {
+    /// Cache hint (see [`crate::engine::prefetch`]): the members' lines a tick's report reads.
+    #[inline]
+    pub(crate) fn prefetch_members(&self) {
+        crate::engine::prefetch::prefetch_lines(&self.members[..], 8);
+    }
+
     pub(crate) fn new(container_concurrency: u32, replicas: u32, sizing: FleetSizing) -> Self {
         let replicas = replicas.max(1) as usize;
         let mut fleet = ActivatorFleet {

@@ -415,11 +415,7 @@ impl Sim {
         let r = self.requests[id.index()];
         self.requests[id.index()].stage = Stage::Free;
         self.free_requests.push(id.slot());
-        self.revisions[r.revision.index()].stats.response(
-            r.status == 200,
-            (now - r.sent).0,
-            r.cold,
-        );
+        self.service_response(r.revision, r.status == 200, (now - r.sent).0, r.cold);
         let Some(parent) = self.links.get(id).parent else {
             return;
         };

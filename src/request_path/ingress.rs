@@ -224,9 +224,7 @@ impl Sim {
         self.status_codes.count(status);
         if self.multi.is_some() {
             let rv = self.requests[id.index()].revision;
-            self.revisions[rv.index()]
-                .stats
-                .response(status == 200, (now - sent).0, cold);
+            self.service_response(rv, status == 200, (now - sent).0, cold);
         }
         if let Some(slo) = self.slo.as_mut() {
             slo.record(now, (status == 200).then(|| (now - sent).0 / 1_000));

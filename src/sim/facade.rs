@@ -352,6 +352,12 @@ impl Simulation {
         self
     }
 
+    /// The world of the run, for crate tests that check its state between steps.
+    #[cfg(test)]
+    pub(crate) fn world(&self) -> &crate::sim::world::Sim {
+        self.stepper.world()
+    }
+
     /// Runs to the end, streaming the remaining rows to `sink`, and returns the summary (`wall_time_s` is 0:
     /// the caller measures wall time).
     pub fn run(mut self, sink: &mut dyn TimeseriesSink) -> Result<RunSummary, SimulationError> {

@@ -17,6 +17,7 @@ use crate::autoscaler::hpa::adapter::HpaScaler;
 use crate::autoscaler::kpa::adapter::KpaScaler;
 use crate::autoscaler::scaler::{FixedScaler, PodSecond, Scaler};
 use crate::dist::DurationDist;
+use crate::engine::prefetch::prefetch_lines;
 use crate::engine::{DrawKeys, EventId, RngStreams, SimRng, Stream};
 use crate::ids::{PodId, RevisionId};
 use crate::observe::services::ServiceStats;
@@ -152,6 +153,25 @@ pub(crate) struct Revision {
 }
 
 impl Revision {
+    /// Cache hint for a pass over many revisions (see [`crate::engine::prefetch`]): the revision's own
+    /// fields. Reads nothing, so it may be asked for a revision whose lines are still far away.
+    #[inline]
+    pub(crate) fn prefetch_fields(&self) {
+        prefetch_lines(self, 24);
+    }
+
+    /// Cache hint, a step after [`Revision::prefetch_fields`] (it reads the revision's pointers): what
+    /// the tick reads through them, the scaler's fields, the Ready list, the pods, the scratch reports
+    /// and the activators. Pods and lists are asked for from their start, up to a few lines.
+    #[inline]
+    pub(crate) fn prefetch_tick_state(&self) {
+        prefetch_lines(&*self.scaler, 28);
+        prefetch_lines(&self.ready[..], 2);
+        prefetch_lines(&self.pods[..], 16);
+        prefetch_lines(&self.reports[..], 4);
+        self.activator.prefetch_members();
+    }
+
     /// The scenario's one revision. Takes the autoscaler out of `cfg` (it becomes the revision's scaler).
     pub(crate) fn new(id: RevisionId, cfg: &mut SimConfig, streams: &RngStreams) -> Self {
         // The KPA sizes the fleet (computeNumActivators); other scalers never put it in the path.

@@ -218,6 +218,11 @@ impl Stepper {
         self.sim.hop_shortcuts = false;
     }
 
+    #[cfg(test)]
+    pub(crate) fn world(&self) -> &Sim {
+        &self.sim
+    }
+
     pub(crate) fn new(cfg: SimConfig, traffic: Traffic) -> Result<Self, SimError> {
         let mut sim = Sim::new(cfg, traffic);
         sim.start()?;
@@ -298,6 +303,7 @@ impl Stepper {
             if now > sim.end {
                 break true;
             }
+            sim.prefetch_next_event();
             if let (Event::AtClient(id), Some(log)) = (event, log.as_deref_mut()) {
                 let r = &sim.requests[id.index()];
                 log.record(&RequestRecord {

@@ -35,7 +35,7 @@ impl Sim {
     /// time-weighted means run over the rows written so far. Nothing in the run changes, so it can go on.
     pub(crate) fn summary_at(&self, at: SimTime) -> RunSummary {
         let end = at;
-        let mut stats: Vec<_> = self.revisions.iter().map(|r| r.stats.clone()).collect();
+        let mut stats = self.service_stats_now();
         let (mut pod_ns, mut gpu_ns) = (self.pod_ns, self.gpu_ns);
         for (rev, stats) in self.revisions.iter().zip(&mut stats) {
             for p in rev.pods.iter().filter(|p| p.state != PodState::Gone) {

@@ -355,6 +355,9 @@ pub(crate) struct Sim {
     pub(crate) llm: Option<crate::observe::llm::LlmStats>,
     /// Per-service and cluster outputs of a run with several services (`None`: one service).
     pub(crate) multi: Option<crate::sim::services::MultiOutputs>,
+    /// The last service response's latency bucket, counted at the next response (see
+    /// `Sim::service_response`): revision index and bucket.
+    pub(crate) uncounted_latency: Option<(u32, crate::observe::services::UncountedLatency)>,
     /// Calls between revisions (transformer -> predictor, graph routers); `None`: no revision calls.
     pub(crate) calls: Option<Box<crate::request_path::calls::Calls>>,
     /// The route over the revisions of one service (`None`: each request goes to revision 0, or to its
@@ -424,6 +427,7 @@ impl Sim {
                 .kv_cache_tokens()
                 .map(crate::observe::llm::LlmStats::new),
             multi: None,
+            uncounted_latency: None,
             calls: None,
             route: None,
             cfg,

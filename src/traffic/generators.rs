@@ -16,6 +16,7 @@
 //! points; before the first point the first rate applies and after the last point the last rate holds.
 //! Negative rates (e.g. a sine with amplitude above its mean) are clipped to zero.
 
+use super::sine_band::{SineBands, Verdict};
 use super::{Arrival, ArrivalSource, TrafficError};
 use crate::engine::SimRng;
 use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
@@ -230,6 +231,9 @@ pub struct NhppSource {
     /// falls under it is kept without evaluating the profile. The rate is then at least as large in
     /// floating point too, so the outcome (and every draw) is the one the full test gives.
     floor: f64,
+    /// For a sine: bounds over the band of the cycle the candidate is in, which decide most candidates
+    /// without the sine, with the outcome the full test gives (see [`super::sine_band`]).
+    bands: Option<SineBands>,
 }
 
 impl NhppSource {
@@ -241,11 +245,21 @@ impl NhppSource {
             } => (mean - amplitude.abs()).max(0.0),
             _ => 0.0,
         };
+        let bands = match &profile {
+            RateProfile::Sine {
+                mean,
+                amplitude,
+                period,
+                phase,
+            } => Some(SineBands::new(*mean, *amplitude, period.0, phase.0)),
+            _ => None,
+        };
         NhppSource {
             profile,
             now: start,
             end,
             floor,
+            bands,
         }
     }
 }
@@ -270,7 +284,18 @@ impl ArrivalSource for NhppSource {
             }
             self.now = candidate;
             let scaled = rng.random::<f64>() * bound;
-            if scaled < self.floor || scaled < self.profile.rate_at(candidate) {
+            let verdict = match self.bands.as_mut() {
+                Some(bands) => bands.verdict(candidate, scaled),
+                None => Verdict::Evaluate,
+            };
+            let keep = match verdict {
+                Verdict::Keep => true,
+                Verdict::Drop => false,
+                Verdict::Evaluate => {
+                    scaled < self.floor || scaled < self.profile.rate_at(candidate)
+                }
+            };
+            if keep {
                 return Ok(Some(Arrival::plain(candidate)));
             }
         }

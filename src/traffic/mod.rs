@@ -30,6 +30,7 @@ pub mod input;
 pub mod inspect;
 pub mod poisson;
 pub mod prometheus;
+pub mod sine_band;
 pub mod spec;
 pub mod split;
 pub mod sum;

@@ -326,6 +326,10 @@ impl Scaler for KpaScaler {
         self.quiet
     }
 
+    fn prefetch_second_state(&self, now: SimTime) {
+        self.collector.prefetch_slots(now);
+    }
+
     /// A new activator entry reports "1" at once, and the autoscaler pokes the decider if the revision is
     /// at zero: the scale-from-zero trigger.
     fn on_activator_stat(&mut self, now: SimTime, stat: &Stat, ready: u32) -> Decision {

@@ -133,6 +133,14 @@ impl TimedFloat64Buckets {
         (index % self.buckets.len() as u64) as usize
     }
 
+    /// Cache hint: the line of the bucket a record at `now` writes (see [`crate::engine::prefetch`]).
+    #[inline]
+    pub fn prefetch_slot(&self, now: SimTime) {
+        if let Some(bucket) = self.buckets.get(self.slot(self.index_of(now))) {
+            crate::engine::prefetch::prefetch(bucket);
+        }
+    }
+
     /// Adds `value` to the bucket of `now`. Writes a full window or more before the latest write are
     /// dropped, as Knative does.
     pub fn record(&mut self, now: SimTime, value: f64) {

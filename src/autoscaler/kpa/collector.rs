@@ -61,6 +61,13 @@ impl MetricCollector {
         }
     }
 
+    /// Cache hint: the bucket lines a record at `now` writes (see [`crate::engine::prefetch`]).
+    #[inline]
+    pub fn prefetch_slots(&self, now: SimTime) {
+        self.stable.prefetch_slot(now);
+        self.panic.prefetch_slot(now);
+    }
+
     pub fn metric(&self) -> ScalingMetric {
         self.metric
     }
