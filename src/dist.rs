@@ -55,9 +55,20 @@ impl DurationDist {
         DurationDist::Constant(d)
     }
 
-    /// Draws one duration.
-    #[inline]
+    /// Draws one duration. The constant and exponential cases (service times and path delays of most
+    /// scenarios, drawn for every request) are inline; the others are one call away.
+    #[inline(always)]
     pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
+        match self {
+            DurationDist::Constant(d) => *d,
+            DurationDist::Exponential { exp, .. } => SimDuration::from_secs_f64(exp.sample(rng)),
+            _ => self.sample_other(rng),
+        }
+    }
+
+    /// Every case, the inline ones included (so the match is total), out of line.
+    #[inline(never)]
+    fn sample_other<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
         match self {
             DurationDist::Constant(d) => *d,
             DurationDist::Exponential { exp, .. } => SimDuration::from_secs_f64(exp.sample(rng)),

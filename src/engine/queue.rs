@@ -3,7 +3,7 @@
 //! Four mechanisms keep the per-event cost low and flat in the number of pending events:
 //!
 //! * **Same-instant lane.** An event scheduled at the current clock whose priority is not lower than the
-//!   last one in the lane is appended to a FIFO (`VecDeque`) instead of the heap. Every lane entry has the
+//!   last one in the lane is appended to a FIFO (a ring buffer, `queue::ring`) instead of the heap. Every lane entry has the
 //!   current time, and appends only happen when the key does not decrease, so the lane is always sorted and
 //!   popping is one comparison against the heap top. Zero-delay hops (ingress, client) cost no heap work.
 //! * **Ordered lanes** ([`EventQueue::schedule_uncancellable_ordered`]): a few more sorted FIFOs for streams of
@@ -37,7 +37,7 @@
 //! numbers are 56 bits and never reused within a run (2^56 events is far beyond any run).
 
 use crate::time::SimTime;
-use std::collections::VecDeque;
+use ring::Ring;
 
 /// Handle of a scheduled event, usable to cancel it. Never confused with a later event in the same slot:
 /// it carries the event's unique sequence number.
@@ -127,7 +127,7 @@ pub struct EventQueue<E> {
     /// Entries scheduled with [`EventQueue::schedule_timer`], a heap of its own.
     timers: Vec<Entry<E>>,
     /// Sorted FIFOs of uncancellable entries (see [`EventQueue::schedule_uncancellable_ordered`]).
-    ordered: [VecDeque<Entry<E>>; ORDERED_LANES],
+    ordered: [Ring<Entry<E>>; ORDERED_LANES],
     /// Front keys of the timer heap (index 0) and of the ordered lanes (1..), `u128::MAX` when empty.
     side_fronts: [u128; 1 + ORDERED_LANES],
     /// Bit `k` set when `side_fronts[k]` holds an entry: with at most one side container in use (the
@@ -138,7 +138,7 @@ pub struct EventQueue<E> {
     side_min: u128,
     side_source: Source,
     /// Entries at the current time, sorted (see the module docs).
-    lane: VecDeque<Entry<E>>,
+    lane: Ring<Entry<E>>,
     /// Sequence number of each slot's live occupant, or [`VACANT`].
     slots: Vec<u64>,
     free: Vec<u32>,
@@ -164,12 +164,12 @@ impl<E: Copy> EventQueue<E> {
         EventQueue {
             heap: Vec::with_capacity(1024),
             timers: Vec::with_capacity(64),
-            ordered: std::array::from_fn(|_| VecDeque::with_capacity(64)),
+            ordered: std::array::from_fn(|_| Ring::new()),
             side_fronts: [u128::MAX; 1 + ORDERED_LANES],
             side_used: 0,
             side_min: u128::MAX,
             side_source: Source::Timer,
-            lane: VecDeque::with_capacity(64),
+            lane: Ring::new(),
             slots: Vec::with_capacity(1024),
             free: Vec::with_capacity(1024),
             live: 0,
@@ -265,9 +265,7 @@ impl<E: Copy> EventQueue<E> {
     /// their dead entries stay out of the heap the other events go through.
     pub fn schedule_timer(&mut self, time: SimTime, event: E) -> Result<EventId, ScheduleError> {
         let (entry, id) = self.entry(time, Self::DEFAULT_PRIORITY, event)?;
-        self.timers.push(entry);
-        let last = self.timers.len() - 1;
-        sift_up(&mut self.timers, last);
+        push_heap(&mut self.timers, entry);
         self.timer_top_changed();
         Ok(id)
     }
@@ -331,9 +329,7 @@ impl<E: Copy> EventQueue<E> {
         if lane_ok {
             self.lane.push_back(entry);
         } else {
-            self.heap.push(entry);
-            let last = self.heap.len() - 1;
-            sift_up(&mut self.heap, last);
+            push_heap(&mut self.heap, entry);
         }
     }
 
@@ -390,6 +386,10 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// Cancels a pending event. Cancelling an event that already ran or was cancelled is a no-op.
+    ///
+    /// A cancelled entry at the top of the timer heap (a pod queue's timer when the queue empties, the
+    /// usual case with few pods) leaves at once, so `dead` stays zero and the pops that follow skip
+    /// the dead-entry checks.
     pub fn cancel(&mut self, id: EventId) {
         if let Some(s) = self.slots.get_mut(id.slot as usize) {
             if *s == id.seq {
@@ -397,10 +397,29 @@ impl<E: Copy> EventQueue<E> {
                 self.free.push(id.slot);
                 self.live -= 1;
                 self.dead += 1;
-                if self.dead >= self.compact_min_dead && self.dead > self.live {
+                let is_id = |e: &Entry<E>| e.slot == id.slot && e.seq() == id.seq;
+                if self.timers.first().is_some_and(is_id) {
+                    self.drop_dead_timer_tops();
+                } else if self.dead >= self.compact_min_dead && self.dead > self.live {
                     self.compact();
                 }
             }
+        }
+    }
+
+    /// Pops dead entries off the timer heap's top, and refreshes the side minimum if any left.
+    fn drop_dead_timer_tops(&mut self) {
+        let mut changed = false;
+        while let Some(h) = self.timers.first() {
+            if self.is_live(h) {
+                break;
+            }
+            pop_heap(&mut self.timers);
+            self.dead -= 1;
+            changed = true;
+        }
+        if changed {
+            self.timer_top_changed();
         }
     }
 
@@ -462,7 +481,7 @@ impl<E: Copy> EventQueue<E> {
     fn take(&mut self, source: Source) -> Option<(SimTime, E)> {
         let entry = match source {
             Source::Lane => self.lane.pop_front()?,
-            Source::Heap => pop_heap(&mut self.heap)?,
+            Source::Heap => pop_heap_inline(&mut self.heap)?,
             Source::Timer => {
                 let e = pop_heap(&mut self.timers)?;
                 self.timer_top_changed();
@@ -583,20 +602,9 @@ impl<E: Copy> EventQueue<E> {
             pop_heap(&mut self.heap);
             self.dead -= 1;
         }
-        let mut timers_changed = false;
-        while let Some(h) = self.timers.first() {
-            if self.is_live(h) {
-                break;
-            }
-            pop_heap(&mut self.timers);
-            self.dead -= 1;
-            timers_changed = true;
-        }
         // With many services some cancelled wake-up nearly always waits deep in the heap, so this runs
         // on most pops: the side minimum is refreshed only when the timer heap's top actually changed.
-        if timers_changed {
-            self.timer_top_changed();
-        }
+        self.drop_dead_timer_tops();
     }
 
     /// Drops every dead entry and restores the heap order bottom-up.
@@ -618,7 +626,7 @@ impl<E: Copy> EventQueue<E> {
         self.heap.len()
             + self.lane.len()
             + self.timers.len()
-            + self.ordered.iter().map(VecDeque::len).sum::<usize>()
+            + self.ordered.iter().map(Ring::len).sum::<usize>()
     }
 }
 
@@ -652,6 +660,30 @@ fn pop_heap<E: Copy>(h: &mut Vec<Entry<E>>) -> Option<Entry<E>> {
     Some(top)
 }
 
+/// [`pop_heap`] with the sift inline, for the pop of the main heap in [`EventQueue::pop`] (most events'
+/// way out).
+#[inline(always)]
+fn pop_heap_inline<E: Copy>(h: &mut Vec<Entry<E>>) -> Option<Entry<E>> {
+    let last = h.pop()?;
+    if h.is_empty() {
+        return Some(last);
+    }
+    let top = std::mem::replace(&mut h[0], last);
+    sift_down_inline(h, 0);
+    Some(top)
+}
+
+/// Adds `entry` to heap `h`. The first comparison is inline: an entry that does not go above its
+/// parent (most of them) costs no call.
+#[inline(always)]
+fn push_heap<E: Copy>(h: &mut Vec<Entry<E>>, entry: Entry<E>) {
+    let i = h.len();
+    h.push(entry);
+    if i > 0 && entry.key() < h[(i - 1) / D].key() {
+        sift_up(h, i);
+    }
+}
+
 fn sift_up<E: Copy>(h: &mut [Entry<E>], mut i: usize) {
     // A hole moves up instead of the entry being swapped level by level: one copy per level, not three.
     let moving = h[i];
@@ -667,29 +699,44 @@ fn sift_up<E: Copy>(h: &mut [Entry<E>], mut i: usize) {
     h[i] = moving;
 }
 
-fn sift_down<E: Copy>(h: &mut [Entry<E>], mut i: usize) {
+fn sift_down<E: Copy>(h: &mut [Entry<E>], i: usize) {
+    sift_down_inline(h, i);
+}
+
+#[inline(always)]
+fn sift_down_inline<E: Copy>(h: &mut [Entry<E>], mut i: usize) {
     let n = h.len();
     let moving = h[i];
     let key = moving.key();
-    // Plain index loops: the iterator-adapter form of this loop did not optimise to the same code and
+    // Plain index code: the iterator-adapter form of this loop did not optimise to the same code and
     // cost a tenth of a run. The entry moves down as a hole (one copy per level, not a swap).
     loop {
         let first = i * D + 1;
-        if first >= n {
-            break;
-        }
-        let end = n.min(first + D);
-        let mut best = first;
-        let mut best_key = h[first].key();
-        let mut c = first + 1;
-        while c < end {
-            let k = h[c].key();
-            if k < best_key {
-                best = c;
-                best_key = k;
+        let (best, best_key) = if first + D <= n {
+            // All four children: the smallest by a two-round tournament, whose picks compile to
+            // conditional moves (a scan's branch on each child mispredicts about half the time).
+            let c = &h[first..first + D];
+            let (a, ka) = min_of(0, c[0].key(), 1, c[1].key());
+            let (b, kb) = min_of(2, c[2].key(), 3, c[3].key());
+            let (k, kk) = min_of(a, ka, b, kb);
+            (first + k, kk)
+        } else if first < n {
+            // The last parent, with one to three children.
+            let mut best = first;
+            let mut best_key = h[first].key();
+            let mut c = first + 1;
+            while c < n {
+                let k = h[c].key();
+                if k < best_key {
+                    best = c;
+                    best_key = k;
+                }
+                c += 1;
             }
-            c += 1;
-        }
+            (best, best_key)
+        } else {
+            break;
+        };
         if best_key >= key {
             break;
         }
@@ -699,5 +746,16 @@ fn sift_down<E: Copy>(h: &mut [Entry<E>], mut i: usize) {
     h[i] = moving;
 }
 
+/// The smaller of two keys with its index (the first on a tie, which keys being unique never gives).
+#[inline(always)]
+fn min_of(a: usize, ka: u128, b: usize, kb: u128) -> (usize, u128) {
+    if kb < ka {
+        (b, kb)
+    } else {
+        (a, ka)
+    }
+}
+
+mod ring;
 #[cfg(test)]
 mod tests;

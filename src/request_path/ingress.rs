@@ -27,18 +27,25 @@ pub(crate) struct Sent {
 
 impl Sim {
     /// The client, ingress and network delays of one way, drawn from the request's key.
+    #[inline(always)]
     pub(crate) fn one_way_delay(&self, rv: RevisionId, key: DrawKey, way: Draw) -> SimDuration {
         let rev = &self.revisions[rv.index()];
         // All three constant (the default zeros): their sum, with no generator to build.
         if let Some(fixed) = rev.request_path_fixed {
             return fixed;
         }
-        let [a, b, c] = &rev.request_path;
+        self.sampled_delay(rv, key, way)
+    }
+
+    #[inline(never)]
+    fn sampled_delay(&self, rv: RevisionId, key: DrawKey, way: Draw) -> SimDuration {
+        let [a, b, c] = &self.revisions[rv.index()].request_path;
         let rng = &mut RequestRng::new(key, way);
         a.sample(rng) + b.sample(rng) + c.sample(rng)
     }
 
     /// Sends a request of the world's own traffic (see [`Sim::send_to`]).
+    #[inline(always)]
     pub(crate) fn send(&mut self, now: SimTime, client: u32, attrs: RequestAttrs) -> Sent {
         let rv = self.route(&attrs);
         self.send_to(now, rv, client, attrs)
@@ -46,7 +53,9 @@ impl Sim {
 
     /// Sends a request of revision `rv`'s own traffic. Its trip to the ingress is either queued here or,
     /// when nothing else is due before it gets there, left to the caller: the caller schedules what its
-    /// source sends next, then hands the result to [`Sim::reach_ingress`].
+    /// source sends next, then hands the result to [`Sim::reach_ingress`]. Always inlined: every
+    /// request starts here.
+    #[inline(always)]
     pub(crate) fn send_to(
         &mut self,
         now: SimTime,
@@ -85,6 +94,7 @@ impl Sim {
     /// an event due at the same time was scheduled after it, so comes after it) reaches the ingress now,
     /// with the clock moved to that time, as the event would have. Otherwise its event is queued. Every
     /// output is the one the event gives; the run handles one event fewer (`events_processed`).
+    #[inline(always)]
     pub(crate) fn reach_ingress(&mut self, sent: Sent) {
         if !sent.next_up {
             return;
@@ -125,6 +135,9 @@ impl Sim {
         }
     }
 
+    /// A request reaches the ingress, which routes it. Inlined into its two callers (the hop's event and
+    /// [`Sim::reach_ingress`]), which puts the whole way from arrival to service start in one function.
+    #[inline(always)]
     pub(crate) fn at_ingress(&mut self, now: SimTime, id: RequestId) {
         let rv = self.requests[id.index()].revision;
         let rev = &mut self.revisions[rv.index()];
@@ -147,6 +160,13 @@ impl Sim {
 
     /// Sends the response (success or failure) back through the request path.
     pub(crate) fn respond(&mut self, now: SimTime, id: RequestId, status: u16) {
+        self.answer(now, id, status);
+    }
+
+    /// [`Sim::respond`], inlined: the completion of every request answers through here, with the client
+    /// side ([`Sim::at_client`]) in the same function when the answer is taken at once.
+    #[inline(always)]
+    pub(crate) fn answer(&mut self, now: SimTime, id: RequestId, status: u16) {
         let r = &self.requests[id.index()];
         if r.via_activator {
             self.revisions[r.revision.index()]
@@ -189,31 +209,35 @@ impl Sim {
             && self.calls.is_none()
     }
 
+    #[inline(always)]
     pub(crate) fn at_client(&mut self, now: SimTime, id: RequestId) {
-        let r = self.requests[id.index()];
         if self.calls.is_some() && self.links.get(id).parent.is_some() {
             self.child_answered(now, id);
             return;
         }
-        self.requests[id.index()].stage = Stage::Free;
+        // The fields it needs, not a copy of the whole record (this runs for every request).
+        let r = &mut self.requests[id.index()];
+        r.stage = Stage::Free;
+        let (status, sent, cold, client) = (r.status, r.sent, r.cold, r.client);
         self.free_requests.push(id.slot());
         self.in_flight -= 1;
-        self.status_codes.count(r.status);
+        self.status_codes.count(status);
         if self.multi.is_some() {
-            self.service_response(r.revision, r.status == 200, (now - r.sent).0, r.cold);
+            let rv = self.requests[id.index()].revision;
+            self.service_response(rv, status == 200, (now - sent).0, cold);
         }
         if let Some(slo) = self.slo.as_mut() {
-            slo.record(now, (r.status == 200).then(|| (now - r.sent).0 / 1_000));
+            slo.record(now, (status == 200).then(|| (now - sent).0 / 1_000));
         }
-        if r.status == 200 {
+        if status == 200 {
             self.counts.completed += 1;
             self.second.completions += 1;
-            let us = (now - r.sent).0 / 1_000;
+            let us = (now - sent).0 / 1_000;
             self.latency_counts.record(&mut self.latency, us.max(1));
             if self.second.keep_latencies {
                 self.second.latencies_us.push(us);
             }
-            if r.cold {
+            if cold {
                 self.counts.cold_start_affected += 1;
                 self.second.cold_completions += 1;
             }
@@ -227,11 +251,11 @@ impl Sim {
             self.counts.failed += 1;
             self.second.failures += 1;
         }
-        if r.client != OPEN_LOOP {
+        if client != OPEN_LOOP {
             if let Some(driver) = self.closed_loop.as_mut() {
-                if let Some(next) = driver.on_response(r.client, now, &mut self.rng.traffic) {
+                if let Some(next) = driver.on_response(client, now, &mut self.rng.traffic) {
                     if next < self.traffic_end {
-                        self.at(next.max(now), Event::ClientSend(r.client));
+                        self.at(next.max(now), Event::ClientSend(client));
                     }
                 }
             }

@@ -23,7 +23,7 @@
 //! deadline (the revision timeout cuts it), not at the end of its service.
 
 use crate::engine::{Draw, RequestRng};
-use crate::ids::{RequestId, RevisionId};
+use crate::ids::{PodId, RequestId, RevisionId};
 use crate::request_path::stats::RequestStats;
 use crate::sim::world::*;
 use crate::time::{SimDuration, SimTime};
@@ -32,7 +32,8 @@ use crate::workload::pods::PodState;
 use std::cmp::Reverse;
 
 /// The queue-proxy counts a request in, when its revision keeps the statistics (`Revision::pod_stats`).
-#[inline]
+/// Always inlined: the test is on every request's path, and was a call there.
+#[inline(always)]
 fn stats_in(stats: &mut RequestStats, now: SimTime, proxied: bool, kept: bool) {
     if !kept {
         return;
@@ -45,7 +46,7 @@ fn stats_in(stats: &mut RequestStats, now: SimTime, proxied: bool, kept: bool) {
 }
 
 /// The queue-proxy counts a request out (see [`stats_in`]).
-#[inline]
+#[inline(always)]
 pub(crate) fn stats_out(stats: &mut RequestStats, now: SimTime, proxied: bool, kept: bool) {
     if !kept {
         return;
@@ -57,18 +58,63 @@ pub(crate) fn stats_out(stats: &mut RequestStats, now: SimTime, proxied: bool, k
     }
 }
 
+/// Request `r` takes a slot of fixed-slot pod `pod` of `rev` at `now`: its service time is drawn (or
+/// taken from its trace) and cut at its deadline. Returns when its `ServiceDone` is due. A function of
+/// the parts it touches, so that [`Sim::admit_to_pod`] can call it with the revision, the pod and the
+/// request it already holds.
+#[inline(always)]
+fn begin_fixed_service(
+    now: SimTime,
+    rev: &mut Revision,
+    pod: u32,
+    r: &mut Request,
+    max_pod_concurrency: &mut u32,
+) -> SimTime {
+    let p = &mut rev.pods[pod as usize];
+    p.integrate_usage(now, &rev.resources);
+    p.executing += 1;
+    *max_pod_concurrency = (*max_pod_concurrency).max(p.executing);
+    r.stage = Stage::Executing;
+    let service = match r.attrs.service_time {
+        Some(s) => s,
+        None => rev
+            .service_time
+            .sample(&mut RequestRng::new(r.draw_key, Draw::Service)),
+    };
+    let done = now + service;
+    if done > r.deadline {
+        r.status = 504;
+        r.deadline
+    } else {
+        r.status = 200;
+        done
+    }
+}
+
 impl Sim {
     /// A request reaches the queue-proxy of `pod` (of revision `rv`): it runs at once if a slot is free,
-    /// waits in the breaker's queue if there is room, and is refused with 503 otherwise.
+    /// waits in the breaker's queue if there is room, and is refused with 503 otherwise. Inlined, with
+    /// [`Sim::start_service`], into its callers: it is on every request's path, and as calls the two cost
+    /// their prologues and a second look-up of the revision, the pod and the request.
+    #[inline(always)]
     pub(crate) fn admit_to_pod(&mut self, now: SimTime, id: RequestId, rv: RevisionId, pod: u32) {
         let rev = &mut self.revisions[rv.index()];
-        let slots = rev.slots;
-        let via_activator = self.requests[id.index()].via_activator;
-        self.requests[id.index()].pod = Some(rev.pod_id(pod));
+        let p = &mut rev.pods[pod as usize];
+        let r = &mut self.requests[id.index()];
+        r.pod = Some(PodId::new(pod, p.generation));
+        let via_activator = r.via_activator;
         // Only a KV cache pod can refuse a request a free slot; every other pod skips the call (it is on
         // every request's path).
-        let engine_ok =
-            rev.pods[pod as usize].rate.kv.is_none() || self.engine_admits(now, id, rv, pod, true);
+        if p.rate.kv.is_none() && !rev.shared_rate && (rev.slots == 0 || p.executing < rev.slots) {
+            // A free slot with fixed-slot service (the usual case): the service starts with the
+            // revision, the pod and the request already in hand.
+            stats_in(&mut p.stats, now, via_activator, rev.pod_stats);
+            let done = begin_fixed_service(now, rev, pod, r, &mut self.max_pod_concurrency);
+            self.at(done, Event::ServiceDone(id));
+            return;
+        }
+        let slots = rev.slots;
+        let engine_ok = p.rate.kv.is_none() || self.engine_admits(now, id, rv, pod, true);
         let rev = &mut self.revisions[rv.index()];
         let p = &mut rev.pods[pod as usize];
         // Queue-proxy statistics count the request before the breaker, so queued requests count too.
@@ -93,38 +139,25 @@ impl Sim {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn start_service(&mut self, now: SimTime, id: RequestId, rv: RevisionId, pod: u32) {
         let rev = &mut self.revisions[rv.index()];
         if rev.shared_rate {
             self.start_shared(now, id, rv, pod);
             return;
         }
-        let p = &mut rev.pods[pod as usize];
-        p.integrate_usage(now, &rev.resources);
-        p.executing += 1;
-        self.max_pod_concurrency = self.max_pod_concurrency.max(p.executing);
         let r = &mut self.requests[id.index()];
-        r.stage = Stage::Executing;
-        let service = match r.attrs.service_time {
-            Some(s) => s,
-            None => rev
-                .service_time
-                .sample(&mut RequestRng::new(r.draw_key, Draw::Service)),
-        };
-        let r = &mut self.requests[id.index()];
-        let done = now + service;
-        let done = if done > r.deadline {
-            r.status = 504;
-            r.deadline
-        } else {
-            r.status = 200;
-            done
-        };
+        let done = begin_fixed_service(now, rev, pod, r, &mut self.max_pod_concurrency);
         self.at(done, Event::ServiceDone(id));
     }
 
+    /// A request's service ended (or its revision timeout cut it): the pod frees its slot, answers, and
+    /// takes the next waiting request. Always inlined: with the answer and the client side inlined
+    /// into it, the end of every request is one function.
+    #[inline(always)]
     pub(crate) fn service_done(&mut self, now: SimTime, id: RequestId) {
-        let r = self.requests[id.index()];
+        // The fields it needs, not a copy of the whole record (this runs for every request).
+        let r = &self.requests[id.index()];
         if r.generation != id.generation() || r.stage != Stage::Executing {
             // Killed when its pod's grace period ran out (and the slot possibly reused since).
             return;
@@ -132,23 +165,23 @@ impl Sim {
         let Some(pod) = r.pod.map(|p| p.slot()) else {
             return;
         };
-        if r.status == 200 && self.calls.is_some() && self.advance_call(now, id) {
+        let (status, rv, via_activator) = (r.status, r.revision, r.via_activator);
+        if status == 200 && self.calls.is_some() && self.advance_call(now, id) {
             return;
         }
-        let rv = r.revision;
         let rev = &mut self.revisions[rv.index()];
         let p = &mut rev.pods[pod as usize];
         p.integrate_usage(now, &rev.resources);
         p.executing -= 1;
-        stats_out(&mut p.stats, now, r.via_activator, rev.pod_stats);
-        if r.via_activator {
+        stats_out(&mut p.stats, now, via_activator, rev.pod_stats);
+        if via_activator {
             self.activator_release(id, rv, pod);
         }
-        if r.status == 504 && !self.links.get(id).propagated() {
+        if status == 504 && !self.links.get(id).propagated() {
             self.counts.timed_out += 1;
             self.revisions[rv.index()].stats.counts.timed_out += 1;
         }
-        self.respond(now, id, r.status);
+        self.answer(now, id, status);
         // Most pods have nobody waiting: no call for an empty queue.
         if !self.revisions[rv.index()].pods[pod as usize]
             .queue
@@ -300,8 +333,8 @@ impl Sim {
     }
 
     /// After a request left `pod`: a draining pod that became idle goes, and the activator's queue may
-    /// move on.
-    #[inline]
+    /// move on. Always inlined: it follows every response, and as a call it cost more than its tests.
+    #[inline(always)]
     pub(crate) fn after_pod_freed(&mut self, now: SimTime, rv: RevisionId, pod: u32) {
         // After most responses neither applies: two tests here, and the work (with its calls) out of
         // line.

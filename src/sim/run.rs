@@ -101,6 +101,9 @@ impl Sim {
         Ok(())
     }
 
+    /// Draws the world's next open-loop arrival and queues its event. Always inlined: it runs for every
+    /// arrival.
+    #[inline(always)]
     pub(crate) fn fetch_open_arrival(&mut self) -> Result<(), SimError> {
         if let Some(source) = self.open_loop.as_mut() {
             match source.next_arrival(&mut self.rng.traffic)? {
@@ -115,6 +118,9 @@ impl Sim {
         Ok(())
     }
 
+    /// Hands `event` to its component. Always inlined into the loop ([`Stepper::step_until`]), its one
+    /// caller, with the request path's hot handlers inlined into it.
+    #[inline(always)]
     pub(crate) fn handle(
         &mut self,
         now: SimTime,

@@ -271,7 +271,7 @@ impl<T: Copy + Default> RequestSide<T> {
 pub(crate) struct StatusCounts(Vec<(u16, u64)>);
 
 impl StatusCounts {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn count(&mut self, status: u16) {
         match self.0.iter_mut().find(|(s, _)| *s == status) {
             Some((_, n)) => *n += 1,

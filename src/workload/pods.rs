@@ -155,7 +155,8 @@ impl Pod {
     }
 
     /// Integrates resource use up to `now` at the current load. Call before the executing count changes.
-    #[inline]
+    /// Always inlined: it runs at every service start and end.
+    #[inline(always)]
     pub fn integrate_usage(&mut self, now: SimTime, model: &ResourceModel) {
         if now > self.usage_updated {
             let dt = (now - self.usage_updated).as_secs_f64();
