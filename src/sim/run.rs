@@ -13,7 +13,7 @@ use crate::sim::config::{SimConfig, SimError, Traffic};
 use crate::sim::request_log::{RequestLog, RequestRecord};
 use crate::sim::world::*;
 use crate::time::{SimDuration, SimTime};
-use crate::traffic::{ArrivalSource, RequestAttrs};
+use crate::traffic::RequestAttrs;
 
 /// Runs one simulation, streaming per-second rows to `sink`, and returns the summary.
 pub fn run(

@@ -287,13 +287,41 @@ impl StatusCounts {
 
 /// The world: the revisions, the cluster they share, the requests in flight, the event queue, the random
 /// streams, the traffic source and the run's recorders.
+/// The world's open-loop traffic source. A Poisson source (the common case) is held by value, so each
+/// arrival is drawn inline in the arrival handler; any other source is called through its trait object.
+/// Both draw the same arrivals from the same generator.
+pub(crate) enum OpenLoop {
+    Poisson(crate::traffic::poisson::PoissonSource),
+    Other(Box<dyn ArrivalSource>),
+}
+
+impl OpenLoop {
+    pub(crate) fn new(source: Box<dyn ArrivalSource>) -> Self {
+        match source.as_poisson() {
+            Some(poisson) => OpenLoop::Poisson(poisson.clone()),
+            None => OpenLoop::Other(source),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn next_arrival(
+        &mut self,
+        rng: &mut crate::engine::SimRng,
+    ) -> Result<Option<Arrival>, crate::traffic::TrafficError> {
+        match self {
+            OpenLoop::Poisson(source) => Ok(source.next_time(rng).map(Arrival::plain)),
+            OpenLoop::Other(source) => source.next_arrival(rng),
+        }
+    }
+}
+
 pub(crate) struct Sim {
     pub(crate) cfg: SimConfig,
     pub(crate) queue: EventQueue<Event>,
     pub(crate) rng: Rngs,
     pub(crate) end: SimTime,
     pub(crate) traffic_end: SimTime,
-    pub(crate) open_loop: Option<Box<dyn ArrivalSource>>,
+    pub(crate) open_loop: Option<OpenLoop>,
     pub(crate) pending_arrival: Option<Arrival>,
     pub(crate) closed_loop: Option<ClosedLoopDriver>,
 
@@ -382,7 +410,7 @@ impl Sim {
             },
             end,
             traffic_end,
-            open_loop: traffic.open_loop,
+            open_loop: traffic.open_loop.map(OpenLoop::new),
             pending_arrival: None,
             closed_loop: traffic.closed_loop,
             requests: Vec::with_capacity(1024),
@@ -521,6 +549,49 @@ mod tests {
             "{}",
             std::mem::size_of::<Request>()
         );
+    }
+
+    /// A Poisson source is held by value and drawn inline; it gives exactly the arrivals its boxed self
+    /// gives through the trait object, from the same generator, also when taken over mid-stream.
+    #[test]
+    fn an_inline_poisson_source_draws_what_its_trait_object_draws() {
+        use crate::traffic::poisson::PoissonSource;
+        let streams = crate::engine::RngStreams::new(7);
+        let mut boxed: Box<dyn ArrivalSource> = Box::new(PoissonSource::new(
+            250.0,
+            SimTime::ZERO,
+            SimTime::from_secs(60),
+        ));
+        let mut rng = streams.stream(crate::engine::Stream::Traffic);
+        for _ in 0..10 {
+            boxed.next_arrival(&mut rng).unwrap();
+        }
+        let mut inline = OpenLoop::new(Box::new(PoissonSource::new(
+            1.0,
+            SimTime::ZERO,
+            SimTime::ZERO,
+        )));
+        assert!(matches!(inline, OpenLoop::Poisson(_)));
+        inline = OpenLoop::new(Box::new(boxed.as_poisson().unwrap().clone()));
+        let (mut rng_inline, mut n) = (rng.clone(), 0);
+        loop {
+            let a = boxed.next_arrival(&mut rng).unwrap();
+            assert_eq!(a, inline.next_arrival(&mut rng_inline).unwrap());
+            if a.is_none() {
+                break;
+            }
+            n += 1;
+        }
+        assert!(
+            (14_000..16_000).contains(&n),
+            "{n} arrivals in 60 s at 250/s"
+        );
+        let other = OpenLoop::new(Box::new(crate::traffic::generators::ConstantSource::new(
+            250.0,
+            SimTime::ZERO,
+            SimTime::from_secs(60),
+        )));
+        assert!(matches!(other, OpenLoop::Other(_)));
     }
 
     #[test]

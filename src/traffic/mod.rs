@@ -97,10 +97,21 @@ pub enum TrafficError {
 /// but the source's own state.
 pub trait ArrivalSource: Send {
     fn next_arrival(&mut self, rng: &mut SimRng) -> Result<Option<Arrival>, TrafficError>;
+
+    /// The source as a [`poisson::PoissonSource`] if it is one, in its current state: the simulator then
+    /// draws from a copy it holds by value, without a dynamic call per arrival. `None` (the default) for
+    /// every other source.
+    fn as_poisson(&self) -> Option<&poisson::PoissonSource> {
+        None
+    }
 }
 
 impl<S: ArrivalSource + ?Sized> ArrivalSource for Box<S> {
     fn next_arrival(&mut self, rng: &mut SimRng) -> Result<Option<Arrival>, TrafficError> {
         (**self).next_arrival(rng)
+    }
+
+    fn as_poisson(&self) -> Option<&poisson::PoissonSource> {
+        (**self).as_poisson()
     }
 }
