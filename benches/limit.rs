@@ -32,6 +32,10 @@
 //! cargo bench --bench limit -- 1 mm1        # one round of the workloads whose key contains `mm1`
 //! cargo bench --bench limit -- memory       # only the memory figures (`speed`: only the ratios)
 //! ```
+//!
+//! On a VM the same binary's ratios can move a lot from one copy of its file to the next (one placement
+//! of its code in memory) while staying put for that copy: `scripts/limit-copies.sh` runs fresh copies of
+//! each binary and prints the medians.
 
 use podscale::observe::output::NoTimeseries;
 use podscale::{scenario, Simulation};
