@@ -11,7 +11,7 @@
 //! busy-seconds), integrated exactly at every change of the pod's executing count, plus current memory.
 //! The integrals are kept in integer nanoseconds ([`UsageIntegrals`]: time below and at the CPU limit,
 //! and executing requests × ns below it), so they are exact whatever the number of changes; a read
-//! converts them to seconds once (one rounding of a correctly rounded sum, not one per change).
+//! converts them to seconds (a few roundings per read, none per change).
 //! A metrics pipeline turns counters into rates over its own window. The load model
 //! ([`ResourceModel`]): CPU = idle + per executing request, capped at the CPU limit (throttling); memory =
 //! baseline + per in-flight request (executing or queued); GPU busy while at least one request executes.
@@ -21,7 +21,7 @@ use super::discipline::SharedRate;
 use super::startup::PhaseTimes;
 use crate::autoscaler::kpa::RequestStats;
 use crate::engine::EventId;
-use crate::time::SimTime;
+use crate::time::{exact_f64, SimTime};
 use std::collections::VecDeque;
 
 /// Resource requests, limits and the load-to-usage model of a pod (validated by the scenario loader).
@@ -93,16 +93,16 @@ impl UsageIntegrals {
     /// CPU core-seconds: idle × time below the limit + per request × request-time below it + limit ×
     /// time at it, in millicore-ns, converted once.
     fn cpu_core_seconds(&self, model: &ResourceModel) -> f64 {
-        let millicore_ns = model.cpu_idle_millis * self.below_limit_ns as f64
-            + model.cpu_per_request_millis * self.executing_ns as f64
-            + model.cpu_limit_millis * self.at_limit_ns as f64;
+        let millicore_ns = model.cpu_idle_millis * exact_f64(self.below_limit_ns.into())
+            + model.cpu_per_request_millis * exact_f64(self.executing_ns)
+            + model.cpu_limit_millis * exact_f64(self.at_limit_ns.into());
         millicore_ns / 1e12
     }
 }
 
 /// Nanoseconds as seconds.
 fn secs(ns: u64) -> f64 {
-    ns as f64 / 1e9
+    exact_f64(ns.into()) / 1e9
 }
 
 /// Cumulative use since the pod was created, plus current memory.
