@@ -4,9 +4,10 @@
 //!
 //! Why: every answered request records its latency, and the histogram's own record is a call of about
 //! sixty instructions (bounds, saturating counters, extremes); here it is an index computation, a cache
-//! hint and an increment of the previous latency's bucket (see [`LatencyCounts::record`]). The histogram ends with the same count in every bucket, hence the same summary: its
-//! percentiles, mean, buckets and CDF read bucket counts, and its `min` and `max` are the lowest and highest
-//! equivalent values of the extreme buckets, which a bucket's lowest value (what is added) has too.
+//! hint and an increment of the previous latency's bucket (see [`LatencyCounts::record`]). The
+//! histogram ends with the same count in every bucket, hence the same summary: its percentiles, mean,
+//! buckets and CDF read bucket counts, and its `min` and `max` are the lowest and highest equivalent
+//! values of the extreme buckets, which a bucket's lowest value (what is added) has too.
 //!
 //! Assumption: nothing reads the histogram while the run goes: the summary is read after the last row or
 //! between steps (`Stepper::step_until` moves the counts in before it returns, and frees the array, which

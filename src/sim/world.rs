@@ -285,8 +285,6 @@ impl StatusCounts {
     }
 }
 
-/// The world: the revisions, the cluster they share, the requests in flight, the event queue, the random
-/// streams, the traffic source and the run's recorders.
 /// The world's open-loop traffic source. A Poisson source (the common case) is held by value, so each
 /// arrival is drawn inline in the arrival handler; any other source is called through its trait object.
 /// Both draw the same arrivals from the same generator.
@@ -315,6 +313,8 @@ impl OpenLoop {
     }
 }
 
+/// The world: the revisions, the cluster they share, the requests in flight, the event queue, the random
+/// streams, the traffic source and the run's recorders.
 pub(crate) struct Sim {
     pub(crate) cfg: SimConfig,
     pub(crate) queue: EventQueue<Event>,

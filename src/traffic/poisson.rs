@@ -26,7 +26,7 @@ impl PoissonSource {
 
 impl PoissonSource {
     /// The next arrival time, `None` at the end. Inlined into the simulator's arrival handler, which
-    /// holds Poisson sources by value (see [`ArrivalSource::into_poisson`]).
+    /// holds Poisson sources by value (see [`ArrivalSource::as_poisson`]).
     #[inline(always)]
     pub fn next_time(&mut self, rng: &mut SimRng) -> Option<SimTime> {
         let gap = SimDuration::from_secs_f64(self.exp.sample(rng));

@@ -9,7 +9,7 @@
 //!
 //! Resource use is kept as cumulative counters, the way cAdvisor exposes them (CPU core-seconds, GPU
 //! busy-seconds), integrated exactly at every change of the pod's executing count, plus current memory.
-//! The integrals are kept in integer nanoseconds ([`UsageIntegrals`]: time below and at the CPU limit,
+//! The integrals are kept in integer nanoseconds (`UsageIntegrals`: time below and at the CPU limit,
 //! and executing requests × ns below it), so they are exact whatever the number of changes; a read
 //! converts them to seconds (a few roundings per read, none per change).
 //! A metrics pipeline turns counters into rates over its own window. The load model
